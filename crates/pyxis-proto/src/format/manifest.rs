@@ -1,0 +1,345 @@
+//! A file version's manifest: which chunks, with which keys, make the file (or
+//! the file's bytes themselves when it is tiny). It is sealed with the version's
+//! file key, so whoever holds that key can read the file and nobody else can.
+//!
+//! Envelope (plaintext, authenticated as AEAD associated data):
+//! ```text
+//! off len field
+//!   0   4 magic "PYXM"
+//!   4   1 version = 1
+//!   5   1 aead: 1 = AES-256-GCM
+//!   6   2 reserved = 0
+//!   8  12 nonce
+//!  20   n sealed body
+//! 20+n 16 GCM tag
+//! ```
+//! Body (inside the seal):
+//! ```text
+//!   0   1 kind: 1 = chunk list, 2 = inline bytes
+//!   1   7 reserved = 0
+//!   8   8 file size (u64 LE)
+//! kind 1:
+//!  16   4 entry count (u32 LE)
+//!  20 68×count entries: chunk id (32), chunk key (32), plaintext length (u32 LE)
+//! kind 2:
+//!  16   1 compression: 0 = none, 1 = zstd
+//!  17   3 reserved = 0
+//!  20   4 stored length (u32 LE)
+//!  24   s stored bytes
+//! ```
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::chunk::{Compression, MAX_PLAINTEXT};
+use super::{FormatError, Reader};
+use crate::ids::ChunkId;
+
+pub const MAGIC: [u8; 4] = *b"PYXM";
+pub const VERSION: u8 = 1;
+pub const ENVELOPE_HEADER_LEN: usize = 20;
+pub const AEAD_AES_256_GCM: u8 = 1;
+pub const ENTRY_LEN: usize = 68;
+/// Inline bodies are for tiny files; the cap keeps a catalog row small.
+pub const MAX_INLINE: u32 = 1 << 20;
+const KIND_CHUNKS: u8 = 1;
+const KIND_INLINE: u8 = 2;
+
+const WHAT: &str = "manifest";
+
+/// The plaintext envelope header (the part outside the seal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnvelopeHeader {
+    pub nonce: [u8; 12],
+}
+
+impl EnvelopeHeader {
+    pub fn to_bytes(&self) -> [u8; ENVELOPE_HEADER_LEN] {
+        let mut b = [0u8; ENVELOPE_HEADER_LEN];
+        b[..4].copy_from_slice(&MAGIC);
+        b[4] = VERSION;
+        b[5] = AEAD_AES_256_GCM;
+        b[8..20].copy_from_slice(&self.nonce);
+        b
+    }
+
+    /// Splits a sealed manifest into its header and the sealed part (body + tag).
+    pub fn parse(bytes: &[u8]) -> Result<(Self, &[u8]), FormatError> {
+        let mut r = Reader::new(WHAT, bytes);
+        r.preamble(&MAGIC, VERSION)?;
+        let aead = r.u8()?;
+        if aead != AEAD_AES_256_GCM {
+            return Err(FormatError::Unknown {
+                what: WHAT,
+                field: "aead",
+                value: aead.into(),
+            });
+        }
+        r.zero(2)?;
+        let nonce = r.array()?;
+        let sealed = r.rest();
+        if sealed.len() < 16 {
+            return Err(FormatError::Truncated {
+                what: WHAT,
+                need: ENVELOPE_HEADER_LEN + 16,
+                have: bytes.len(),
+            });
+        }
+        Ok((Self { nonce }, sealed))
+    }
+}
+
+/// One chunk of a file: its id, the key that opens it, and its plaintext length.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct ManifestEntry {
+    #[zeroize(skip)]
+    pub id: ChunkId,
+    pub key: [u8; 32],
+    #[zeroize(skip)]
+    pub len: u32,
+}
+
+impl std::fmt::Debug for ManifestEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} len {} (key hidden)", self.id, self.len)
+    }
+}
+
+/// What a manifest says the file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManifestBody {
+    Chunks {
+        size: u64,
+        entries: Vec<ManifestEntry>,
+    },
+    Inline {
+        size: u64,
+        compression: Compression,
+        stored: Vec<u8>,
+    },
+}
+
+impl Drop for ManifestBody {
+    fn drop(&mut self) {
+        // Inline bytes are file content: do not leave them in freed memory.
+        if let ManifestBody::Inline { stored, .. } = self {
+            stored.zeroize();
+        }
+    }
+}
+
+impl ManifestBody {
+    pub fn size(&self) -> u64 {
+        match self {
+            ManifestBody::Chunks { size, .. } | ManifestBody::Inline { size, .. } => *size,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        match self {
+            ManifestBody::Chunks { size, entries } => {
+                b.reserve(20 + entries.len() * ENTRY_LEN);
+                b.push(KIND_CHUNKS);
+                b.extend_from_slice(&[0; 7]);
+                b.extend_from_slice(&size.to_le_bytes());
+                b.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+                for e in entries {
+                    b.extend_from_slice(e.id.as_bytes());
+                    b.extend_from_slice(&e.key);
+                    b.extend_from_slice(&e.len.to_le_bytes());
+                }
+            }
+            ManifestBody::Inline {
+                size,
+                compression,
+                stored,
+            } => {
+                b.reserve(24 + stored.len());
+                b.push(KIND_INLINE);
+                b.extend_from_slice(&[0; 7]);
+                b.extend_from_slice(&size.to_le_bytes());
+                b.push(*compression as u8);
+                b.extend_from_slice(&[0; 3]);
+                b.extend_from_slice(&(stored.len() as u32).to_le_bytes());
+                b.extend_from_slice(stored);
+            }
+        }
+        b
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
+        const BODY: &str = "manifest body";
+        let invalid = |field, value: u64, why| FormatError::Invalid {
+            what: BODY,
+            field,
+            value,
+            why,
+        };
+        let mut r = Reader::new(BODY, bytes);
+        let kind = r.u8()?;
+        r.zero(7)?;
+        let size = r.u64()?;
+        match kind {
+            KIND_CHUNKS => {
+                let count = r.u32()? as usize;
+                let rest = r.rest();
+                if rest.len() != count.saturating_mul(ENTRY_LEN) {
+                    return Err(invalid(
+                        "entry count",
+                        count as u64,
+                        "does not match the body length",
+                    ));
+                }
+                let mut entries = Vec::with_capacity(count);
+                let mut total = 0u64;
+                for raw in rest.chunks_exact(ENTRY_LEN) {
+                    let id = ChunkId::from_slice(&raw[..32]).expect("32-byte slice");
+                    let mut key = [0u8; 32];
+                    key.copy_from_slice(&raw[32..64]);
+                    let len = u32::from_le_bytes(raw[64..68].try_into().expect("4-byte slice"));
+                    if len == 0 || len > MAX_PLAINTEXT {
+                        return Err(invalid(
+                            "chunk length",
+                            len.into(),
+                            "must be 1 byte to 16 MiB",
+                        ));
+                    }
+                    total += u64::from(len);
+                    entries.push(ManifestEntry { id, key, len });
+                }
+                if total != size {
+                    return Err(invalid(
+                        "file size",
+                        size,
+                        "is not the sum of the chunk lengths",
+                    ));
+                }
+                Ok(ManifestBody::Chunks { size, entries })
+            }
+            KIND_INLINE => {
+                let compression = match r.u8()? {
+                    0 => Compression::None,
+                    1 => Compression::Zstd,
+                    v => {
+                        return Err(FormatError::Unknown {
+                            what: BODY,
+                            field: "compression",
+                            value: v.into(),
+                        });
+                    }
+                };
+                r.zero(3)?;
+                let stored_len = r.u32()?;
+                let stored = r.rest();
+                if stored.len() != stored_len as usize {
+                    return Err(invalid(
+                        "stored length",
+                        stored_len.into(),
+                        "does not match the body length",
+                    ));
+                }
+                let fits = match compression {
+                    Compression::None => stored_len as u64 == size,
+                    Compression::Zstd => (stored_len as u64) < size,
+                };
+                if size > u64::from(MAX_INLINE) || !fits {
+                    return Err(invalid("file size", size, "does not fit an inline body"));
+                }
+                Ok(ManifestBody::Inline {
+                    size,
+                    compression,
+                    stored: stored.to_vec(),
+                })
+            }
+            k => Err(FormatError::Unknown {
+                what: BODY,
+                field: "kind",
+                value: k.into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks() -> ManifestBody {
+        ManifestBody::Chunks {
+            size: 30,
+            entries: vec![
+                ManifestEntry {
+                    id: ChunkId([1; 32]),
+                    key: [2; 32],
+                    len: 10,
+                },
+                ManifestEntry {
+                    id: ChunkId([3; 32]),
+                    key: [4; 32],
+                    len: 20,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn bodies_round_trip() {
+        for body in [
+            chunks(),
+            ManifestBody::Chunks {
+                size: 0,
+                entries: vec![],
+            },
+            ManifestBody::Inline {
+                size: 3,
+                compression: Compression::None,
+                stored: b"abc".to_vec(),
+            },
+        ] {
+            assert_eq!(ManifestBody::parse(&body.to_bytes()).unwrap(), body);
+        }
+    }
+
+    #[test]
+    fn body_inconsistencies_are_named() {
+        let mut b = chunks().to_bytes();
+        b[8] = 31; // size no longer the sum
+        assert!(
+            ManifestBody::parse(&b)
+                .unwrap_err()
+                .to_string()
+                .contains("file size")
+        );
+        let b = chunks().to_bytes();
+        assert!(
+            ManifestBody::parse(&b[..b.len() - 1])
+                .unwrap_err()
+                .to_string()
+                .contains("entry count")
+        );
+        let mut b = chunks().to_bytes();
+        b[0] = 9;
+        assert!(
+            ManifestBody::parse(&b)
+                .unwrap_err()
+                .to_string()
+                .contains("kind 9")
+        );
+        for n in 0..20 {
+            assert!(ManifestBody::parse(&chunks().to_bytes()[..n]).is_err());
+        }
+    }
+
+    #[test]
+    fn envelope_checks() {
+        let mut sealed = EnvelopeHeader { nonce: [5; 12] }.to_bytes().to_vec();
+        sealed.extend_from_slice(&[0; 16]);
+        assert_eq!(EnvelopeHeader::parse(&sealed).unwrap().1.len(), 16);
+        assert!(EnvelopeHeader::parse(&sealed[..35]).is_err());
+        sealed[0] = b'X';
+        assert!(matches!(
+            EnvelopeHeader::parse(&sealed),
+            Err(FormatError::Magic { .. })
+        ));
+    }
+}
