@@ -13,12 +13,7 @@ fn key(bytes: &[u8; 32]) -> LessSafeKey {
 }
 
 /// Encrypts `in_out` in place and returns the tag.
-pub(crate) fn seal(
-    key_bytes: &[u8; 32],
-    nonce: [u8; 12],
-    aad: &[u8],
-    in_out: &mut [u8],
-) -> [u8; TAG_LEN] {
+pub(crate) fn seal(key_bytes: &[u8; 32], nonce: [u8; 12], aad: &[u8], in_out: &mut [u8]) -> [u8; TAG_LEN] {
     let tag = key(key_bytes)
         .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out)
         .expect("AES-GCM seal only fails for inputs over 64 GiB");
@@ -41,12 +36,7 @@ pub(crate) fn open(
         return Err(Error::Decrypt { what });
     }
     key(key_bytes)
-        .open_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad),
-            tag,
-            in_out,
-        )
+        .open_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), tag, in_out)
         .map(|_| ())
         .map_err(|_| Error::Decrypt { what })
 }

@@ -21,13 +21,7 @@ pub struct Shard {
 
 impl std::fmt::Debug for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Shard #{} {:?} ({} bytes)",
-            self.index,
-            self.hash,
-            self.bytes.len()
-        )
+        write!(f, "Shard #{} {:?} ({} bytes)", self.index, self.hash, self.bytes.len())
     }
 }
 
@@ -55,10 +49,7 @@ impl VerifiedShard<'_> {
 pub fn verify_shard<'a>(bytes: &'a [u8], expected: &ShardHash) -> Result<VerifiedShard<'a>> {
     let actual = shard_hash(bytes);
     if actual != *expected {
-        return Err(Error::ShardHash {
-            expected: *expected,
-            actual,
-        });
+        return Err(Error::ShardHash { expected: *expected, actual });
     }
     let (header, payload) = ShardHeader::parse(bytes)?;
     Ok(VerifiedShard { header, payload })
@@ -85,11 +76,7 @@ fn make_shard(header: ShardHeader, payload: &[u8]) -> Shard {
     let mut bytes = Vec::with_capacity(shard::HEADER_LEN + payload.len());
     bytes.extend_from_slice(&header.to_bytes());
     bytes.extend_from_slice(payload);
-    Shard {
-        index: header.index,
-        hash: shard_hash(&bytes),
-        bytes,
-    }
+    Shard { index: header.index, hash: shard_hash(&bytes), bytes }
 }
 
 impl Erasure {
@@ -103,25 +90,13 @@ impl Erasure {
         let blob_len = u32::try_from(blob.len())
             .ok()
             .filter(|&l| l as usize <= shard::MAX_BLOB)
-            .ok_or_else(|| {
-                Error::Erasure(format!(
-                    "blob of {} bytes is over the format limit",
-                    blob.len()
-                ))
-            })?;
+            .ok_or_else(|| Error::Erasure(format!("blob of {} bytes is over the format limit", blob.len())))?;
         let (k, m) = (scheme.data(), scheme.parity());
         let size = shard::payload_len(blob.len(), k);
         blob.resize(size * k, 0);
-        let header = |index: usize| ShardHeader {
-            scheme,
-            index: index as u8,
-            blob_len,
-        };
-        let mut shards: Vec<Shard> = blob
-            .chunks_exact(size)
-            .enumerate()
-            .map(|(i, p)| make_shard(header(i), p))
-            .collect();
+        let header = |index: usize| ShardHeader { scheme, index: index as u8, blob_len };
+        let mut shards: Vec<Shard> =
+            blob.chunks_exact(size).enumerate().map(|(i, p)| make_shard(header(i), p)).collect();
         if m > 0 {
             let enc = match &mut self.encoder {
                 Some(e) => {
@@ -134,12 +109,7 @@ impl Erasure {
                 enc.add_original_shard(p).map_err(rs_err)?;
             }
             let result = enc.encode().map_err(rs_err)?;
-            shards.extend(
-                result
-                    .recovery_iter()
-                    .enumerate()
-                    .map(|(j, p)| make_shard(header(k + j), p)),
-            );
+            shards.extend(result.recovery_iter().enumerate().map(|(j, p)| make_shard(header(k + j), p)));
         }
         blob.truncate(blob_len as usize);
         Ok(shards)
@@ -148,10 +118,7 @@ impl Erasure {
     /// Rebuilds the blob from any `k` verified shards of one chunk (more are
     /// fine; duplicates and strays are rejected).
     pub fn join(&mut self, shards: &[VerifiedShard<'_>]) -> Result<Vec<u8>> {
-        let first = shards
-            .first()
-            .ok_or(Error::NotEnoughShards { have: 0, need: 1 })?
-            .header;
+        let first = shards.first().ok_or(Error::NotEnoughShards { have: 0, need: 1 })?.header;
         let (k, m) = (first.scheme.data(), first.scheme.parity());
         let size = first.payload_len();
         let mut seen = vec![false; k + m];
@@ -159,19 +126,12 @@ impl Erasure {
             if s.header.scheme != first.scheme || s.header.blob_len != first.blob_len {
                 return Err(Error::InconsistentShards(format!(
                     "shard {} says {} / {} bytes, shard {} says {} / {} bytes",
-                    first.index,
-                    first.scheme,
-                    first.blob_len,
-                    s.header.index,
-                    s.header.scheme,
-                    s.header.blob_len
+                    first.index, first.scheme, first.blob_len, s.header.index, s.header.scheme, s.header.blob_len
                 )));
             }
             let i = usize::from(s.header.index);
             if std::mem::replace(&mut seen[i], true) {
-                return Err(Error::InconsistentShards(format!(
-                    "shard index {i} given twice"
-                )));
+                return Err(Error::InconsistentShards(format!("shard index {i} given twice")));
             }
         }
         let have = seen.iter().filter(|&&s| s).count();
@@ -215,17 +175,9 @@ impl Erasure {
 
     /// Rebuilds the shards with the given indices from any k others (repair).
     pub fn rebuild(&mut self, shards: &[VerifiedShard<'_>], wanted: &[u8]) -> Result<Vec<Shard>> {
-        let scheme = shards
-            .first()
-            .ok_or(Error::NotEnoughShards { have: 0, need: 1 })?
-            .header
-            .scheme;
+        let scheme = shards.first().ok_or(Error::NotEnoughShards { have: 0, need: 1 })?.header.scheme;
         let mut blob = self.join(shards)?;
-        Ok(self
-            .split(&mut blob, scheme)?
-            .into_iter()
-            .filter(|s| wanted.contains(&s.index))
-            .collect())
+        Ok(self.split(&mut blob, scheme)?.into_iter().filter(|s| wanted.contains(&s.index)).collect())
     }
 }
 
@@ -235,10 +187,7 @@ mod tests {
     use crate::testdata::pseudo_random;
 
     fn verified(shards: &[Shard]) -> Vec<VerifiedShard<'_>> {
-        shards
-            .iter()
-            .map(|s| verify_shard(&s.bytes, &s.hash).unwrap())
-            .collect()
+        shards.iter().map(|s| verify_shard(&s.bytes, &s.hash).unwrap()).collect()
     }
 
     #[test]
@@ -255,16 +204,8 @@ mod tests {
                 if mask.count_ones() as usize != scheme.data() {
                     continue;
                 }
-                let pick: Vec<Shard> = (0..n)
-                    .filter(|i| mask >> i & 1 == 1)
-                    .rev()
-                    .map(|i| shards[i].clone())
-                    .collect();
-                assert_eq!(
-                    e.join(&verified(&pick)).unwrap(),
-                    blob,
-                    "{scheme} mask {mask:b}"
-                );
+                let pick: Vec<Shard> = (0..n).filter(|i| mask >> i & 1 == 1).rev().map(|i| shards[i].clone()).collect();
+                assert_eq!(e.join(&verified(&pick)).unwrap(), blob, "{scheme} mask {mask:b}");
             }
         }
     }
@@ -272,15 +213,8 @@ mod tests {
     #[test]
     fn rebuilt_shards_are_identical() {
         let mut e = Erasure::new();
-        let shards = e
-            .split(&mut pseudo_random(1, 5000), "4+2".parse().unwrap())
-            .unwrap();
-        let survivors = [
-            shards[1].clone(),
-            shards[3].clone(),
-            shards[4].clone(),
-            shards[5].clone(),
-        ];
+        let shards = e.split(&mut pseudo_random(1, 5000), "4+2".parse().unwrap()).unwrap();
+        let survivors = [shards[1].clone(), shards[3].clone(), shards[4].clone(), shards[5].clone()];
         let rebuilt = e.rebuild(&verified(&survivors), &[0, 2]).unwrap();
         assert_eq!(rebuilt, vec![shards[0].clone(), shards[2].clone()]);
     }
@@ -288,43 +222,25 @@ mod tests {
     #[test]
     fn too_few_duplicate_or_mixed_shards_fail() {
         let mut e = Erasure::new();
-        let a = e
-            .split(&mut pseudo_random(1, 5000), "4+2".parse().unwrap())
-            .unwrap();
-        let b = e
-            .split(&mut pseudo_random(2, 6000), "4+2".parse().unwrap())
-            .unwrap();
-        assert!(matches!(
-            e.join(&verified(&a[..3])),
-            Err(Error::NotEnoughShards { have: 3, need: 4 })
-        ));
+        let a = e.split(&mut pseudo_random(1, 5000), "4+2".parse().unwrap()).unwrap();
+        let b = e.split(&mut pseudo_random(2, 6000), "4+2".parse().unwrap()).unwrap();
+        assert!(matches!(e.join(&verified(&a[..3])), Err(Error::NotEnoughShards { have: 3, need: 4 })));
         let dup = [a[0].clone(), a[0].clone(), a[1].clone(), a[2].clone()];
-        assert!(matches!(
-            e.join(&verified(&dup)),
-            Err(Error::InconsistentShards(_))
-        ));
+        assert!(matches!(e.join(&verified(&dup)), Err(Error::InconsistentShards(_))));
         let mixed = [a[0].clone(), a[1].clone(), a[2].clone(), b[3].clone()];
-        assert!(matches!(
-            e.join(&verified(&mixed)),
-            Err(Error::InconsistentShards(_))
-        ));
+        assert!(matches!(e.join(&verified(&mixed)), Err(Error::InconsistentShards(_))));
         assert!(matches!(e.join(&[]), Err(Error::NotEnoughShards { .. })));
     }
 
     #[test]
     fn every_bit_flip_is_caught_by_the_hash() {
         let mut e = Erasure::new();
-        let shards = e
-            .split(&mut pseudo_random(1, 100), "2+1".parse().unwrap())
-            .unwrap();
+        let shards = e.split(&mut pseudo_random(1, 100), "2+1".parse().unwrap()).unwrap();
         for s in &shards {
             for bit in 0..s.bytes.len() * 8 {
                 let mut b = s.bytes.clone();
                 b[bit / 8] ^= 1 << (bit % 8);
-                assert!(matches!(
-                    verify_shard(&b, &s.hash),
-                    Err(Error::ShardHash { .. })
-                ));
+                assert!(matches!(verify_shard(&b, &s.hash), Err(Error::ShardHash { .. })));
             }
             for n in 0..s.bytes.len() {
                 assert!(verify_shard(&s.bytes[..n], &s.hash).is_err());

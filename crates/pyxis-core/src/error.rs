@@ -18,13 +18,8 @@ pub enum Error {
     #[error(transparent)]
     Format(#[from] FormatError),
 
-    #[error(
-        "shard {expected}: hash mismatch (got {actual}): the shard is corrupt or not the one asked for"
-    )]
-    ShardHash {
-        expected: ShardHash,
-        actual: ShardHash,
-    },
+    #[error("shard {expected}: hash mismatch (got {actual}): the shard is corrupt or not the one asked for")]
+    ShardHash { expected: ShardHash, actual: ShardHash },
 
     #[error("shards do not belong together: {0}")]
     InconsistentShards(String),

@@ -117,17 +117,9 @@ pub struct KdfParams {
 impl KdfParams {
     /// 64 MiB, 3 passes: about a fifth of a second on one core here, and well
     /// above OWASP's minimum for Argon2id.
-    pub const DEFAULT: KdfParams = KdfParams {
-        memory_kib: 64 * 1024,
-        iterations: 3,
-        parallelism: 1,
-    };
+    pub const DEFAULT: KdfParams = KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 };
     /// Only for tests: the cheapest parameters Argon2 accepts.
-    pub const INSECURE_FAST: KdfParams = KdfParams {
-        memory_kib: 8,
-        iterations: 1,
-        parallelism: 1,
-    };
+    pub const INSECURE_FAST: KdfParams = KdfParams { memory_kib: 8, iterations: 1, parallelism: 1 };
     const MAX_MEMORY_KIB: u32 = 1 << 20;
     const MAX_ITERATIONS: u32 = 64;
     const MAX_PARALLELISM: u32 = 16;
@@ -159,30 +151,16 @@ pub const SALT_LEN: usize = 16;
 
 /// Runs Argon2id over the password and splits the result into the login secret
 /// and the key-wrapping key. Takes a fraction of a second with default params.
-pub fn derive_password_keys(
-    password: &[u8],
-    salt: &[u8],
-    params: &KdfParams,
-) -> Result<PasswordKeys> {
+pub fn derive_password_keys(password: &[u8], salt: &[u8], params: &KdfParams) -> Result<PasswordKeys> {
     params.validate()?;
     if salt.len() < 8 {
-        return Err(Error::Kdf(format!(
-            "salt of {} bytes is too short",
-            salt.len()
-        )));
+        return Err(Error::Kdf(format!("salt of {} bytes is too short", salt.len())));
     }
-    let p = argon2::Params::new(
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
-        Some(32),
-    )
-    .map_err(|e| Error::Kdf(e.to_string()))?;
+    let p = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
+        .map_err(|e| Error::Kdf(e.to_string()))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let mut root = zeroize::Zeroizing::new([0u8; 32]);
-    argon
-        .hash_password_into(password, salt, &mut *root)
-        .map_err(|e| Error::Kdf(e.to_string()))?;
+    argon.hash_password_into(password, salt, &mut *root).map_err(|e| Error::Kdf(e.to_string()))?;
     Ok(PasswordKeys {
         login: LoginSecret(blake3::derive_key(CTX_LOGIN, &*root)),
         wrapping: KeyWrappingKey(blake3::derive_key(CTX_KWK, &*root)),
@@ -194,30 +172,14 @@ fn wrap_symmetric(key: &[u8; 32], secret: &[u8; 32], purpose: Purpose) -> Result
     aead::random(&mut nonce)?;
     let mut sealed = [0u8; 48];
     sealed[..32].copy_from_slice(secret);
-    let tag = aead::seal(
-        key,
-        nonce,
-        &wrapped::prefix(wrapped::ALG_SYMMETRIC, purpose),
-        &mut sealed[..32],
-    );
+    let tag = aead::seal(key, nonce, &wrapped::prefix(wrapped::ALG_SYMMETRIC, purpose), &mut sealed[..32]);
     sealed[32..].copy_from_slice(&tag);
-    let out = WrappedKey::Symmetric {
-        purpose,
-        nonce,
-        sealed,
-    }
-    .to_bytes();
+    let out = WrappedKey::Symmetric { purpose, nonce, sealed }.to_bytes();
     sealed.zeroize();
     Ok(out)
 }
 
-fn open_sealed(
-    key: &[u8; 32],
-    nonce: [u8; 12],
-    aad: &[u8],
-    sealed: &[u8; 48],
-    what: &'static str,
-) -> Result<[u8; 32]> {
+fn open_sealed(key: &[u8; 32], nonce: [u8; 12], aad: &[u8], sealed: &[u8; 48], what: &'static str) -> Result<[u8; 32]> {
     let mut plain = [0u8; 32];
     plain.copy_from_slice(&sealed[..32]);
     match aead::open(key, nonce, aad, &mut plain, &sealed[32..], what) {
@@ -230,11 +192,7 @@ fn open_sealed(
 }
 
 fn expect_purpose(w: &WrappedKey, purpose: Purpose, what: &'static str) -> Result<()> {
-    if w.purpose() == purpose {
-        Ok(())
-    } else {
-        Err(Error::Key { what })
-    }
+    if w.purpose() == purpose { Ok(()) } else { Err(Error::Key { what }) }
 }
 
 /// Seals the master key under the password's key-wrapping key, for the server to keep.
@@ -269,29 +227,20 @@ fn x25519_wrap_key(shared: &[u8], ephemeral: &[u8], reader: &[u8]) -> [u8; 32] {
 pub fn wrap_file_key_for_reader(file_key: &FileKey, reader_public: &[u8; 32]) -> Result<Vec<u8>> {
     const WHAT: &str = "reader public key";
     let eph = PrivateKey::generate(&X25519).map_err(|_| Error::Random)?;
-    let eph_pub = eph
-        .compute_public_key()
-        .map_err(|_| Error::Key { what: WHAT })?;
+    let eph_pub = eph.compute_public_key().map_err(|_| Error::Key { what: WHAT })?;
     let mut ephemeral = [0u8; 32];
     ephemeral.copy_from_slice(eph_pub.as_ref());
-    let mut wrap_key = agreement::agree(
-        &eph,
-        UnparsedPublicKey::new(&X25519, reader_public),
-        Error::Key { what: WHAT },
-        |shared| Ok(x25519_wrap_key(shared, &ephemeral, reader_public)),
-    )?;
+    let mut wrap_key =
+        agreement::agree(&eph, UnparsedPublicKey::new(&X25519, reader_public), Error::Key { what: WHAT }, |shared| {
+            Ok(x25519_wrap_key(shared, &ephemeral, reader_public))
+        })?;
     let mut sealed = [0u8; 48];
     sealed[..32].copy_from_slice(&file_key.0);
     let aad = wrapped::prefix(wrapped::ALG_X25519, Purpose::FileKey);
     let tag = aead::seal(&wrap_key, [0; 12], &aad, &mut sealed[..32]);
     sealed[32..].copy_from_slice(&tag);
     wrap_key.zeroize();
-    Ok(WrappedKey::X25519 {
-        purpose: Purpose::FileKey,
-        ephemeral,
-        sealed,
-    }
-    .to_bytes())
+    Ok(WrappedKey::X25519 { purpose: Purpose::FileKey, ephemeral, sealed }.to_bytes())
 }
 
 /// Everything derived from a master key, computed once per session.
@@ -349,19 +298,12 @@ impl Keyring {
     }
 
     fn reader_private(&self) -> Result<PrivateKey> {
-        PrivateKey::from_private_key(&X25519, &self.reader_secret).map_err(|_| Error::Key {
-            what: "reader secret",
-        })
+        PrivateKey::from_private_key(&X25519, &self.reader_secret).map_err(|_| Error::Key { what: "reader secret" })
     }
 
     /// The public key others wrap file keys to when they share with this user.
     pub fn reader_public_key(&self) -> Result<[u8; 32]> {
-        let pk = self
-            .reader_private()?
-            .compute_public_key()
-            .map_err(|_| Error::Key {
-                what: "reader secret",
-            })?;
+        let pk = self.reader_private()?.compute_public_key().map_err(|_| Error::Key { what: "reader secret" })?;
         let mut out = [0u8; 32];
         out.copy_from_slice(pk.as_ref());
         Ok(out)
@@ -383,9 +325,7 @@ impl Keyring {
                 let aad = wrapped::prefix(wrapped::ALG_SYMMETRIC, Purpose::FileKey);
                 open_sealed(&self.owner_wrap, nonce, &aad, &sealed, WHAT).map(FileKey)
             }
-            WrappedKey::X25519 {
-                ephemeral, sealed, ..
-            } => {
+            WrappedKey::X25519 { ephemeral, sealed, .. } => {
                 let reader_public = self.reader_public_key()?;
                 let mut wrap_key = agreement::agree(
                     &self.reader_private()?,
@@ -418,27 +358,15 @@ mod tests {
         assert_eq!(a.login, b.login);
         assert_ne!(a.login.as_bytes(), a.wrapping.as_bytes());
         assert_ne!(a.login, c.login);
-        let other_salt =
-            derive_password_keys(b"hunter2", &[1; 16], &KdfParams::INSECURE_FAST).unwrap();
+        let other_salt = derive_password_keys(b"hunter2", &[1; 16], &KdfParams::INSECURE_FAST).unwrap();
         assert_ne!(a.login, other_salt.login);
     }
 
     #[test]
     fn hostile_kdf_params_are_refused() {
-        let huge = KdfParams {
-            memory_kib: u32::MAX,
-            ..KdfParams::DEFAULT
-        };
-        assert!(
-            derive_password_keys(b"x", &salt(), &huge)
-                .unwrap_err()
-                .to_string()
-                .contains("outside")
-        );
-        let zero = KdfParams {
-            iterations: 0,
-            ..KdfParams::DEFAULT
-        };
+        let huge = KdfParams { memory_kib: u32::MAX, ..KdfParams::DEFAULT };
+        assert!(derive_password_keys(b"x", &salt(), &huge).unwrap_err().to_string().contains("outside"));
+        let zero = KdfParams { iterations: 0, ..KdfParams::DEFAULT };
         assert!(zero.validate().is_err());
         assert!(derive_password_keys(b"x", &[1; 4], &KdfParams::INSECURE_FAST).is_err());
     }
@@ -451,10 +379,7 @@ mod tests {
         let blob = wrap_master_key(&master, &right.wrapping).unwrap();
         assert_eq!(blob.len(), wrapped::SYMMETRIC_LEN);
         assert_eq!(unwrap_master_key(&blob, &right.wrapping).unwrap(), master);
-        assert!(matches!(
-            unwrap_master_key(&blob, &wrong.wrapping),
-            Err(Error::Decrypt { .. })
-        ));
+        assert!(matches!(unwrap_master_key(&blob, &wrong.wrapping), Err(Error::Decrypt { .. })));
         for bit in 0..blob.len() * 8 {
             let mut b = blob.clone();
             b[bit / 8] ^= 1 << (bit % 8);
@@ -498,15 +423,8 @@ mod tests {
         assert_ne!(kr.chunk_key(&id).as_bytes(), kr.dedup_key().as_bytes());
         assert_ne!(kr.chunk_key(&id), kr.chunk_key(&kr.chunk_id(b"hellp")));
         let other = Keyring::new(&MasterKey::from_bytes([8; 32]));
-        assert_ne!(
-            other.chunk_id(b"hello"),
-            id,
-            "ids must not be comparable across accounts"
-        );
+        assert_ne!(other.chunk_id(b"hello"), id, "ids must not be comparable across accounts");
         assert_ne!(other.chunker_seed(), kr.chunker_seed());
-        assert_eq!(
-            format!("{:?}", MasterKey::from_bytes([7; 32])),
-            "MasterKey(hidden)"
-        );
+        assert_eq!(format!("{:?}", MasterKey::from_bytes([7; 32])), "MasterKey(hidden)");
     }
 }

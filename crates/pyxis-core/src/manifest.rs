@@ -15,20 +15,13 @@ pub fn seal_manifest(body: &ManifestBody, file_key: &FileKey) -> Result<Vec<u8>>
     seal_with_nonce(body, file_key, nonce)
 }
 
-pub(crate) fn seal_with_nonce(
-    body: &ManifestBody,
-    file_key: &FileKey,
-    nonce: [u8; 12],
-) -> Result<Vec<u8>> {
+/// Sealing with a caller-chosen nonce, for pinned test vectors only: a nonce must
+/// never be used twice with one file key.
+pub fn seal_with_nonce(body: &ManifestBody, file_key: &FileKey, nonce: [u8; 12]) -> Result<Vec<u8>> {
     let header = EnvelopeHeader { nonce }.to_bytes();
     let mut out = header.to_vec();
     out.extend_from_slice(&body.to_bytes());
-    let tag = aead::seal(
-        file_key.as_bytes(),
-        nonce,
-        &header,
-        &mut out[ENVELOPE_HEADER_LEN..],
-    );
+    let tag = aead::seal(file_key.as_bytes(), nonce, &header, &mut out[ENVELOPE_HEADER_LEN..]);
     out.extend_from_slice(&tag);
     Ok(out)
 }
@@ -38,14 +31,7 @@ pub fn open_manifest(bytes: &[u8], file_key: &FileKey) -> Result<ManifestBody> {
     let (header, sealed) = EnvelopeHeader::parse(bytes)?;
     let (body, tag) = sealed.split_at(sealed.len() - aead::TAG_LEN);
     let mut body = body.to_vec();
-    aead::open(
-        file_key.as_bytes(),
-        header.nonce,
-        &bytes[..ENVELOPE_HEADER_LEN],
-        &mut body,
-        tag,
-        "manifest",
-    )?;
+    aead::open(file_key.as_bytes(), header.nonce, &bytes[..ENVELOPE_HEADER_LEN], &mut body, tag, "manifest")?;
     let parsed = ManifestBody::parse(&body);
     zeroize::Zeroize::zeroize(&mut body);
     Ok(parsed?)
@@ -55,10 +41,7 @@ pub fn open_manifest(bytes: &[u8], file_key: &FileKey) -> Result<ManifestBody> {
 /// extra pass over the data, it is the same for a file stored inline or in
 /// chunks (a file below the minimum chunk size is one chunk either way), and the
 /// server, which sees it, cannot test a guess without the key.
-pub fn content_hash<'a>(
-    keys: &Keyring,
-    chunk_ids: impl IntoIterator<Item = &'a ChunkId>,
-) -> [u8; 32] {
+pub fn content_hash<'a>(keys: &Keyring, chunk_ids: impl IntoIterator<Item = &'a ChunkId>) -> [u8; 32] {
     let mut h = blake3::Hasher::new_keyed(keys.content_key());
     for id in chunk_ids {
         h.update(id.as_bytes());
@@ -78,16 +61,8 @@ mod tests {
         ManifestBody::Chunks {
             size: 7,
             entries: vec![
-                ManifestEntry {
-                    id: ChunkId([1; 32]),
-                    key: [2; 32],
-                    len: 3,
-                },
-                ManifestEntry {
-                    id: ChunkId([3; 32]),
-                    key: [4; 32],
-                    len: 4,
-                },
+                ManifestEntry { id: ChunkId([1; 32]), key: [2; 32], len: 3 },
+                ManifestEntry { id: ChunkId([3; 32]), key: [4; 32], len: 4 },
             ],
         }
     }
@@ -95,21 +70,11 @@ mod tests {
     #[test]
     fn seal_open_and_wrong_key() {
         let fk = FileKey::generate().unwrap();
-        for b in [
-            body(),
-            ManifestBody::Inline {
-                size: 2,
-                compression: Compression::None,
-                stored: b"hi".to_vec(),
-            },
-        ] {
+        for b in [body(), ManifestBody::Inline { size: 2, compression: Compression::None, stored: b"hi".to_vec() }] {
             let sealed = seal_manifest(&b, &fk).unwrap();
             assert_eq!(open_manifest(&sealed, &fk).unwrap(), b);
             let other = FileKey::generate().unwrap();
-            assert!(matches!(
-                open_manifest(&sealed, &other),
-                Err(Error::Decrypt { .. })
-            ));
+            assert!(matches!(open_manifest(&sealed, &other), Err(Error::Decrypt { .. })));
         }
     }
 

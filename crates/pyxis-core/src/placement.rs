@@ -25,9 +25,7 @@ fn mix(mut z: u64) -> u64 {
 
 fn key_word(key: &[u8; 32]) -> u64 {
     // Chunk ids are keyed hashes, already uniform: folding them is enough.
-    key.chunks_exact(8).fold(0u64, |acc, w| {
-        mix(acc ^ u64::from_le_bytes(w.try_into().expect("8 bytes")))
-    })
+    key.chunks_exact(8).fold(0u64, |acc, w| mix(acc ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))))
 }
 
 fn score(key: u64, c: &Candidate) -> f64 {
@@ -39,11 +37,7 @@ fn score(key: u64, c: &Candidate) -> f64 {
 /// All candidates with weight, best first (ties broken by id).
 pub fn rank(key: &[u8; 32], candidates: &[Candidate]) -> Vec<i64> {
     let k = key_word(key);
-    let mut scored: Vec<(f64, i64)> = candidates
-        .iter()
-        .filter(|c| c.weight > 0)
-        .map(|c| (score(k, c), c.id))
-        .collect();
+    let mut scored: Vec<(f64, i64)> = candidates.iter().filter(|c| c.weight > 0).map(|c| (score(k, c), c.id)).collect();
     scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     scored.into_iter().map(|(_, id)| id).collect()
 }
@@ -53,10 +47,7 @@ pub fn choose(key: &[u8; 32], candidates: &[Candidate], n: usize) -> Result<Vec<
     let mut ranked = rank(key, candidates);
     ranked.dedup();
     if ranked.len() < n {
-        return Err(Error::NotEnoughRemotes {
-            have: ranked.len(),
-            need: n,
-        });
+        return Err(Error::NotEnoughRemotes { have: ranked.len(), need: n });
     }
     ranked.truncate(n);
     Ok(ranked)
@@ -72,12 +63,7 @@ mod tests {
     }
 
     fn remotes(ids: impl IntoIterator<Item = i64>) -> Vec<Candidate> {
-        ids.into_iter()
-            .map(|id| Candidate {
-                id,
-                weight: 1 << 30,
-            })
-            .collect()
+        ids.into_iter().map(|id| Candidate { id, weight: 1 << 30 }).collect()
     }
 
     #[test]
@@ -85,10 +71,7 @@ mod tests {
         let r = remotes(1..=6);
         let picked = choose(&key(1), &r, 6).unwrap();
         assert_eq!(picked.iter().collect::<HashSet<_>>().len(), 6);
-        assert!(matches!(
-            choose(&key(1), &r, 7),
-            Err(Error::NotEnoughRemotes { have: 6, need: 7 })
-        ));
+        assert!(matches!(choose(&key(1), &r, 7), Err(Error::NotEnoughRemotes { have: 6, need: 7 })));
         let mut zero = remotes(1..=6);
         zero[0].weight = 0;
         assert!(!choose(&key(1), &zero, 5).unwrap().contains(&1));
@@ -105,11 +88,7 @@ mod tests {
             if a != b {
                 moved += 1;
                 assert!(b.contains(&21), "chunk {i} moved without the new remote");
-                assert_eq!(
-                    a.difference(&b).count(),
-                    1,
-                    "chunk {i} lost more than one remote"
-                );
+                assert_eq!(a.difference(&b).count(), 1, "chunk {i} lost more than one remote");
             }
         }
         // The newcomer should win about 6/21 of the chunks.
@@ -134,19 +113,8 @@ mod tests {
 
     #[test]
     fn weight_decides_share() {
-        let r = vec![
-            Candidate {
-                id: 1,
-                weight: 1000,
-            },
-            Candidate {
-                id: 2,
-                weight: 3000,
-            },
-        ];
-        let wins2 = (0..20_000)
-            .filter(|&i| choose(&key(i), &r, 1).unwrap()[0] == 2)
-            .count();
+        let r = vec![Candidate { id: 1, weight: 1000 }, Candidate { id: 2, weight: 3000 }];
+        let wins2 = (0..20_000).filter(|&i| choose(&key(i), &r, 1).unwrap()[0] == 2).count();
         // Expect 3/4 of the picks.
         assert!((14_400..=15_600).contains(&wins2), "{wins2}");
     }

@@ -38,10 +38,7 @@ impl Default for RedundancyPolicy {
     /// The design brief's table: 1+0 (R=1), 1+1 (2), 2+1 (3), 2+2 (4), 3+2 (5),
     /// 4+2 (6..9), 6+4 (10 and more).
     fn default() -> Self {
-        let step = |min_remotes, k, m| Step {
-            min_remotes,
-            scheme: s(k, m),
-        };
+        let step = |min_remotes, k, m| Step { min_remotes, scheme: s(k, m) };
         RedundancyPolicy::Adaptive(vec![
             step(1, 1, 0),
             step(2, 1, 1),
@@ -63,9 +60,7 @@ impl RedundancyPolicy {
                 .filter(|st| st.min_remotes <= online && st.scheme.total() <= online)
                 .max_by_key(|st| st.min_remotes)
                 .map(|st| st.scheme)
-                .ok_or_else(|| {
-                    Error::Policy(format!("{online} remotes online; at least one is needed"))
-                })?,
+                .ok_or_else(|| Error::Policy(format!("{online} remotes online; at least one is needed")))?,
             RedundancyPolicy::Fixed(scheme) => {
                 if scheme.total() > online {
                     return Err(Error::Policy(format!(
@@ -76,10 +71,7 @@ impl RedundancyPolicy {
                 *scheme
             }
         };
-        Ok(Choice {
-            scheme,
-            reduced: scheme.parity() < 2,
-        })
+        Ok(Choice { scheme, reduced: scheme.parity() < 2 })
     }
 
     /// The widest scheme this policy would ever pick with `online` remotes
@@ -108,11 +100,7 @@ mod tests {
             (1000, "6+4"),
         ];
         for (online, scheme) in want {
-            assert_eq!(
-                p.choose(online).unwrap().scheme.to_string(),
-                scheme,
-                "R={online}"
-            );
+            assert_eq!(p.choose(online).unwrap().scheme.to_string(), scheme, "R={online}");
         }
         assert!(p.choose(1).unwrap().reduced);
         assert!(p.choose(3).unwrap().reduced);

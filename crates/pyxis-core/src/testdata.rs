@@ -21,18 +21,13 @@ pub struct PseudoRandom {
 
 impl PseudoRandom {
     pub fn new(seed: u64, len: u64) -> Self {
-        Self {
-            state: seed,
-            left: len,
-        }
+        Self { state: seed, left: len }
     }
 }
 
 impl Read for PseudoRandom {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
         for word in buf[..n].chunks_mut(8) {
             let v = splitmix(&mut self.state).to_le_bytes();
             word.copy_from_slice(&v[..word.len()]);
@@ -45,9 +40,7 @@ impl Read for PseudoRandom {
 /// `len` pseudo-random bytes.
 pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
-    PseudoRandom::new(seed, len as u64)
-        .read_exact(&mut v)
-        .expect("in-memory read");
+    PseudoRandom::new(seed, len as u64).read_exact(&mut v).expect("in-memory read");
     v
 }
 
@@ -155,11 +148,7 @@ pub struct PseudoText {
 
 impl PseudoText {
     pub fn new(seed: u64, len: u64) -> Self {
-        Self {
-            state: seed,
-            left: len,
-            pending: Vec::new(),
-        }
+        Self { state: seed, left: len, pending: Vec::new() }
     }
 
     fn refill(&mut self) {
@@ -167,8 +156,7 @@ impl PseudoText {
         let mut line = 0;
         while self.pending.len() < 4096 {
             let r = splitmix(&mut self.state);
-            self.pending
-                .extend_from_slice(WORDS[(r % WORDS.len() as u64) as usize].as_bytes());
+            self.pending.extend_from_slice(WORDS[(r % WORDS.len() as u64) as usize].as_bytes());
             line += 1;
             self.pending.push(match (r >> 32) % 16 {
                 0 => b',',
@@ -189,9 +177,7 @@ impl Read for PseudoText {
             if self.pending.is_empty() {
                 self.refill();
             }
-            let take = (buf.len() - n)
-                .min(self.pending.len())
-                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            let take = (buf.len() - n).min(self.pending.len()).min(usize::try_from(self.left).unwrap_or(usize::MAX));
             buf[n..n + take].copy_from_slice(&self.pending[..take]);
             self.pending.drain(..take);
             n += take;
@@ -204,9 +190,7 @@ impl Read for PseudoText {
 /// `len` bytes of pseudo text.
 pub fn pseudo_text(seed: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
-    PseudoText::new(seed, len as u64)
-        .read_exact(&mut v)
-        .expect("in-memory read");
+    PseudoText::new(seed, len as u64).read_exact(&mut v).expect("in-memory read");
     v
 }
 

@@ -37,10 +37,7 @@ fn nibble(c: u8) -> Result<u8, HexError> {
 pub fn decode_array<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
     let raw = s.as_bytes();
     if raw.len() != N * 2 {
-        return Err(HexError::Length {
-            expected: N * 2,
-            got: raw.len(),
-        });
+        return Err(HexError::Length { expected: N * 2, got: raw.len() });
     }
     let mut out = [0u8; N];
     for (i, pair) in raw.chunks_exact(2).enumerate() {
@@ -53,14 +50,9 @@ pub fn decode_array<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
 pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
     let raw = s.as_bytes();
     if raw.len() % 2 != 0 {
-        return Err(HexError::Length {
-            expected: raw.len() + 1,
-            got: raw.len(),
-        });
+        return Err(HexError::Length { expected: raw.len() + 1, got: raw.len() });
     }
-    raw.chunks_exact(2)
-        .map(|p| Ok((nibble(p[0])? << 4) | nibble(p[1])?))
-        .collect()
+    raw.chunks_exact(2).map(|p| Ok((nibble(p[0])? << 4) | nibble(p[1])?)).collect()
 }
 
 #[cfg(test)]
@@ -70,13 +62,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(
-            decode_array::<2>("abc"),
-            Err(HexError::Length {
-                expected: 4,
-                got: 3
-            })
-        );
+        assert_eq!(decode_array::<2>("abc"), Err(HexError::Length { expected: 4, got: 3 }));
         assert_eq!(decode_array::<2>("zz00"), Err(HexError::Char('z')));
         assert!(decode("a").is_err());
         assert_eq!(decode("00FF").unwrap(), vec![0, 255]);

@@ -37,10 +37,7 @@ impl Scheme {
             return Err(SchemeError::TooMany { data, parity });
         }
         // Both fit in u8 because their sum does.
-        Ok(Self {
-            data: data as u8,
-            parity: parity as u8,
-        })
+        Ok(Self { data: data as u8, parity: parity as u8 })
     }
 
     /// Shards needed to read the chunk back.
@@ -115,18 +112,9 @@ mod tests {
     #[test]
     fn rejects_nonsense() {
         assert_eq!("0+2".parse::<Scheme>(), Err(SchemeError::NoData));
-        assert!(matches!(
-            "4-2".parse::<Scheme>(),
-            Err(SchemeError::Syntax(_))
-        ));
-        assert!(matches!(
-            "200+56".parse::<Scheme>(),
-            Err(SchemeError::TooMany { .. })
-        ));
+        assert!(matches!("4-2".parse::<Scheme>(), Err(SchemeError::Syntax(_))));
+        assert!(matches!("200+56".parse::<Scheme>(), Err(SchemeError::TooMany { .. })));
         assert!("200+55".parse::<Scheme>().is_ok());
-        assert!(matches!(
-            "-1+2".parse::<Scheme>(),
-            Err(SchemeError::Syntax(_))
-        ));
+        assert!(matches!("-1+2".parse::<Scheme>(), Err(SchemeError::Syntax(_))));
     }
 }

@@ -36,9 +36,7 @@ impl FromStr for ByteSize {
     fn from_str(s: &str) -> Result<Self, SizeError> {
         let err = || SizeError(s.to_owned());
         let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         let unit = unit.trim().to_ascii_lowercase();
         let mult = UNITS.iter().find(|(u, _)| *u == unit).ok_or_else(err)?.1;
@@ -66,11 +64,7 @@ impl fmt::Display for ByteSize {
             v /= 1024.0;
             i += 1;
         }
-        if i == 0 {
-            write!(f, "{} B", self.0)
-        } else {
-            write!(f, "{v:.1} {}", NAMES[i])
-        }
+        if i == 0 { write!(f, "{} B", self.0) } else { write!(f, "{v:.1} {}", NAMES[i]) }
     }
 }
 

@@ -66,21 +66,13 @@ impl ChunkHeader {
         r.preamble(&MAGIC, VERSION)?;
         let aead = r.u8()?;
         if aead != AEAD_AES_256_GCM {
-            return Err(FormatError::Unknown {
-                what: WHAT,
-                field: "aead",
-                value: aead.into(),
-            });
+            return Err(FormatError::Unknown { what: WHAT, field: "aead", value: aead.into() });
         }
         let compression = match r.u8()? {
             0 => Compression::None,
             1 => Compression::Zstd,
             v => {
-                return Err(FormatError::Unknown {
-                    what: WHAT,
-                    field: "compression",
-                    value: v.into(),
-                });
+                return Err(FormatError::Unknown { what: WHAT, field: "compression", value: v.into() });
             }
         };
         r.zero(1)?;
@@ -108,12 +100,7 @@ impl ChunkHeader {
                 why: "does not fit the plaintext length and compression",
             });
         }
-        Ok(Self {
-            compression,
-            plaintext_len,
-            stored_len,
-            nonce,
-        })
+        Ok(Self { compression, plaintext_len, stored_len, nonce })
     }
 }
 
@@ -122,12 +109,7 @@ mod tests {
     use super::*;
 
     fn sample() -> ChunkHeader {
-        ChunkHeader {
-            compression: Compression::Zstd,
-            plaintext_len: 1000,
-            stored_len: 400,
-            nonce: [9; 12],
-        }
+        ChunkHeader { compression: Compression::Zstd, plaintext_len: 1000, stored_len: 400, nonce: [9; 12] }
     }
 
     #[test]
@@ -137,10 +119,7 @@ mod tests {
         assert_eq!(ChunkHeader::parse(&b), Ok(h));
         assert_eq!(h.blob_len(), 28 + 400 + 16);
         for n in 0..HEADER_LEN {
-            assert!(matches!(
-                ChunkHeader::parse(&b[..n]),
-                Err(FormatError::Truncated { .. })
-            ));
+            assert!(matches!(ChunkHeader::parse(&b[..n]), Err(FormatError::Truncated { .. })));
         }
     }
 
@@ -149,44 +128,18 @@ mod tests {
         let b = sample().to_bytes();
         let mut bad = b;
         bad[4] = 2;
-        assert_eq!(
-            ChunkHeader::parse(&bad),
-            Err(FormatError::Version {
-                what: WHAT,
-                version: 2
-            })
-        );
+        assert_eq!(ChunkHeader::parse(&bad), Err(FormatError::Version { what: WHAT, version: 2 }));
         let mut bad = b;
         bad[6] = 7;
-        assert!(
-            ChunkHeader::parse(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("compression 7")
-        );
+        assert!(ChunkHeader::parse(&bad).unwrap_err().to_string().contains("compression 7"));
         let mut bad = b;
         bad[7] = 1;
-        assert!(
-            ChunkHeader::parse(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("reserved")
-        );
+        assert!(ChunkHeader::parse(&bad).unwrap_err().to_string().contains("reserved"));
         let mut bad = b;
         bad[12..16].copy_from_slice(&2000u32.to_le_bytes());
-        assert!(
-            ChunkHeader::parse(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("stored length")
-        );
+        assert!(ChunkHeader::parse(&bad).unwrap_err().to_string().contains("stored length"));
         let mut bad = b;
         bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(
-            ChunkHeader::parse(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("16 MiB")
-        );
+        assert!(ChunkHeader::parse(&bad).unwrap_err().to_string().contains("16 MiB"));
     }
 }

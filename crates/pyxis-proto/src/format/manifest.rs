@@ -68,21 +68,13 @@ impl EnvelopeHeader {
         r.preamble(&MAGIC, VERSION)?;
         let aead = r.u8()?;
         if aead != AEAD_AES_256_GCM {
-            return Err(FormatError::Unknown {
-                what: WHAT,
-                field: "aead",
-                value: aead.into(),
-            });
+            return Err(FormatError::Unknown { what: WHAT, field: "aead", value: aead.into() });
         }
         r.zero(2)?;
         let nonce = r.array()?;
         let sealed = r.rest();
         if sealed.len() < 16 {
-            return Err(FormatError::Truncated {
-                what: WHAT,
-                need: ENVELOPE_HEADER_LEN + 16,
-                have: bytes.len(),
-            });
+            return Err(FormatError::Truncated { what: WHAT, need: ENVELOPE_HEADER_LEN + 16, have: bytes.len() });
         }
         Ok((Self { nonce }, sealed))
     }
@@ -107,15 +99,8 @@ impl std::fmt::Debug for ManifestEntry {
 /// What a manifest says the file is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ManifestBody {
-    Chunks {
-        size: u64,
-        entries: Vec<ManifestEntry>,
-    },
-    Inline {
-        size: u64,
-        compression: Compression,
-        stored: Vec<u8>,
-    },
+    Chunks { size: u64, entries: Vec<ManifestEntry> },
+    Inline { size: u64, compression: Compression, stored: Vec<u8> },
 }
 
 impl Drop for ManifestBody {
@@ -149,11 +134,7 @@ impl ManifestBody {
                     b.extend_from_slice(&e.len.to_le_bytes());
                 }
             }
-            ManifestBody::Inline {
-                size,
-                compression,
-                stored,
-            } => {
+            ManifestBody::Inline { size, compression, stored } => {
                 b.reserve(24 + stored.len());
                 b.push(KIND_INLINE);
                 b.extend_from_slice(&[0; 7]);
@@ -169,12 +150,7 @@ impl ManifestBody {
 
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
         const BODY: &str = "manifest body";
-        let invalid = |field, value: u64, why| FormatError::Invalid {
-            what: BODY,
-            field,
-            value,
-            why,
-        };
+        let invalid = |field, value: u64, why| FormatError::Invalid { what: BODY, field, value, why };
         let mut r = Reader::new(BODY, bytes);
         let kind = r.u8()?;
         r.zero(7)?;
@@ -184,11 +160,7 @@ impl ManifestBody {
                 let count = r.u32()? as usize;
                 let rest = r.rest();
                 if rest.len() != count.saturating_mul(ENTRY_LEN) {
-                    return Err(invalid(
-                        "entry count",
-                        count as u64,
-                        "does not match the body length",
-                    ));
+                    return Err(invalid("entry count", count as u64, "does not match the body length"));
                 }
                 let mut entries = Vec::with_capacity(count);
                 let mut total = 0u64;
@@ -198,21 +170,13 @@ impl ManifestBody {
                     key.copy_from_slice(&raw[32..64]);
                     let len = u32::from_le_bytes(raw[64..68].try_into().expect("4-byte slice"));
                     if len == 0 || len > MAX_PLAINTEXT {
-                        return Err(invalid(
-                            "chunk length",
-                            len.into(),
-                            "must be 1 byte to 16 MiB",
-                        ));
+                        return Err(invalid("chunk length", len.into(), "must be 1 byte to 16 MiB"));
                     }
                     total += u64::from(len);
                     entries.push(ManifestEntry { id, key, len });
                 }
                 if total != size {
-                    return Err(invalid(
-                        "file size",
-                        size,
-                        "is not the sum of the chunk lengths",
-                    ));
+                    return Err(invalid("file size", size, "is not the sum of the chunk lengths"));
                 }
                 Ok(ManifestBody::Chunks { size, entries })
             }
@@ -221,22 +185,14 @@ impl ManifestBody {
                     0 => Compression::None,
                     1 => Compression::Zstd,
                     v => {
-                        return Err(FormatError::Unknown {
-                            what: BODY,
-                            field: "compression",
-                            value: v.into(),
-                        });
+                        return Err(FormatError::Unknown { what: BODY, field: "compression", value: v.into() });
                     }
                 };
                 r.zero(3)?;
                 let stored_len = r.u32()?;
                 let stored = r.rest();
                 if stored.len() != stored_len as usize {
-                    return Err(invalid(
-                        "stored length",
-                        stored_len.into(),
-                        "does not match the body length",
-                    ));
+                    return Err(invalid("stored length", stored_len.into(), "does not match the body length"));
                 }
                 let fits = match compression {
                     Compression::None => stored_len as u64 == size,
@@ -245,17 +201,9 @@ impl ManifestBody {
                 if size > u64::from(MAX_INLINE) || !fits {
                     return Err(invalid("file size", size, "does not fit an inline body"));
                 }
-                Ok(ManifestBody::Inline {
-                    size,
-                    compression,
-                    stored: stored.to_vec(),
-                })
+                Ok(ManifestBody::Inline { size, compression, stored: stored.to_vec() })
             }
-            k => Err(FormatError::Unknown {
-                what: BODY,
-                field: "kind",
-                value: k.into(),
-            }),
+            k => Err(FormatError::Unknown { what: BODY, field: "kind", value: k.into() }),
         }
     }
 }
@@ -268,16 +216,8 @@ mod tests {
         ManifestBody::Chunks {
             size: 30,
             entries: vec![
-                ManifestEntry {
-                    id: ChunkId([1; 32]),
-                    key: [2; 32],
-                    len: 10,
-                },
-                ManifestEntry {
-                    id: ChunkId([3; 32]),
-                    key: [4; 32],
-                    len: 20,
-                },
+                ManifestEntry { id: ChunkId([1; 32]), key: [2; 32], len: 10 },
+                ManifestEntry { id: ChunkId([3; 32]), key: [4; 32], len: 20 },
             ],
         }
     }
@@ -286,15 +226,8 @@ mod tests {
     fn bodies_round_trip() {
         for body in [
             chunks(),
-            ManifestBody::Chunks {
-                size: 0,
-                entries: vec![],
-            },
-            ManifestBody::Inline {
-                size: 3,
-                compression: Compression::None,
-                stored: b"abc".to_vec(),
-            },
+            ManifestBody::Chunks { size: 0, entries: vec![] },
+            ManifestBody::Inline { size: 3, compression: Compression::None, stored: b"abc".to_vec() },
         ] {
             assert_eq!(ManifestBody::parse(&body.to_bytes()).unwrap(), body);
         }
@@ -304,27 +237,12 @@ mod tests {
     fn body_inconsistencies_are_named() {
         let mut b = chunks().to_bytes();
         b[8] = 31; // size no longer the sum
-        assert!(
-            ManifestBody::parse(&b)
-                .unwrap_err()
-                .to_string()
-                .contains("file size")
-        );
+        assert!(ManifestBody::parse(&b).unwrap_err().to_string().contains("file size"));
         let b = chunks().to_bytes();
-        assert!(
-            ManifestBody::parse(&b[..b.len() - 1])
-                .unwrap_err()
-                .to_string()
-                .contains("entry count")
-        );
+        assert!(ManifestBody::parse(&b[..b.len() - 1]).unwrap_err().to_string().contains("entry count"));
         let mut b = chunks().to_bytes();
         b[0] = 9;
-        assert!(
-            ManifestBody::parse(&b)
-                .unwrap_err()
-                .to_string()
-                .contains("kind 9")
-        );
+        assert!(ManifestBody::parse(&b).unwrap_err().to_string().contains("kind 9"));
         for n in 0..20 {
             assert!(ManifestBody::parse(&chunks().to_bytes()[..n]).is_err());
         }
@@ -337,9 +255,6 @@ mod tests {
         assert_eq!(EnvelopeHeader::parse(&sealed).unwrap().1.len(), 16);
         assert!(EnvelopeHeader::parse(&sealed[..35]).is_err());
         sealed[0] = b'X';
-        assert!(matches!(
-            EnvelopeHeader::parse(&sealed),
-            Err(FormatError::Magic { .. })
-        ));
+        assert!(matches!(EnvelopeHeader::parse(&sealed), Err(FormatError::Magic { .. })));
     }
 }

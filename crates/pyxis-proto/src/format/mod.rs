@@ -21,24 +21,11 @@ pub enum FormatError {
     #[error("{what}: unsupported format version {version} (this build reads version 1)")]
     Version { what: &'static str, version: u8 },
     #[error("{what}: unknown {field} {value}")]
-    Unknown {
-        what: &'static str,
-        field: &'static str,
-        value: u32,
-    },
+    Unknown { what: &'static str, field: &'static str, value: u32 },
     #[error("{what}: truncated: need {need} bytes, have {have}")]
-    Truncated {
-        what: &'static str,
-        need: usize,
-        have: usize,
-    },
+    Truncated { what: &'static str, need: usize, have: usize },
     #[error("{what}: {field} is {value}, which is invalid: {why}")]
-    Invalid {
-        what: &'static str,
-        field: &'static str,
-        value: u64,
-        why: &'static str,
-    },
+    Invalid { what: &'static str, field: &'static str, value: u64, why: &'static str },
 }
 
 /// Little helper to read fixed-size fields without panicking on short input.
@@ -54,15 +41,11 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or(FormatError::Truncated {
-                what: self.what,
-                need: self.pos.saturating_add(n),
-                have: self.buf.len(),
-            })?;
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or(FormatError::Truncated {
+            what: self.what,
+            need: self.pos.saturating_add(n),
+            have: self.buf.len(),
+        })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -100,10 +83,7 @@ impl<'a> Reader<'a> {
         }
         let v = self.u8()?;
         if v != version {
-            return Err(FormatError::Version {
-                what: self.what,
-                version: v,
-            });
+            return Err(FormatError::Version { what: self.what, version: v });
         }
         Ok(())
     }

@@ -50,11 +50,7 @@ pub fn payload_len(blob_len: usize, data: usize) -> usize {
 
 impl ShardHeader {
     pub fn erasure(&self) -> u8 {
-        if self.scheme.parity() == 0 {
-            ERASURE_NONE
-        } else {
-            ERASURE_REED_SOLOMON_LEOPARD
-        }
+        if self.scheme.parity() == 0 { ERASURE_NONE } else { ERASURE_REED_SOLOMON_LEOPARD }
     }
 
     pub fn payload_len(&self) -> usize {
@@ -85,61 +81,26 @@ impl ShardHeader {
         r.zero(3)?;
         let blob_len = r.u32()?;
         let declared = r.u32()?;
-        let invalid = |field, value: u64, why| FormatError::Invalid {
-            what: WHAT,
-            field,
-            value,
-            why,
-        };
-        let scheme = Scheme::new(k.into(), m.into()).map_err(|_| {
-            invalid(
-                "data shard count",
-                k.into(),
-                "a scheme needs k >= 1 and k+m <= 255",
-            )
-        })?;
-        let expected_erasure = if m == 0 {
-            ERASURE_NONE
-        } else {
-            ERASURE_REED_SOLOMON_LEOPARD
-        };
+        let invalid = |field, value: u64, why| FormatError::Invalid { what: WHAT, field, value, why };
+        let scheme = Scheme::new(k.into(), m.into())
+            .map_err(|_| invalid("data shard count", k.into(), "a scheme needs k >= 1 and k+m <= 255"))?;
+        let expected_erasure = if m == 0 { ERASURE_NONE } else { ERASURE_REED_SOLOMON_LEOPARD };
         if erasure != expected_erasure {
-            return Err(FormatError::Unknown {
-                what: WHAT,
-                field: "erasure code",
-                value: erasure.into(),
-            });
+            return Err(FormatError::Unknown { what: WHAT, field: "erasure code", value: erasure.into() });
         }
         if usize::from(index) >= scheme.total() {
             return Err(invalid("index", index.into(), "not below k+m"));
         }
-        if (blob_len as usize) < chunk::HEADER_LEN + chunk::TAG_LEN || blob_len as usize > MAX_BLOB
-        {
-            return Err(invalid(
-                "blob length",
-                blob_len.into(),
-                "outside what a chunk can be",
-            ));
+        if (blob_len as usize) < chunk::HEADER_LEN + chunk::TAG_LEN || blob_len as usize > MAX_BLOB {
+            return Err(invalid("blob length", blob_len.into(), "outside what a chunk can be"));
         }
-        let header = Self {
-            scheme,
-            index,
-            blob_len,
-        };
+        let header = Self { scheme, index, blob_len };
         if declared as usize != header.payload_len() {
-            return Err(invalid(
-                "payload length",
-                declared.into(),
-                "does not match blob length and k",
-            ));
+            return Err(invalid("payload length", declared.into(), "does not match blob length and k"));
         }
         let payload = r.rest();
         if payload.len() != declared as usize {
-            return Err(FormatError::Truncated {
-                what: WHAT,
-                need: HEADER_LEN + declared as usize,
-                have: bytes.len(),
-            });
+            return Err(FormatError::Truncated { what: WHAT, need: HEADER_LEN + declared as usize, have: bytes.len() });
         }
         Ok((header, payload))
     }
@@ -150,11 +111,7 @@ mod tests {
     use super::*;
 
     fn shard() -> Vec<u8> {
-        let h = ShardHeader {
-            scheme: "4+2".parse().unwrap(),
-            index: 5,
-            blob_len: 1000,
-        };
+        let h = ShardHeader { scheme: "4+2".parse().unwrap(), index: 5, blob_len: 1000 };
         let mut v = h.to_bytes().to_vec();
         v.resize(HEADER_LEN + h.payload_len(), 0xAB);
         v

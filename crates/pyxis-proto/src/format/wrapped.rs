@@ -35,16 +35,8 @@ pub enum Purpose {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WrappedKey {
-    Symmetric {
-        purpose: Purpose,
-        nonce: [u8; 12],
-        sealed: [u8; 48],
-    },
-    X25519 {
-        purpose: Purpose,
-        ephemeral: [u8; 32],
-        sealed: [u8; 48],
-    },
+    Symmetric { purpose: Purpose, nonce: [u8; 12], sealed: [u8; 48] },
+    X25519 { purpose: Purpose, ephemeral: [u8; 32], sealed: [u8; 48] },
 }
 
 pub fn prefix(alg: u8, purpose: Purpose) -> [u8; PREFIX_LEN] {
@@ -65,16 +57,12 @@ impl WrappedKey {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
-            WrappedKey::Symmetric {
-                purpose,
-                nonce,
-                sealed,
-            } => [&prefix(ALG_SYMMETRIC, *purpose)[..], nonce, sealed].concat(),
-            WrappedKey::X25519 {
-                purpose,
-                ephemeral,
-                sealed,
-            } => [&prefix(ALG_X25519, *purpose)[..], ephemeral, sealed].concat(),
+            WrappedKey::Symmetric { purpose, nonce, sealed } => {
+                [&prefix(ALG_SYMMETRIC, *purpose)[..], nonce, sealed].concat()
+            }
+            WrappedKey::X25519 { purpose, ephemeral, sealed } => {
+                [&prefix(ALG_X25519, *purpose)[..], ephemeral, sealed].concat()
+            }
         }
     }
 
@@ -86,31 +74,15 @@ impl WrappedKey {
             1 => Purpose::MasterKey,
             2 => Purpose::FileKey,
             v => {
-                return Err(FormatError::Unknown {
-                    what: WHAT,
-                    field: "purpose",
-                    value: v.into(),
-                });
+                return Err(FormatError::Unknown { what: WHAT, field: "purpose", value: v.into() });
             }
         };
         r.zero(1)?;
         let key = match alg {
-            ALG_SYMMETRIC => WrappedKey::Symmetric {
-                purpose,
-                nonce: r.array()?,
-                sealed: r.array()?,
-            },
-            ALG_X25519 => WrappedKey::X25519 {
-                purpose,
-                ephemeral: r.array()?,
-                sealed: r.array()?,
-            },
+            ALG_SYMMETRIC => WrappedKey::Symmetric { purpose, nonce: r.array()?, sealed: r.array()? },
+            ALG_X25519 => WrappedKey::X25519 { purpose, ephemeral: r.array()?, sealed: r.array()? },
             v => {
-                return Err(FormatError::Unknown {
-                    what: WHAT,
-                    field: "algorithm",
-                    value: v.into(),
-                });
+                return Err(FormatError::Unknown { what: WHAT, field: "algorithm", value: v.into() });
             }
         };
         let extra = r.rest().len();
@@ -132,16 +104,8 @@ mod tests {
 
     #[test]
     fn round_trip_lengths_and_rejections() {
-        let a = WrappedKey::Symmetric {
-            purpose: Purpose::MasterKey,
-            nonce: [1; 12],
-            sealed: [2; 48],
-        };
-        let b = WrappedKey::X25519 {
-            purpose: Purpose::FileKey,
-            ephemeral: [3; 32],
-            sealed: [4; 48],
-        };
+        let a = WrappedKey::Symmetric { purpose: Purpose::MasterKey, nonce: [1; 12], sealed: [2; 48] };
+        let b = WrappedKey::X25519 { purpose: Purpose::FileKey, ephemeral: [3; 32], sealed: [4; 48] };
         assert_eq!(a.to_bytes().len(), SYMMETRIC_LEN);
         assert_eq!(b.to_bytes().len(), X25519_LEN);
         for k in [a, b] {
@@ -155,12 +119,7 @@ mod tests {
             assert!(WrappedKey::parse(&long).is_err());
             let mut bad = bytes.clone();
             bad[5] = 9;
-            assert!(
-                WrappedKey::parse(&bad)
-                    .unwrap_err()
-                    .to_string()
-                    .contains("algorithm 9")
-            );
+            assert!(WrappedKey::parse(&bad).unwrap_err().to_string().contains("algorithm 9"));
         }
     }
 }

@@ -1,0 +1,27 @@
+//! `pyxis bench ...`: measurements built into the binary, so anyone can check
+//! the figures in docs/PERFORMANCE.md on their own machine.
+
+use clap::Subcommand;
+
+mod pipeline;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The data path on one core, stage by stage: chunk, id, compress,
+    /// encrypt, erasure-code, hash; and back from k shards.
+    Pipeline(pipeline::PipelineArgs),
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Pipeline(args) => pipeline::run(args),
+    }
+}
+
+/// Peak resident memory of this process (VmHWM), if the OS tells.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,0 +1,96 @@
+//! Fixed test vectors: known inputs must give exactly these ids, boundaries,
+//! headers and shard hashes, so that any change to the format (or to a pinned
+//! dependency's behaviour) is noticed. After a deliberate format change, run
+//! `PYXIS_BLESS=1 cargo test -p pyxis-core vectors` and review the diff.
+
+use std::path::PathBuf;
+
+use pyxis_core::chunker::{Chunker, ChunkerParams};
+use pyxis_core::codec::ChunkCodec;
+use pyxis_core::keys::{FileKey, KdfParams, derive_password_keys};
+use pyxis_core::manifest::seal_with_nonce;
+use pyxis_core::testdata::{pseudo_random, pseudo_text};
+use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
+use pyxis_proto::hex;
+use serde_json::{Value, json};
+
+use crate::support::keyring;
+
+fn compute() -> Value {
+    let keys = keyring(0x11);
+    let mut codec = ChunkCodec::new().unwrap();
+
+    let hello = b"Pyxis test vector: hello, world!\n";
+    let small = codec.encode(&keys, hello, "2+1".parse().unwrap()).unwrap();
+    let (blob, _) = codec.seal(&small.id, &small.key, hello).unwrap();
+
+    let mut stream = pseudo_random(2026, 3 << 20);
+    stream.extend(pseudo_text(2026, 1 << 20));
+    let chunks: Vec<Value> = Chunker::new(&stream[..], ChunkerParams::default(), keys.chunker_seed())
+        .unwrap()
+        .map(|c| {
+            let c = c.unwrap();
+            let e = codec.encode(&keys, &c.data, "4+2".parse().unwrap()).unwrap();
+            let (blob, _) = codec.seal(&e.id, &e.key, &c.data).unwrap();
+            json!({
+                "offset": c.offset,
+                "length": c.data.len(),
+                "id": e.id.to_hex(),
+                "compressed": e.compressed,
+                "blob_header": hex::encode(&blob[..28]),
+                "shards": e.shards.iter().map(|s| s.hash.to_hex()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+
+    let pw = derive_password_keys(b"correct horse battery staple", &[0x22; 16], &KdfParams::INSECURE_FAST).unwrap();
+    let body = ManifestBody::Chunks {
+        size: hello.len() as u64,
+        entries: vec![ManifestEntry { id: small.id, key: *small.key.as_bytes(), len: hello.len() as u32 }],
+    };
+    let manifest = seal_with_nonce(&body, &FileKey::from_bytes([0x33; 32]), [0x44; 12]).unwrap();
+
+    json!({
+        "master_key": "11".repeat(32),
+        "chunker_seed": keys.chunker_seed(),
+        "reader_public_key": hex::encode(&keys.reader_public_key().unwrap()),
+        "hello": {
+            "input": String::from_utf8_lossy(hello),
+            "chunk_id": small.id.to_hex(),
+            "chunk_key": hex::encode(small.key.as_bytes()),
+            "blob": hex::encode(&blob),
+            "shards_2_1": small.shards.iter().map(|s| hex::encode(&s.bytes)).collect::<Vec<_>>(),
+        },
+        "stream": {
+            "input": "pseudo_random(2026, 3 MiB) ++ pseudo_text(2026, 1 MiB), default chunker, scheme 4+2",
+            "chunks": chunks,
+        },
+        "password": {
+            "password": "correct horse battery staple",
+            "salt": "22".repeat(16),
+            "params": "m=8 KiB, t=1, p=1",
+            "login_secret": pw.login.to_hex(),
+            "key_wrapping_key": hex::encode(pw.wrapping.as_bytes()),
+        },
+        "manifest": {
+            "file_key": "33".repeat(32),
+            "nonce": "44".repeat(12),
+            "sealed": hex::encode(&manifest),
+        },
+    })
+}
+
+#[test]
+fn format_vectors_are_unchanged() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/v1.json");
+    let now = compute();
+    if std::env::var_os("PYXIS_BLESS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
+        return;
+    }
+    let pinned: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).expect("tests/vectors/v1.json missing: run with PYXIS_BLESS=1 once"),
+    )
+    .unwrap();
+    assert!(pinned == now, "format vectors changed; if deliberate, bless them (see module docs)");
+}
