@@ -18,6 +18,7 @@ use std::io::{ErrorKind, Read};
 
 use fastcdc::v2020::{self, Normalization};
 
+use crate::codec::ChunkBuf;
 use crate::error::{Error, Result};
 
 /// Chunk size bounds in bytes. Changing them changes every boundary, so they
@@ -58,11 +59,17 @@ impl ChunkerParams {
     }
 }
 
-/// One chunk of the input.
+/// One chunk of the input, in a buffer the codec can seal in place.
 #[derive(Debug)]
 pub struct Chunk {
     pub offset: u64,
-    pub data: Vec<u8>,
+    pub buf: ChunkBuf,
+}
+
+impl Chunk {
+    pub fn data(&self) -> &[u8] {
+        self.buf.data()
+    }
 }
 
 /// Buffer size in maximal chunks; compaction moves at most one of them.
@@ -154,7 +161,7 @@ impl<R: Read> Iterator for Chunker<R> {
         if len == 0 {
             return None;
         }
-        let chunk = Chunk { offset: self.offset, data: self.buf[self.start..self.start + len].to_vec() };
+        let chunk = Chunk { offset: self.offset, buf: ChunkBuf::from_slice(&self.buf[self.start..self.start + len]) };
         self.start += len;
         self.offset += len as u64;
         Some(Ok(chunk))
@@ -167,7 +174,7 @@ mod tests {
     use crate::testdata::pseudo_random;
 
     fn lengths(data: &[u8], seed: u64) -> Vec<usize> {
-        Chunker::new(data, ChunkerParams::default(), seed).unwrap().map(|c| c.unwrap().data.len()).collect()
+        Chunker::new(data, ChunkerParams::default(), seed).unwrap().map(|c| c.unwrap().data().len()).collect()
     }
 
     #[test]
@@ -175,10 +182,10 @@ mod tests {
         let data = pseudo_random(1, 9 << 20);
         let chunks: Vec<Chunk> =
             Chunker::new(&data[..], ChunkerParams::default(), 7).unwrap().map(Result::unwrap).collect();
-        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.data.iter().copied()).collect();
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.data().iter().copied()).collect();
         assert_eq!(joined, data);
         for c in &chunks[..chunks.len() - 1] {
-            assert!((256 << 10..=4 << 20).contains(&c.data.len()));
+            assert!((256 << 10..=4 << 20).contains(&c.data().len()));
         }
         assert!(chunks.len() >= 3, "9 MiB gave only {} chunks", chunks.len());
     }
@@ -212,7 +219,7 @@ mod tests {
             .collect();
             let ours: Vec<(u64, usize)> = Chunker::new(Trickle(&data), p, seed)
                 .unwrap()
-                .map(|c| c.map(|c| (c.offset, c.data.len())).unwrap())
+                .map(|c| c.map(|c| (c.offset, c.data().len())).unwrap())
                 .collect();
             assert_eq!(ours, theirs, "seed {seed}");
         }

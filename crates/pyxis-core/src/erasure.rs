@@ -123,6 +123,9 @@ impl Erasure {
         let size = first.payload_len();
         let mut seen = vec![false; k + m];
         for s in shards {
+            if s.payload.len() != size {
+                return Err(Error::InconsistentShards(format!("shard {} payload has the wrong size", s.header.index)));
+            }
             if s.header.scheme != first.scheme || s.header.blob_len != first.blob_len {
                 return Err(Error::InconsistentShards(format!(
                     "shard {} says {} / {} bytes, shard {} says {} / {} bytes",
@@ -138,16 +141,15 @@ impl Erasure {
         if have < k {
             return Err(Error::NotEnoughShards { have, need: k });
         }
-        let mut blob = vec![0u8; size * k];
-        let mut missing = false;
+        let mut by_index: Vec<Option<&[u8]>> = vec![None; k];
         for s in shards.iter().filter(|s| usize::from(s.header.index) < k) {
-            let i = usize::from(s.header.index);
-            blob[i * size..(i + 1) * size].copy_from_slice(s.payload);
+            by_index[usize::from(s.header.index)] = Some(s.payload);
         }
-        for present in &seen[..k] {
-            missing |= !present;
-        }
-        if missing {
+        // Assemble in index order with one write per byte (no zero-fill first).
+        let mut blob = Vec::with_capacity(size * k);
+        if by_index.iter().all(Option::is_some) {
+            by_index.iter().flatten().for_each(|p| blob.extend_from_slice(p));
+        } else {
             // have >= k with a data shard missing implies m > 0.
             let dec = match &mut self.decoder {
                 Some(d) => {
@@ -165,8 +167,14 @@ impl Erasure {
                 }
             }
             let result = dec.decode().map_err(rs_err)?;
-            for (i, p) in result.restored_original_iter() {
-                blob[i * size..(i + 1) * size].copy_from_slice(p);
+            for (i, present) in by_index.iter().enumerate() {
+                let piece = match present {
+                    Some(p) => *p,
+                    None => result
+                        .restored_original(i)
+                        .ok_or_else(|| Error::Erasure(format!("data shard {i} was not restored")))?,
+                };
+                blob.extend_from_slice(piece);
             }
         }
         blob.truncate(first.blob_len as usize);

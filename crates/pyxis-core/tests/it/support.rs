@@ -17,7 +17,7 @@ pub fn encode_file(keys: &Keyring, data: &[u8], params: ChunkerParams, scheme: S
     let mut codec = ChunkCodec::new().unwrap();
     Chunker::new(data, params, keys.chunker_seed())
         .unwrap()
-        .map(|c| codec.encode(keys, &c.unwrap().data, scheme).unwrap())
+        .map(|c| codec.encode(keys, c.unwrap().buf, scheme).unwrap())
         .collect()
 }
 
@@ -29,7 +29,7 @@ pub fn decode_file(keys: &Keyring, chunks: &[EncodedChunk], pick: impl Fn(usize)
     for (n, c) in chunks.iter().enumerate() {
         let shards: Vec<_> =
             pick(n).into_iter().map(|i| verify_shard(&c.shards[i].bytes, &c.shards[i].hash).unwrap()).collect();
-        out.extend(codec.decode(&c.id, &c.key, &shards, Some(keys.dedup_key())).unwrap());
+        out.extend_from_slice(codec.decode(&c.id, &c.key, &shards, Some(keys.dedup_key())).unwrap().data());
     }
     out
 }
