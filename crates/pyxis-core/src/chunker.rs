@@ -47,7 +47,7 @@ impl ChunkerParams {
             && (v2020::AVERAGE_MIN..=v2020::AVERAGE_MAX).contains(&avg)
             && (v2020::MAXIMUM_MIN..=v2020::MAXIMUM_MAX).contains(&max);
         let ordered = min <= avg && avg <= max;
-        let even = min % 2 == 0 && avg % 2 == 0 && max % 2 == 0;
+        let even = min.is_multiple_of(2) && avg.is_multiple_of(2) && max.is_multiple_of(2);
         if in_range && ordered && even {
             Ok(())
         } else {

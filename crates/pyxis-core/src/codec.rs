@@ -23,7 +23,7 @@ use crate::keys::{ChunkKey, DedupKey, Keyring};
 /// on text (462 vs 449 MiB/s) with a better ratio.
 pub const ZSTD_LEVEL: i32 = 1;
 const SAMPLE_WINDOWS: usize = 8;
-const SAMPLE_WINDOW: usize = 8 << 10;
+const SAMPLE_WINDOW: usize = 4 << 10;
 const CTX_NONCE: &str = "pyxis 2026-11-21 chunk nonce v1";
 
 /// Compression is kept only if it saves at least 3 % (FORMAT.md): below that
@@ -199,10 +199,10 @@ impl ChunkCodec {
     /// Tries zstd; returns the compressed bytes only if they save enough.
     ///
     /// Big chunks are first judged by a sample (early abort, as btrfs and ZFS
-    /// do): eight 8 KiB windows spread over the chunk are compressed together,
+    /// do): eight 4 KiB windows spread over the chunk are compressed together,
     /// and only if they save 3 % is the whole chunk compressed. Measured here,
     /// a full zstd pass over incompressible data was ~15 % of the encode path;
-    /// the sample costs a sixteenth of that. A chunk compressible only outside
+    /// the sample costs a thirty-second of that. A chunk compressible only outside
     /// its windows is stored uncompressed: some ratio lost, nothing else.
     pub fn try_compress(&mut self, plaintext: &[u8]) -> Option<&[u8]> {
         if plaintext.len() < 32 {

@@ -103,7 +103,7 @@ impl PseudoText {
 
     fn sentence(&mut self) -> Vec<u8> {
         let r = splitmix(&mut self.state);
-        if r % 5 == 0 && !self.recent.is_empty() {
+        if r.is_multiple_of(5) && !self.recent.is_empty() {
             return self.recent[(r >> 8) as usize % self.recent.len()].clone();
         }
         let n = 6 + (r >> 16) % 14;
@@ -118,7 +118,7 @@ impl PseudoText {
                 s.push(b' ');
                 s.extend_from_slice(word);
             }
-            if i + 1 < n && splitmix(&mut self.state) % 11 == 0 {
+            if i + 1 < n && splitmix(&mut self.state).is_multiple_of(11) {
                 s.push(b',');
             }
         }

@@ -49,7 +49,7 @@ pub fn decode_array<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
 /// Decodes hex of any even length.
 pub fn decode(s: &str) -> Result<Vec<u8>, HexError> {
     let raw = s.as_bytes();
-    if raw.len() % 2 != 0 {
+    if !raw.len().is_multiple_of(2) {
         return Err(HexError::Length { expected: raw.len() + 1, got: raw.len() });
     }
     raw.chunks_exact(2).map(|p| Ok((nibble(p[0])? << 4) | nibble(p[1])?)).collect()
