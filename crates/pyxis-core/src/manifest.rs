@@ -61,8 +61,8 @@ mod tests {
         ManifestBody::Chunks {
             size: 7,
             entries: vec![
-                ManifestEntry { id: ChunkId([1; 32]), key: [2; 32], len: 3 },
-                ManifestEntry { id: ChunkId([3; 32]), key: [4; 32], len: 4 },
+                ManifestEntry::whole(ChunkId([1; 32]), [2; 32], 3),
+                ManifestEntry { id: ChunkId([3; 32]), key: [4; 32], chunk_len: 9, offset: 5, len: 4 },
             ],
         }
     }

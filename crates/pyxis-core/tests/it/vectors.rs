@@ -57,7 +57,7 @@ fn compute() -> Value {
     let pw = derive_password_keys(b"correct horse battery staple", &[0x22; 16], &KdfParams::INSECURE_FAST).unwrap();
     let body = ManifestBody::Chunks {
         size: hello.len() as u64,
-        entries: vec![ManifestEntry { id: small.id, key: *small.key.as_bytes(), len: hello.len() as u32 }],
+        entries: vec![ManifestEntry::whole(small.id, *small.key.as_bytes(), hello.len() as u32)],
     };
     let manifest = seal_with_nonce(&body, &FileKey::from_bytes([0x33; 32]), [0x44; 12]).unwrap();
 

@@ -20,7 +20,8 @@
 //!   8   8 file size (u64 LE)
 //! kind 1:
 //!  16   4 entry count (u32 LE)
-//!  20 68×count entries: chunk id (32), chunk key (32), plaintext length (u32 LE)
+//!  20 76×count entries: chunk id (32), chunk key (32), chunk length (u32 LE),
+//!                       offset in the chunk (u32 LE), length taken (u32 LE)
 //! kind 2:
 //!  16   1 compression: 0 = none, 1 = zstd
 //!  17   3 reserved = 0
@@ -38,7 +39,7 @@ pub const MAGIC: [u8; 4] = *b"PYXM";
 pub const VERSION: u8 = 1;
 pub const ENVELOPE_HEADER_LEN: usize = 20;
 pub const AEAD_AES_256_GCM: u8 = 1;
-pub const ENTRY_LEN: usize = 68;
+pub const ENTRY_LEN: usize = 76;
 /// Inline bodies are for tiny files; the cap keeps a catalog row small.
 pub const MAX_INLINE: u32 = 1 << 20;
 const KIND_CHUNKS: u8 = 1;
@@ -80,19 +81,33 @@ impl EnvelopeHeader {
     }
 }
 
-/// One chunk of a file: its id, the key that opens it, and its plaintext length.
+/// A piece of a file: bytes `offset..offset + len` of a chunk's plaintext.
+/// A big file's entries each take a whole chunk; small files packed together
+/// into shared chunks take slices of them.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct ManifestEntry {
     #[zeroize(skip)]
     pub id: ChunkId,
     pub key: [u8; 32],
+    /// The chunk's whole plaintext length.
+    #[zeroize(skip)]
+    pub chunk_len: u32,
+    #[zeroize(skip)]
+    pub offset: u32,
     #[zeroize(skip)]
     pub len: u32,
 }
 
+impl ManifestEntry {
+    /// An entry taking a whole chunk.
+    pub fn whole(id: ChunkId, key: [u8; 32], len: u32) -> Self {
+        Self { id, key, chunk_len: len, offset: 0, len }
+    }
+}
+
 impl std::fmt::Debug for ManifestEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?} len {} (key hidden)", self.id, self.len)
+        write!(f, "{:?}[{}..+{} of {}] (key hidden)", self.id, self.offset, self.len, self.chunk_len)
     }
 }
 
@@ -131,6 +146,8 @@ impl ManifestBody {
                 for e in entries {
                     b.extend_from_slice(e.id.as_bytes());
                     b.extend_from_slice(&e.key);
+                    b.extend_from_slice(&e.chunk_len.to_le_bytes());
+                    b.extend_from_slice(&e.offset.to_le_bytes());
                     b.extend_from_slice(&e.len.to_le_bytes());
                 }
             }
@@ -168,12 +185,16 @@ impl ManifestBody {
                     let id = ChunkId::from_slice(&raw[..32]).expect("32-byte slice");
                     let mut key = [0u8; 32];
                     key.copy_from_slice(&raw[32..64]);
-                    let len = u32::from_le_bytes(raw[64..68].try_into().expect("4-byte slice"));
-                    if len == 0 || len > MAX_PLAINTEXT {
-                        return Err(invalid("chunk length", len.into(), "must be 1 byte to 16 MiB"));
+                    let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4-byte slice"));
+                    let (chunk_len, offset, len) = (word(64), word(68), word(72));
+                    if chunk_len == 0 || chunk_len > MAX_PLAINTEXT {
+                        return Err(invalid("chunk length", chunk_len.into(), "must be 1 byte to 16 MiB"));
+                    }
+                    if len == 0 || u64::from(offset) + u64::from(len) > u64::from(chunk_len) {
+                        return Err(invalid("slice", offset.into(), "must be a non-empty range inside the chunk"));
                     }
                     total += u64::from(len);
-                    entries.push(ManifestEntry { id, key, len });
+                    entries.push(ManifestEntry { id, key, chunk_len, offset, len });
                 }
                 if total != size {
                     return Err(invalid("file size", size, "is not the sum of the chunk lengths"));
@@ -216,8 +237,8 @@ mod tests {
         ManifestBody::Chunks {
             size: 30,
             entries: vec![
-                ManifestEntry { id: ChunkId([1; 32]), key: [2; 32], len: 10 },
-                ManifestEntry { id: ChunkId([3; 32]), key: [4; 32], len: 20 },
+                ManifestEntry::whole(ChunkId([1; 32]), [2; 32], 10),
+                ManifestEntry { id: ChunkId([3; 32]), key: [4; 32], chunk_len: 100, offset: 80, len: 20 },
             ],
         }
     }
@@ -246,6 +267,11 @@ mod tests {
         for n in 0..20 {
             assert!(ManifestBody::parse(&chunks().to_bytes()[..n]).is_err());
         }
+        // A slice reaching past its chunk.
+        let mut b = chunks().to_bytes();
+        let second = 20 + ENTRY_LEN;
+        b[second + 68..second + 72].copy_from_slice(&90u32.to_le_bytes());
+        assert!(ManifestBody::parse(&b).unwrap_err().to_string().contains("slice"));
     }
 
     #[test]
