@@ -11,6 +11,7 @@ pub mod chunker;
 pub mod codec;
 pub mod erasure;
 pub mod error;
+pub mod grants;
 pub mod keys;
 pub mod manifest;
 pub mod placement;

@@ -4,9 +4,12 @@
 //! the erasure scheme notation, size notation and the format constants. It does
 //! no I/O and no cryptography, so every other crate can depend on it.
 
+pub mod api;
 pub mod format;
+pub mod grant;
 pub mod hex;
 pub mod ids;
+pub mod path;
 pub mod scheme;
 pub mod size;
 

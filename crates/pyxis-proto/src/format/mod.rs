@@ -28,7 +28,7 @@ pub enum FormatError {
     Invalid { what: &'static str, field: &'static str, value: u64, why: &'static str },
 }
 
-/// Little helper to read fixed-size fields without panicking on short input.
+/// Reads fixed-size fields without panicking on short input.
 pub(crate) struct Reader<'a> {
     what: &'static str,
     buf: &'a [u8],

@@ -1,0 +1,181 @@
+//! The catalog: a user's tree of directories and files, and file versions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::ChunkId;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum EntryKind {
+    Dir,
+    File,
+}
+
+/// One directory or file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Entry {
+    pub path: String,
+    pub kind: EntryKind,
+    /// Current version's size (0 for directories).
+    pub size: u64,
+    /// Current version's modification time, Unix milliseconds (0 for directories).
+    pub mtime: i64,
+    /// Current version number (files only).
+    pub version: Option<i64>,
+    /// Hex content hash of the current version (files only).
+    pub content_hash: Option<String>,
+}
+
+/// `GET /v1/list?path=P&recursive=true&after=CURSOR&limit=N`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ListResponse {
+    pub entries: Vec<Entry>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// One version of a file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionInfo {
+    pub version: i64,
+    pub size: u64,
+    pub mtime: i64,
+    pub content_hash: String,
+    /// Unix milliseconds when it was committed.
+    pub created_at: i64,
+}
+
+/// `GET /v1/versions?path=P`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionsResponse {
+    pub path: String,
+    pub current: i64,
+    pub versions: Vec<VersionInfo>,
+}
+
+/// A file version with what it takes to read it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileVersion {
+    pub path: String,
+    pub info: VersionInfo,
+    /// Sealed manifest (docs/FORMAT.md).
+    #[serde(with = "super::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub manifest: Vec<u8>,
+    /// File key wrapped for this user.
+    #[serde(with = "super::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub wrapped_key: Vec<u8>,
+    /// Distinct chunks the version uses.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub chunks: Vec<ChunkId>,
+}
+
+/// `POST /v1/files/read`: several files' current (or given) versions at once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadRequest {
+    pub paths: Vec<String>,
+    /// A version number; only with a single path.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadResponse {
+    pub files: Vec<FileVersion>,
+}
+
+/// One file to commit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommitFile {
+    pub path: String,
+    pub size: u64,
+    /// Unix milliseconds.
+    pub mtime: i64,
+    pub content_hash: String,
+    #[serde(with = "super::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub manifest: Vec<u8>,
+    #[serde(with = "super::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub wrapped_key: Vec<u8>,
+    /// Every chunk the manifest references (each must be stored).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub chunks: Vec<ChunkId>,
+    /// Only commit if the current version is this one (0: the file must not
+    /// exist). Absent: commit whatever is there.
+    #[serde(default)]
+    pub expect: Option<i64>,
+}
+
+/// `POST /v1/commit`: all files become visible at once, or none does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommitRequest {
+    pub files: Vec<CommitFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommittedFile {
+    pub path: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommitResponse {
+    pub files: Vec<CommittedFile>,
+}
+
+/// `POST /v1/mkdir`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MkdirRequest {
+    pub path: String,
+    /// Create missing parents too, and succeed if it exists.
+    #[serde(default)]
+    pub parents: bool,
+}
+
+/// `POST /v1/move`: rename a file or a directory with everything under it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MoveRequest {
+    pub from: String,
+    pub to: String,
+}
+
+/// `POST /v1/remove`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoveRequest {
+    pub path: String,
+    /// Remove a directory and everything in it.
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoveResponse {
+    pub files: u64,
+    pub dirs: u64,
+}
+
+/// `POST /v1/restore`: make an older version current again (as a new version).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RestoreRequest {
+    pub path: String,
+    pub version: i64,
+}

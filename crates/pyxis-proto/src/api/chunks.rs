@@ -1,0 +1,132 @@
+//! Chunks and shards: what is missing, where to put it, where it lives.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChunkId, ShardHash};
+use crate::scheme::Scheme;
+
+/// `GET /v1/network`: what a client needs before encoding.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NetworkResponse {
+    pub online_remotes: u64,
+    /// The scheme new chunks should use now.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "4+2"))]
+    pub scheme: Scheme,
+    /// Fewer than two parity shards: `put` warns.
+    pub reduced: bool,
+}
+
+/// `POST /v1/chunks/missing`: which of these does the server not hold?
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MissingRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub ids: Vec<ChunkId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MissingResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub missing: Vec<ChunkId>,
+}
+
+/// A chunk the client has encoded and wants to store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlaceChunk {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: ChunkId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "4+2"))]
+    pub scheme: Scheme,
+    pub blob_len: u32,
+    /// Hash of every shard, by index.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub shards: Vec<ShardHash>,
+}
+
+/// `POST /v1/chunks/place`: placement and put grants.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlaceRequest {
+    pub chunks: Vec<PlaceChunk>,
+}
+
+/// Where one shard goes (or lives), with the grant to do it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ShardTarget {
+    pub index: u8,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub hash: ShardHash,
+    pub remote_id: i64,
+    pub url: String,
+    /// Value for the `x-pyxis-grant` header.
+    pub grant: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Placement {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: ChunkId,
+    /// Already stored: nothing to upload.
+    pub exists: bool,
+    pub targets: Vec<ShardTarget>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlaceResponse {
+    pub chunks: Vec<Placement>,
+    /// Fewer than two parity shards in use: `put` warns.
+    pub reduced: bool,
+}
+
+/// `POST /v1/chunks/replace`: a remote failed; put this shard elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReplaceRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: ChunkId,
+    pub index: u8,
+    /// Remotes that failed for this chunk and must not be chosen again.
+    pub failed: Vec<i64>,
+}
+
+/// `POST /v1/chunks/stored`: every shard of these chunks is on its remote.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub ids: Vec<ChunkId>,
+}
+
+/// `POST /v1/chunks/locate`: where the shards of these chunks live, with get grants.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LocateRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub ids: Vec<ChunkId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChunkLocation {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: ChunkId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "4+2"))]
+    pub scheme: Scheme,
+    pub blob_len: u32,
+    /// Shards on remotes that are online, best first.
+    pub shards: Vec<ShardTarget>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LocateResponse {
+    pub chunks: Vec<ChunkLocation>,
+    /// Unix seconds when the grants expire (cache no longer than this).
+    pub expires_at: u64,
+}

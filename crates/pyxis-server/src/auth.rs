@@ -1,0 +1,178 @@
+//! Who is calling: users by session token, remotes by their token, operators
+//! by the admin token.
+//!
+//! Sessions are HS256 JWTs (`sub` = user id, `sid` = session id, `exp`) backed
+//! by a `sessions` row, so logout revokes a token before it expires. Login
+//! secrets are hashed with Argon2id (own salt) off the async runtime.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::{ServerOptions, State};
+
+/// 32 random bytes (session keys, tokens).
+pub fn random_secret() -> Vec<u8> {
+    let mut b = vec![0u8; 32];
+    aws_lc_rs::rand::fill(&mut b).expect("system RNG");
+    b
+}
+
+/// A random token as hex (remotes, admin).
+pub fn random_token() -> String {
+    pyxis_proto::hex::encode(&random_secret())
+}
+
+/// Tokens are stored hashed: a leaked database does not leak them.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    *blake3::hash(token.as_bytes()).as_bytes()
+}
+
+/// Constant-time comparison of two hashes.
+pub fn same_hash(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+pub struct SessionKeys {
+    enc: EncodingKey,
+    dec: DecodingKey,
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKeys(hidden)")
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    sid: String,
+    exp: i64,
+    iat: i64,
+}
+
+impl SessionKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        Self { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret) }
+    }
+
+    pub fn issue(&self, user: i64, session: &str, expires_at: i64) -> ApiResult<String> {
+        let claims =
+            Claims { sub: user.to_string(), sid: session.to_owned(), exp: expires_at, iat: crate::db::now_ms() / 1000 };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc).map_err(ApiError::internal)
+    }
+
+    /// (user id, session id) of a valid, unexpired token.
+    fn check(&self, token: &str) -> Result<(i64, String), String> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.leeway = 0;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.dec, &v).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => "session expired: log in again".to_owned(),
+            _ => "invalid session token: log in again".to_owned(),
+        })?;
+        let user = data.claims.sub.parse().map_err(|_| "invalid session token".to_owned())?;
+        Ok((user, data.claims.sid))
+    }
+}
+
+/// Hashes a login secret for storage (Argon2id PHC string, own random salt).
+pub async fn hash_login(secret: Vec<u8>, opts: &ServerOptions) -> ApiResult<String> {
+    let p = opts.login_hash;
+    tokio::task::spawn_blocking(move || {
+        let params =
+            argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None).map_err(ApiError::internal)?;
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut salt = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut salt).map_err(|_| ApiError::internal("RNG"))?;
+        argon.hash_password_with_salt(&secret, &salt).map(|h| h.to_string()).map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Checks a login secret against its stored hash (the hash carries its params).
+pub async fn verify_login(secret: Vec<u8>, stored: String) -> ApiResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
+        Ok(argon2::Argon2::default().verify_password(&secret, &parsed).is_ok())
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// A logged-in user (the `Authorization: Bearer <session token>` header).
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: i64,
+    pub session: String,
+}
+
+impl FromRequestParts<State> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
+        let token =
+            bearer(parts).ok_or_else(|| ApiError::unauthorized("no_session", "not logged in: run `pyxis login`"))?;
+        let (id, session) = state.sessions.check(token).map_err(|m| ApiError::unauthorized("bad_session", m))?;
+        if !state.db.session_valid(&session, id).await? {
+            return Err(ApiError::unauthorized("bad_session", "session ended (logged out or expired): log in again"));
+        }
+        Ok(AuthUser { id, session })
+    }
+}
+
+/// An operator (the `Authorization: Bearer <admin token>` header).
+#[derive(Debug)]
+pub struct Admin;
+
+impl FromRequestParts<State> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
+        let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("no_admin_token", "admin token required"))?;
+        if same_hash(&token_hash(token), &state.admin_token_hash) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::forbidden("bad_admin_token", "wrong admin token"))
+        }
+    }
+}
+
+/// The admin token's hash: from the options, or the stored one; on first
+/// start a new token is written to `data_dir/admin-token` for the operator.
+pub async fn admin_token(db: &crate::db::Db, opts: &ServerOptions) -> anyhow::Result<[u8; 32]> {
+    if let Some(t) = &opts.admin_token {
+        return Ok(token_hash(t));
+    }
+    let path = opts.data_dir.join("admin-token");
+    let fresh = random_token();
+    let stored = db.server_key("admin_token_hash", || token_hash(&fresh).to_vec()).await?;
+    if stored == token_hash(&fresh) {
+        write_secret_file(&path, &fresh)?;
+    }
+    stored.as_slice().try_into().map_err(|_| anyhow::anyhow!("stored admin token hash is not 32 bytes"))
+}
+
+/// Writes a secret atomically with owner-only permissions.
+pub fn write_secret_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,229 @@
+//! Chunks and shards: what each user has stored, and where.
+//!
+//! A chunk row is created *placed* when the server hands out put grants, and
+//! becomes *stored* when the client confirms or a commit references it. Quota
+//! is charged at placement, so uploading without committing cannot dodge it.
+
+use pyxis_proto::{ChunkId, ShardHash};
+
+use crate::on_db;
+
+use super::{Db, now_ms};
+
+pub const PLACED: i64 = 1;
+pub const STORED: i64 = 2;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChunkRow {
+    pub chunk_id: Vec<u8>,
+    pub data_shards: i64,
+    pub parity_shards: i64,
+    pub blob_len: i64,
+    pub refcount: i64,
+    pub state: i64,
+}
+
+/// A shard with the remote that holds it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ShardLoc {
+    pub idx: i64,
+    pub hash: Vec<u8>,
+    pub remote_id: i64,
+    pub state: i64,
+    pub url: String,
+    pub remote_state: i64,
+}
+
+/// A chunk to place: its scheme, size, and the remote chosen for each shard.
+#[derive(Debug, Clone)]
+pub struct NewChunk {
+    pub id: ChunkId,
+    pub data: i64,
+    pub parity: i64,
+    pub blob_len: i64,
+    pub shards: Vec<(i64, ShardHash, i64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error("quota exceeded: {used} of {quota} bytes used, {need} more needed")]
+    Quota { used: i64, quota: i64, need: i64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+const CHUNK_COLUMNS: &str = "chunk_id, data_shards, parity_shards, blob_len, refcount, state";
+
+impl Db {
+    /// The ids among `ids` that this user has not stored (absent, or placed
+    /// but never confirmed).
+    pub async fn missing_chunks(&self, user: i64, ids: &[ChunkId]) -> sqlx::Result<Vec<ChunkId>> {
+        let mut missing = Vec::new();
+        on_db!(
+            self,
+            read | c | {
+                for id in ids {
+                    let state: Option<i64> =
+                        sqlx::query_scalar("SELECT state FROM chunks WHERE user_id = $1 AND chunk_id = $2")
+                            .bind(user)
+                            .bind(&id.0[..])
+                            .fetch_optional(c)
+                            .await?;
+                    if state != Some(STORED) {
+                        missing.push(*id);
+                    }
+                }
+                Ok::<_, sqlx::Error>(())
+            }
+        )?;
+        Ok(missing)
+    }
+
+    pub async fn chunk(&self, user: i64, id: &ChunkId) -> sqlx::Result<Option<ChunkRow>> {
+        let sql =
+            sqlx::AssertSqlSafe(format!("SELECT {CHUNK_COLUMNS} FROM chunks WHERE user_id = $1 AND chunk_id = $2"));
+        on_db!(self, read | c | sqlx::query_as(sql).bind(user).bind(&id.0[..]).fetch_optional(c).await)
+    }
+
+    /// Records placements (`chunks` must have distinct ids). Chunks already stored are left alone (returned as
+    /// `true`); placed ones get their shard rows replaced (a resumed upload);
+    /// new ones are charged to the quota first, all or nothing.
+    pub async fn place(&self, user: i64, chunks: &[NewChunk], expires_at: i64) -> Result<Vec<bool>, PlaceError> {
+        let now = now_ms();
+        on_db!(
+            self,
+            write
+                | c
+                | {
+                    let mut tx = c.begin().await?;
+                    let mut states = Vec::with_capacity(chunks.len());
+                    let mut need = 0i64;
+                    for ch in chunks {
+                        let state: Option<i64> =
+                            sqlx::query_scalar("SELECT state FROM chunks WHERE user_id = $1 AND chunk_id = $2")
+                                .bind(user)
+                                .bind(&ch.id.0[..])
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        if state.is_none() {
+                            need += ch.blob_len;
+                        }
+                        states.push(state);
+                    }
+                    if need > 0 {
+                        let charged = sqlx::query(
+                    "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND used_bytes + $1 <= quota_bytes",
+                )
+                .bind(need)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+                        if charged.rows_affected() == 0 {
+                            let (used, quota): (i64, i64) =
+                                sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
+                                    .bind(user)
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                            return Err(PlaceError::Quota { used, quota, need });
+                        }
+                    }
+                    let mut exists = Vec::with_capacity(chunks.len());
+                    for (ch, state) in chunks.iter().zip(&states) {
+                        if *state == Some(STORED) {
+                            exists.push(true);
+                            continue;
+                        }
+                        exists.push(false);
+                        sqlx::query(
+                    "INSERT INTO chunks (user_id, chunk_id, data_shards, parity_shards, blob_len, state, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (user_id, chunk_id) DO UPDATE SET data_shards = $3, parity_shards = $4, expires_at = $8",
+                )
+                .bind(user)
+                .bind(&ch.id.0[..])
+                .bind(ch.data)
+                .bind(ch.parity)
+                .bind(ch.blob_len)
+                .bind(PLACED)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                        sqlx::query("DELETE FROM shards WHERE user_id = $1 AND chunk_id = $2")
+                            .bind(user)
+                            .bind(&ch.id.0[..])
+                            .execute(&mut *tx)
+                            .await?;
+                        for (idx, hash, remote) in &ch.shards {
+                            sqlx::query("INSERT INTO shards (user_id, chunk_id, idx, hash, remote_id) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(user)
+                        .bind(&ch.id.0[..])
+                        .bind(idx)
+                        .bind(&hash.0[..])
+                        .bind(remote)
+                        .execute(&mut *tx)
+                        .await?;
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(exists)
+                }
+        )
+    }
+
+    /// A chunk's shards with their remotes, by index.
+    pub async fn chunk_shards(&self, user: i64, id: &ChunkId) -> sqlx::Result<Vec<ShardLoc>> {
+        on_db!(
+            self,
+            read | c | {
+                sqlx::query_as(
+                    "SELECT s.idx, s.hash, s.remote_id, s.state, r.url, r.state AS remote_state \
+                 FROM shards s JOIN remotes r ON r.id = s.remote_id \
+                 WHERE s.user_id = $1 AND s.chunk_id = $2 ORDER BY s.idx",
+                )
+                .bind(user)
+                .bind(&id.0[..])
+                .fetch_all(c)
+                .await
+            }
+        )
+    }
+
+    /// Moves one shard of a placed chunk to another remote (an upload failed).
+    pub async fn move_shard(&self, user: i64, id: &ChunkId, idx: i64, remote: i64) -> sqlx::Result<bool> {
+        on_db!(
+            self,
+            write | c | {
+                let r = sqlx::query(
+                    "UPDATE shards SET remote_id = $1, state = 1 WHERE user_id = $2 AND chunk_id = $3 AND idx = $4",
+                )
+                .bind(remote)
+                .bind(user)
+                .bind(&id.0[..])
+                .bind(idx)
+                .execute(c)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+        )
+    }
+
+    /// The client says every shard of these chunks is stored.
+    pub async fn mark_stored(&self, user: i64, ids: &[ChunkId]) -> sqlx::Result<()> {
+        on_db!(
+            self,
+            write | c | {
+                let mut tx = c.begin().await?;
+                for id in ids {
+                    sqlx::query("UPDATE chunks SET state = $1 WHERE user_id = $2 AND chunk_id = $3")
+                        .bind(STORED)
+                        .bind(user)
+                        .bind(&id.0[..])
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await
+            }
+        )
+    }
+}

@@ -1,0 +1,112 @@
+//! The catalog database: SQLite (embedded default) or PostgreSQL, one schema
+//! in two dialects (`migrations/sqlite`, `migrations/postgres`).
+//!
+//! Queries are written once with `$N` placeholders, which both engines accept,
+//! and run through [`on_db!`], which expands the same code for each pool type.
+//! SQLite gets one writer connection (writes serialise in-process, so there is
+//! no lock-upgrade `SQLITE_BUSY`) and a pool of readers; WAL with
+//! `synchronous=FULL`, because an acknowledged commit must survive power loss.
+
+pub mod catalog;
+pub mod chunks;
+pub mod remotes;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$c` bound to the right pool: `read` or `write`.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, read |$c:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { read: $c, .. } => $body,
+            $crate::db::Db::Postgres($c) => $body,
+        }
+    };
+    ($db:expr, write |$c:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { write: $c, .. } => $body,
+            $crate::db::Db::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Milliseconds since the Unix epoch: every timestamp in the catalog.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the catalog: PostgreSQL when
+    /// `url` is a `postgres://` URL, else a SQLite file in `data_dir`.
+    pub async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Db> {
+        match url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(u)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                Ok(Db::Postgres(pool))
+            }
+            Some(u) if u.starts_with("sqlite:") => Self::open_sqlite(SqliteConnectOptions::from_str(u)?).await,
+            Some(u) => anyhow::bail!("unsupported database URL {u:?} (use postgres://... or sqlite:...)"),
+            None => {
+                std::fs::create_dir_all(data_dir)?;
+                Self::open_sqlite(SqliteConnectOptions::new().filename(data_dir.join("catalog.db"))).await
+            }
+        }
+    }
+
+    async fn open_sqlite(opts: SqliteConnectOptions) -> anyhow::Result<Db> {
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        SQLITE_MIGRATIONS.run(&write).await?;
+        let read = SqlitePoolOptions::new().max_connections(4).connect_with(opts.read_only(true)).await?;
+        Ok(Db::Sqlite { read, write })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A named server secret, created by `make` on first use. Concurrent
+    /// servers on one PostgreSQL agree on the first one written.
+    pub async fn server_key(&self, name: &str, make: impl FnOnce() -> Vec<u8>) -> sqlx::Result<Vec<u8>> {
+        let fresh = make();
+        on_db!(
+            self,
+            write | c | {
+                sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(&fresh)
+                    .execute(c)
+                    .await?;
+                sqlx::query_scalar("SELECT value FROM server_keys WHERE name = $1").bind(name).fetch_one(c).await
+            }
+        )
+    }
+}

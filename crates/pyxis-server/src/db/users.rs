@@ -1,0 +1,138 @@
+//! Users and their sessions.
+
+use crate::on_db;
+
+use super::{Db, now_ms};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub kdf_salt: Vec<u8>,
+    pub kdf_memory_kib: i64,
+    pub kdf_iterations: i64,
+    pub kdf_parallelism: i64,
+    pub login_hash: String,
+    pub wrapped_master_key: Vec<u8>,
+    pub reader_public_key: Vec<u8>,
+    pub quota_bytes: i64,
+    pub used_bytes: i64,
+    pub created_at: i64,
+}
+
+/// Everything signup stores.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub kdf_salt: &'a [u8],
+    pub kdf: (i64, i64, i64),
+    pub login_hash: &'a str,
+    pub wrapped_master_key: &'a [u8],
+    pub reader_public_key: &'a [u8],
+    pub quota_bytes: i64,
+}
+
+const USER_COLUMNS: &str = "id, username, kdf_salt, kdf_memory_kib, kdf_iterations, kdf_parallelism, login_hash, \
+     wrapped_master_key, reader_public_key, quota_bytes, used_bytes, created_at";
+
+impl Db {
+    /// Creates a user; `None` if the name is taken.
+    pub async fn create_user(&self, u: &NewUser<'_>) -> sqlx::Result<Option<i64>> {
+        on_db!(
+            self,
+            write | c | {
+                sqlx::query_scalar(
+                "INSERT INTO users (username, kdf_salt, kdf_memory_kib, kdf_iterations, kdf_parallelism, login_hash, \
+                 wrapped_master_key, reader_public_key, quota_bytes, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (username) DO NOTHING RETURNING id",
+            )
+            .bind(u.username)
+            .bind(u.kdf_salt)
+            .bind(u.kdf.0)
+            .bind(u.kdf.1)
+            .bind(u.kdf.2)
+            .bind(u.login_hash)
+            .bind(u.wrapped_master_key)
+            .bind(u.reader_public_key)
+            .bind(u.quota_bytes)
+            .bind(now_ms())
+            .fetch_optional(c)
+            .await
+            }
+        )
+    }
+
+    pub async fn user_by_name(&self, name: &str) -> sqlx::Result<Option<UserRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"));
+        on_db!(self, read | c | sqlx::query_as(sql).bind(name).fetch_optional(c).await)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> sqlx::Result<Option<UserRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+        on_db!(self, read | c | sqlx::query_as(sql).bind(id).fetch_optional(c).await)
+    }
+
+    /// Sets a user's quota; false if there is no such user.
+    pub async fn set_quota(&self, name: &str, quota: i64) -> sqlx::Result<bool> {
+        on_db!(
+            self,
+            write | c | {
+                let r = sqlx::query("UPDATE users SET quota_bytes = $1 WHERE username = $2")
+                    .bind(quota)
+                    .bind(name)
+                    .execute(c)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+        )
+    }
+
+    pub async fn create_session(&self, id: &str, user_id: i64, expires_at: i64) -> sqlx::Result<()> {
+        on_db!(
+            self,
+            write | c | {
+                sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(id)
+                    .bind(user_id)
+                    .bind(now_ms())
+                    .bind(expires_at)
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+            }
+        )
+    }
+
+    /// Whether a session exists for this user, is unexpired and not revoked.
+    pub async fn session_valid(&self, id: &str, user_id: i64) -> sqlx::Result<bool> {
+        let found: Option<i64> = on_db!(
+            self,
+            read | c
+                | {
+                    sqlx::query_scalar(
+                "SELECT user_id FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(now_ms() / 1000)
+            .fetch_optional(c)
+            .await
+                }
+        )?;
+        Ok(found.is_some())
+    }
+
+    pub async fn revoke_session(&self, id: &str) -> sqlx::Result<()> {
+        on_db!(
+            self,
+            write | c | {
+                sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+                    .bind(now_ms())
+                    .bind(id)
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+            }
+        )
+    }
+}

@@ -1,0 +1,160 @@
+//! The Pyxis server: accounts and sessions, the catalog of files and versions,
+//! the registry of remotes, placement and signed grants.
+//!
+//! It never sees file content or keys: it stores sealed manifests, wrapped
+//! keys, chunk ids and shard hashes, and tells clients where shards go.
+
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod openapi;
+pub mod placement;
+pub mod registry;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pyxis_core::grants::GrantSigner;
+use pyxis_core::keys::KdfParams;
+use pyxis_core::policy::RedundancyPolicy;
+use tokio::sync::watch;
+
+use crate::db::Db;
+
+/// How to run a server. `Default` suits a local network.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL; default a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// URL clients and remotes use; default `http://{bound address}`.
+    pub public_url: Option<String>,
+    pub session_ttl: Duration,
+    pub grant_ttl: Duration,
+    /// Interval remotes are told to heartbeat at.
+    pub heartbeat: Duration,
+    /// A remote silent this long is marked offline.
+    pub offline_after: Duration,
+    /// Placed chunks never committed may be collected after this.
+    pub pending_ttl: Duration,
+    pub default_quota: u64,
+    /// Argon2id cost of the server's own hash of login secrets.
+    pub login_hash: KdfParams,
+    pub policy: RedundancyPolicy,
+    /// Operator token for `/v1/admin`; default: generated once, written to
+    /// `data_dir/admin-token`.
+    pub admin_token: Option<String>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 7000).into(),
+            data_dir: PathBuf::from("pyxis-data/server"),
+            database_url: None,
+            public_url: None,
+            session_ttl: Duration::from_secs(7 * 24 * 3600),
+            grant_ttl: Duration::from_secs(3600),
+            heartbeat: Duration::from_secs(10),
+            offline_after: Duration::from_secs(30),
+            pending_ttl: Duration::from_secs(24 * 3600),
+            default_quota: 10 << 30,
+            // OWASP's Argon2id minimum (19 MiB, 2 passes): the input is already a
+            // strong key derived on the client, so this guards a stolen database.
+            login_hash: KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 },
+            policy: RedundancyPolicy::default(),
+            admin_token: None,
+        }
+    }
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    pub db: Db,
+    pub opts: ServerOptions,
+    pub signer: GrantSigner,
+    pub sessions: auth::SessionKeys,
+    pub admin_token_hash: [u8; 32],
+    pub url: String,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AppState({}, {})", self.url, self.db.backend())
+    }
+}
+
+pub type State = Arc<AppState>;
+
+/// A running server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    url: String,
+    state: State,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish, stops the workers.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Runs until the server stops.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Opens the catalog, binds, and starts serving and the background workers.
+pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
+    std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
+    let seed =
+        db.server_key("grant_seed", || GrantSigner::generate_seed().map(|s| s.to_vec()).unwrap_or_default()).await?;
+    let seed: [u8; 32] = seed.as_slice().try_into().context("stored grant seed is not 32 bytes")?;
+    let signer = GrantSigner::from_seed(&seed)?;
+    let sessions = auth::SessionKeys::new(&db.server_key("session_key", auth::random_secret).await?);
+    let admin_token_hash = auth::admin_token(&db, &opts).await?;
+
+    let listener =
+        tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("binding {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let state = Arc::new(AppState { db, opts, signer, sessions, admin_token_hash, url: url.clone() });
+
+    let (stop, stopped) = watch::channel(false);
+    registry::spawn_sweeper(state.clone(), stopped.clone());
+    let app = routes::router(state.clone());
+    let mut shutdown = stopped;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%url, backend = state.db.backend(), "server listening");
+    Ok(RunningServer { addr, url, state, stop, task })
+}

@@ -1,0 +1,27 @@
+//! The OpenAPI document served at `/openapi.json`, generated from the
+//! handlers' annotations and the API types' schemas.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::routes::{accounts, admin, catalog, chunks, remotes};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Pyxis server API", description = "Accounts, catalog, chunk placement and the remote registry. \
+        Authenticate with `Authorization: Bearer <session token>` (from signup or login); remotes use their \
+        registration token, operators the admin token."),
+    paths(
+        accounts::prelogin, accounts::signup, accounts::login, accounts::logout, accounts::whoami,
+        chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::locate,
+        catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
+        catalog::rename, catalog::remove, catalog::restore, catalog::quota,
+        remotes::register, remotes::heartbeat, admin::set_quota, admin::remotes,
+    ),
+    tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "remotes"), (name = "admin"))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,44 @@
+//! Choosing remotes for shards and signing the grants to use them.
+
+use pyxis_core::grants::unix_now;
+use pyxis_core::placement::{self, Candidate};
+use pyxis_proto::grant::{Grant, GrantOp};
+use pyxis_proto::{ChunkId, Scheme, ShardHash};
+
+use crate::AppState;
+use crate::db::remotes::RemoteRow;
+use crate::error::{ApiError, ApiResult};
+
+/// Bytes a shard of this chunk takes, header included.
+pub fn shard_len(blob_len: u32, scheme: Scheme) -> u32 {
+    (pyxis_proto::format::shard::HEADER_LEN + pyxis_proto::format::shard::payload_len(blob_len as usize, scheme.data()))
+        as u32
+}
+
+/// The `n` best remotes for a chunk by weighted rendezvous hashing (weight:
+/// free space), skipping `exclude` and remotes without room for a shard.
+pub fn choose<'a>(
+    id: &ChunkId,
+    remotes: &'a [RemoteRow],
+    n: usize,
+    shard_len: u32,
+    exclude: &[i64],
+) -> ApiResult<Vec<&'a RemoteRow>> {
+    let candidates: Vec<Candidate> = remotes
+        .iter()
+        .filter(|r| !exclude.contains(&r.id) && r.free >= i64::from(shard_len))
+        .map(|r| Candidate { id: r.id, weight: r.free.max(0) as u64 })
+        .collect();
+    let ids = placement::choose(id.as_bytes(), &candidates, n).map_err(|e| {
+        ApiError::unavailable("not_enough_remotes", format!("{e}: start more remotes or wait for them to come back"))
+    })?;
+    Ok(ids.iter().filter_map(|id| remotes.iter().find(|r| r.id == *id)).collect())
+}
+
+impl AppState {
+    /// Signs a grant for one operation on one shard at one remote.
+    pub fn grant(&self, op: GrantOp, remote: i64, shard: ShardHash, max_size: u32) -> String {
+        let expires = unix_now() + self.opts.grant_ttl.as_secs();
+        self.signer.sign(&Grant { op, remote, shard, max_size, expires })
+    }
+}

@@ -1,0 +1,145 @@
+//! Signup, login, logout, whoami, quota.
+
+use axum::Json;
+use axum::extract::State as StateX;
+use pyxis_proto::api::auth::{
+    KdfParams, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
+};
+use pyxis_proto::hex;
+
+use super::extract::Body;
+use crate::State;
+use crate::auth::{AuthUser, hash_login, random_token, verify_login};
+use crate::db::users::{NewUser, UserRow};
+use crate::error::{ApiError, ApiResult};
+
+/// Usernames: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn check_username(name: &str) -> ApiResult<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "bad_username",
+            format!(
+                "username {name:?} is invalid: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+fn hex_field<const N: usize>(field: &'static str, value: &str) -> ApiResult<[u8; N]> {
+    hex::decode_array(value).map_err(|e| ApiError::bad_request("bad_request", format!("{field}: {e}")))
+}
+
+fn kdf_of(u: &UserRow) -> KdfParams {
+    KdfParams {
+        memory_kib: u.kdf_memory_kib as u32,
+        iterations: u.kdf_iterations as u32,
+        parallelism: u.kdf_parallelism as u32,
+    }
+}
+
+pub fn user_info(u: &UserRow) -> UserInfo {
+    UserInfo {
+        id: u.id,
+        username: u.username.clone(),
+        quota: u.quota_bytes.max(0) as u64,
+        used: u.used_bytes.max(0) as u64,
+        created_at: u.created_at,
+    }
+}
+
+async fn new_session(state: &State, user: &UserRow) -> ApiResult<SessionResponse> {
+    let session = random_token();
+    let expires_at = crate::db::now_ms() / 1000 + state.opts.session_ttl.as_secs() as i64;
+    state.db.create_session(&session, user.id, expires_at).await?;
+    let token = state.sessions.issue(user.id, &session, expires_at)?;
+    Ok(SessionResponse {
+        token,
+        expires_at,
+        user: user_info(user),
+        wrapped_master_key: user.wrapped_master_key.clone(),
+    })
+}
+
+/// Salt and KDF parameters for a username. Unknown names get a salt derived
+/// from the name and a server secret: stable, and indistinguishable from a
+/// real one.
+#[utoipa::path(post, path = "/v1/auth/prelogin", request_body = PreloginRequest,
+    responses((status = 200, body = PreloginResponse)), tag = "accounts")]
+pub async fn prelogin(
+    StateX(state): StateX<State>,
+    Body(req): Body<PreloginRequest>,
+) -> ApiResult<Json<PreloginResponse>> {
+    if let Some(u) = state.db.user_by_name(&req.username).await? {
+        return Ok(Json(PreloginResponse { salt: hex::encode(&u.kdf_salt), kdf: kdf_of(&u) }));
+    }
+    let key = state.db.server_key("fake_salt_key", crate::auth::random_secret).await?;
+    let key: [u8; 32] = key.as_slice().try_into().map_err(ApiError::internal)?;
+    let fake = blake3::keyed_hash(&key, req.username.as_bytes());
+    let d = pyxis_core::keys::KdfParams::DEFAULT;
+    Ok(Json(PreloginResponse {
+        salt: hex::encode(&fake.as_bytes()[..16]),
+        kdf: KdfParams { memory_kib: d.memory_kib, iterations: d.iterations, parallelism: d.parallelism },
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/auth/signup", request_body = SignupRequest,
+    responses((status = 200, body = SessionResponse), (status = 409, body = pyxis_proto::api::ErrorBody)), tag = "accounts")]
+pub async fn signup(StateX(state): StateX<State>, Body(req): Body<SignupRequest>) -> ApiResult<Json<SessionResponse>> {
+    check_username(&req.username)?;
+    let salt: [u8; 16] = hex_field("salt", &req.salt)?;
+    let secret: [u8; 32] = hex_field("login_secret", &req.login_secret)?;
+    let reader: [u8; 32] = hex_field("reader_public_key", &req.reader_public_key)?;
+    let k = req.kdf;
+    pyxis_core::keys::KdfParams { memory_kib: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism }
+        .validate()
+        .map_err(|e| ApiError::bad_request("bad_kdf", e.to_string()))?;
+    pyxis_proto::format::wrapped::WrappedKey::parse(&req.wrapped_master_key)
+        .map_err(|e| ApiError::bad_request("bad_wrapped_key", e.to_string()))?;
+    let login_hash = hash_login(secret.to_vec(), &state.opts).await?;
+    let new = NewUser {
+        username: &req.username,
+        kdf_salt: &salt,
+        kdf: (k.memory_kib.into(), k.iterations.into(), k.parallelism.into()),
+        login_hash: &login_hash,
+        wrapped_master_key: &req.wrapped_master_key,
+        reader_public_key: &reader,
+        quota_bytes: state.opts.default_quota as i64,
+    };
+    if state.db.create_user(&new).await?.is_none() {
+        return Err(ApiError::conflict("user_exists", format!("username {:?} is taken", req.username)));
+    }
+    let user = state.db.user_by_name(&req.username).await?.ok_or_else(|| ApiError::internal("user vanished"))?;
+    tracing::info!(user = %user.username, "signup");
+    Ok(Json(new_session(&state, &user).await?))
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", request_body = LoginRequest,
+    responses((status = 200, body = SessionResponse), (status = 401, body = pyxis_proto::api::ErrorBody)), tag = "accounts")]
+pub async fn login(StateX(state): StateX<State>, Body(req): Body<LoginRequest>) -> ApiResult<Json<SessionResponse>> {
+    let wrong = || ApiError::unauthorized("wrong_password", "wrong username or password");
+    let secret: [u8; 32] = hex_field("login_secret", &req.login_secret)?;
+    let Some(user) = state.db.user_by_name(&req.username).await? else {
+        return Err(wrong());
+    };
+    if !verify_login(secret.to_vec(), user.login_hash.clone()).await? {
+        return Err(wrong());
+    }
+    Ok(Json(new_session(&state, &user).await?))
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", responses((status = 204)), tag = "accounts")]
+pub async fn logout(StateX(state): StateX<State>, user: AuthUser) -> ApiResult<axum::http::StatusCode> {
+    state.db.revoke_session(&user.session).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/auth/whoami", responses((status = 200, body = UserInfo)), tag = "accounts")]
+pub async fn whoami(StateX(state): StateX<State>, user: AuthUser) -> ApiResult<Json<UserInfo>> {
+    let u = state.db.user_by_id(user.id).await?.ok_or_else(|| ApiError::unauthorized("bad_session", "user is gone"))?;
+    Ok(Json(user_info(&u)))
+}

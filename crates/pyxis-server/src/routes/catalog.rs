@@ -1,0 +1,279 @@
+//! The catalog: list, stat, versions, read, commit, mkdir, move, remove,
+//! restore, quota.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::State as StateX;
+use axum::http::StatusCode;
+use pyxis_proto::api::auth::UserInfo;
+use pyxis_proto::api::catalog::{
+    CommitRequest, CommitResponse, CommittedFile, Entry, EntryKind, FileVersion, ListResponse, MkdirRequest,
+    MoveRequest, ReadRequest, ReadResponse, RemoveRequest, RemoveResponse, RestoreRequest, VersionInfo,
+    VersionsResponse,
+};
+use pyxis_proto::{hex, path};
+use serde::Deserialize;
+
+use super::extract::{Body, Query};
+use crate::State;
+use crate::auth::AuthUser;
+use crate::db::catalog::{CatalogError, CommitItem, DIR, ListedRow, VersionRow};
+use crate::error::{ApiError, ApiResult};
+
+/// Files one commit may carry.
+const MAX_COMMIT: usize = 10_000;
+/// Entries per list page by default, and at most.
+const PAGE: i64 = 1000;
+const MAX_PAGE: i64 = 10_000;
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        let msg = e.to_string();
+        match e {
+            CatalogError::NotFound(_) => ApiError::not_found("not_found", msg),
+            CatalogError::ParentIsFile(_) => ApiError::conflict("parent_is_file", msg),
+            CatalogError::IsDirectory(_) => ApiError::conflict("is_directory", msg),
+            CatalogError::Exists(_) => ApiError::conflict("exists", msg),
+            CatalogError::NotEmpty(_) => ApiError::conflict("not_empty", msg),
+            CatalogError::Conflict { .. } => ApiError::conflict("version_conflict", msg),
+            CatalogError::MissingChunk { .. } => ApiError::conflict("missing_chunk", msg),
+            CatalogError::IntoItself(_) => ApiError::bad_request("into_itself", msg),
+            CatalogError::Quota { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", msg),
+            CatalogError::Db(e) => e.into(),
+        }
+    }
+}
+
+fn entry(r: ListedRow) -> Entry {
+    let is_dir = r.kind == DIR;
+    Entry {
+        path: r.path,
+        kind: if is_dir { EntryKind::Dir } else { EntryKind::File },
+        size: r.size.unwrap_or(0).max(0) as u64,
+        mtime: r.mtime.unwrap_or(0),
+        version: r.seq,
+        content_hash: r.content_hash.map(|h| hex::encode(&h)),
+    }
+}
+
+fn version_info(v: &VersionRow) -> VersionInfo {
+    VersionInfo {
+        version: v.seq,
+        size: v.size.max(0) as u64,
+        mtime: v.mtime,
+        content_hash: hex::encode(&v.content_hash),
+        created_at: v.created_at,
+    }
+}
+
+/// The root always exists, as a directory.
+fn root() -> Entry {
+    Entry { path: "/".into(), kind: EntryKind::Dir, size: 0, mtime: 0, version: None, content_hash: None }
+}
+
+async fn stat_entry(state: &State, user: i64, p: &str) -> ApiResult<Entry> {
+    if p == "/" {
+        return Ok(root());
+    }
+    state.db.stat(user, p).await?.map(entry).ok_or_else(|| ApiError::from(CatalogError::NotFound(p.to_owned())))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    recursive: bool,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PathQuery {
+    path: String,
+}
+
+/// Lists a directory (or, for a file, the file itself), a page at a time.
+#[utoipa::path(get, path = "/v1/list", params(ListQuery), responses((status = 200, body = ListResponse)), tag = "catalog")]
+pub async fn list(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<ListResponse>> {
+    let p = path::normalize(q.path.as_deref().unwrap_or("/"))?;
+    let e = stat_entry(&state, user.id, &p).await?;
+    if e.kind == EntryKind::File {
+        return Ok(Json(ListResponse { entries: vec![e], next: None }));
+    }
+    let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let rows = state.db.list(user.id, &p, q.recursive, q.after.as_deref().unwrap_or(""), limit).await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.path.clone())).flatten();
+    Ok(Json(ListResponse { entries: rows.into_iter().map(entry).collect(), next }))
+}
+
+#[utoipa::path(get, path = "/v1/stat", params(PathQuery), responses((status = 200, body = Entry)), tag = "catalog")]
+pub async fn stat(StateX(state): StateX<State>, user: AuthUser, Query(q): Query<PathQuery>) -> ApiResult<Json<Entry>> {
+    let p = path::normalize(&q.path)?;
+    Ok(Json(stat_entry(&state, user.id, &p).await?))
+}
+
+#[utoipa::path(get, path = "/v1/versions", params(PathQuery), responses((status = 200, body = VersionsResponse)), tag = "catalog")]
+pub async fn versions(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Query(q): Query<PathQuery>,
+) -> ApiResult<Json<VersionsResponse>> {
+    let p = path::normalize(&q.path)?;
+    let e = stat_entry(&state, user.id, &p).await?;
+    if e.kind == EntryKind::Dir {
+        return Err(CatalogError::IsDirectory(p).into());
+    }
+    let versions = state.db.versions(user.id, &p).await?;
+    Ok(Json(VersionsResponse {
+        path: p,
+        current: e.version.unwrap_or(0),
+        versions: versions.iter().map(version_info).collect(),
+    }))
+}
+
+/// Current (or given) versions of files with their sealed manifests.
+#[utoipa::path(post, path = "/v1/files/read", request_body = ReadRequest, responses((status = 200, body = ReadResponse)), tag = "catalog")]
+pub async fn read(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<ReadRequest>,
+) -> ApiResult<Json<ReadResponse>> {
+    if req.paths.len() > MAX_COMMIT || (req.version.is_some() && req.paths.len() != 1) {
+        return Err(ApiError::bad_request("bad_request", "up to 10000 paths, and a version only with one path"));
+    }
+    let mut files = Vec::with_capacity(req.paths.len());
+    for raw in &req.paths {
+        let p = path::normalize(raw)?;
+        let Some((v, chunks)) = state.db.read_version(user.id, &p, req.version).await? else {
+            let what = match req.version {
+                Some(n) => format!("{p} version {n}"),
+                None => p.clone(),
+            };
+            return Err(match state.db.stat(user.id, &p).await? {
+                Some(r) if r.kind == DIR => CatalogError::IsDirectory(p),
+                _ => CatalogError::NotFound(what),
+            }
+            .into());
+        };
+        files.push(FileVersion {
+            path: p,
+            info: version_info(&v),
+            manifest: v.manifest,
+            wrapped_key: v.wrapped_key,
+            chunks,
+        });
+    }
+    Ok(Json(ReadResponse { files }))
+}
+
+#[utoipa::path(post, path = "/v1/commit", request_body = CommitRequest,
+    responses((status = 200, body = CommitResponse), (status = 409, body = pyxis_proto::api::ErrorBody),
+              (status = 413, body = pyxis_proto::api::ErrorBody)), tag = "catalog")]
+pub async fn commit(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<CommitRequest>,
+) -> ApiResult<Json<CommitResponse>> {
+    if req.files.len() > MAX_COMMIT {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!("{} files in one commit; the limit is {MAX_COMMIT}", req.files.len()),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut items = Vec::with_capacity(req.files.len());
+    for f in req.files {
+        let p = path::normalize(&f.path)?;
+        if p == "/" {
+            return Err(CatalogError::IsDirectory(p).into());
+        }
+        if !seen.insert(p.clone()) {
+            return Err(ApiError::bad_request("duplicate_path", format!("{p} appears twice in one commit")));
+        }
+        let bad = |what: String| ApiError::bad_request("bad_file", format!("{p}: {what}"));
+        let content_hash: [u8; 32] =
+            hex::decode_array(&f.content_hash).map_err(|e| bad(format!("content hash: {e}")))?;
+        pyxis_proto::format::manifest::EnvelopeHeader::parse(&f.manifest).map_err(|e| bad(e.to_string()))?;
+        pyxis_proto::format::wrapped::WrappedKey::parse(&f.wrapped_key).map_err(|e| bad(e.to_string()))?;
+        let size = i64::try_from(f.size).map_err(|_| bad("size too large".into()))?;
+        let mut chunks = f.chunks;
+        chunks.sort_unstable();
+        chunks.dedup();
+        items.push(CommitItem {
+            path: p,
+            size,
+            mtime: f.mtime,
+            content_hash: content_hash.to_vec(),
+            manifest: f.manifest,
+            wrapped_key: f.wrapped_key,
+            chunks,
+            expect: f.expect,
+        });
+    }
+    let seqs = state.db.commit(user.id, &items).await?;
+    let files = items.into_iter().zip(seqs).map(|(i, version)| CommittedFile { path: i.path, version }).collect();
+    Ok(Json(CommitResponse { files }))
+}
+
+#[utoipa::path(post, path = "/v1/mkdir", request_body = MkdirRequest, responses((status = 200, body = Entry)), tag = "catalog")]
+pub async fn mkdir(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<MkdirRequest>,
+) -> ApiResult<Json<Entry>> {
+    let p = path::normalize(&req.path)?;
+    if p == "/" {
+        return if req.parents { Ok(Json(root())) } else { Err(CatalogError::Exists(p).into()) };
+    }
+    state.db.mkdir(user.id, &p, req.parents).await?;
+    Ok(Json(stat_entry(&state, user.id, &p).await?))
+}
+
+#[utoipa::path(post, path = "/v1/move", request_body = MoveRequest, responses((status = 200, body = Entry)), tag = "catalog")]
+pub async fn rename(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<MoveRequest>,
+) -> ApiResult<Json<Entry>> {
+    let (from, to) = (path::normalize(&req.from)?, path::normalize(&req.to)?);
+    if from == "/" || to == "/" {
+        return Err(ApiError::bad_request("bad_path", "the root cannot be moved or replaced"));
+    }
+    state.db.rename(user.id, &from, &to).await?;
+    Ok(Json(stat_entry(&state, user.id, &to).await?))
+}
+
+#[utoipa::path(post, path = "/v1/remove", request_body = RemoveRequest, responses((status = 200, body = RemoveResponse)), tag = "catalog")]
+pub async fn remove(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<RemoveRequest>,
+) -> ApiResult<Json<RemoveResponse>> {
+    let p = path::normalize(&req.path)?;
+    let (files, dirs) = state.db.remove(user.id, &p, req.recursive).await?;
+    Ok(Json(RemoveResponse { files, dirs }))
+}
+
+#[utoipa::path(post, path = "/v1/restore", request_body = RestoreRequest, responses((status = 200, body = Entry)), tag = "catalog")]
+pub async fn restore(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<RestoreRequest>,
+) -> ApiResult<Json<Entry>> {
+    let p = path::normalize(&req.path)?;
+    state.db.restore(user.id, &p, req.version).await?;
+    Ok(Json(stat_entry(&state, user.id, &p).await?))
+}
+
+#[utoipa::path(get, path = "/v1/quota", responses((status = 200, body = UserInfo)), tag = "catalog")]
+pub async fn quota(state: StateX<State>, user: AuthUser) -> ApiResult<Json<UserInfo>> {
+    super::accounts::whoami(state, user).await
+}

@@ -1,0 +1,52 @@
+//! The HTTP API: one module per area; `router` puts them together.
+
+pub mod accounts;
+pub mod admin;
+pub mod catalog;
+pub mod chunks;
+pub mod extract;
+pub mod remotes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::State;
+
+/// JSON bodies can be big (a commit of 10,000 files with their manifests).
+const BODY_LIMIT: usize = 64 << 20;
+
+pub fn router(state: State) -> Router {
+    Router::new()
+        .route("/v1/auth/prelogin", post(accounts::prelogin))
+        .route("/v1/auth/signup", post(accounts::signup))
+        .route("/v1/auth/login", post(accounts::login))
+        .route("/v1/auth/logout", post(accounts::logout))
+        .route("/v1/auth/whoami", get(accounts::whoami))
+        .route("/v1/quota", get(catalog::quota))
+        .route("/v1/network", get(chunks::network))
+        .route("/v1/chunks/missing", post(chunks::missing))
+        .route("/v1/chunks/place", post(chunks::place))
+        .route("/v1/chunks/replace", post(chunks::replace))
+        .route("/v1/chunks/stored", post(chunks::stored))
+        .route("/v1/chunks/locate", post(chunks::locate))
+        .route("/v1/list", get(catalog::list))
+        .route("/v1/stat", get(catalog::stat))
+        .route("/v1/versions", get(catalog::versions))
+        .route("/v1/files/read", post(catalog::read))
+        .route("/v1/commit", post(catalog::commit))
+        .route("/v1/mkdir", post(catalog::mkdir))
+        .route("/v1/move", post(catalog::rename))
+        .route("/v1/remove", post(catalog::remove))
+        .route("/v1/restore", post(catalog::restore))
+        .route("/v1/remotes/register", post(remotes::register))
+        .route("/v1/remotes/{id}/heartbeat", post(remotes::heartbeat))
+        .route("/v1/admin/quota", post(admin::set_quota))
+        .route("/v1/admin/remotes", get(admin::remotes))
+        .route("/openapi.json", get(crate::openapi::document))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
