@@ -179,8 +179,21 @@ impl ChunkCodec {
 
     /// Whole encode path of one chunk.
     pub fn encode(&mut self, keys: &Keyring, chunk: ChunkBuf, scheme: Scheme) -> Result<EncodedChunk> {
-        let plaintext_len = checked_len(chunk.len())?;
         let id = keys.chunk_id(chunk.data());
+        self.encode_known(keys, id, chunk, scheme)
+    }
+
+    /// [`encode`](Self::encode) for a chunk whose id the caller already
+    /// computed (the reader thread hashes while chunking), so it is not
+    /// hashed twice. `id` must be `keys.chunk_id(chunk.data())`.
+    pub fn encode_known(
+        &mut self,
+        keys: &Keyring,
+        id: ChunkId,
+        chunk: ChunkBuf,
+        scheme: Scheme,
+    ) -> Result<EncodedChunk> {
+        let plaintext_len = checked_len(chunk.len())?;
         let key = keys.chunk_key(&id);
         let (mut blob, compressed) = match self.try_compress(chunk.data()) {
             Some(z) => (seal_blob(&id, &key, plaintext_len, Compression::Zstd, z), true),

@@ -149,6 +149,13 @@ pub struct PasswordKeys {
 /// Salts are per user, random, and public (the server hands them out before login).
 pub const SALT_LEN: usize = 16;
 
+/// A fresh random salt for a new account.
+pub fn random_salt() -> Result<[u8; SALT_LEN]> {
+    let mut s = [0u8; SALT_LEN];
+    aead::random(&mut s)?;
+    Ok(s)
+}
+
 /// Runs Argon2id over the password and splits the result into the login secret
 /// and the key-wrapping key. Takes a fraction of a second with default params.
 pub fn derive_password_keys(password: &[u8], salt: &[u8], params: &KdfParams) -> Result<PasswordKeys> {

@@ -37,12 +37,38 @@ pub fn open_manifest(bytes: &[u8], file_key: &FileKey) -> Result<ManifestBody> {
     Ok(parsed?)
 }
 
-/// A file version's content hash: keyed BLAKE3 over its chunk ids. It costs no
-/// extra pass over the data, it is the same for a file stored inline or in
-/// chunks (a file below the minimum chunk size is one chunk either way), and the
-/// server, which sees it, cannot test a guess without the key.
-pub fn content_hash<'a>(keys: &Keyring, chunk_ids: impl IntoIterator<Item = &'a ChunkId>) -> [u8; 32] {
+/// A file version's content hash, the same on every device for the same bytes
+/// (sync compares them) and useless to the server, which cannot test a guess
+/// without the account's key. Its input depends only on the file:
+///
+/// * files below the packing threshold (small enough to be inlined or packed
+///   with others): keyed BLAKE3 over `0x01 ‖ bytes` ([`ContentHasher`]);
+/// * bigger files, which are always chunked on their own: keyed BLAKE3 over
+///   `0x02 ‖ chunk ids` ([`content_hash_of_chunks`]), which costs no extra pass
+///   over the data.
+#[derive(Debug, Clone)]
+pub struct ContentHasher(blake3::Hasher);
+
+impl ContentHasher {
+    pub fn new(keys: &Keyring) -> Self {
+        let mut h = blake3::Hasher::new_keyed(keys.content_key());
+        h.update(&[1]);
+        Self(h)
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finalize(&self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+/// The content hash of a file stored in its own chunks (see [`ContentHasher`]).
+pub fn content_hash_of_chunks<'a>(keys: &Keyring, chunk_ids: impl IntoIterator<Item = &'a ChunkId>) -> [u8; 32] {
     let mut h = blake3::Hasher::new_keyed(keys.content_key());
+    h.update(&[2]);
     for id in chunk_ids {
         h.update(id.as_bytes());
     }
@@ -93,12 +119,22 @@ mod tests {
     }
 
     #[test]
-    fn content_hash_depends_on_ids_and_key() {
+    fn content_hashes_depend_on_content_key_and_kind() {
         let a = Keyring::new(&MasterKey::from_bytes([1; 32]));
         let b = Keyring::new(&MasterKey::from_bytes([2; 32]));
         let ids = [ChunkId([5; 32]), ChunkId([6; 32])];
-        assert_eq!(content_hash(&a, &ids), content_hash(&a, &ids));
-        assert_ne!(content_hash(&a, &ids), content_hash(&a, &ids[..1]));
-        assert_ne!(content_hash(&a, &ids), content_hash(&b, &ids));
+        assert_eq!(content_hash_of_chunks(&a, &ids), content_hash_of_chunks(&a, &ids));
+        assert_ne!(content_hash_of_chunks(&a, &ids), content_hash_of_chunks(&a, &ids[..1]));
+        assert_ne!(content_hash_of_chunks(&a, &ids), content_hash_of_chunks(&b, &ids));
+        let mut h = ContentHasher::new(&a);
+        h.update(&[5; 32]);
+        h.update(&[6; 32]);
+        assert_ne!(h.finalize(), content_hash_of_chunks(&a, &ids), "domains must differ");
+        let mut split = ContentHasher::new(&a);
+        split.update(&[5; 64][..10]);
+        split.update(&[5; 64][10..]);
+        let mut whole = ContentHasher::new(&a);
+        whole.update(&[5; 64]);
+        assert_eq!(split.finalize(), whole.finalize());
     }
 }

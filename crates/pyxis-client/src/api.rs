@@ -1,0 +1,192 @@
+//! Typed calls to the server's HTTP API (docs/PROTOCOL.md).
+
+use std::time::Duration;
+
+use pyxis_proto::api::ErrorBody;
+use pyxis_proto::api::admin::{QuotaRequest, RemotesResponse};
+use pyxis_proto::api::auth::{
+    LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
+};
+use pyxis_proto::api::catalog::{
+    CommitRequest, CommitResponse, Entry, ListResponse, MkdirRequest, MoveRequest, ReadRequest, ReadResponse,
+    RemoveRequest, RemoveResponse, RestoreRequest, VersionsResponse,
+};
+use pyxis_proto::api::chunks::{
+    LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse, PlaceRequest, PlaceResponse,
+    ReplaceRequest, ShardTarget, StoredRequest,
+};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ClientError, Result};
+
+/// The HTTP client every connection shares: HTTP/1.1 with keep-alive (faster
+/// than HTTP/2 for shard traffic here) and a pool deep enough for the
+/// transfer lanes.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(64)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(300))
+        .build()
+        .expect("HTTP client with default TLS settings")
+}
+
+/// Turns a non-success response into a `ClientError::Api`.
+pub(crate) async fn api_error(resp: reqwest::Response) -> ClientError {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(b) => ClientError::Api { status: status.as_u16(), code: b.code, message: b.message },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            code: format!("http_{}", status.as_u16()),
+            message: format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()),
+        },
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Api {
+    pub fn new(base: &str, http: reqwest::Client) -> Self {
+        Self { base: base.trim_end_matches('/').to_owned(), http, token: None }
+    }
+
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(token.to_owned());
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url> {
+        let raw = format!("{}{path}", self.base);
+        let url = if query.is_empty() { Url::parse(&raw) } else { Url::parse_with_params(&raw, query) };
+        url.map_err(|e| ClientError::Invalid(format!("server URL {:?}: {e}", self.base)))
+    }
+
+    async fn send<R: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<Option<R>> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), source: e })?;
+        if !resp.status().is_success() {
+            return Err(api_error(resp).await);
+        }
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), source: e })?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ClientError::Invalid(format!("bad answer from the server: {e}")))
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<R> {
+        let mut req = self.http.request(method, self.url(path, &[])?);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.send(req).await?.ok_or_else(|| ClientError::Invalid(format!("empty answer from {path}")))
+    }
+
+    async fn call_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
+        let req = self.http.post(self.url(path, &[])?).json(body);
+        self.send::<serde_json::Value>(req).await.map(|_| ())
+    }
+
+    async fn get_query<R: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<R> {
+        let req = self.http.get(self.url(path, query)?);
+        self.send(req).await?.ok_or_else(|| ClientError::Invalid(format!("empty answer from {path}")))
+    }
+
+    pub async fn prelogin(&self, username: &str) -> Result<PreloginResponse> {
+        self.call(Method::POST, "/v1/auth/prelogin", Some(&PreloginRequest { username: username.to_owned() })).await
+    }
+    pub async fn signup(&self, req: &SignupRequest) -> Result<SessionResponse> {
+        self.call(Method::POST, "/v1/auth/signup", Some(req)).await
+    }
+    pub async fn login(&self, req: &LoginRequest) -> Result<SessionResponse> {
+        self.call(Method::POST, "/v1/auth/login", Some(req)).await
+    }
+    pub async fn logout(&self) -> Result<()> {
+        self.call_empty("/v1/auth/logout", &serde_json::json!({})).await
+    }
+    pub async fn whoami(&self) -> Result<UserInfo> {
+        self.get_query("/v1/auth/whoami", &[]).await
+    }
+    pub async fn network(&self) -> Result<NetworkResponse> {
+        self.get_query("/v1/network", &[]).await
+    }
+    pub async fn missing(&self, req: &MissingRequest) -> Result<MissingResponse> {
+        self.call(Method::POST, "/v1/chunks/missing", Some(req)).await
+    }
+    pub async fn place(&self, req: &PlaceRequest) -> Result<PlaceResponse> {
+        self.call(Method::POST, "/v1/chunks/place", Some(req)).await
+    }
+    pub async fn replace(&self, req: &ReplaceRequest) -> Result<ShardTarget> {
+        self.call(Method::POST, "/v1/chunks/replace", Some(req)).await
+    }
+    pub async fn stored(&self, req: &StoredRequest) -> Result<()> {
+        self.call_empty("/v1/chunks/stored", req).await
+    }
+    pub async fn locate(&self, req: &LocateRequest) -> Result<LocateResponse> {
+        self.call(Method::POST, "/v1/chunks/locate", Some(req)).await
+    }
+    pub async fn list(&self, path: &str, recursive: bool, after: Option<&str>) -> Result<ListResponse> {
+        let rec = if recursive { "true" } else { "false" };
+        let mut q = vec![("path", path), ("recursive", rec)];
+        if let Some(a) = after {
+            q.push(("after", a));
+        }
+        self.get_query("/v1/list", &q).await
+    }
+    pub async fn stat(&self, path: &str) -> Result<Entry> {
+        self.get_query("/v1/stat", &[("path", path)]).await
+    }
+    pub async fn versions(&self, path: &str) -> Result<VersionsResponse> {
+        self.get_query("/v1/versions", &[("path", path)]).await
+    }
+    pub async fn read(&self, req: &ReadRequest) -> Result<ReadResponse> {
+        self.call(Method::POST, "/v1/files/read", Some(req)).await
+    }
+    pub async fn commit(&self, req: &CommitRequest) -> Result<CommitResponse> {
+        self.call(Method::POST, "/v1/commit", Some(req)).await
+    }
+    pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry> {
+        self.call(Method::POST, "/v1/mkdir", Some(&MkdirRequest { path: path.to_owned(), parents })).await
+    }
+    pub async fn rename(&self, from: &str, to: &str) -> Result<Entry> {
+        self.call(Method::POST, "/v1/move", Some(&MoveRequest { from: from.to_owned(), to: to.to_owned() })).await
+    }
+    pub async fn remove(&self, path: &str, recursive: bool) -> Result<RemoveResponse> {
+        self.call(Method::POST, "/v1/remove", Some(&RemoveRequest { path: path.to_owned(), recursive })).await
+    }
+    pub async fn restore(&self, path: &str, version: i64) -> Result<Entry> {
+        self.call(Method::POST, "/v1/restore", Some(&RestoreRequest { path: path.to_owned(), version })).await
+    }
+    pub async fn quota(&self) -> Result<UserInfo> {
+        self.get_query("/v1/quota", &[]).await
+    }
+    pub async fn admin_quota(&self, username: &str, quota: u64) -> Result<()> {
+        self.call_empty("/v1/admin/quota", &QuotaRequest { username: username.to_owned(), quota }).await
+    }
+    pub async fn admin_remotes(&self) -> Result<RemotesResponse> {
+        self.get_query("/v1/admin/remotes", &[]).await
+    }
+}

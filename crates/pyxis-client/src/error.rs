@@ -1,0 +1,58 @@
+//! Client errors. API failures keep the server's stable `code`, so callers
+//! (and the CLI's exit message) can tell a wrong password from a full quota.
+
+use thiserror::Error;
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("{message}")]
+    Api { status: u16, code: String, message: String },
+
+    #[error("cannot reach the server at {url}: {source}")]
+    Unreachable { url: String, source: reqwest::Error },
+
+    #[error("not logged in: run `pyxis login USER` (or `pyxis signup USER`)")]
+    NotLoggedIn,
+
+    #[error("{0}")]
+    Core(#[from] pyxis_core::Error),
+
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+
+    #[error("{0}")]
+    Path(#[from] pyxis_proto::path::PathError),
+
+    #[error("{path}: changed while it was being read (size or modification time moved); try again")]
+    Changed { path: String },
+
+    #[error("chunk {id}: cannot read it from any remote ({why})")]
+    Unreadable { id: pyxis_proto::ChunkId, why: String },
+
+    #[error("shard upload failed after {attempts} tries: {last}")]
+    UploadFailed { attempts: usize, last: String },
+
+    #[error("{0}")]
+    Invalid(String),
+
+    #[error("{failed} of {total} files failed; first: {first}")]
+    Partial { failed: usize, total: usize, first: String },
+}
+
+impl ClientError {
+    /// The server's error code, if this came from the server.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        ClientError::Io { path: path.to_string(), source }
+    }
+}

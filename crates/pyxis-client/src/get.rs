@@ -1,0 +1,386 @@
+//! `get`: a file or a tree out of the catalog.
+//!
+//! Each chunk is read from any k of its shards: the data shards first (no
+//! Reed–Solomon work), and a remote that is down, refuses, or returns a shard
+//! that fails its hash is simply skipped for the next shard. Chunk
+//! locations come from the on-disk cache when fresh; a failure with a cached
+//! location asks the server again before giving up. Files are written to a
+//! temporary name and renamed into place when complete.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::stream::{FuturesUnordered, StreamExt};
+use pyxis_core::codec::ChunkBuf;
+use pyxis_core::erasure::verify_shard;
+use pyxis_core::keys::ChunkKey;
+use pyxis_core::manifest::open_manifest;
+use pyxis_proto::ChunkId;
+use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest};
+use pyxis_proto::api::chunks::{ChunkLocation, LocateRequest};
+use pyxis_proto::format::manifest::ManifestBody;
+use serde::Serialize;
+
+use crate::cache::LocationCache;
+use crate::error::{ClientError, Result};
+use crate::plan::Skipped;
+use crate::progress::{Progress, Totals};
+use crate::transfer;
+use crate::upload::Ctx;
+
+/// Decoded chunks kept for files that share them (packed small files).
+const CHUNK_CACHE: usize = 64;
+/// Files written at once in a tree.
+const FILES_IN_FLIGHT: usize = 16;
+/// Chunks fetched at once for one file.
+const CHUNKS_IN_FLIGHT: usize = 8;
+/// Paths per read request.
+const READ_BATCH: usize = 256;
+/// Ids per locate request.
+const LOCATE_BATCH: usize = 1024;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GetReport {
+    pub files: u64,
+    pub dirs: u64,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub failed: Vec<Skipped>,
+}
+
+type ChunkResult = std::result::Result<Arc<ChunkBuf>, Arc<String>>;
+
+/// Fetches and decodes chunks, sharing work between files.
+pub struct Reader {
+    ctx: Arc<Ctx>,
+    locations: Arc<LocationCache>,
+    chunks: Mutex<(HashMap<ChunkId, Shared<BoxFuture<'static, ChunkResult>>>, VecDeque<ChunkId>)>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reader")
+    }
+}
+
+impl Reader {
+    pub fn new(ctx: Arc<Ctx>, locations: Arc<LocationCache>) -> Arc<Self> {
+        Arc::new(Self { ctx, locations, chunks: Mutex::new((HashMap::new(), VecDeque::new())) })
+    }
+
+    /// Locates (and caches) every chunk among `ids` not cached yet.
+    async fn prefetch(&self, ids: impl IntoIterator<Item = ChunkId>) -> Result<()> {
+        let mut want: Vec<ChunkId> = ids.into_iter().filter(|id| self.locations.get(id).is_none()).collect();
+        want.sort_unstable();
+        want.dedup();
+        for batch in want.chunks(LOCATE_BATCH) {
+            let resp = self.ctx.api.locate(&LocateRequest { ids: batch.to_vec() }).await?;
+            for loc in resp.chunks {
+                self.locations.put(loc, resp.expires_at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn locate_fresh(&self, id: ChunkId) -> Result<ChunkLocation> {
+        self.locations.forget(&id);
+        let resp = self.ctx.api.locate(&LocateRequest { ids: vec![id] }).await?;
+        let loc =
+            resp.chunks.into_iter().next().ok_or_else(|| ClientError::Invalid(format!("chunk {id} not located")))?;
+        self.locations.put(loc.clone(), resp.expires_at);
+        Ok(loc)
+    }
+
+    /// A decoded chunk, fetched once however many files ask for it.
+    pub async fn chunk(self: &Arc<Self>, id: ChunkId, key: [u8; 32]) -> Result<Arc<ChunkBuf>> {
+        let fut = {
+            let mut guard = self.chunks.lock().expect("chunk cache lock");
+            let (map, order) = &mut *guard;
+            if let Some(f) = map.get(&id) {
+                f.clone()
+            } else {
+                let me = self.clone();
+                let f =
+                    async move { me.fetch(id, ChunkKey::from_bytes(key)).await.map_err(|e| Arc::new(e.to_string())) }
+                        .boxed()
+                        .shared();
+                map.insert(id, f.clone());
+                order.push_back(id);
+                while order.len() > CHUNK_CACHE {
+                    if let Some(old) = order.pop_front() {
+                        map.remove(&old);
+                    }
+                }
+                f
+            }
+        };
+        fut.await.map_err(|why| ClientError::Unreadable { id, why: why.to_string() })
+    }
+
+    async fn fetch(&self, id: ChunkId, key: ChunkKey) -> Result<Arc<ChunkBuf>> {
+        let cached = self.locations.get(&id);
+        let first_try = match cached {
+            Some(loc) => match self.fetch_from(&loc, &key).await {
+                Ok(buf) => return Ok(buf),
+                Err(e) => Some(e),
+            },
+            None => None,
+        };
+        // No cached location, or a stale one: ask the server.
+        let loc = self.locate_fresh(id).await?;
+        self.fetch_from(&loc, &key).await.map_err(|e| match first_try {
+            Some(f) => ClientError::Unreadable { id, why: format!("{e}; with cached locations: {f}") },
+            None => e,
+        })
+    }
+
+    /// Reads `k` good shards from `loc` and decodes them.
+    async fn fetch_from(&self, loc: &ChunkLocation, key: &ChunkKey) -> Result<Arc<ChunkBuf>> {
+        let k = loc.scheme.data();
+        let mut next = 0;
+        let mut got: Vec<(usize, Bytes)> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut inflight = FuturesUnordered::new();
+        let http = self.ctx.api.http().clone();
+        let start = |i: usize, inflight: &mut FuturesUnordered<_>| {
+            let t = loc.shards[i].clone();
+            let (http, lanes) = (http.clone(), self.ctx.lanes.clone());
+            inflight.push(async move {
+                let _lane = lanes.acquire_owned().await;
+                (i, transfer::get_shard(&http, &t).await)
+            });
+        };
+        loop {
+            while got.len() + inflight.len() < k && next < loc.shards.len() {
+                start(next, &mut inflight);
+                next += 1;
+            }
+            if got.len() == k {
+                match self.decode(loc, key, &got).await {
+                    Ok(buf) => return Ok(buf),
+                    Err(Bad::Shard(i, why)) => {
+                        errors.push(why);
+                        got.retain(|(j, _)| *j != i);
+                        continue;
+                    }
+                    Err(Bad::Chunk(e)) => return Err(e),
+                }
+            }
+            let Some((i, r)) = inflight.next().await else {
+                return Err(ClientError::Unreadable {
+                    id: loc.id,
+                    why: format!("only {} of {k} shards readable: {}", got.len(), errors.join("; ")),
+                });
+            };
+            match r {
+                Ok(bytes) => {
+                    Progress::add(&self.ctx.progress.wire, bytes.len() as u64);
+                    got.push((i, bytes));
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+    }
+
+    async fn decode(
+        &self,
+        loc: &ChunkLocation,
+        key: &ChunkKey,
+        got: &[(usize, Bytes)],
+    ) -> std::result::Result<Arc<ChunkBuf>, Bad> {
+        let shards: Vec<(usize, Bytes, pyxis_proto::ShardHash)> =
+            got.iter().map(|(i, b)| (*i, b.clone(), loc.shards[*i].hash)).collect();
+        let (keys, id, key) = (self.ctx.keys.clone(), loc.id, key.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut verified = Vec::with_capacity(shards.len());
+            for (i, bytes, hash) in &shards {
+                match verify_shard(bytes, hash) {
+                    Ok(v) => verified.push(v),
+                    Err(e) => return Err(Bad::Shard(*i, format!("shard {i}: {e}"))),
+                }
+            }
+            crate::upload::with_codec(|c| c.decode(&id, &key, &verified, Some(keys.dedup_key())))
+                .map(Arc::new)
+                .map_err(|e| Bad::Chunk(e.into()))
+        })
+        .await
+        .map_err(|e| Bad::Chunk(ClientError::Invalid(format!("decode task: {e}"))))?
+    }
+}
+
+enum Bad {
+    Shard(usize, String),
+    Chunk(ClientError),
+}
+
+fn temp_path(dst: &Path) -> PathBuf {
+    let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut rnd = [0u8; 6];
+    let _ = pyxis_core::keys::random_salt().map(|s| rnd.copy_from_slice(&s[..6]));
+    dst.with_file_name(format!(".{name}.pyxis-{}", pyxis_proto::hex::encode(&rnd)))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    path: &Path,
+) -> Result<T> {
+    let p = path.display().to_string();
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClientError::Invalid(format!("file task: {e}")))?
+        .map_err(|e| ClientError::io(p, e))
+}
+
+/// Writes one file version to `dst`; `durable` fsyncs it before the rename.
+pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durable: bool) -> Result<u64> {
+    let keys = &reader.ctx.keys;
+    let file_key = keys.unwrap_file_key(&fv.wrapped_key)?;
+    let body = open_manifest(&fv.manifest, &file_key)?;
+    if body.size() != fv.info.size {
+        return Err(ClientError::Invalid(format!("{}: manifest and catalog disagree on the size", fv.path)));
+    }
+    let tmp = temp_path(dst);
+    let file = {
+        let t = tmp.clone();
+        Arc::new(blocking(move || std::fs::File::create(&t), &tmp).await?)
+    };
+    let result = fill(reader, &body, &file, &tmp).await;
+    let finish = async {
+        result?;
+        let (f, t, d) = (file.clone(), tmp.clone(), dst.to_owned());
+        let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_millis(fv.info.mtime.max(0) as u64);
+        blocking(
+            move || {
+                f.set_modified(mtime)?;
+                if durable {
+                    f.sync_all()?;
+                }
+                std::fs::rename(&t, &d)
+            },
+            &tmp,
+        )
+        .await
+    };
+    match finish.await {
+        Ok(()) => Ok(body.size()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+async fn fill(reader: &Arc<Reader>, body: &ManifestBody, file: &Arc<std::fs::File>, tmp: &Path) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    match body {
+        ManifestBody::Inline { size, compression, stored } => {
+            let data = crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?;
+            Progress::add(&reader.ctx.progress.done, data.len() as u64);
+            let f = file.clone();
+            blocking(move || f.write_all_at(&data, 0), tmp).await
+        }
+        ManifestBody::Chunks { entries, size } => {
+            reader.prefetch(entries.iter().map(|e| e.id)).await?;
+            let mut offset = 0u64;
+            let mut writes = futures::stream::iter(entries.iter().map(|e| {
+                let at = offset;
+                offset += u64::from(e.len);
+                let (reader, file, tmp) = (reader.clone(), file.clone(), tmp.to_owned());
+                let (id, key, start, len) = (e.id, e.key, e.offset as usize, e.len as usize);
+                async move {
+                    let chunk = reader.chunk(id, key).await?;
+                    let slice_ok = start + len <= chunk.len();
+                    if !slice_ok {
+                        return Err(ClientError::Invalid(format!("chunk {id} is shorter than the manifest says")));
+                    }
+                    Progress::add(&reader.ctx.progress.done, len as u64);
+                    blocking(move || file.write_all_at(&chunk.data()[start..start + len], at), &tmp).await
+                }
+            }))
+            .buffer_unordered(CHUNKS_IN_FLIGHT);
+            while let Some(r) = writes.next().await {
+                r?;
+            }
+            let (f, s) = (file.clone(), *size);
+            blocking(move || f.set_len(s), tmp).await
+        }
+    }
+}
+
+/// Gets a file (`durable`: fsync + rename + fsync of the directory) or a tree.
+pub async fn get(reader: Arc<Reader>, src: &str, dst: &Path, version: Option<i64>) -> Result<GetReport> {
+    let ctx = reader.ctx.clone();
+    let entry = ctx.api.stat(src).await?;
+    if entry.kind == EntryKind::File {
+        let fv = ctx.api.read(&ReadRequest { paths: vec![entry.path.clone()], version }).await?.files.remove(0);
+        ctx.progress.total.store(fv.info.size, std::sync::atomic::Ordering::Relaxed);
+        ctx.progress.files_total.store(1, std::sync::atomic::Ordering::Relaxed);
+        write_file(&reader, fv, dst, true).await?;
+        if let Some(dir) = dst.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let d = dir.to_owned();
+            blocking(move || std::fs::File::open(&d)?.sync_all(), dir).await?;
+        }
+        Progress::add(&ctx.progress.files, 1);
+        return Ok(GetReport { files: 1, dirs: 0, totals: ctx.progress.totals(), failed: vec![] });
+    }
+    if version.is_some() {
+        return Err(ClientError::Invalid(format!("{src} is a directory: --version applies to files")));
+    }
+    get_tree(reader, &entry.path, dst).await
+}
+
+async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetReport> {
+    let ctx = reader.ctx.clone();
+    let mut files = Vec::new();
+    let mut dirs = vec![dst.to_owned()];
+    let mut after: Option<String> = None;
+    loop {
+        let page = ctx.api.list(src, true, after.as_deref()).await?;
+        for e in page.entries {
+            let rel = e.path.strip_prefix(src).unwrap_or(&e.path).trim_start_matches('/');
+            let local = dst.join(rel);
+            match e.kind {
+                EntryKind::Dir => dirs.push(local),
+                EntryKind::File => {
+                    ctx.progress.total.fetch_add(e.size, std::sync::atomic::Ordering::Relaxed);
+                    files.push((e.path, local));
+                }
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    ctx.progress.files_total.store(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let ndirs = dirs.len() as u64;
+    blocking(move || dirs.iter().try_for_each(std::fs::create_dir_all), dst).await?;
+    let mut failed = Vec::new();
+    let mut written = 0u64;
+    for batch in files.chunks(READ_BATCH) {
+        let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
+        let versions = ctx.api.read(&ReadRequest { paths, version: None }).await?.files;
+        reader.prefetch(versions.iter().flat_map(|v| v.chunks.iter().copied())).await?;
+        let mut jobs = futures::stream::iter(versions.into_iter().zip(batch).map(|(fv, (path, local))| {
+            let reader = reader.clone();
+            async move { (path.clone(), write_file(&reader, fv, local, false).await) }
+        }))
+        .buffer_unordered(FILES_IN_FLIGHT);
+        while let Some((path, r)) = jobs.next().await {
+            match r {
+                Ok(_) => {
+                    written += 1;
+                    Progress::add(&ctx.progress.files, 1);
+                }
+                Err(e) => failed.push(Skipped { path, error: e.to_string() }),
+            }
+        }
+    }
+    // One flush of the whole file system instead of an fsync per file.
+    let d = dst.to_owned();
+    blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;
+    Ok(GetReport { files: written, dirs: ndirs, totals: ctx.progress.totals(), failed })
+}

@@ -1,0 +1,140 @@
+//! The Pyxis client library: accounts, and put/get of files and trees over
+//! a Pyxis network. The CLI is a thin layer over [`Client`].
+//!
+//! Everything the server and remotes receive is already encrypted here; see
+//! docs/ARCHITECTURE.md for the path a byte travels.
+
+pub mod account;
+pub mod api;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod get;
+pub mod pack;
+pub mod plan;
+pub mod progress;
+pub mod put;
+pub mod transfer;
+pub mod upload;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use pyxis_core::chunker::ChunkerParams;
+use pyxis_proto::api::catalog::EntryKind;
+use tokio::sync::Semaphore;
+
+pub use crate::api::Api;
+pub use crate::config::{ConfigDir, Session};
+pub use crate::error::{ClientError, Result};
+use crate::progress::Progress;
+
+/// Installs aws-lc-rs as rustls's crypto provider, once per process (a second
+/// provider in the dependency graph would otherwise make rustls panic).
+pub fn init_crypto() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Knobs of the transfer pipelines.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Shard transfers in flight at once.
+    pub lanes: usize,
+    /// Chunks encoded or decoded at once (default: one per core).
+    pub workers: usize,
+    pub chunker: ChunkerParams,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            lanes: 32,
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            chunker: ChunkerParams::default(),
+        }
+    }
+}
+
+/// A logged-in client.
+#[derive(Debug)]
+pub struct Client {
+    ctx: Arc<upload::Ctx>,
+    locations: Arc<cache::LocationCache>,
+    chunker: ChunkerParams,
+    username: String,
+}
+
+impl Client {
+    /// A client for a saved session (`server` overrides its URL).
+    pub fn open(config: &ConfigDir, server: Option<&str>, opts: ClientOptions) -> Result<Client> {
+        let session = config.load()?.ok_or(ClientError::NotLoggedIn)?;
+        let cache = Some(config.cache_dir().join("locations.json"));
+        Self::from_session(&session, server, cache, opts)
+    }
+
+    pub fn from_session(
+        session: &Session,
+        server: Option<&str>,
+        cache_file: Option<std::path::PathBuf>,
+        opts: ClientOptions,
+    ) -> Result<Client> {
+        let api = Api::new(server.unwrap_or(&session.server), api::http_client()).with_token(&session.token);
+        let ctx = upload::Ctx {
+            api,
+            keys: Arc::new(session.keyring()?),
+            progress: Arc::new(Progress::default()),
+            lanes: Arc::new(Semaphore::new(opts.lanes.max(1))),
+            encoders: Arc::new(Semaphore::new(opts.workers.max(1))),
+            reduced: AtomicBool::new(false),
+        };
+        Ok(Client {
+            ctx: Arc::new(ctx),
+            locations: Arc::new(cache::LocationCache::load(cache_file)),
+            chunker: opts.chunker,
+            username: session.username.clone(),
+        })
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.ctx.api
+    }
+
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    pub fn progress(&self) -> Arc<Progress> {
+        self.ctx.progress.clone()
+    }
+
+    /// Puts a local file or directory at catalog path `dst`. A file put onto an
+    /// existing directory lands inside it, as `cp` does.
+    pub async fn put(&self, src: &Path, dst: &str) -> Result<put::PutReport> {
+        let mut dst = pyxis_proto::path::normalize(dst)?;
+        if src.is_file()
+            && let Ok(e) = self.ctx.api.stat(&dst).await
+            && e.kind == EntryKind::Dir
+        {
+            let name = src
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| ClientError::Invalid(format!("{}: file name is not UTF-8", src.display())))?;
+            dst = pyxis_proto::path::join(&dst, name)?;
+        }
+        let src = src.to_owned();
+        let plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
+            .await
+            .map_err(|e| ClientError::Invalid(format!("planning task: {e}")))??;
+        put::put(self.ctx.clone(), self.chunker, plan).await
+    }
+
+    /// Gets catalog path `src` (a file, or a directory tree) to local `dst`.
+    pub async fn get(&self, src: &str, dst: &Path, version: Option<i64>) -> Result<get::GetReport> {
+        let src = pyxis_proto::path::normalize(src)?;
+        let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
+        let result = get::get(reader, &src, dst, version).await;
+        self.locations.save();
+        result
+    }
+}

@@ -1,0 +1,150 @@
+//! Walking what to put and sorting files by how they will be stored:
+//! inline (tiny), packed with others (small), or chunked on their own (big).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use pyxis_proto::path;
+use serde::Serialize;
+
+use crate::error::{ClientError, Result};
+
+/// Files up to this size live inline in the catalog: no shard at all.
+pub const INLINE_MAX: u64 = 4 << 10;
+/// Files below this size (the minimum chunk size) are packed together.
+pub const PACK_MAX: u64 = 256 << 10;
+
+/// A file that was not stored, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub src: PathBuf,
+    pub dst: String,
+    pub size: u64,
+    pub mtime: Option<SystemTime>,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub inline: Vec<Planned>,
+    pub packed: Vec<Planned>,
+    pub big: Vec<Planned>,
+    /// Directories with nothing in them, which no commit would create.
+    pub empty_dirs: Vec<String>,
+    /// The destination itself, when the source is a directory.
+    pub root_dir: Option<String>,
+    pub skipped: Vec<Skipped>,
+    pub bytes: u64,
+}
+
+impl Plan {
+    pub fn files(&self) -> usize {
+        self.inline.len() + self.packed.len() + self.big.len()
+    }
+
+    fn add(&mut self, p: Planned) {
+        self.bytes += p.size;
+        if p.size <= INLINE_MAX {
+            self.inline.push(p);
+        } else if p.size < PACK_MAX {
+            self.packed.push(p);
+        } else {
+            self.big.push(p);
+        }
+    }
+}
+
+/// Plans putting `src` (a file or a directory) at catalog path `dst`.
+pub fn plan(src: &Path, dst: &str) -> Result<Plan> {
+    let dst = path::normalize(dst)?;
+    let meta = std::fs::metadata(src).map_err(|e| ClientError::io(src.display(), e))?;
+    let mut plan = Plan::default();
+    if meta.is_dir() {
+        plan.root_dir = Some(dst.clone());
+        walk(src, &dst, &mut plan)?;
+    } else if meta.is_file() {
+        plan.add(Planned { src: src.to_owned(), dst, size: meta.len(), mtime: meta.modified().ok() });
+    } else {
+        return Err(ClientError::Invalid(format!("{}: not a regular file or a directory", src.display())));
+    }
+    Ok(plan)
+}
+
+fn walk(dir: &Path, dst: &str, plan: &mut Plan) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| ClientError::io(dir.display(), e))?
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| ClientError::io(dir.display(), e))?;
+    entries.sort_by_key(|e| e.file_name());
+    if entries.is_empty() && plan.root_dir.as_deref() != Some(dst) {
+        plan.empty_dirs.push(dst.to_owned());
+    }
+    for e in entries {
+        let src = e.path();
+        let skip =
+            |plan: &mut Plan, why: String| plan.skipped.push(Skipped { path: src.display().to_string(), error: why });
+        let Some(name) = e.file_name().to_str().map(str::to_owned) else {
+            skip(plan, "name is not UTF-8".into());
+            continue;
+        };
+        let child = match path::join(dst, &name) {
+            Ok(c) => c,
+            Err(err) => {
+                skip(plan, err.to_string());
+                continue;
+            }
+        };
+        let meta = match e.metadata() {
+            Ok(m) => m,
+            Err(err) => {
+                skip(plan, err.to_string());
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk(&src, &child, plan)?;
+        } else if meta.is_file() {
+            plan.add(Planned { src, dst: child, size: meta.len(), mtime: meta.modified().ok() });
+        } else if meta.file_type().is_symlink() {
+            skip(plan, "symbolic link (not stored)".into());
+        } else {
+            skip(plan, "not a regular file".into());
+        }
+    }
+    Ok(())
+}
+
+/// Unix milliseconds of a modification time.
+pub fn mtime_ms(t: Option<SystemTime>) -> i64 {
+    t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_by_size_and_records_empty_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("tiny"), b"x").unwrap();
+        std::fs::write(d.path().join("small"), vec![1u8; 10_000]).unwrap();
+        std::fs::write(d.path().join("big"), vec![1u8; 300_000]).unwrap();
+        std::fs::create_dir(d.path().join("empty")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("tiny", d.path().join("link")).unwrap();
+        let p = plan(d.path(), "/up").unwrap();
+        assert_eq!(p.inline.iter().map(|f| f.dst.as_str()).collect::<Vec<_>>(), ["/up/tiny"]);
+        assert_eq!(p.packed[0].dst, "/up/small");
+        assert_eq!(p.big[0].dst, "/up/big");
+        assert_eq!(p.empty_dirs, ["/up/empty"]);
+        assert_eq!(p.root_dir.as_deref(), Some("/up"));
+        #[cfg(unix)]
+        assert!(p.skipped[0].error.contains("symbolic link"));
+        assert_eq!(p.bytes, 310_001);
+    }
+}

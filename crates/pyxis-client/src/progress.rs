@@ -1,0 +1,50 @@
+//! Transfer counters, updated by the pipelines and read by whoever draws a
+//! progress bar (the CLI) or prints a summary.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Plaintext bytes to process in total (0 while unknown).
+    pub total: AtomicU64,
+    /// Plaintext bytes read from disk (put) or written to disk (get).
+    pub done: AtomicU64,
+    /// Plaintext bytes of chunks that had to be uploaded.
+    pub new: AtomicU64,
+    /// Plaintext bytes of chunks the server already had.
+    pub dedup: AtomicU64,
+    /// Shard bytes that crossed the network (parity included).
+    pub wire: AtomicU64,
+    pub files: AtomicU64,
+    pub files_total: AtomicU64,
+}
+
+/// A point-in-time copy of [`Progress`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    pub total: u64,
+    pub done: u64,
+    pub new: u64,
+    pub dedup: u64,
+    pub wire: u64,
+    pub files: u64,
+    pub files_total: u64,
+}
+
+impl Progress {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn totals(&self) -> Totals {
+        Totals {
+            total: self.total.load(Relaxed),
+            done: self.done.load(Relaxed),
+            new: self.new.load(Relaxed),
+            dedup: self.dedup.load(Relaxed),
+            wire: self.wire.load(Relaxed),
+            files: self.files.load(Relaxed),
+            files_total: self.files_total.load(Relaxed),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! `put`: a file or a tree into the catalog.
+//!
+//! A reader thread walks the plan in order — inline files, then the pack
+//! stream of small files, then big files — builds each file's manifest, and
+//! feeds chunks to the upload pipeline. The committer seals manifests and
+//! commits files in batches as soon as the watermark says their chunks are
+//! stored. A file is visible only once committed; a failed file is reported,
+//! never half there.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyxis_core::chunker::{Chunker, ChunkerParams};
+use pyxis_core::codec::ChunkCodec;
+use pyxis_core::keys::{FileKey, Keyring};
+use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, seal_manifest};
+use pyxis_proto::ChunkId;
+use pyxis_proto::api::catalog::{CommitFile, CommitRequest};
+use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
+use pyxis_proto::hex;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::{ClientError, Result};
+use crate::pack::{PackItem, PackReader};
+use crate::plan::{Plan, Planned, Skipped, mtime_ms};
+use crate::progress::{Progress, Totals};
+use crate::upload::{self, ChunkJob, Ctx};
+
+/// Files per commit request.
+const COMMIT_BATCH: usize = 1000;
+/// A partial batch is committed after this long, so progress is visible.
+const COMMIT_DELAY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PutReport {
+    pub files: u64,
+    pub dirs: u64,
+    pub scheme: String,
+    /// Fewer than two parity shards were used.
+    pub reduced: bool,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub failed: Vec<Skipped>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file whose manifest is built, waiting for its chunks to be stored.
+#[derive(Debug)]
+struct FileDone {
+    dst: String,
+    size: u64,
+    mtime: i64,
+    hash: [u8; 32],
+    body: ManifestBody,
+    chunks: Vec<ChunkId>,
+    max_seq: u64,
+}
+
+/// Runs a planned put to the end.
+pub async fn put(ctx: Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutReport> {
+    let progress = ctx.progress.clone();
+    progress.total.store(plan.bytes, std::sync::atomic::Ordering::Relaxed);
+    progress.files_total.store(plan.files() as u64, std::sync::atomic::Ordering::Relaxed);
+    let mut dirs = 0;
+    if let Some(root) = &plan.root_dir {
+        ctx.api.mkdir(root, true).await?;
+        dirs += 1;
+    }
+    for d in &plan.empty_dirs {
+        ctx.api.mkdir(d, true).await?;
+        dirs += 1;
+    }
+    let network = ctx.api.network().await?;
+    let (jobs_tx, jobs_rx) = mpsc::channel(4);
+    let (done_tx, done_rx) = mpsc::channel(4096);
+    let (mark_tx, mark_rx) = watch::channel(0);
+    let uploader = tokio::spawn(upload::run(ctx.clone(), network.scheme, jobs_rx, mark_tx));
+    let keys = (*ctx.keys).clone();
+    let skipped = plan.skipped.clone();
+    let producer = tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &jobs_tx, &done_tx, &progress));
+    let committed = commit_loop(&ctx, done_rx, mark_rx).await;
+    let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
+    let uploaded = uploader.await.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))?;
+    uploaded?;
+    let (files, mut failed) = committed?;
+    failed.extend(produced?);
+    Ok(PutReport {
+        files,
+        dirs,
+        scheme: network.scheme.to_string(),
+        reduced: network.reduced || ctx.reduced.load(std::sync::atomic::Ordering::Relaxed),
+        totals: ctx.progress.totals(),
+        failed,
+        skipped,
+    })
+}
+
+/// The reader thread. Returns the files it could not read.
+fn produce(
+    keys: &Keyring,
+    params: ChunkerParams,
+    plan: Plan,
+    jobs: &mpsc::Sender<ChunkJob>,
+    done: &mpsc::Sender<FileDone>,
+    progress: &Progress,
+) -> Result<Vec<Skipped>> {
+    let mut failed = Vec::new();
+    let mut seq = 0u64;
+    let send_done = |f: FileDone| {
+        Progress::add(&progress.files, 1);
+        done.blocking_send(f).map_err(|_| ClientError::Invalid("commit stopped".into()))
+    };
+    let mut codec = ChunkCodec::new()?;
+    for f in &plan.inline {
+        match read_small(f) {
+            Ok(data) => {
+                let mut h = ContentHasher::new(keys);
+                h.update(&data);
+                let (compression, stored) = codec.compress_inline(&data);
+                Progress::add(&progress.done, data.len() as u64);
+                let body = ManifestBody::Inline { size: data.len() as u64, compression, stored };
+                send_done(FileDone {
+                    dst: f.dst.clone(),
+                    size: f.size,
+                    mtime: mtime_ms(f.mtime),
+                    hash: h.finalize(),
+                    body,
+                    chunks: vec![],
+                    max_seq: seq,
+                })?;
+            }
+            Err(e) => failed.push(Skipped { path: f.dst.clone(), error: e }),
+        }
+    }
+    produce_packed(keys, params, &plan.packed, jobs, &mut seq, progress, &mut failed, &send_done)?;
+    for f in &plan.big {
+        match produce_big(keys, params, f, jobs, &mut seq, progress) {
+            Ok(fd) => send_done(fd)?,
+            Err(ClientError::Invalid(m)) if m == "upload stopped" => return Err(ClientError::Invalid(m)),
+            Err(e) => failed.push(Skipped { path: f.dst.clone(), error: e.to_string() }),
+        }
+    }
+    Ok(failed)
+}
+
+fn read_small(f: &Planned) -> std::result::Result<Vec<u8>, String> {
+    let data = std::fs::read(&f.src).map_err(|e| e.to_string())?;
+    let now = std::fs::metadata(&f.src).map_err(|e| e.to_string())?;
+    if data.len() as u64 != f.size || now.len() != f.size || (f.mtime.is_some() && now.modified().ok() != f.mtime) {
+        return Err("changed while it was being read".into());
+    }
+    Ok(data)
+}
+
+fn send_job(jobs: &mpsc::Sender<ChunkJob>, job: ChunkJob) -> Result<()> {
+    jobs.blocking_send(job).map_err(|_| ClientError::Invalid("upload stopped".into()))
+}
+
+/// One big file, chunked on its own.
+fn produce_big(
+    keys: &Keyring,
+    params: ChunkerParams,
+    f: &Planned,
+    jobs: &mpsc::Sender<ChunkJob>,
+    seq: &mut u64,
+    progress: &Progress,
+) -> Result<FileDone> {
+    let file = std::fs::File::open(&f.src).map_err(|e| ClientError::io(f.src.display(), e))?;
+    let mut entries = Vec::new();
+    let mut total = 0u64;
+    for chunk in Chunker::new(&file, params, keys.chunker_seed())? {
+        let chunk = chunk.map_err(|e| ClientError::Invalid(format!("{}: {e}", f.src.display())))?;
+        let id = keys.chunk_id(chunk.data());
+        let len = chunk.buf.len() as u32;
+        entries.push(ManifestEntry::whole(id, *keys.chunk_key(&id).as_bytes(), len));
+        total += u64::from(len);
+        Progress::add(&progress.done, u64::from(len));
+        *seq += 1;
+        send_job(jobs, ChunkJob { seq: *seq, id, buf: chunk.buf })?;
+    }
+    let now = file.metadata().map_err(|e| ClientError::io(f.src.display(), e))?;
+    if total != f.size || now.len() != f.size || (f.mtime.is_some() && now.modified().ok() != f.mtime) {
+        return Err(ClientError::Changed { path: f.src.display().to_string() });
+    }
+    let chunks: Vec<ChunkId> = entries.iter().map(|e| e.id).collect();
+    Ok(FileDone {
+        dst: f.dst.clone(),
+        size: total,
+        mtime: mtime_ms(f.mtime),
+        hash: content_hash_of_chunks(keys, &chunks),
+        body: ManifestBody::Chunks { size: total, entries },
+        chunks,
+        max_seq: *seq,
+    })
+}
+
+/// The pack stream: small files concatenated, chunked, and mapped back.
+#[allow(clippy::too_many_arguments)]
+fn produce_packed(
+    keys: &Keyring,
+    params: ChunkerParams,
+    files: &[Planned],
+    jobs: &mpsc::Sender<ChunkJob>,
+    seq: &mut u64,
+    progress: &Progress,
+    failed: &mut Vec<Skipped>,
+    send_done: &dyn Fn(FileDone) -> Result<()>,
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let items = files.iter().map(|f| PackItem { src: f.src.clone(), size: f.size, mtime: f.mtime }).collect();
+    let (reader, spans) = PackReader::new(items, keys.clone());
+    let mut entries: Vec<Vec<ManifestEntry>> = vec![Vec::new(); files.len()];
+    let mut next_done = 0; // first file not yet handed on
+    for chunk in Chunker::new(reader, params, keys.chunker_seed())? {
+        let chunk = chunk?;
+        let (start, end) = (chunk.offset, chunk.offset + chunk.buf.len() as u64);
+        let id = keys.chunk_id(chunk.data());
+        let key = *keys.chunk_key(&id).as_bytes();
+        let chunk_len = chunk.buf.len() as u32;
+        Progress::add(&progress.done, u64::from(chunk_len));
+        *seq += 1;
+        send_job(jobs, ChunkJob { seq: *seq, id, buf: chunk.buf })?;
+        // Every file that starts before this chunk's end was read at least up
+        // to it (the chunker reads ahead before cutting).
+        let spans = spans.borrow();
+        for (i, s) in spans.iter().enumerate().skip(next_done) {
+            if s.start >= end {
+                break;
+            }
+            let file_end = if s.finished { s.start + s.len } else { u64::MAX };
+            let (a, b) = (s.start.max(start), file_end.min(end));
+            if a < b {
+                entries[i].push(ManifestEntry { id, key, chunk_len, offset: (a - start) as u32, len: (b - a) as u32 });
+            }
+        }
+        while next_done < spans.len()
+            && spans[next_done].finished
+            && spans[next_done].start + spans[next_done].len <= end
+        {
+            let (s, f) = (&spans[next_done], &files[next_done]);
+            let list = std::mem::take(&mut entries[next_done]);
+            match &s.error {
+                Some(e) => failed.push(Skipped { path: f.dst.clone(), error: e.clone() }),
+                None => {
+                    let mut chunks: Vec<ChunkId> = list.iter().map(|e| e.id).collect();
+                    chunks.dedup();
+                    send_done(FileDone {
+                        dst: f.dst.clone(),
+                        size: s.len,
+                        mtime: mtime_ms(f.mtime),
+                        hash: s.hash,
+                        body: ManifestBody::Chunks { size: s.len, entries: list },
+                        chunks,
+                        max_seq: *seq,
+                    })?;
+                }
+            }
+            next_done += 1;
+        }
+    }
+    // Files that ended up empty (unreadable) leave no chunk behind.
+    for (s, f) in spans.borrow().iter().zip(files).skip(next_done) {
+        failed.push(Skipped { path: f.dst.clone(), error: s.error.clone().unwrap_or_else(|| "not read".into()) });
+    }
+    Ok(())
+}
+
+fn seal(keys: &Keyring, f: FileDone) -> Result<CommitFile> {
+    let file_key = FileKey::generate()?;
+    Ok(CommitFile {
+        path: f.dst,
+        size: f.size,
+        mtime: f.mtime,
+        content_hash: hex::encode(&f.hash),
+        manifest: seal_manifest(&f.body, &file_key)?,
+        wrapped_key: keys.wrap_file_key(&file_key)?,
+        chunks: f.chunks,
+        expect: None,
+    })
+}
+
+/// Commits files as their chunks become stored. Returns how many were
+/// committed and those that failed.
+async fn commit_loop(
+    ctx: &Arc<Ctx>,
+    mut done: mpsc::Receiver<FileDone>,
+    mut mark: watch::Receiver<u64>,
+) -> Result<(u64, Vec<Skipped>)> {
+    let mut pending: VecDeque<FileDone> = VecDeque::new();
+    let mut batch: Vec<CommitFile> = Vec::new();
+    let (mut open, mut uploading) = (true, true);
+    let mut since = Instant::now();
+    let (mut committed, mut failed) = (0u64, Vec::new());
+    loop {
+        if open || (uploading && !pending.is_empty()) {
+            tokio::select! {
+                f = done.recv(), if open => match f {
+                    Some(f) => pending.push_back(f),
+                    None => open = false,
+                },
+                r = mark.changed(), if uploading => if r.is_err() { uploading = false },
+                _ = tokio::time::sleep(COMMIT_DELAY), if !batch.is_empty() => {}
+            }
+        }
+        let stored = *mark.borrow();
+        while pending.front().is_some_and(|f| f.max_seq <= stored) {
+            let f = pending.pop_front().expect("front exists");
+            batch.push(seal(&ctx.keys, f)?);
+        }
+        let finished = !open && (pending.is_empty() || !uploading);
+        if batch.len() >= COMMIT_BATCH || (!batch.is_empty() && (finished || since.elapsed() >= COMMIT_DELAY)) {
+            let files = std::mem::take(&mut batch);
+            let n = files.len() as u64;
+            match ctx.api.commit(&CommitRequest { files: files.clone() }).await {
+                Ok(_) => committed += n,
+                Err(e) => failed.extend(files.into_iter().map(|f| Skipped { path: f.path, error: e.to_string() })),
+            }
+            since = Instant::now();
+        }
+        if finished && batch.is_empty() {
+            break;
+        }
+    }
+    failed
+        .extend(pending.into_iter().map(|f| Skipped { path: f.dst, error: "its chunks were not all uploaded".into() }));
+    Ok((committed, failed))
+}

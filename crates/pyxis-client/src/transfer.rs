@@ -1,0 +1,65 @@
+//! Shard transfers between the client and remotes: raw bytes over HTTP with a
+//! grant header. Every connection goes through one shared, keep-alive pool.
+
+use bytes::Bytes;
+use pyxis_proto::api::chunks::ShardTarget;
+use pyxis_proto::grant;
+
+/// Why a shard transfer failed. All of them are reasons to try another
+/// remote; none is fatal for the file on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("remote {remote} unreachable: {why}")]
+    Unreachable { remote: i64, why: String },
+    #[error("remote {remote} refused ({status} {code}): {message}")]
+    Refused { remote: i64, status: u16, code: String, message: String },
+}
+
+impl ShardError {
+    /// The remote said "not here" or "corrupt", or failed: another shard will do.
+    pub fn remote(&self) -> i64 {
+        match self {
+            ShardError::Unreachable { remote, .. } | ShardError::Refused { remote, .. } => *remote,
+        }
+    }
+
+    /// The grant was refused (expired, or for a remote that lost its identity):
+    /// fresh locations may fix it.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ShardError::Refused { status: 401 | 403, .. })
+    }
+}
+
+fn shard_url(t: &ShardTarget) -> String {
+    format!("{}/v1/shards/{}", t.url.trim_end_matches('/'), t.hash)
+}
+
+async fn refused(remote: i64, resp: reqwest::Response) -> ShardError {
+    match crate::api::api_error(resp).await {
+        crate::ClientError::Api { status, code, message } => ShardError::Refused { remote, status, code, message },
+        other => ShardError::Unreachable { remote, why: other.to_string() },
+    }
+}
+
+pub async fn put_shard(http: &reqwest::Client, t: &ShardTarget, bytes: Bytes) -> Result<(), ShardError> {
+    let unreachable = |e: reqwest::Error| ShardError::Unreachable { remote: t.remote_id, why: e.to_string() };
+    let resp = http
+        .put(shard_url(t))
+        .header(grant::HEADER, &t.grant)
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if resp.status().is_success() { Ok(()) } else { Err(refused(t.remote_id, resp).await) }
+}
+
+/// Fetches a shard's bytes; the caller verifies them against the hash.
+pub async fn get_shard(http: &reqwest::Client, t: &ShardTarget) -> Result<Bytes, ShardError> {
+    let unreachable = |e: reqwest::Error| ShardError::Unreachable { remote: t.remote_id, why: e.to_string() };
+    let resp = http.get(shard_url(t)).header(grant::HEADER, &t.grant).send().await.map_err(unreachable)?;
+    if !resp.status().is_success() {
+        return Err(refused(t.remote_id, resp).await);
+    }
+    resp.bytes().await.map_err(unreachable)
+}

@@ -1,0 +1,178 @@
+//! An in-process Pyxis network for tests: a server and N remotes on
+//! 127.0.0.1:0 with real sockets, real files and a real database.
+//!
+//! With `PYXIS_TEST_DATABASE_URL=postgres://...` set, every cluster gets a
+//! fresh PostgreSQL database of its own, so the same tests cover both backends.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use pyxis_client::{Client, ClientOptions, ConfigDir};
+use pyxis_core::keys::KdfParams;
+use pyxis_remote::{RemoteOptions, RunningRemote};
+use pyxis_server::{RunningServer, ServerOptions};
+use sqlx::Connection;
+
+/// Every remote's capacity unless a test says otherwise.
+pub const DEFAULT_CAPACITY: u64 = 8 << 30;
+
+/// Logs to the test's output when `RUST_LOG` is set.
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// Server options for tests: cheap password hashing, fast liveness.
+pub fn test_server_options(dir: PathBuf, database_url: Option<String>) -> ServerOptions {
+    ServerOptions {
+        listen: ([127, 0, 0, 1], 0).into(),
+        data_dir: dir,
+        database_url,
+        login_hash: KdfParams::INSECURE_FAST,
+        heartbeat: Duration::from_millis(500),
+        offline_after: Duration::from_secs(3),
+        ..ServerOptions::default()
+    }
+}
+
+/// A fresh PostgreSQL database if `PYXIS_TEST_DATABASE_URL` is set.
+pub async fn test_database() -> anyhow::Result<Option<String>> {
+    let Ok(base) = std::env::var("PYXIS_TEST_DATABASE_URL") else { return Ok(None) };
+    let mut conn = sqlx::PgConnection::connect(&base).await.context("connecting to PYXIS_TEST_DATABASE_URL")?;
+    let mut rnd = [0u8; 8];
+    rnd.copy_from_slice(&pyxis_core::keys::random_salt()?[..8]);
+    let name = format!("pyxis_test_{}", pyxis_proto::hex::encode(&rnd));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+    let (prefix, _) = base.rsplit_once('/').context("database URL has no database name")?;
+    Ok(Some(format!("{prefix}/{name}")))
+}
+
+#[derive(Debug)]
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    server: Option<RunningServer>,
+    server_opts: ServerOptions,
+    remotes: Vec<Option<RunningRemote>>,
+    pub capacity: u64,
+}
+
+impl Cluster {
+    /// A server and `remotes` remotes, all registered and online.
+    pub async fn start(remotes: usize) -> anyhow::Result<Cluster> {
+        Self::start_with(remotes, DEFAULT_CAPACITY, |_| {}).await
+    }
+
+    pub async fn start_with(
+        remotes: usize,
+        capacity: u64,
+        tweak: impl FnOnce(&mut ServerOptions),
+    ) -> anyhow::Result<Cluster> {
+        init_logging();
+        pyxis_client::init_crypto();
+        let dir = tempfile::tempdir()?;
+        let mut server_opts = test_server_options(dir.path().join("server"), test_database().await?);
+        tweak(&mut server_opts);
+        let server = pyxis_server::start(server_opts.clone()).await?;
+        // Later restarts keep the port, so remotes and clients find it again.
+        server_opts.listen = server.addr();
+        let mut c = Cluster { dir, server: Some(server), server_opts, remotes: Vec::new(), capacity };
+        for _ in 0..remotes {
+            c.add_remote().await?;
+        }
+        c.wait_online(remotes).await?;
+        Ok(c)
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().expect("server running")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server_opts.listen)
+    }
+
+    pub fn remote(&self, i: usize) -> &RunningRemote {
+        self.remotes[i].as_ref().expect("remote running")
+    }
+
+    pub fn remote_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("remote-{i}"))
+    }
+
+    /// Starts one more remote; returns its index.
+    pub async fn add_remote(&mut self) -> anyhow::Result<usize> {
+        let i = self.remotes.len();
+        let r = self.start_remote(i, ([127, 0, 0, 1], 0).into()).await?;
+        self.remotes.push(Some(r));
+        Ok(i)
+    }
+
+    async fn start_remote(&self, i: usize, listen: std::net::SocketAddr) -> anyhow::Result<RunningRemote> {
+        pyxis_remote::start(RemoteOptions {
+            server: self.url(),
+            listen,
+            dir: self.remote_dir(i),
+            capacity: self.capacity,
+            public_url: None,
+            name: Some(format!("remote-{i}")),
+            heartbeat: Some(Duration::from_millis(300)),
+        })
+        .await
+    }
+
+    /// Stops remote `i` (gracefully; the crash tests use real processes).
+    pub async fn stop_remote(&mut self, i: usize) {
+        if let Some(r) = self.remotes[i].take() {
+            r.shutdown().await;
+        }
+    }
+
+    /// Starts remote `i` again on its old directory and port.
+    pub async fn restart_remote(&mut self, i: usize, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+        let r = self.start_remote(i, addr).await?;
+        self.remotes[i] = Some(r);
+        Ok(())
+    }
+
+    pub async fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub async fn restart_server(&mut self) -> anyhow::Result<()> {
+        self.stop_server().await;
+        self.server = Some(pyxis_server::start(self.server_opts.clone()).await?);
+        Ok(())
+    }
+
+    /// Waits until the server sees exactly `n` remotes online.
+    pub async fn wait_online(&self, n: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let online = self.server().state().db.online_remotes().await?.len();
+            if online == n {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{online} remotes online, expected {n}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A config directory for one simulated device.
+    pub fn device(&self, name: &str) -> ConfigDir {
+        ConfigDir::new(self.dir.path().join(format!("device-{name}")))
+    }
+
+    /// Signs a user up (cheap KDF) and returns a client for them.
+    pub async fn signup(&self, user: &str, password: &str) -> anyhow::Result<Client> {
+        let dev = self.device(user);
+        pyxis_client::account::signup(&dev, &self.url(), user, password, KdfParams::INSECURE_FAST).await?;
+        Ok(Client::open(&dev, None, ClientOptions::default())?)
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: a real server, real remotes and real clients talking
+//! over 127.0.0.1 sockets, in one process (one test binary: links are slow).
+
+mod accounts;
+mod putget;
+mod support;
