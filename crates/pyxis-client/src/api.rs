@@ -145,6 +145,9 @@ impl Api {
     pub async fn stored(&self, req: &StoredRequest) -> Result<()> {
         self.call_empty("/v1/chunks/stored", req).await
     }
+    pub async fn abandon(&self, req: &StoredRequest) -> Result<()> {
+        self.call_empty("/v1/chunks/abandon", req).await
+    }
     pub async fn locate(&self, req: &LocateRequest) -> Result<LocateResponse> {
         self.call(Method::POST, "/v1/chunks/locate", Some(req)).await
     }

@@ -87,6 +87,7 @@ impl Client {
             lanes: Arc::new(Semaphore::new(opts.lanes.max(1))),
             encoders: Arc::new(Semaphore::new(opts.workers.max(1))),
             reduced: AtomicBool::new(false),
+            placed: std::sync::Mutex::new(Vec::new()),
         };
         Ok(Client {
             ctx: Arc::new(ctx),

@@ -17,6 +17,9 @@ pub struct Progress {
     pub wire: AtomicU64,
     pub files: AtomicU64,
     pub files_total: AtomicU64,
+    /// Chunks uploaded / found already stored.
+    pub chunks_new: AtomicU64,
+    pub chunks_dedup: AtomicU64,
 }
 
 /// A point-in-time copy of [`Progress`].
@@ -29,6 +32,8 @@ pub struct Totals {
     pub wire: u64,
     pub files: u64,
     pub files_total: u64,
+    pub chunks_new: u64,
+    pub chunks_dedup: u64,
 }
 
 impl Progress {
@@ -45,6 +50,8 @@ impl Progress {
             wire: self.wire.load(Relaxed),
             files: self.files.load(Relaxed),
             files_total: self.files_total.load(Relaxed),
+            chunks_new: self.chunks_new.load(Relaxed),
+            chunks_dedup: self.chunks_dedup.load(Relaxed),
         }
     }
 }

@@ -58,8 +58,25 @@ struct FileDone {
     max_seq: u64,
 }
 
-/// Runs a planned put to the end.
+/// Runs a planned put to the end. Whatever happens, chunks it placed that no
+/// committed file uses are given back, so a failed put costs no quota.
 pub async fn put(ctx: Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutReport> {
+    ctx.placed.lock().expect("placed lock").clear();
+    let result = run(&ctx, chunker, plan).await;
+    let failed_something = result.as_ref().map(|r| !r.failed.is_empty()).unwrap_or(true);
+    if failed_something {
+        let placed = std::mem::take(&mut *ctx.placed.lock().expect("placed lock"));
+        for ids in placed.chunks(1024) {
+            if let Err(e) = ctx.api.abandon(&pyxis_proto::api::chunks::StoredRequest { ids: ids.to_vec() }).await {
+                tracing::warn!(error = %e, "could not give back the chunks of a failed put");
+            }
+        }
+    }
+    result
+}
+
+async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutReport> {
+    let ctx = ctx.clone();
     let progress = ctx.progress.clone();
     progress.total.store(plan.bytes, std::sync::atomic::Ordering::Relaxed);
     progress.files_total.store(plan.files() as u64, std::sync::atomic::Ordering::Relaxed);

@@ -49,6 +49,8 @@ pub struct Ctx {
     pub encoders: Arc<Semaphore>,
     /// Set when a placement used fewer than two parity shards.
     pub reduced: AtomicBool,
+    /// Chunks placed by the put in progress (given back if it fails).
+    pub placed: Mutex<Vec<ChunkId>>,
 }
 
 /// A chunk to upload, numbered in the order the reader produced it.
@@ -126,6 +128,7 @@ pub async fn run(
         };
         for j in &seen {
             Progress::add(&ctx.progress.dedup, j.buf.len() as u64);
+            Progress::add(&ctx.progress.chunks_dedup, 1);
         }
         marks.lock().expect("mark lock").complete(seen.iter().map(|j| j.seq));
         running.push(tokio::spawn(batch_task(ctx.clone(), scheme, mine, marks.clone())));
@@ -157,6 +160,7 @@ async fn batch_task(ctx: Arc<Ctx>, scheme: Scheme, jobs: Vec<ChunkJob>, marks: A
     for job in jobs {
         if !missing.contains(&job.id) {
             Progress::add(&ctx.progress.dedup, job.buf.len() as u64);
+            Progress::add(&ctx.progress.chunks_dedup, 1);
             continue;
         }
         let (ctx2, sem) = (ctx.clone(), ctx.encoders.clone());
@@ -191,6 +195,7 @@ async fn upload_encoded(ctx: &Arc<Ctx>, scheme: Scheme, encoded: Vec<EncodedChun
             })
             .collect(),
     };
+    ctx.placed.lock().expect("placed lock").extend(req.chunks.iter().map(|c| c.id));
     let placed = ctx.api.place(&req).await?;
     if placed.reduced {
         ctx.reduced.store(true, Ordering::Relaxed);
@@ -203,9 +208,11 @@ async fn upload_encoded(ctx: &Arc<Ctx>, scheme: Scheme, encoded: Vec<EncodedChun
         }
         if p.exists {
             Progress::add(&ctx.progress.dedup, u64::from(e.plaintext_len));
+            Progress::add(&ctx.progress.chunks_dedup, 1);
             continue;
         }
         Progress::add(&ctx.progress.new, u64::from(e.plaintext_len));
+        Progress::add(&ctx.progress.chunks_new, 1);
         stored.push(e.id);
         let mut shards: Vec<Option<Bytes>> = e.shards.into_iter().map(|s| Some(Bytes::from(s.bytes))).collect();
         for t in p.targets {

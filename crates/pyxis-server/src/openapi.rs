@@ -13,7 +13,7 @@ use crate::routes::{accounts, admin, catalog, chunks, remotes};
         registration token, operators the admin token."),
     paths(
         accounts::prelogin, accounts::signup, accounts::login, accounts::logout, accounts::whoami,
-        chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::locate,
+        chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::quota,
         remotes::register, remotes::heartbeat, admin::set_quota, admin::remotes,

@@ -101,6 +101,15 @@ CREATE TABLE shards (
     PRIMARY KEY (user_id, chunk_id, idx),
     FOREIGN KEY (user_id, chunk_id) REFERENCES chunks(user_id, chunk_id) ON DELETE CASCADE
 );
+-- Shards no chunk needs any more, still on their remotes: collection deletes
+-- them there (under a delete grant) and then here.
+CREATE TABLE garbage (
+    hash        BLOB    NOT NULL,
+    remote_id   INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (hash, remote_id)
+);
+
 CREATE INDEX entries_by_parent ON entries (user_id, parent, path);
 CREATE INDEX shards_by_remote ON shards (remote_id);
 CREATE INDEX shards_by_hash ON shards (hash);

@@ -208,6 +208,51 @@ impl Db {
         )
     }
 
+    /// Drops chunks of a failed put that no version references: their rows
+    /// go, their quota comes back, their shards become garbage to collect.
+    /// Returns the bytes freed.
+    pub async fn abandon(&self, user: i64, ids: &[ChunkId]) -> sqlx::Result<i64> {
+        let now = now_ms();
+        on_db!(
+            self,
+            write | c | {
+                let mut tx = c.begin().await?;
+                let mut freed = 0i64;
+                for id in ids {
+                    let row: Option<(i64, i64)> =
+                        sqlx::query_as("SELECT blob_len, refcount FROM chunks WHERE user_id = $1 AND chunk_id = $2")
+                            .bind(user)
+                            .bind(&id.0[..])
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some((blob_len, 0)) = row else { continue };
+                    sqlx::query(
+                        "INSERT INTO garbage (hash, remote_id, created_at) SELECT hash, remote_id, $1 FROM shards \
+                     WHERE user_id = $2 AND chunk_id = $3 ON CONFLICT DO NOTHING",
+                    )
+                    .bind(now)
+                    .bind(user)
+                    .bind(&id.0[..])
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM chunks WHERE user_id = $1 AND chunk_id = $2 AND refcount = 0")
+                        .bind(user)
+                        .bind(&id.0[..])
+                        .execute(&mut *tx)
+                        .await?;
+                    freed += blob_len;
+                }
+                sqlx::query("UPDATE users SET used_bytes = used_bytes - $1 WHERE id = $2")
+                    .bind(freed)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(freed)
+            }
+        )
+    }
+
     /// The client says every shard of these chunks is stored.
     pub async fn mark_stored(&self, user: i64, ids: &[ChunkId]) -> sqlx::Result<()> {
         on_db!(

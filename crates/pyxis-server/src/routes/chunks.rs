@@ -183,6 +183,20 @@ pub async fn stored(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
+/// A put failed: chunks it placed that no version uses are dropped and their
+/// quota returned (their shards are collected from the remotes later).
+#[utoipa::path(post, path = "/v1/chunks/abandon", request_body = StoredRequest, responses((status = 204)), tag = "chunks")]
+pub async fn abandon(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<StoredRequest>,
+) -> ApiResult<axum::http::StatusCode> {
+    check_batch(req.ids.len())?;
+    let freed = state.db.abandon(user.id, &req.ids).await?;
+    tracing::debug!(user = user.id, freed, "abandoned chunks of a failed put");
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(post, path = "/v1/chunks/locate", request_body = LocateRequest,
     responses((status = 200, body = LocateResponse)), tag = "chunks")]
 pub async fn locate(

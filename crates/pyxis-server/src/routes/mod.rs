@@ -30,6 +30,7 @@ pub fn router(state: State) -> Router {
         .route("/v1/chunks/place", post(chunks::place))
         .route("/v1/chunks/replace", post(chunks::replace))
         .route("/v1/chunks/stored", post(chunks::stored))
+        .route("/v1/chunks/abandon", post(chunks::abandon))
         .route("/v1/chunks/locate", post(chunks::locate))
         .route("/v1/list", get(catalog::list))
         .route("/v1/stat", get(catalog::stat))

@@ -22,3 +22,84 @@ async fn sizes_round_trip() {
     let ls = alice.api().list("/", false, None).await.unwrap();
     assert_eq!(ls.entries.len(), 6);
 }
+
+#[tokio::test]
+async fn a_200_mib_file_round_trips() {
+    let c = Cluster::start(6).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let src = c.dir.path().join("big");
+    random_file(&src, 200, 200 << 20);
+    let r = alice.put(&src, "/big").await.unwrap();
+    assert_eq!(r.scheme, "4+2");
+    assert_eq!(r.totals.new, 200 << 20);
+    // Shards carry the 4+2 expansion plus headers and padding: ~1.5x.
+    let ratio = r.totals.wire as f64 / r.totals.new as f64;
+    assert!((1.49..1.52).contains(&ratio), "wire/new = {ratio}");
+    let out = c.dir.path().join("big.out");
+    alice.get("/big", &out, None).await.unwrap();
+    same_file(&src, &out);
+}
+
+#[tokio::test]
+async fn a_tree_of_a_thousand_files_round_trips() {
+    let c = Cluster::start(4).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let src = c.dir.path().join("tree");
+    // Tiny (inline), small (packed) and big (own chunks) files, nested.
+    for i in 0..1000u64 {
+        let len = match i % 10 {
+            0 => 0,
+            1..=5 => 100 + (i as usize * 37) % 4000,
+            6..=8 => 5000 + (i as usize * 997) % 200_000,
+            _ => 300_000 + (i as usize * 7919) % 700_000,
+        };
+        random_file(&src.join(format!("d{}/e{}/f{i}", i % 7, i % 3)), i, len);
+    }
+    std::fs::create_dir_all(src.join("empty/inner")).unwrap();
+    let r = alice.put(&src, "/tree").await.unwrap();
+    assert_eq!((r.files, r.failed.len()), (1000, 0), "{r:?}");
+    let out = c.dir.path().join("out");
+    let g = alice.get("/tree", &out, None).await.unwrap();
+    assert_eq!((g.files, g.failed.len()), (1000, 0));
+    for i in 0..1000u64 {
+        let rel = format!("d{}/e{}/f{i}", i % 7, i % 3);
+        same_file(&src.join(&rel), &out.join(&rel));
+    }
+    assert!(out.join("empty/inner").is_dir(), "empty directories come back too");
+    // Small files share chunks: far fewer chunks than files.
+    assert!(r.totals.chunks_new < 400, "{} chunks for 1000 files", r.totals.chunks_new);
+}
+
+#[tokio::test]
+async fn re_put_sends_nothing_and_an_edit_sends_few_chunks() {
+    let c = Cluster::start(6).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let src = c.dir.path().join("f");
+    let mut data = random_file(&src, 64, 64 << 20);
+    alice.put(&src, "/f").await.unwrap();
+
+    // A fresh client, so the counters are this put's alone.
+    let alice = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
+    let r = alice.put(&src, "/f").await.unwrap();
+    assert_eq!(r.totals.new, 0, "re-put uploaded {} bytes", r.totals.new);
+    assert_eq!(r.totals.wire, 0);
+    assert_eq!(r.totals.dedup, 64 << 20);
+
+    // Overwrite 1 MiB in the middle.
+    let edit = pyxis_core::testdata::pseudo_random(999, 1 << 20);
+    data[30 << 20..31 << 20].copy_from_slice(&edit);
+    std::fs::write(&src, &data).unwrap();
+    let alice = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
+    let r = alice.put(&src, "/f").await.unwrap();
+    assert!(r.totals.chunks_new <= 3, "a 1 MiB edit sent {} chunks ({} bytes)", r.totals.chunks_new, r.totals.new);
+    assert!(r.totals.chunks_new >= 1);
+    let out = c.dir.path().join("f.out");
+    alice.get("/f", &out, None).await.unwrap();
+    same_file(&src, &out);
+    let v = alice.api().versions("/f").await.unwrap();
+    assert_eq!(v.versions.len(), 3);
+    // The first version is still readable.
+    let old = c.dir.path().join("f.v1");
+    alice.get("/f", &old, Some(1)).await.unwrap();
+    assert_ne!(std::fs::read(&old).unwrap(), data);
+}
