@@ -1,5 +1,187 @@
 //! The Pyxis remote: a content-addressed shard store that serves shards under
 //! server-signed grants.
+//!
+//! [`start`] opens the [`store`] (recovering from whatever a crash left),
+//! serves the HTTP [`api`], and registers and heartbeats with the server
+//! ([`heartbeat`]). Clients upload and fetch shards directly; the server only
+//! signs grants, which this remote checks offline with the server's key.
 
+pub mod api;
 mod fsutil;
+pub mod heartbeat;
+pub mod identity;
 pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use pyxis_core::grants::GrantVerifier;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::api::AppState;
+use crate::heartbeat::{Heartbeat, HeartbeatConfig};
+use crate::identity::{Registered, Registration};
+use crate::store::{Store, StoreOptions};
+
+/// How a remote runs.
+#[derive(Debug, Clone)]
+pub struct RemoteOptions {
+    /// The server's base URL, e.g. `http://127.0.0.1:7000`.
+    pub server: String,
+    /// Where to listen (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// The remote's directory: `remote.json` and the shard store in `store/`.
+    pub dir: PathBuf,
+    /// Live shard bytes this remote offers.
+    pub capacity: u64,
+    /// The URL clients use; default `http://{bound address}`.
+    pub public_url: Option<String>,
+    /// A name for people; default the host name.
+    pub name: Option<String>,
+    /// Overrides the heartbeat interval the server asks for (tests use short ones).
+    pub heartbeat: Option<Duration>,
+}
+
+/// A remote that is serving. Stop it with [`RunningRemote::shutdown`].
+#[derive(Debug)]
+pub struct RunningRemote {
+    addr: SocketAddr,
+    url: String,
+    store: Store,
+    registration: Arc<Registration>,
+    stop: Arc<watch::Sender<bool>>,
+    server: JoinHandle<std::io::Result<()>>,
+    heartbeat: JoinHandle<()>,
+}
+
+/// Asks a running remote to stop gracefully (e.g. from a signal handler),
+/// after which [`RunningRemote::wait`] returns.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl RunningRemote {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The id the server gave this remote; `None` until the first registration
+    /// (or a saved identity from an earlier run).
+    pub fn remote_id(&self) -> Option<i64> {
+        self.registration.get().map(|r| r.remote_id)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.stop.clone())
+    }
+
+    /// Stops accepting connections, finishes requests in flight, stops the
+    /// heartbeat and closes the store (writing its last index snapshot).
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        if let Err(e) = self.wait().await {
+            warn!(error = %e, "the remote stopped with an error");
+        }
+    }
+
+    /// Runs until the HTTP server ends (after a [`ShutdownHandle::shutdown`]
+    /// or a listener failure), then shuts the rest down.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        self.stop.send_replace(true);
+        let _ = self.heartbeat.await;
+        self.store.close().await;
+        info!(url = %self.url, "remote stopped");
+        match served {
+            Ok(r) => r.context("serving HTTP"),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(e).context("the HTTP server task"),
+        }
+    }
+}
+
+/// Opens the store, binds the listener and starts serving and heartbeating.
+/// Returns once listening; registration may finish in the background.
+pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
+    std::fs::create_dir_all(&opts.dir).with_context(|| format!("creating {}", opts.dir.display()))?;
+    let saved = identity::load(&opts.dir)?;
+    let store = Store::open(opts.dir.join("store"), StoreOptions::new(opts.capacity))
+        .await
+        .context("opening the shard store")?;
+    let listener = TcpListener::bind(opts.listen).await.with_context(|| format!("listening on {}", opts.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let server_url = opts.server.trim_end_matches('/').to_owned();
+
+    // A saved identity from this server lets the remote serve at once, even
+    // while the server is unreachable; registration refreshes it.
+    let registration = Arc::new(Registration::default());
+    if let Some(s) = saved.as_ref().filter(|s| s.server == server_url) {
+        match GrantVerifier::from_hex(&s.grant_public_key) {
+            Ok(verifier) => registration.set(Registered { remote_id: s.remote_id, verifier }),
+            Err(e) => warn!(error = %e, "saved grant key is invalid; waiting for registration"),
+        }
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let app = api::router(AppState { store: store.clone(), registration: registration.clone() });
+    let mut server_stopped = stopped.clone();
+    let nodelay = |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    };
+    let server = tokio::spawn(async move {
+        axum::serve(listener.tap_io(nodelay), app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(4)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    let cfg = HeartbeatConfig {
+        server: server_url,
+        url: url.clone(),
+        name: opts.name.clone().unwrap_or_else(host_name),
+        dir: opts.dir.clone(),
+        interval: opts.heartbeat,
+    };
+    let heartbeat = Heartbeat::new(cfg, client, store.clone(), registration.clone(), saved);
+    let heartbeat = tokio::spawn(heartbeat.run(stopped));
+    info!(%url, dir = %opts.dir.display(), "remote listening");
+    Ok(RunningRemote { addr, url, store, registration, stop: Arc::new(stop), server, heartbeat })
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "pyxis-remote".to_owned())
+}

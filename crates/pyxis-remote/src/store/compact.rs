@@ -209,7 +209,9 @@ impl Store {
         let mut slots = {
             let state = self.inner.shared.lock();
             let with_file = state.index.slots().into_iter();
-            with_file.filter_map(|(h, s)| state.files.get(&s.loc.volume).map(|f| (h, s, Arc::clone(f)))).collect::<Vec<_>>()
+            with_file
+                .filter_map(|(h, s)| state.files.get(&s.loc.volume).map(|f| (h, s, Arc::clone(f))))
+                .collect::<Vec<_>>()
         };
         // Disk order: sequential reads.
         slots.sort_by_key(|(_, s, _)| s.loc);

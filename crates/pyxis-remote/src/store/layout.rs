@@ -377,9 +377,11 @@ mod tests {
     #[test]
     fn snapshot_with_a_gap_is_rejected_even_when_its_checksum_is_valid() {
         let h = RecordHeader::shard(ShardHash([2; 32]), 100);
-        let snap = Snapshot { volume: 1, covered: 16 + 164 + 1, entries: vec![SnapshotEntry { offset: 17, header: h }] };
+        let snap =
+            Snapshot { volume: 1, covered: 16 + 164 + 1, entries: vec![SnapshotEntry { offset: 17, header: h }] };
         assert!(Snapshot::decode(&snap.encode()).is_err());
-        let snap = Snapshot { volume: 1, covered: 16 + 164 + 1, entries: vec![SnapshotEntry { offset: 16, header: h }] };
+        let snap =
+            Snapshot { volume: 1, covered: 16 + 164 + 1, entries: vec![SnapshotEntry { offset: 16, header: h }] };
         assert!(Snapshot::decode(&snap.encode()).is_err());
     }
 }

@@ -163,7 +163,8 @@ impl Store {
         }
         let rec = recover::recover(&dir)?;
         let state = State { index: rec.index, files: rec.files, active: rec.active.id, reserved: 0 };
-        let shared = Arc::new(Shared { state: Mutex::new(state), compact_wanted: Default::default(), flushes: 0.into() });
+        let shared =
+            Arc::new(Shared { state: Mutex::new(state), compact_wanted: Default::default(), flushes: 0.into() });
         let cfg = WriterConfig {
             dir: dir.clone(),
             volume_size: opts.volume_size,

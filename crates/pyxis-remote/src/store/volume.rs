@@ -14,9 +14,7 @@ use bytes::Bytes;
 use pyxis_proto::ShardHash;
 
 use super::index::Slot;
-use super::layout::{
-    self, RECORD_HEADER_LEN, RecordHeader, RecordKind, Snapshot, SnapshotEntry, VOLUME_HEADER_LEN,
-};
+use super::layout::{self, RECORD_HEADER_LEN, RecordHeader, RecordKind, Snapshot, SnapshotEntry, VOLUME_HEADER_LEN};
 use crate::fsutil;
 
 /// Sequential scans read this much at a time: large enough that a scan runs at
@@ -181,7 +179,11 @@ pub fn scan<R: Read>(
         }
         let mut head = [0u8; RECORD_HEADER_LEN];
         if let Err(e) = reader.read_exact(&mut head) {
-            return if e.kind() == io::ErrorKind::UnexpectedEof { torn("file shorter than expected".into()) } else { Err(e) };
+            return if e.kind() == io::ErrorKind::UnexpectedEof {
+                torn("file shorter than expected".into())
+            } else {
+                Err(e)
+            };
         }
         let header = match RecordHeader::decode(&head) {
             Ok(h) => h,

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -42,16 +42,37 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 /// A request to the writer.
 #[derive(Debug)]
 pub(crate) enum Op {
-    Put { hash: ShardHash, data: Bytes, reply: Reply<PutOutcome> },
+    Put {
+        hash: ShardHash,
+        data: Bytes,
+        reply: Reply<PutOutcome>,
+    },
     /// Deletes `hash`; with `expect`, only if it still lives there (dropping a
     /// corrupt record must not delete a fresh copy). Answers whether it wrote.
-    Delete { hash: ShardHash, expect: Option<Loc>, reply: Reply<bool> },
+    Delete {
+        hash: ShardHash,
+        expect: Option<Loc>,
+        reply: Reply<bool>,
+    },
     /// Compaction's copy of a live record; a no-op if the shard moved or went.
-    Relocate { hash: ShardHash, from: Loc, data: Bytes, reply: Reply<bool> },
+    Relocate {
+        hash: ShardHash,
+        from: Loc,
+        data: Bytes,
+        reply: Reply<bool>,
+    },
     /// Compaction's copy of a tombstone whose target volume still exists.
-    Carry { hash: ShardHash, target: Loc, reply: Reply<()> },
-    Checkpoint { reply: Reply<()> },
-    Shutdown { reply: oneshot::Sender<()> },
+    Carry {
+        hash: ShardHash,
+        target: Loc,
+        reply: Reply<()>,
+    },
+    Checkpoint {
+        reply: Reply<()>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 impl Op {
@@ -174,10 +195,9 @@ impl Writer {
     }
 
     fn process(&mut self, ops: Vec<Op>, estimate: u64) -> Option<oneshot::Sender<()>> {
-        if self.active.len > VOLUME_HEADER_LEN && self.active.len + estimate > self.cfg.volume_size {
-            if let Err(e) = self.rotate() {
-                error!(error = %e, "could not start a new volume; appending to the full one");
-            }
+        let full = self.active.len > VOLUME_HEADER_LEN && self.active.len + estimate > self.cfg.volume_size;
+        if full && let Err(e) = self.rotate() {
+            error!(error = %e, "could not start a new volume; appending to the full one");
         }
         let mut batch = Batch::default();
         {

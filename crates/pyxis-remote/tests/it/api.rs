@@ -1,0 +1,225 @@
+//! The HTTP API over real sockets: shards in and out under grants, and every
+//! refusal with its status and code.
+
+use std::os::unix::fs::FileExt;
+
+use bytes::Bytes;
+use pyxis_proto::ShardHash;
+use pyxis_proto::api::ErrorBody;
+use pyxis_proto::api::remote::RemoteStatus;
+use pyxis_proto::grant::{GrantOp, HEADER};
+use reqwest::{Client, Method, StatusCode};
+
+use crate::server::{TestServer, options, start_remote};
+use crate::support::shard;
+
+fn client() -> Client {
+    Client::builder().http1_only().pool_max_idle_per_host(64).build().unwrap()
+}
+
+fn shard_url(base: &str, hash: &ShardHash) -> String {
+    format!("{base}/v1/shards/{hash}")
+}
+
+async fn call(method: Method, url: &str, grant: Option<&str>, body: Option<Bytes>) -> (StatusCode, Bytes) {
+    let mut rb = client().request(method, url);
+    if let Some(g) = grant {
+        rb = rb.header(HEADER, g);
+    }
+    if let Some(b) = body {
+        rb = rb.body(b);
+    }
+    let resp = rb.send().await.unwrap();
+    (resp.status(), resp.bytes().await.unwrap())
+}
+
+/// Asserts an error answer and returns its message.
+fn error(got: (StatusCode, Bytes), status: StatusCode, code: &str) -> String {
+    let body: ErrorBody = serde_json::from_slice(&got.1)
+        .unwrap_or_else(|e| panic!("{}: not an ErrorBody ({e}): {:?}", got.0, String::from_utf8_lossy(&got.1)));
+    assert_eq!((got.0, body.code.as_str()), (status, code), "{}", body.message);
+    body.message
+}
+
+#[tokio::test]
+async fn put_get_delete_round_trip() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
+    let (h, data) = shard(1, 1_000_000);
+    let url = shard_url(remote.url(), &h);
+    let put = server.grant(GrantOp::Put, id, h, 1_000_000, 60);
+    assert_eq!(call(Method::PUT, &url, Some(&put), Some(data.clone())).await.0, StatusCode::CREATED);
+    assert_eq!(call(Method::PUT, &url, Some(&put), Some(data.clone())).await.0, StatusCode::OK);
+
+    let get = server.grant(GrantOp::Get, id, h, 0, 60);
+    let resp = client().get(&url).header(HEADER, &get).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    assert_eq!(resp.headers()["content-length"], "1000000");
+    assert_eq!(resp.bytes().await.unwrap(), data);
+
+    let status: RemoteStatus =
+        client().get(format!("{}/v1/status", remote.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        status,
+        RemoteStatus {
+            remote_id: Some(id),
+            capacity: 1 << 30,
+            used: 1_000_000,
+            free: (1 << 30) - 1_000_000,
+            shards: 1
+        }
+    );
+
+    let del = server.grant(GrantOp::Delete, id, h, 0, 60);
+    assert_eq!(call(Method::DELETE, &url, Some(&del), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(Method::DELETE, &url, Some(&del), None).await.0, StatusCode::NO_CONTENT);
+    error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, "not_found");
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_bad_grant_is_refused_with_its_reason() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
+    let (h, data) = shard(1, 5_000);
+    let (other, _) = shard(2, 5_000);
+    let url = shard_url(remote.url(), &h);
+    let put = async |g: Option<String>| call(Method::PUT, &url, g.as_deref(), Some(data.clone())).await;
+    let unauth = StatusCode::UNAUTHORIZED;
+    let forbidden = StatusCode::FORBIDDEN;
+
+    error(put(None).await, unauth, "grant_missing");
+    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 5_000, -10))).await, unauth, "grant_expired");
+    assert!(m.contains("expired"), "{m}");
+    let forger = TestServer::start_with_seed([8; 32]).await;
+    let m = error(put(Some(forger.grant(GrantOp::Put, id, h, 5_000, 60))).await, unauth, "grant_bad_signature");
+    assert!(m.contains("signature"), "{m}");
+    error(put(Some("not-a-grant".into())).await, unauth, "grant_malformed");
+    let m = error(put(Some(server.grant(GrantOp::Get, id, h, 5_000, 60))).await, forbidden, "grant_wrong_op");
+    assert!(m.contains("get") && m.contains("put"), "{m}");
+    let m = error(put(Some(server.grant(GrantOp::Put, id + 1, h, 5_000, 60))).await, forbidden, "grant_wrong_remote");
+    assert!(m.contains(&(id + 1).to_string()), "{m}");
+    error(put(Some(server.grant(GrantOp::Put, id, other, 5_000, 60))).await, forbidden, "grant_wrong_shard");
+    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 4_999, 60))).await, forbidden, "grant_too_small");
+    assert!(m.contains("4999"), "{m}");
+    // A non-ASCII header value is malformed, not a crash.
+    let resp = client().put(&url).header(HEADER, reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+    let resp = resp.body(data.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), unauth);
+    assert!(!remote.store().contains(&h), "nothing stored under a bad grant");
+
+    let get = server.grant(GrantOp::Get, id, h, 0, 60);
+    error(call(Method::DELETE, &url, Some(&get), None).await, forbidden, "grant_wrong_op");
+    error(call(Method::GET, &url, None, None).await, unauth, "grant_missing");
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_bytes_bad_paths_and_oversized_bodies_are_refused() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
+    let (h, _) = shard(1, 5_000);
+    let (_, wrong) = shard(2, 5_000);
+    let url = shard_url(remote.url(), &h);
+    let put = server.grant(GrantOp::Put, id, h, u32::MAX, 60);
+    error(call(Method::PUT, &url, Some(&put), Some(wrong)).await, StatusCode::BAD_REQUEST, "hash_mismatch");
+    for bad in ["xyz", &"a".repeat(63), &"g".repeat(64), "%FF%FE"] {
+        let url = format!("{}/v1/shards/{bad}", remote.url());
+        error(call(Method::GET, &url, Some(&put), None).await, StatusCode::BAD_REQUEST, "bad_hash");
+    }
+    let huge = Bytes::from(vec![0u8; (17 << 20) + 1]);
+    error(call(Method::PUT, &url, Some(&put), Some(huge)).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    error(call(Method::GET, &format!("{}/nope", remote.url()), None, None).await, StatusCode::NOT_FOUND, "no_route");
+    assert_eq!(remote.store().stats().shards, 0);
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_remote_answers_507_and_stores_nothing() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 10_000).await;
+    let (a, a_data) = shard(1, 6_000);
+    let (b, b_data) = shard(2, 6_000);
+    let grant_a = server.grant(GrantOp::Put, id, a, 6_000, 60);
+    assert_eq!(
+        call(Method::PUT, &shard_url(remote.url(), &a), Some(&grant_a), Some(a_data)).await.0,
+        StatusCode::CREATED
+    );
+    let grant_b = server.grant(GrantOp::Put, id, b, 6_000, 60);
+    let m = error(
+        call(Method::PUT, &shard_url(remote.url(), &b), Some(&grant_b), Some(b_data)).await,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "full",
+    );
+    assert!(m.contains("10000"), "{m}");
+    assert_eq!(remote.store().list(), vec![a]);
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_shard_is_reported_not_served() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
+    let (h, data) = shard(1, 50_000);
+    let url = shard_url(remote.url(), &h);
+    call(Method::PUT, &url, Some(&server.grant(GrantOp::Put, id, h, 50_000, 60)), Some(data)).await;
+    let at = remote.store().locate(&h).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&at.path).unwrap().write_all_at(b"X", at.offset + 49_999).unwrap();
+    let get = server.grant(GrantOp::Get, id, h, 0, 60);
+    let m = error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, "corrupt");
+    assert!(m.contains(&h.to_string()), "{m}");
+    error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, "not_found");
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unregistered_remote_refuses_shards_but_reports_status() {
+    // A server address nobody listens on.
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", gone.local_addr().unwrap());
+    drop(gone);
+    let dir = tempfile::tempdir().unwrap();
+    let remote = pyxis_remote::start(options(&server, dir.path(), 1 << 20)).await.unwrap();
+    let (h, data) = shard(1, 100);
+    let url = shard_url(remote.url(), &h);
+    error(call(Method::PUT, &url, Some("x"), Some(data)).await, StatusCode::SERVICE_UNAVAILABLE, "not_registered");
+    let status: RemoteStatus =
+        client().get(format!("{}/v1/status", remote.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status.remote_id, None);
+    assert_eq!(remote.remote_id(), None);
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn parallel_uploads_through_http_all_land() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
+    let c = client();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (h, data) = shard(i, 100_000 + i as usize);
+            let req = c
+                .put(shard_url(remote.url(), &h))
+                .header(HEADER, server.grant(GrantOp::Put, id, h, 200_000, 60))
+                .body(data);
+            tokio::spawn(async move { req.send().await.unwrap().status() })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::CREATED);
+    }
+    let dir_path = remote.store().dir().to_owned();
+    remote.shutdown().await;
+    // Shut down cleanly: the store's lock is free and every shard is there.
+    let store =
+        pyxis_remote::store::Store::open(dir_path, pyxis_remote::store::StoreOptions::new(1 << 30)).await.unwrap();
+    assert_eq!(store.stats().shards, 64);
+    store.close().await;
+}
