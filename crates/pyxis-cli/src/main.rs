@@ -6,18 +6,58 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod output;
 
 /// Pyxis: an end-to-end encrypted, erasure-coded file store over remotes
 /// that anyone can run.
 #[derive(Debug, Parser)]
-#[command(name = "pyxis", version, about, propagate_version = true)]
+#[command(name = "pyxis", version, about)]
 struct Cli {
+    #[command(flatten)]
+    global: commands::Global,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create an account on the server and log this device in.
+    Signup(commands::account::UserArgs),
+    /// Log this device in.
+    Login(commands::account::UserArgs),
+    /// End this device's session.
+    Logout,
+    /// Show who this device is logged in as.
+    Whoami,
+    /// Show storage used and the quota.
+    Quota,
+    /// Store a file or a directory tree.
+    Put(commands::put::PutArgs),
+    /// Fetch a file or a directory tree.
+    Get(commands::get::GetArgs),
+    /// List a directory.
+    Ls(commands::catalog::LsArgs),
+    /// Remove a file or (with -r) a directory.
+    Rm(commands::catalog::RmArgs),
+    /// Move or rename a file or directory.
+    Mv(commands::catalog::MvArgs),
+    /// Create a directory.
+    Mkdir(commands::catalog::MkdirArgs),
+    /// Show a file or directory.
+    Stat(commands::catalog::PathArg),
+    /// List a file's versions.
+    Versions(commands::catalog::PathArg),
+    /// Make an older version of a file current again.
+    Restore(commands::catalog::RestoreArgs),
+    /// Run the server.
+    Server(commands::server::ServerArgs),
+    /// Run a remote (a storage daemon).
+    Remote(commands::remote::RemoteArgs),
+    /// A whole local network in one command: a server and N remotes.
+    Up(commands::up::UpArgs),
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(commands::admin::AdminCommand),
     /// Built-in benchmarks.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -25,15 +65,60 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    pyxis_client::init_crypto();
+    let json = cli.global.json;
     let result = match cli.command {
+        // Synchronous on purpose: it measures one core.
         Command::Bench(cmd) => commands::bench::run(cmd),
+        other => run_async(cli.global, other),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line, whole cause chain: scripts grep it, people read it.
-            eprintln!("pyxis: error: {e:#}");
+            output::error(json, &e);
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
+    let daemon = matches!(cmd, Command::Server(_) | Command::Remote(_) | Command::Up(_));
+    output::init_logging(daemon, g.log_json);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        use commands::*;
+        match cmd {
+            Command::Signup(a) => account::signup(&g, a).await,
+            Command::Login(a) => account::login(&g, a).await,
+            Command::Logout => account::logout(&g).await,
+            Command::Whoami => account::whoami(&g).await,
+            Command::Quota => account::quota(&g).await,
+            Command::Put(a) => put::run(&g, a).await,
+            Command::Get(a) => get::run(&g, a).await,
+            Command::Ls(a) => catalog::ls(&g, a).await,
+            Command::Rm(a) => catalog::rm(&g, a).await,
+            Command::Mv(a) => catalog::mv(&g, a).await,
+            Command::Mkdir(a) => catalog::mkdir(&g, a).await,
+            Command::Stat(a) => catalog::stat(&g, a).await,
+            Command::Versions(a) => catalog::versions(&g, a).await,
+            Command::Restore(a) => catalog::restore(&g, a).await,
+            Command::Server(a) => server::run(a).await,
+            Command::Remote(a) => remote::run(a).await,
+            Command::Up(a) => up::run(a).await,
+            Command::Admin(a) => admin::run(&g, a).await,
+            Command::Bench(_) => unreachable!("handled synchronously"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        // Catches clashing flags (like a subcommand's --version) at test time
+        // instead of as a panic in front of a user.
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,0 +1,140 @@
+//! `ls`, `rm`, `mv`, `mkdir`, `stat`, `versions`, `restore`.
+
+use pyxis_proto::api::catalog::{Entry, EntryKind};
+
+use super::Global;
+use crate::output::{emit, size};
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// List everything below, not just one level.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Directory or file [default: /].
+    pub path: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// Remove a directory and everything in it.
+    #[arg(short, long)]
+    pub recursive: bool,
+    pub path: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MvArgs {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MkdirArgs {
+    /// Create missing parents; no error if it exists.
+    #[arg(short, long)]
+    pub parents: bool,
+    pub path: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PathArg {
+    pub path: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    pub path: String,
+    /// The version to make current again.
+    #[arg(long)]
+    pub version: i64,
+}
+
+fn when(ms: i64) -> String {
+    if ms <= 0 {
+        return "-".into();
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn line(e: &Entry) {
+    match e.kind {
+        EntryKind::Dir => println!("d {:>10}  {:<20}  {}/", "-", "-", e.path.trim_end_matches('/')),
+        EntryKind::File => println!("f {:>10}  {:<20}  {}", size(e.size), when(e.mtime), e.path),
+    }
+}
+
+pub async fn ls(g: &Global, a: LsArgs) -> anyhow::Result<()> {
+    let c = g.client()?;
+    let path = a.path.unwrap_or_else(|| "/".into());
+    let mut entries = Vec::new();
+    let mut after = None;
+    loop {
+        let page = c.api().list(&path, a.recursive, after.as_deref()).await?;
+        entries.extend(page.entries);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    emit(g.json, &serde_json::json!({ "entries": entries }), |_| entries.iter().for_each(line));
+    Ok(())
+}
+
+pub async fn rm(g: &Global, a: RmArgs) -> anyhow::Result<()> {
+    let r = g.client()?.api().remove(&a.path, a.recursive).await?;
+    emit(g.json, &r, |r| println!("removed {} files and {} directories", r.files, r.dirs));
+    Ok(())
+}
+
+pub async fn mv(g: &Global, a: MvArgs) -> anyhow::Result<()> {
+    let e = g.client()?.api().rename(&a.from, &a.to).await?;
+    emit(g.json, &e, line);
+    Ok(())
+}
+
+pub async fn mkdir(g: &Global, a: MkdirArgs) -> anyhow::Result<()> {
+    let e = g.client()?.api().mkdir(&a.path, a.parents).await?;
+    emit(g.json, &e, line);
+    Ok(())
+}
+
+pub async fn stat(g: &Global, a: PathArg) -> anyhow::Result<()> {
+    let e = g.client()?.api().stat(&a.path).await?;
+    emit(g.json, &e, |e| {
+        println!("path:     {}", e.path);
+        println!("kind:     {:?}", e.kind);
+        if e.kind == EntryKind::File {
+            println!("size:     {} ({} bytes)", size(e.size), e.size);
+            println!("modified: {}", when(e.mtime));
+            println!("version:  {}", e.version.unwrap_or(0));
+            println!("content:  {}", e.content_hash.as_deref().unwrap_or("-"));
+        }
+    });
+    Ok(())
+}
+
+pub async fn versions(g: &Global, a: PathArg) -> anyhow::Result<()> {
+    let v = g.client()?.api().versions(&a.path).await?;
+    emit(g.json, &v, |v| {
+        for x in &v.versions {
+            let mark = if x.version == v.current { "*" } else { " " };
+            println!(
+                "{mark} v{:<4} {:>10}  modified {}  stored {}",
+                x.version,
+                size(x.size),
+                when(x.mtime),
+                when(x.created_at)
+            );
+        }
+    });
+    Ok(())
+}
+
+pub async fn restore(g: &Global, a: RestoreArgs) -> anyhow::Result<()> {
+    let e = g.client()?.api().restore(&a.path, a.version).await?;
+    emit(g.json, &e, |e| {
+        println!("{} is now version {} (a copy of version {})", e.path, e.version.unwrap_or(0), a.version)
+    });
+    Ok(())
+}

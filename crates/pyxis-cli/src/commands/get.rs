@@ -1,0 +1,43 @@
+//! `get SRC [DST]`.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use super::Global;
+use crate::output::{emit, progress_bar, size};
+
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    /// A catalog path (file or directory).
+    pub src: String,
+    /// Local destination [default: its name in the current directory].
+    pub dst: Option<PathBuf>,
+    /// A file's version number (see `pyxis versions`).
+    #[arg(long)]
+    pub version: Option<i64>,
+}
+
+pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
+    let client = g.client()?;
+    let src = pyxis_proto::path::normalize(&a.src)?;
+    let dst = match a.dst {
+        Some(d) if d.is_dir() && src != "/" => d.join(pyxis_proto::path::name(&src)),
+        Some(d) => d,
+        None if src == "/" => bail!("give a local destination for the whole catalog"),
+        None => PathBuf::from(pyxis_proto::path::name(&src)),
+    };
+    let bar = progress_bar(client.progress(), g.json, "get");
+    let report = client.get(&src, &dst, a.version).await?;
+    drop(bar);
+    emit(g.json, &report, |r| {
+        for f in &r.failed {
+            eprintln!("pyxis: failed {}: {}", f.path, f.error);
+        }
+        println!("got {} files ({}) into {}", r.files, size(r.totals.done), dst.display());
+    });
+    if !report.failed.is_empty() {
+        bail!("{} files failed; first: {}: {}", report.failed.len(), report.failed[0].path, report.failed[0].error);
+    }
+    Ok(())
+}

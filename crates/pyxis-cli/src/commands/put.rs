@@ -1,0 +1,65 @@
+//! `put SRC [DST]`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use super::Global;
+use crate::output::{emit, progress_bar, size};
+
+#[derive(Debug, clap::Args)]
+pub struct PutArgs {
+    /// A local file or directory.
+    pub src: PathBuf,
+    /// Where in the catalog [default: /NAME]. An existing directory receives
+    /// the file inside it.
+    pub dst: Option<String>,
+}
+
+pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
+    let client = g.client()?;
+    let dst = match a.dst {
+        Some(d) => d,
+        None => {
+            let name = a.src.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+            format!("/{}", name.context("give a destination path: the source has no name")?)
+        }
+    };
+    let bar = progress_bar(client.progress(), g.json, "put");
+    let report = client.put(&a.src, &dst).await?;
+    drop(bar);
+    emit(g.json, &report, |r| {
+        if r.reduced {
+            eprintln!(
+                "pyxis: warning: redundancy is reduced (scheme {}): start more remotes to survive two losses",
+                r.scheme
+            );
+        }
+        for s in &r.skipped {
+            eprintln!("pyxis: skipped {}: {}", s.path, s.error);
+        }
+        for f in &r.failed {
+            eprintln!("pyxis: failed {}: {}", f.path, f.error);
+        }
+        println!(
+            "put {} files ({} dirs): read {}, new {} (sent {} with parity, scheme {}), deduplicated {}",
+            r.files,
+            r.dirs,
+            size(r.totals.done),
+            size(r.totals.new),
+            size(r.totals.wire),
+            r.scheme,
+            size(r.totals.dedup)
+        );
+    });
+    if !report.failed.is_empty() {
+        bail!(
+            "{} of {} files failed; first: {}: {}",
+            report.failed.len(),
+            report.totals.files_total,
+            report.failed[0].path,
+            report.failed[0].error
+        );
+    }
+    Ok(())
+}

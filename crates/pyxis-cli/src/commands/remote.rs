@@ -1,0 +1,55 @@
+//! `pyxis remote`: a storage daemon contributing disk to the network.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use pyxis_proto::size::ByteSize;
+use pyxis_remote::RemoteOptions;
+
+#[derive(Debug, clap::Args)]
+pub struct RemoteArgs {
+    /// The server to register with.
+    #[arg(long, env = "PYXIS_SERVER")]
+    pub server: String,
+    /// Address to listen on for shard traffic.
+    #[arg(long, default_value = "127.0.0.1:7071")]
+    pub listen: SocketAddr,
+    /// Directory for shards and the remote's identity.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Disk space offered (e.g. 100GiB).
+    #[arg(long)]
+    pub capacity: ByteSize,
+    /// URL clients use to reach this remote [default: http://LISTEN].
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// A name for people [default: the host name].
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+pub async fn run(a: RemoteArgs) -> anyhow::Result<()> {
+    let remote = pyxis_remote::start(RemoteOptions {
+        server: a.server.clone(),
+        listen: a.listen,
+        dir: a.dir.clone(),
+        capacity: a.capacity.0,
+        public_url: a.public_url,
+        name: a.name,
+        heartbeat: None,
+    })
+    .await?;
+    eprintln!(
+        "pyxis remote listening on {} ({} in {}, server {})",
+        remote.url(),
+        a.capacity,
+        a.dir.display(),
+        a.server
+    );
+    let stop = remote.shutdown_handle();
+    tokio::spawn(async move {
+        super::shutdown_signal().await;
+        stop.shutdown();
+    });
+    remote.wait().await
+}

@@ -1,0 +1,61 @@
+//! `pyxis server`: the catalog, registry and placement service.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pyxis_proto::size::ByteSize;
+use pyxis_server::ServerOptions;
+
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// Data directory (SQLite catalog, admin token).
+    #[arg(long, default_value = "pyxis-data/server")]
+    pub data: PathBuf,
+    /// PostgreSQL URL (postgres://user:pass@host/db) instead of SQLite.
+    #[arg(long, env = "PYXIS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// URL clients and remotes use to reach this server [default: http://LISTEN].
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Quota of new users.
+    #[arg(long, default_value = "10GiB")]
+    pub quota: ByteSize,
+    /// Heartbeat interval asked of remotes.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
+    /// A remote silent this long is marked offline.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub offline_after: Duration,
+    /// Operator token for `pyxis admin` [default: generated into DATA/admin-token].
+    #[arg(long, env = "PYXIS_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+}
+
+impl ServerArgs {
+    pub fn options(&self) -> ServerOptions {
+        ServerOptions {
+            listen: self.listen,
+            data_dir: self.data.clone(),
+            database_url: self.database_url.clone(),
+            public_url: self.public_url.clone(),
+            default_quota: self.quota.0,
+            heartbeat: self.heartbeat,
+            offline_after: self.offline_after,
+            admin_token: self.admin_token.clone(),
+            ..ServerOptions::default()
+        }
+    }
+}
+
+pub async fn run(a: ServerArgs) -> anyhow::Result<()> {
+    let server = pyxis_server::start(a.options()).await?;
+    eprintln!("pyxis server listening on {} (data in {})", server.url(), a.data.display());
+    super::shutdown_signal().await;
+    eprintln!("pyxis server stopping");
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! `pyxis up`: a server and N remotes in this process, data under one
+//! directory, so one command gives a working network; run it again and it
+//! picks up the same data.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use pyxis_proto::size::ByteSize;
+use pyxis_remote::RemoteOptions;
+use pyxis_server::ServerOptions;
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// How many remotes.
+    #[arg(long, default_value_t = 4)]
+    pub remotes: u16,
+    /// Where everything lives.
+    #[arg(long, default_value = "pyxis-data")]
+    pub dir: PathBuf,
+    /// The server's address; remotes take the following ports.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// Disk space each remote offers.
+    #[arg(long, default_value = "10GiB")]
+    pub capacity: ByteSize,
+}
+
+pub async fn run(a: UpArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    let dir = a.dir.canonicalize()?;
+    let server = pyxis_server::start(ServerOptions {
+        listen: a.listen,
+        data_dir: dir.join("server"),
+        ..ServerOptions::default()
+    })
+    .await
+    .with_context(|| format!("starting the server on {} (is another `pyxis up` running?)", a.listen))?;
+    let mut remotes = Vec::new();
+    for i in 0..a.remotes {
+        let port = a.listen.port().checked_add(1 + i).context("no free port numbers after --listen")?;
+        let listen = SocketAddr::new(a.listen.ip(), port);
+        let r = pyxis_remote::start(RemoteOptions {
+            server: server.url().to_owned(),
+            listen,
+            dir: dir.join(format!("remote-{i}")),
+            capacity: a.capacity.0,
+            public_url: None,
+            name: Some(format!("local-{i}")),
+            heartbeat: None,
+        })
+        .await
+        .with_context(|| format!("starting remote {i} on {listen}"))?;
+        remotes.push(r);
+    }
+    let url = server.url().to_owned();
+    println!("Pyxis is up: server {url} with {} remotes, data in {}", a.remotes, dir.display());
+    println!();
+    println!("Try, in another terminal:");
+    println!("  export PYXIS_SERVER={url}");
+    println!("  pyxis signup alice");
+    println!("  pyxis put ./some-folder /");
+    println!("  pyxis ls -R /");
+    println!("  pyxis get /some-folder ./copy");
+    println!();
+    println!("Admin token: {}", dir.join("server/admin-token").display());
+    println!("Ctrl-C stops everything; `pyxis up` again picks up the same data.");
+    super::shutdown_signal().await;
+    eprintln!("stopping");
+    for r in remotes {
+        r.shutdown().await;
+    }
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! How the CLI talks to people and scripts: one error line, `--json`
+//! objects on stdout, logs on stderr, progress bars only on a terminal.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyxis_client::progress::Progress;
+use pyxis_proto::size::ByteSize;
+use serde::Serialize;
+
+/// Prints a value as JSON (`--json`) or runs the human printer.
+pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")));
+    } else {
+        human(value);
+    }
+}
+
+/// The one error line (and a JSON object on stdout with `--json`).
+pub fn error(json: bool, e: &anyhow::Error) {
+    let code = e.downcast_ref::<pyxis_client::ClientError>().and_then(|c| c.code()).unwrap_or("error").to_owned();
+    if json {
+        let body = serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } });
+        println!("{body}");
+    }
+    eprintln!("pyxis: error: {e:#}");
+}
+
+/// Logs to stderr: `info` for daemons, `warn` for client commands; `RUST_LOG` overrides.
+pub fn init_logging(daemon: bool, json: bool) {
+    let default = if daemon { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+pub fn size(n: u64) -> String {
+    ByteSize(n).to_string()
+}
+
+/// Draws a progress bar from `progress` until the returned guard is dropped
+/// (nothing at all when stderr is not a terminal or output is JSON).
+pub fn progress_bar(progress: Arc<Progress>, json: bool, verb: &'static str) -> Option<ProgressGuard> {
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let b = bar.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let t = progress.totals();
+            b.set_length(t.total.max(t.done));
+            b.set_position(t.done);
+            b.set_message(format!("{verb} {}/{} files", t.files, t.files_total));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    Some(ProgressGuard { bar, task })
+}
+
+pub struct ProgressGuard {
+    bar: indicatif::ProgressBar,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ProgressGuard {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.bar.finish_and_clear();
+    }
+}

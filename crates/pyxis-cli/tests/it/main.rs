@@ -1,0 +1,6 @@
+//! Tests that run the real `pyxis` binary as separate processes, so a server
+//! or a remote can be killed with SIGKILL mid-transfer.
+
+mod cli;
+mod crashes;
+mod procs;

@@ -1,0 +1,188 @@
+//! Spawning `pyxis` processes with their own directories and log files.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pyxis");
+pub const ADMIN: &str = "test-admin-token";
+
+/// A free port on 127.0.0.1 (bound and released: good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    Proc { child }
+}
+
+/// A network of real processes: one server, N remotes.
+pub struct Net {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub server: Option<Proc>,
+    pub remotes: Vec<Proc>,
+}
+
+impl Net {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn start(remotes: usize) -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let mut net = Net { dir, port: free_port(), server: None, remotes: vec![] };
+        net.start_server();
+        for i in 0..remotes {
+            let port = free_port().to_string();
+            let rdir = net.dir.path().join(format!("remote-{i}"));
+            let (url, listen) = (net.url(), format!("127.0.0.1:{port}"));
+            let p = spawn(
+                net.dir.path(),
+                &format!("remote-{i}"),
+                &[
+                    "remote",
+                    "--server",
+                    &url,
+                    "--listen",
+                    &listen,
+                    "--dir",
+                    rdir.to_str().unwrap(),
+                    "--capacity",
+                    "4GiB",
+                ],
+            );
+            net.remotes.push(p);
+        }
+        net.wait_online(remotes);
+        net
+    }
+
+    pub fn start_server(&mut self) {
+        let data = self.dir.path().join("server");
+        let listen = format!("127.0.0.1:{}", self.port);
+        let p = spawn(
+            self.dir.path(),
+            "server",
+            &[
+                "server",
+                "--listen",
+                &listen,
+                "--data",
+                data.to_str().unwrap(),
+                "--heartbeat",
+                "1s",
+                "--offline-after",
+                "3s",
+                "--admin-token",
+                ADMIN,
+            ],
+        );
+        self.server = Some(p);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; see {}",
+                self.dir.path().join("server.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the server lists `n` remotes online.
+    pub fn wait_online(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.pyxis(&["admin", "remotes", "--token", ADMIN, "--json"]);
+            if out.status.success() {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                let online = v["remotes"].as_array().unwrap().iter().filter(|r| r["state"] == "online").count();
+                if online == n {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "remotes did not come online");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("device")
+    }
+
+    /// Runs a client command to completion.
+    pub fn pyxis(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("PYXIS_SERVER", self.url())
+            .env("PYXIS_CONFIG", self.config())
+            .env("PYXIS_PASSWORD", "a long test password")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.pyxis(args);
+        assert!(
+            out.status.success(),
+            "pyxis {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Bytes stored by remote `i` so far (its store directory's file sizes).
+    pub fn remote_bytes(&self, i: usize) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| {
+                            let m = e.metadata().unwrap();
+                            if m.is_dir() { walk(&e.path()) } else { m.len() }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        walk(&self.dir.path().join(format!("remote-{i}")))
+    }
+}
+
+/// Writes `len` deterministic random bytes.
+pub fn random_file(path: &Path, seed: u64, len: usize) {
+    std::fs::write(path, pyxis_core::testdata::pseudo_random(seed, len)).unwrap();
+}
