@@ -77,6 +77,7 @@ impl Reader {
         want.sort_unstable();
         want.dedup();
         for batch in want.chunks(LOCATE_BATCH) {
+            Progress::add(&self.ctx.progress.locates, 1);
             let resp = self.ctx.api.locate(&LocateRequest { ids: batch.to_vec() }).await?;
             for loc in resp.chunks {
                 self.locations.put(loc, resp.expires_at);
@@ -87,6 +88,7 @@ impl Reader {
 
     async fn locate_fresh(&self, id: ChunkId) -> Result<ChunkLocation> {
         self.locations.forget(&id);
+        Progress::add(&self.ctx.progress.locates, 1);
         let resp = self.ctx.api.locate(&LocateRequest { ids: vec![id] }).await?;
         let loc =
             resp.chunks.into_iter().next().ok_or_else(|| ClientError::Invalid(format!("chunk {id} not located")))?;

@@ -20,6 +20,8 @@ pub struct Progress {
     /// Chunks uploaded / found already stored.
     pub chunks_new: AtomicU64,
     pub chunks_dedup: AtomicU64,
+    /// Requests to the server for shard locations (the cache saves these).
+    pub locates: AtomicU64,
 }
 
 /// A point-in-time copy of [`Progress`].
@@ -34,6 +36,7 @@ pub struct Totals {
     pub files_total: u64,
     pub chunks_new: u64,
     pub chunks_dedup: u64,
+    pub locates: u64,
 }
 
 impl Progress {
@@ -52,6 +55,7 @@ impl Progress {
             files_total: self.files_total.load(Relaxed),
             chunks_new: self.chunks_new.load(Relaxed),
             chunks_dedup: self.chunks_dedup.load(Relaxed),
+            locates: self.locates.load(Relaxed),
         }
     }
 }

@@ -52,3 +52,66 @@ async fn downloads_survive_lost_remotes() {
     r.unwrap();
     same_file(&f, &out);
 }
+
+#[tokio::test]
+async fn corrupt_shards_on_disk_are_detected_and_read_around() {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let c = Cluster::start(6).await.unwrap();
+    let a = c.signup("alice", "pw").await.unwrap();
+    let f = c.dir.path().join("f");
+    random_file(&f, 5, 12 << 20);
+    a.put(&f, "/f").await.unwrap();
+    // Flip a byte in the middle of every shard remote 2 holds.
+    let store = c.remote(2).store();
+    let hashes = store.list();
+    assert!(!hashes.is_empty());
+    for h in &hashes {
+        let loc = store.locate(h).unwrap();
+        let mut file = std::fs::OpenOptions::new().read(true).write(true).open(&loc.path).unwrap();
+        let at = loc.offset + u64::from(loc.len) / 2;
+        let mut b = [0u8];
+        file.seek(SeekFrom::Start(at)).unwrap();
+        file.read_exact(&mut b).unwrap();
+        file.seek(SeekFrom::Start(at)).unwrap();
+        file.write_all(&[b[0] ^ 0x40]).unwrap();
+    }
+    let out = c.dir.path().join("f.out");
+    a.get("/f", &out, None).await.unwrap();
+    same_file(&f, &out);
+    // The shards that were read were caught by the remote and dropped rather
+    // than served (parity shards nobody read wait for the scrubber).
+    let dropped = hashes.iter().filter(|h| !store.contains(h)).count();
+    assert!(dropped >= 1, "no corrupt shard was caught");
+}
+
+#[tokio::test]
+async fn shard_locations_are_cached_and_stale_ones_refreshed() {
+    let mut c = Cluster::start(4).await.unwrap();
+    let a = c.signup("alice", "pw").await.unwrap();
+    let f = c.dir.path().join("f");
+    random_file(&f, 6, 6 << 20);
+    a.put(&f, "/f").await.unwrap();
+    let out = c.dir.path().join("f.out");
+    let first = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
+    first.get("/f", &out, None).await.unwrap();
+    assert!(first.progress().totals().locates >= 1);
+    assert!(c.device("alice").cache_dir().join("locations.json").exists());
+
+    // A second process reads without asking where shards are.
+    let second = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
+    second.get("/f", &out, None).await.unwrap();
+    assert_eq!(second.progress().totals().locates, 0, "a fresh cache must spare the locate calls");
+
+    // Every remote comes back on a new port: every cached URL is stale.
+    for i in 0..4 {
+        c.stop_remote(i).await;
+        c.restart_remote(i, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    }
+    c.wait_online(4).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await; // heartbeats carry the new URLs
+    let third = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    third.get("/f", &out, None).await.unwrap();
+    same_file(&f, &out);
+    assert!(third.progress().totals().locates >= 1, "stale entries must be refreshed from the server");
+}
