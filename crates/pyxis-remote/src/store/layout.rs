@@ -26,6 +26,10 @@ pub const MAX_SHARD_LEN: u32 = (16 << 20) + 100;
 
 const KIND_SHARD: u8 = 1;
 const KIND_TOMBSTONE: u8 = 2;
+/// Snapshot entries only: a shard record whose data failed its hash when the
+/// volume was scanned. It takes its space and has no effect on replay, so a
+/// torn copy never shadows an intact original.
+const KIND_VOID: u8 = 3;
 
 /// Bytes that are not a valid instance of a store layout (on disk this means a
 /// torn write or damage, never a reason to panic).
@@ -199,6 +203,8 @@ pub fn decode_volume_header(b: &[u8; VOLUME_HEADER_LEN as usize]) -> Result<u32,
 pub struct SnapshotEntry {
     pub offset: u64,
     pub header: RecordHeader,
+    /// A shard record whose data is known bad: replay skips it.
+    pub void: bool,
 }
 
 /// The list of a volume's records up to `covered` bytes: what startup replays
@@ -239,6 +245,7 @@ impl Snapshot {
         out.extend_from_slice(&covered.to_le_bytes());
         for e in entries {
             let (kind, len, target) = e.header.fields();
+            let kind = if e.void && kind == KIND_SHARD { KIND_VOID } else { kind };
             out.extend_from_slice(&e.offset.to_le_bytes());
             out.extend_from_slice(&[kind, 0, 0, 0]);
             out.extend_from_slice(&len.to_le_bytes());
@@ -284,9 +291,11 @@ impl Snapshot {
                 return Err(invalid(WHAT, "reserved bytes", offset, "must be zero"));
             }
             let target = Loc { volume: u32_at(e, 16), offset: u64_at(e, 24) };
-            let header = RecordHeader::from_fields(WHAT, ShardHash(array_at(e, 32)), e[8], u32_at(e, 12), target)?;
+            let void = e[8] == KIND_VOID;
+            let kind = if void { KIND_SHARD } else { e[8] };
+            let header = RecordHeader::from_fields(WHAT, ShardHash(array_at(e, 32)), kind, u32_at(e, 12), target)?;
             next = offset + header.record_len();
-            snap.entries.push(SnapshotEntry { offset, header });
+            snap.entries.push(SnapshotEntry { offset, header, void });
         }
         if next != snap.covered {
             return Err(invalid(WHAT, "covered length", snap.covered, "is not where the last record ends"));
@@ -323,10 +332,11 @@ mod tests {
         }
 
         #[test]
-        fn snapshot_round_trip(volume in any::<u32>(), headers in proptest::collection::vec(any_header(), 0..20)) {
+        fn snapshot_round_trip(volume in any::<u32>(), headers in proptest::collection::vec((any_header(), any::<bool>()), 0..20)) {
             let mut snap = Snapshot { volume, covered: VOLUME_HEADER_LEN, entries: vec![] };
-            for header in headers {
-                snap.entries.push(SnapshotEntry { offset: snap.covered, header });
+            for (header, void) in headers {
+                let void = void && matches!(header.kind, RecordKind::Shard { .. });
+                snap.entries.push(SnapshotEntry { offset: snap.covered, header, void });
                 snap.covered += header.record_len();
             }
             let bytes = snap.encode();
@@ -377,11 +387,17 @@ mod tests {
     #[test]
     fn snapshot_with_a_gap_is_rejected_even_when_its_checksum_is_valid() {
         let h = RecordHeader::shard(ShardHash([2; 32]), 100);
-        let snap =
-            Snapshot { volume: 1, covered: 16 + 164 + 1, entries: vec![SnapshotEntry { offset: 17, header: h }] };
+        let snap = Snapshot {
+            volume: 1,
+            covered: 16 + 164 + 1,
+            entries: vec![SnapshotEntry { offset: 17, header: h, void: false }],
+        };
         assert!(Snapshot::decode(&snap.encode()).is_err());
-        let snap =
-            Snapshot { volume: 1, covered: 16 + 164 + 1, entries: vec![SnapshotEntry { offset: 16, header: h }] };
+        let snap = Snapshot {
+            volume: 1,
+            covered: 16 + 164 + 1,
+            entries: vec![SnapshotEntry { offset: 16, header: h, void: false }],
+        };
         assert!(Snapshot::decode(&snap.encode()).is_err());
     }
 }

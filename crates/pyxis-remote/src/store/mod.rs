@@ -177,11 +177,6 @@ impl Store {
             .name("pyxis-store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::io("starting the writer thread for", &dir, e))?;
-        for (hash, loc) in rec.corrupt {
-            // Answered later; recovery already logged each one.
-            let (reply, _) = oneshot::channel();
-            let _ = tx.send(Op::Delete { hash, expect: Some(loc), reply });
-        }
         let inner = Inner {
             dir,
             opts,

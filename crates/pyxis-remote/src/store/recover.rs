@@ -15,7 +15,6 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use pyxis_proto::ShardHash;
 use tracing::{error, info, warn};
 
 use super::error::{Result, StoreError};
@@ -41,9 +40,6 @@ pub(crate) struct Recovered {
     pub files: HashMap<u32, Arc<File>>,
     pub active: Active,
     pub next_id: u32,
-    /// Shards whose records failed their hash during the tail scan; they are
-    /// indexed so that tombstones can name them, and the store drops them first.
-    pub corrupt: Vec<(ShardHash, Loc)>,
 }
 
 struct Replayed {
@@ -59,11 +55,10 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered> {
     let last = volumes.last().copied();
     let mut index = Index::default();
     let mut files = HashMap::new();
-    let mut corrupt = Vec::new();
     let mut active = None;
     for &id in &volumes {
         let is_last = Some(id) == last;
-        let Some(r) = replay_volume(dir, id, is_last, &mut index, &mut corrupt)? else { continue };
+        let Some(r) = replay_volume(dir, id, is_last, &mut index)? else { continue };
         files.insert(id, r.file.clone());
         if is_last {
             active = Some(Active { id, file: r.file, len: r.len, entries: r.entries, covered: r.covered });
@@ -86,7 +81,7 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered> {
         error!(dir = %dir.display(), dangling, "index entries pointed outside their volume files; dropped");
     }
     info!(dir = %dir.display(), shards = index.len(), volumes = files.len(), "shard store opened");
-    Ok(Recovered { index, files, active, next_id, corrupt })
+    Ok(Recovered { index, files, active, next_id })
 }
 
 /// Lists the directory, removes leftovers of interrupted writes and snapshots
@@ -125,13 +120,7 @@ fn remove(path: &Path) {
     }
 }
 
-fn replay_volume(
-    dir: &Path,
-    id: u32,
-    is_last: bool,
-    index: &mut Index,
-    corrupt: &mut Vec<(ShardHash, Loc)>,
-) -> Result<Option<Replayed>> {
+fn replay_volume(dir: &Path, id: u32, is_last: bool, index: &mut Index) -> Result<Option<Replayed>> {
     let path = volume::volume_path(dir, id);
     let io = |what, e| StoreError::io(what, &path, e);
     let file = volume::open_volume(dir, id).map_err(|e| io("opening", e))?;
@@ -157,20 +146,23 @@ fn replay_volume(
     };
     let Snapshot { covered, mut entries, .. } = snapshot;
     let from_snapshot = entries.len();
-    for e in &entries {
+    for e in entries.iter().filter(|e| !e.void) {
         index.apply(Loc { volume: id, offset: e.offset }, &e.header);
     }
     let end = volume::scan_file(&path, covered, len, true, |s| {
-        let (offset, header) = match s {
-            Scanned::Record { offset, header, .. } => (offset, header),
+        let entry = match s {
+            Scanned::Record { offset, header, .. } => {
+                index.apply(Loc { volume: id, offset }, &header);
+                SnapshotEntry { offset, header, void: false }
+            }
             Scanned::Corrupt { offset, header } => {
-                warn!(path = %path.display(), offset, shard = %header.hash, "record fails its hash; dropping it");
-                corrupt.push((header.hash, Loc { volume: id, offset }));
-                (offset, header)
+                // Most likely a write the crash tore (never acknowledged);
+                // never indexed, so it cannot shadow an older intact copy.
+                warn!(path = %path.display(), offset, shard = %header.hash, "record fails its hash; ignoring it");
+                SnapshotEntry { offset, header, void: true }
             }
         };
-        index.apply(Loc { volume: id, offset }, &header);
-        entries.push(SnapshotEntry { offset, header });
+        entries.push(entry);
         ControlFlow::Continue(())
     })
     .map_err(|e| io("scanning", e))?;

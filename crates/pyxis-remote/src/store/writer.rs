@@ -340,7 +340,7 @@ impl Writer {
         let mut notify = false;
         for r in &b.records {
             state.index.apply(r.loc, &r.header);
-            self.active.entries.push(SnapshotEntry { offset: r.loc.offset, header: r.header });
+            self.active.entries.push(SnapshotEntry { offset: r.loc.offset, header: r.header, void: false });
             if let RecordKind::Tombstone { target } = r.header.kind
                 && target.volume != self.active.id
             {

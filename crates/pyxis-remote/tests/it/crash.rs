@@ -91,8 +91,6 @@ async fn a_tail_record_with_bad_data_is_dropped_durably_and_later_records_kept()
 
     let store = open(dir.path(), small_volumes(1 << 30)).await;
     let kept: Shards = early.iter().chain(&tail[1..]).cloned().collect();
-    // The drop is sent to the writer at open; wait for it through a checkpoint.
-    store.checkpoint().await.unwrap();
     assert_contents(&store, &kept, &tail[..1]).await;
     store.close().await;
     let store = open(dir.path(), small_volumes(1 << 30)).await;
@@ -333,5 +331,36 @@ async fn compaction_carries_tombstones_whose_targets_survive() {
     store.close().await;
     let store = open(dir.path(), small_volumes(1 << 30)).await;
     assert_contents(&store, &live, &first[..6]).await;
+    store.close().await;
+}
+
+/// A copy whose header reached the disk but whose data did not must not
+/// shadow the intact original that the interrupted compaction left behind.
+#[tokio::test]
+async fn a_torn_copy_does_not_shadow_its_original() {
+    let (dir, before) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (keep, gone) = compacted(dir.path(), before.path()).await;
+    let store = open(dir.path(), small_volumes(1 << 30)).await;
+    // A copy is past the end of what its volume held before compaction.
+    let is_copy = |at: &ShardLocation| {
+        let old = before.path().join(at.path.file_name().unwrap());
+        fs::metadata(old).map_or(true, |m| m.len() < at.offset + u64::from(at.len))
+    };
+    let copies: Vec<ShardLocation> = keep.iter().map(|(h, _)| store.locate(h).unwrap()).filter(is_copy).collect();
+    assert!(copies.len() >= 4, "{copies:?}");
+    store.close().await;
+    restore_removed(dir.path(), before.path(), true, true);
+    // Zero the data of every copy, and lose the snapshots that listed them.
+    for at in &copies {
+        let f = OpenOptions::new().write(true).open(&at.path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, &vec![0; at.len as usize], at.offset).unwrap();
+        let _ = fs::remove_file(at.path.with_extension("pyxi"));
+    }
+    let store = open(dir.path(), small_volumes(1 << 30)).await;
+    store.checkpoint().await.unwrap();
+    assert_contents(&store, &keep, &gone).await;
+    store.close().await;
+    let store = open(dir.path(), small_volumes(1 << 30)).await;
+    assert_contents(&store, &keep, &gone).await;
     store.close().await;
 }
