@@ -165,7 +165,8 @@ impl Heartbeat {
             token: resp.token,
             server: self.cfg.server.clone(),
             grant_public_key: resp.grant_public_key,
-        });
+        })
+        .await;
         Ok(())
     }
 
@@ -196,16 +197,20 @@ impl Heartbeat {
                 .map_err(|e| HeartbeatError::BadResponse { url, why: format!("grant_public_key: {e}") })?;
             info!("the server's grant key changed");
             self.registration.set(Registered { remote_id: saved.remote_id, verifier });
-            self.remember(SavedIdentity { grant_public_key: key, ..saved });
+            self.remember(SavedIdentity { grant_public_key: key, ..saved }).await;
         }
         Ok(())
     }
 
     /// Keeps the identity in memory and on disk. A failed save is logged, not
     /// fatal: the remote works, and only a restart would lose the identity.
-    fn remember(&mut self, id: SavedIdentity) {
-        if let Err(e) = identity::save(&self.cfg.dir, &id) {
-            warn!(error = %e, "could not save the remote's identity");
+    async fn remember(&mut self, id: SavedIdentity) {
+        let (dir, copy) = (self.cfg.dir.clone(), id.clone());
+        // The save fsyncs twice: keep it off the runtime's threads.
+        match tokio::task::spawn_blocking(move || identity::save(&dir, &copy)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "could not save the remote's identity"),
+            Err(e) => warn!(error = %e, "saving the remote's identity failed"),
         }
         self.saved = Some(id);
     }

@@ -103,7 +103,8 @@ impl Store {
             let (flight, corrupt) = blocking(move || store.compact_volume(id, file_len)).await?;
             report.corrupt.extend(corrupt);
             report.relocated += flight.relocated;
-            if self.remove_volume(id)? {
+            let store = self.clone();
+            if blocking(move || store.remove_volume(id)).await? {
                 report.volumes += 1;
                 report.reclaimed_bytes += file_len.saturating_sub(flight.written);
             }

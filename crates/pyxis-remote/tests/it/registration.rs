@@ -23,7 +23,7 @@ async fn registers_saves_its_identity_and_heartbeats() {
             remote_id: id,
             token: format!("token-{id}"),
             server: server.url.clone(),
-            grant_public_key: pyxis_proto::hex::encode(&server.state.signer.public_key()),
+            grant_public_key: server.state.public_key_hex(),
         }
     );
     let first = &server.registrations()[0];
@@ -110,5 +110,29 @@ async fn the_remote_keeps_serving_while_the_server_is_away() {
         reqwest::Client::new().get(format!("{}/v1/shards/{h}", remote.url())).header(HEADER, get).send().await.unwrap();
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.unwrap(), data);
+    remote.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_grant_key_arrives_with_a_heartbeat() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
+    let (h, data) = shard(1, 1_000);
+    remote.store().put(h, data).await.unwrap();
+    let url = format!("{}/v1/shards/{h}", remote.url());
+    let old_grant = server.grant(GrantOp::Get, id, h, 0, 60);
+    server.rotate_key([9; 32]);
+    let new_grant = server.grant(GrantOp::Get, id, h, 0, 60);
+    let client = reqwest::Client::new();
+    let status = async |g: &str| client.get(&url).header(HEADER, g).send().await.unwrap().status();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status(&new_grant).await != StatusCode::OK {
+        assert!(tokio::time::Instant::now() < deadline, "the new key never arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status(&old_grant).await, StatusCode::UNAUTHORIZED);
+    let key = server.state.public_key_hex();
+    server.until("the new key saved", |_| identity::load(dir.path()).unwrap().unwrap().grant_public_key == key).await;
     remote.shutdown().await;
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, State};
@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 
 #[derive(Debug)]
 pub struct ServerState {
-    pub signer: GrantSigner,
+    /// Replaceable, to test key rotation.
+    pub signer: RwLock<Arc<GrantSigner>>,
     /// Known identities: id → token.
     pub remotes: Mutex<HashMap<i64, String>>,
     next_id: AtomicI64,
@@ -29,6 +30,16 @@ pub struct ServerState {
     pub registrations: Mutex<Vec<RegisterRequest>>,
     pub heartbeats: Mutex<Vec<HeartbeatRequest>>,
     pub beats: AtomicU64,
+}
+
+impl ServerState {
+    pub fn signer(&self) -> Arc<GrantSigner> {
+        self.signer.read().unwrap().clone()
+    }
+
+    pub fn public_key_hex(&self) -> String {
+        pyxis_proto::hex::encode(&self.signer().public_key())
+    }
 }
 
 #[derive(Debug)]
@@ -51,7 +62,7 @@ impl TestServer {
 
     pub async fn start_with_seed(seed: [u8; 32]) -> TestServer {
         let state = Arc::new(ServerState {
-            signer: GrantSigner::from_seed(&seed).unwrap(),
+            signer: RwLock::new(Arc::new(GrantSigner::from_seed(&seed).unwrap())),
             remotes: Mutex::default(),
             next_id: AtomicI64::new(100),
             forget: AtomicBool::new(false),
@@ -77,7 +88,12 @@ impl TestServer {
     /// A signed grant header value, expiring `ttl` seconds from now (negative: in the past).
     pub fn grant(&self, op: GrantOp, remote: i64, shard: ShardHash, max_size: u32, ttl: i64) -> String {
         let expires = unix_now().saturating_add_signed(ttl);
-        self.state.signer.sign(&Grant { op, remote, shard, max_size, expires })
+        self.state.signer().sign(&Grant { op, remote, shard, max_size, expires })
+    }
+
+    /// Switches to a new grant key; heartbeat answers carry it from now on.
+    pub fn rotate_key(&self, seed: [u8; 32]) {
+        *self.state.signer.write().unwrap() = Arc::new(GrantSigner::from_seed(&seed).unwrap());
     }
 
     pub fn registrations(&self) -> Vec<RegisterRequest> {
@@ -107,12 +123,7 @@ async fn register(State(s): State<Arc<ServerState>>, Json(req): Json<RegisterReq
         (id, format!("token-{id}"))
     });
     remotes.insert(remote_id, token.clone());
-    Json(RegisterResponse {
-        remote_id,
-        token,
-        grant_public_key: pyxis_proto::hex::encode(&s.signer.public_key()),
-        heartbeat_secs: 30,
-    })
+    Json(RegisterResponse { remote_id, token, grant_public_key: s.public_key_hex(), heartbeat_secs: 30 })
 }
 
 async fn heartbeat(
@@ -129,7 +140,7 @@ async fn heartbeat(
     }
     s.heartbeats.lock().unwrap().push(req);
     s.beats.fetch_add(1, Ordering::SeqCst);
-    Ok(Json(HeartbeatResponse { grant_public_key: pyxis_proto::hex::encode(&s.signer.public_key()) }))
+    Ok(Json(HeartbeatResponse { grant_public_key: s.public_key_hex() }))
 }
 
 pub fn options(server: &str, dir: &Path, capacity: u64) -> RemoteOptions {
