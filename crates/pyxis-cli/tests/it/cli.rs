@@ -61,3 +61,54 @@ fn the_password_can_come_from_stdin() {
     let ok = net.command(&["login", "bob"]).env("PYXIS_PASSWORD", "from stdin").output().unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 }
+
+#[test]
+fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::procs::free_port();
+    let data = dir.path().join("data");
+    let up = || {
+        Command::new(crate::procs::BIN)
+            .args(["up", "--remotes", "3", "--dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let client = |args: &[&str]| {
+        Command::new(crate::procs::BIN)
+            .args(args)
+            .env("PYXIS_SERVER", format!("http://127.0.0.1:{port}"))
+            .env("PYXIS_CONFIG", dir.path().join("cfg"))
+            .env("PYXIS_PASSWORD", "pw-for-up")
+            .output()
+            .unwrap()
+    };
+    let until_ok = |args: &[&str]| {
+        for _ in 0..200 {
+            if client(args).status.success() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("pyxis {args:?} never succeeded");
+    };
+    let mut first = up();
+    until_ok(&["signup", "dana"]);
+    let f = dir.path().join("keep.bin");
+    random_file(&f, 5, 3 << 20);
+    until_ok(&["put", f.to_str().unwrap(), "/keep.bin"]);
+    // Ctrl-C: a clean stop.
+    let pid = first.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = first.wait().unwrap();
+    assert!(status.success(), "up did not stop cleanly: {status}");
+
+    let mut second = up();
+    let out = dir.path().join("back.bin");
+    until_ok(&["get", "/keep.bin", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&f).unwrap());
+    let _ = Command::new("kill").args(["-INT", &second.id().to_string()]).status();
+    assert!(second.wait().unwrap().success());
+}

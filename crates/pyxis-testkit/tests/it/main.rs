@@ -5,4 +5,5 @@ mod accounts;
 mod catalog;
 mod failures;
 mod putget;
+mod registry;
 mod support;

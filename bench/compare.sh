@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Pyxis (6 remotes, `pyxis up`) against restic (local repository) and
+# Tahoe-LAFS (4-node local grid), on the same data, in the same run:
+# a 1 GiB random file, the Rust toolchain tree (~52,000 files), and the
+# 1 MiB-overwrite and 100-byte-insert edits of the big file.
+#
+#   bench/compare.sh                  # RUNS=3 PEERS="restic tahoe" by default
+#   RUNS=1 PEERS=restic bench/compare.sh
+#   cat /tmp/pyxis-bench/summary.md
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+PYXIS=${PYXIS:-$HERE/../target/release/pyxis}
+RUNS=${RUNS:-3}
+PEERS=${PEERS:-restic tahoe}
+PORT=${PORT:-17270}
+[ -x "$PYXIS" ] || (cd "$HERE/.." && cargo build --release -p pyxis-cli)
+"$HERE/install-peers.sh"
+"$HERE/data.sh"
+rm -f "$RAW" "$FACTS"; . "$HERE/lib.sh"
+RB=$(stat -c %s "$DATA/rand1g"); CB=$(du -sb "$DATA/corpus" | cut -f1)
+json() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(d[sys.argv[1]])' "$1"; }
+warm() { cat "$DATA"/rand1g* > /dev/null; tar -cf - -C "$DATA" corpus > /dev/null; }
+
+run_pyxis() {
+  local r=$1 N="$PB/pyxis"
+  rm -rf "$N"; mkdir -p "$N"
+  "$PYXIS" up --remotes 6 --dir "$N/data" --listen "127.0.0.1:$PORT" > "$N/up.log" 2>&1 &
+  local up=$!
+  export PYXIS_SERVER="http://127.0.0.1:$PORT" PYXIS_CONFIG="$N/cfg" PYXIS_PASSWORD=bench-not-secret
+  for _ in $(seq 1 100); do
+    n=$("$PYXIS" admin remotes --data "$N/data/server" --json 2>/dev/null | python3 -c 'import json,sys; print(sum(r["state"]=="online" for r in json.load(sys.stdin)["remotes"]))' 2>/dev/null || echo 0)
+    [ "$n" = 6 ] && break; sleep 0.2
+  done
+  "$PYXIS" signup bench > /dev/null
+  warm
+  measure "pyxis_put_rand1g.r$r" "$RB" -- "$PYXIS" --json put "$DATA/rand1g" /rand1g
+  measure "pyxis_get_rand1g.r$r" "$RB" -- "$PYXIS" --json get /rand1g "$N/rand1g.out"
+  cmp "$N/rand1g.out" "$DATA/rand1g"; rm -f "$N/rand1g.out"
+  measure "pyxis_put_corpus.r$r" "$CB" -- "$PYXIS" --json put "$DATA/corpus" /corpus
+  for e in ow1m ins100; do
+    measure "pyxis_put_$e.r$r" "$RB" -- "$PYXIS" --json put "$DATA/rand1g.$e" "/rand1g.$e"
+    record "pyxis.r$r.$e.new_bytes" "$(json new < "$LOGS/pyxis_put_$e.r$r.log")"
+    record "pyxis.r$r.$e.wire_bytes" "$(json wire < "$LOGS/pyxis_put_$e.r$r.log")"
+  done
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; warm
+  measure "pyxis_get_corpus.r$r" "$CB" -- "$PYXIS" --json get /corpus "$N/corpus.out"
+  diff -r -q "$N/corpus.out" "$DATA/corpus" > /dev/null
+  record "pyxis.r$r.network_vmhwm_kib" "$(vmhwm $up)"
+  record "pyxis.r$r.stored_bytes" "$(du -sb "$N/data" | cut -f1)"
+  kill -INT $up; wait $up || true
+  rm -rf "$N"
+}
+
+run_restic() {
+  local r=$1 REPO="$PB/restic-repo" OUT="$PB/restore"
+  export RESTIC_PASSWORD=bench-not-secret RESTIC_CACHE_DIR="$PB/restic-cache"
+  rm -rf "$REPO" "$RESTIC_CACHE_DIR" "$OUT"
+  restic -r "$REPO" init > /dev/null
+  warm; cd "$DATA"
+  summary() { grep '"message_type":"summary"' "$LOGS/$1.log" | tail -n 1; }
+  measure "restic_put_rand1g.r$r" "$RB" -- restic -r "$REPO" backup --json --host b rand1g
+  local snap; snap=$(summary "restic_put_rand1g.r$r" | json snapshot_id)
+  measure "restic_put_corpus.r$r" "$CB" -- restic -r "$REPO" backup --json --host b corpus
+  local csnap; csnap=$(summary "restic_put_corpus.r$r" | json snapshot_id)
+  for e in ow1m ins100; do
+    measure "restic_put_$e.r$r" "$RB" -- restic -r "$REPO" backup --json --host b "rand1g.$e"
+    record "restic.r$r.$e.data_added" "$(summary "restic_put_$e.r$r" | json data_added)"
+  done
+  cd "$PB"; mkdir -p "$OUT"
+  measure "restic_get_rand1g.r$r" "$RB" -- restic -r "$REPO" restore "$snap" --target "$OUT"
+  cmp "$OUT/rand1g" "$DATA/rand1g"; rm -rf "$OUT"; mkdir -p "$OUT"
+  measure "restic_get_corpus.r$r" "$CB" -- restic -r "$REPO" restore "$csnap" --target "$OUT"
+  diff -r -q "$OUT/corpus" "$DATA/corpus" > /dev/null
+  rm -rf "$OUT" "$REPO" "$RESTIC_CACHE_DIR"
+}
+
+run_tahoe() {
+  local r=$1 T=$PB/tahoe-venv/bin/tahoe
+  "$HERE/tahoe-grid.sh" restart-client > /dev/null
+  warm
+  measure "tahoe_put_rand1g.r$r" "$RB" -- "$T" -d "$PB/tahoe/client" put "$DATA/rand1g"
+  local cap; cap=$(grep -o 'URI:[^ ]*' "$LOGS/tahoe_put_rand1g.r$r.log" | tail -n 1)
+  measure "tahoe_get_rand1g.r$r" "$RB" -- "$T" -d "$PB/tahoe/client" get "$cap" "$PB/tahoe.out"
+  cmp "$PB/tahoe.out" "$DATA/rand1g"; rm -f "$PB/tahoe.out"
+}
+
+case " $PEERS " in *" tahoe "*) "$HERE/tahoe-grid.sh" start > /dev/null ;; esac
+for r in $(seq 1 "$RUNS"); do
+  run_pyxis "$r"
+  case " $PEERS " in *" restic "*) run_restic "$r" ;; esac
+  case " $PEERS " in *" tahoe "*) run_tahoe "$r" ;; esac
+done
+case " $PEERS " in *" tahoe "*) "$HERE/tahoe-grid.sh" stop ;; esac
+python3 "$HERE/summarize.py" "$RAW" "$FACTS" | tee "$PB/summary.md"
