@@ -23,6 +23,7 @@ use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest};
 use pyxis_proto::api::chunks::{ChunkLocation, LocateRequest};
 use pyxis_proto::format::manifest::ManifestBody;
 use serde::Serialize;
+use tokio::sync::mpsc;
 
 use crate::cache::LocationCache;
 use crate::error::{ClientError, Result};
@@ -34,8 +35,11 @@ use crate::upload::Ctx;
 /// Decoded chunks kept for files that share them (packed small files, read
 /// in path order, so neighbours share and a short window suffices).
 const CHUNK_CACHE: usize = 32;
-/// Files written at once in a tree.
+/// Files assembled at once in a tree.
 const FILES_IN_FLIGHT: usize = 16;
+/// Files up to this size are assembled in memory and written by the writer
+/// thread (the packing threshold: such files share chunks).
+const SMALL_FILE: u64 = crate::plan::PACK_MAX;
 /// Chunks fetched at once for one file.
 const CHUNKS_IN_FLIGHT: usize = 8;
 /// Paths per read request.
@@ -374,29 +378,126 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     ctx.progress.files_total.store(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let ndirs = dirs.len() as u64;
     blocking(move || dirs.iter().try_for_each(std::fs::create_dir_all), dst).await?;
+
+    // Small files are assembled in memory and handed, a batch at a time, to
+    // one writer thread: one thread creating files in path order contends on
+    // no directory lock and pays no hand-off per file, and the next batch is
+    // fetched while this one is written. Big files stream on their own.
+    let (tx, rx) = mpsc::channel::<Vec<Assembled>>(2);
+    let progress = ctx.progress.clone();
+    let writer = tokio::task::spawn_blocking(move || write_small_files(rx, &progress));
     let mut failed = Vec::new();
     let mut written = 0u64;
     for batch in files.chunks(READ_BATCH) {
         let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
         let versions = ctx.api.read(&ReadRequest { paths, version: None }).await?.files;
         reader.prefetch(versions.iter().flat_map(|v| v.chunks.iter().copied())).await?;
-        let mut jobs = futures::stream::iter(versions.into_iter().zip(batch).map(|(fv, (path, local))| {
+        let (small, big): (Vec<_>, Vec<_>) =
+            versions.into_iter().zip(batch).partition(|(fv, _)| fv.info.size <= SMALL_FILE);
+        let mut assembled = Vec::with_capacity(small.len());
+        let mut jobs = futures::stream::iter(small.into_iter().map(|(fv, (path, local))| {
             let reader = reader.clone();
-            async move { (path.clone(), write_file(&reader, fv, local, false).await) }
+            async move { (path.clone(), assemble(&reader, fv, local.clone()).await) }
         }))
         .buffer_unordered(FILES_IN_FLIGHT);
         while let Some((path, r)) = jobs.next().await {
             match r {
+                Ok(a) => assembled.push(a),
+                Err(e) => failed.push(Skipped { path, error: e.to_string() }),
+            }
+        }
+        drop(jobs);
+        if tx.send(assembled).await.is_err() {
+            break; // the writer failed; its error is reported below
+        }
+        for (fv, (path, local)) in big {
+            match write_file(&reader, fv, local, false).await {
                 Ok(_) => {
                     written += 1;
                     Progress::add(&ctx.progress.files, 1);
                 }
-                Err(e) => failed.push(Skipped { path, error: e.to_string() }),
+                Err(e) => failed.push(Skipped { path: path.clone(), error: e.to_string() }),
             }
         }
     }
+    drop(tx);
+    let (n, errors) = writer.await.map_err(|e| ClientError::Invalid(format!("writer task: {e}")))?;
+    written += n;
+    failed.extend(errors);
     // One flush of the whole file system instead of an fsync per file.
     let d = dst.to_owned();
     blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;
     Ok(GetReport { files: written, dirs: ndirs, totals: ctx.progress.totals(), failed })
+}
+
+/// A small file's bytes, ready to write.
+struct Assembled {
+    path: String,
+    local: PathBuf,
+    mtime: i64,
+    data: Vec<u8>,
+}
+
+/// Opens a small file's manifest and gathers its bytes.
+async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Result<Assembled> {
+    let file_key = reader.ctx.keys.unwrap_file_key(&fv.wrapped_key)?;
+    let body = open_manifest(&fv.manifest, &file_key)?;
+    let data = match &body {
+        ManifestBody::Inline { size, compression, stored } => {
+            crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?
+        }
+        ManifestBody::Chunks { entries, size } => {
+            let mut data = Vec::with_capacity(*size as usize);
+            for e in entries {
+                let whole = e.offset == 0 && e.len == e.chunk_len;
+                let chunk =
+                    if whole { reader.fetch_uncached(e.id, e.key).await? } else { reader.chunk(e.id, e.key).await? };
+                let (a, b) = (e.offset as usize, e.offset as usize + e.len as usize);
+                let piece = chunk
+                    .data()
+                    .get(a..b)
+                    .ok_or_else(|| ClientError::Invalid(format!("chunk {} is shorter than the manifest says", e.id)))?;
+                data.extend_from_slice(piece);
+            }
+            data
+        }
+    };
+    if data.len() as u64 != fv.info.size {
+        return Err(ClientError::Invalid(format!(
+            "{}: content is {} bytes, the catalog says {}",
+            fv.path,
+            data.len(),
+            fv.info.size
+        )));
+    }
+    Ok(Assembled { path: fv.path, local, mtime: fv.info.mtime, data })
+}
+
+/// The writer thread: temp file, bytes, time, rename, for each file in turn.
+fn write_small_files(mut rx: mpsc::Receiver<Vec<Assembled>>, progress: &Progress) -> (u64, Vec<Skipped>) {
+    let (mut written, mut failed) = (0u64, Vec::new());
+    while let Some(batch) = rx.blocking_recv() {
+        for a in batch {
+            let tmp = temp_path(&a.local);
+            let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.mtime.max(0) as u64);
+            let result = (|| {
+                let f = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(&mut &f, &a.data)?;
+                f.set_modified(mtime)?;
+                std::fs::rename(&tmp, &a.local)
+            })();
+            match result {
+                Ok(()) => {
+                    written += 1;
+                    Progress::add(&progress.files, 1);
+                    Progress::add(&progress.done, a.data.len() as u64);
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    failed.push(Skipped { path: a.path, error: format!("{}: {e}", a.local.display()) });
+                }
+            }
+        }
+    }
+    (written, failed)
 }
