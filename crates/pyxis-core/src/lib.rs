@@ -16,6 +16,7 @@ pub mod keys;
 pub mod manifest;
 pub mod placement;
 pub mod policy;
+pub mod repair;
 pub mod testdata;
 
 pub use error::{Error, Result};

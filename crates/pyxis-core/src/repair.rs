@@ -1,0 +1,137 @@
+//! Repair planning: how healthy a chunk is, whether it needs repair, which
+//! first, and where its rebuilt shards go. Pure decisions shared by the
+//! server's repair worker and the durability simulation (`bench/durability`),
+//! so the simulation measures the code that runs.
+
+use std::cmp::Ordering;
+
+use pyxis_proto::Scheme;
+
+use crate::placement::{self, Candidate};
+
+/// What a shard's remote is worth right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardStatus {
+    /// On an online remote in good standing: it counts.
+    Healthy,
+    /// On a remote offline for less than the grace period: not readable now,
+    /// but not given up on (rebuilding it at once would churn on every blip).
+    Unavailable,
+    /// Gone: its remote is offline past the grace period, suspect, draining
+    /// or drained, or an audit or scrub found it missing or corrupt.
+    Lost,
+}
+
+/// The default repair threshold: `k + 1`, because one more loss after that
+/// leaves exactly `k`, and one more makes the chunk unreadable.
+pub fn default_threshold(scheme: Scheme) -> usize {
+    scheme.data() + 1
+}
+
+/// A chunk's health, for deciding and ordering repairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Health {
+    pub scheme: Scheme,
+    pub healthy: usize,
+    pub unavailable: usize,
+}
+
+impl Health {
+    pub fn of(scheme: Scheme, shards: impl IntoIterator<Item = ShardStatus>) -> Self {
+        let (mut healthy, mut unavailable) = (0, 0);
+        for s in shards {
+            match s {
+                ShardStatus::Healthy => healthy += 1,
+                ShardStatus::Unavailable => unavailable += 1,
+                ShardStatus::Lost => {}
+            }
+        }
+        Health { scheme, healthy, unavailable }
+    }
+
+    /// Only a chunk missing shards needs repair. Shards that may yet come back
+    /// are counted as present, so a remote
+    /// rebooting does not trigger a repair; but when the healthy ones alone
+    /// are down to `k`, repair at once: one more loss would lose data.
+    pub fn needs_repair(&self, threshold: usize) -> bool {
+        let k = self.scheme.data();
+        let missing = self.healthy < self.scheme.total();
+        missing && (self.healthy + self.unavailable <= threshold.max(k) || self.healthy <= k)
+    }
+
+    /// Whether the chunk can be rebuilt from what is readable now.
+    pub fn recoverable(&self) -> bool {
+        self.healthy >= self.scheme.data()
+    }
+
+    /// Healthy shards beyond the `k` needed: 0 means the next loss is fatal.
+    pub fn margin(&self) -> isize {
+        self.healthy as isize - self.scheme.data() as isize
+    }
+}
+
+/// Repair order: the chunks closest to loss first (smallest margin), then
+/// those with the most shards missing.
+pub fn priority(a: &Health, b: &Health) -> Ordering {
+    a.margin().cmp(&b.margin()).then_with(|| (b.scheme.total() - b.healthy).cmp(&(a.scheme.total() - a.healthy)))
+}
+
+/// Remotes for `count` rebuilt shards of a chunk: the rendezvous order of the
+/// chunk over remotes that can take a shard, skipping those that already hold
+/// one of its shards (two shards of a chunk never share a remote).
+pub fn targets(key: &[u8; 32], candidates: &[Candidate], holding: &[i64], count: usize) -> crate::Result<Vec<i64>> {
+    let free: Vec<Candidate> = candidates.iter().copied().filter(|c| !holding.contains(&c.id)).collect();
+    placement::choose(key, &free, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ShardStatus::*;
+
+    fn s(x: &str) -> Scheme {
+        x.parse().unwrap()
+    }
+
+    #[test]
+    fn thresholds_and_grace() {
+        let k4 = s("4+2");
+        assert_eq!(default_threshold(k4), 5);
+        let full = Health::of(k4, [Healthy; 6]);
+        assert!(!full.needs_repair(5));
+        let one_lost = Health::of(k4, [Healthy, Healthy, Healthy, Healthy, Healthy, Lost]);
+        assert!(one_lost.needs_repair(5), "k+1 healthy reaches the threshold");
+        // A remote rebooting (unavailable) does not trigger repair at k+2...
+        let blip = Health::of(k4, [Healthy, Healthy, Healthy, Healthy, Healthy, Unavailable]);
+        assert!(!blip.needs_repair(5));
+        // ...but when only k are readable, repair now.
+        let tight = Health::of(k4, [Healthy, Healthy, Healthy, Healthy, Unavailable, Unavailable]);
+        assert!(tight.needs_repair(5));
+        assert!(tight.recoverable());
+        assert!(!Health::of(k4, [Healthy, Healthy, Healthy, Lost, Lost, Lost]).recoverable());
+        // 1+0 has nothing to repair from; it never "needs" a repair it cannot do.
+        assert!(!Health::of(s("1+0"), [Healthy]).needs_repair(default_threshold(s("1+0"))));
+    }
+
+    #[test]
+    fn closest_to_loss_first() {
+        let k4 = s("4+2");
+        let mut v = [
+            Health { scheme: k4, healthy: 5, unavailable: 0 },
+            Health { scheme: k4, healthy: 4, unavailable: 0 },
+            Health { scheme: s("6+4"), healthy: 7, unavailable: 0 },
+        ];
+        v.sort_by(priority);
+        // Margin 0 first; at equal margin, the chunk missing more shards.
+        assert_eq!(v.iter().map(|h| h.healthy).collect::<Vec<_>>(), [4, 7, 5]);
+    }
+
+    #[test]
+    fn targets_avoid_remotes_holding_the_chunk() {
+        let cands: Vec<Candidate> = (1..=8).map(|id| Candidate { id, weight: 100 }).collect();
+        let t = targets(&[7; 32], &cands, &[1, 2, 3, 4], 2).unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(t.iter().all(|id| *id > 4));
+        assert!(targets(&[7; 32], &cands, &[1, 2, 3, 4, 5, 6, 7], 2).is_err());
+    }
+}
