@@ -131,11 +131,8 @@ impl Churn {
                 }
                 Event::OutageEnd(r) => self.outage_end(net, r, at),
                 Event::GraceOver { remote, since } => {
-                    if net.remote(remote).offline_since == Some(since) {
-                        net.mark(remote);
-                        if net.remote(remote).departed {
-                            net.forget(remote);
-                        }
+                    if net.offline_since(remote) == Some(since) {
+                        net.grace_over(remote);
                     }
                 }
             }
@@ -144,18 +141,17 @@ impl Churn {
 
     /// `r` leaves for good at `now` and an empty remote joins in its place.
     pub fn depart(&mut self, net: &mut Network, r: RemoteId, now: u64) {
-        if net.remote(r).departed {
+        if net.departed(r) {
             return;
         }
         net.depart(r, now);
         self.stats.departed += 1;
-        // Durability changed now; the server notices at the grace.
-        net.mark(r);
-        let since = net.remote(r).offline_since.expect("departed remotes are offline");
+        // Durability changed now; the server notices at the grace (already
+        // scheduled if it departed during a long outage; a duplicate is
+        // harmless).
+        let since = net.offline_since(r).expect("departed remotes are offline");
         if since + self.grace >= now {
             self.schedule((since + self.grace + 1) as f64, Event::GraceOver { remote: r, since });
-        } else {
-            net.forget(r);
         }
         let id = RemoteId::try_from(net.remote_count()).expect("fewer than 2^32 remotes");
         let capacity = self.draw_capacity(id) * self.scale;
@@ -167,11 +163,10 @@ impl Churn {
     /// `r` goes offline at `now` for `len` seconds, then returns with its
     /// shards.
     pub fn outage(&mut self, net: &mut Network, r: RemoteId, now: u64, len: f64) {
-        if net.remote(r).departed || net.remote(r).offline_since.is_some() {
+        if net.departed(r) || net.offline_since(r).is_some() {
             return;
         }
-        net.set_offline(r, now);
-        net.mark(r);
+        net.go_offline(r, now);
         self.stats.outages += 1;
         if len > self.grace as f64 {
             self.stats.outages_past_grace += 1;
@@ -181,11 +176,10 @@ impl Churn {
     }
 
     fn outage_end(&mut self, net: &mut Network, r: RemoteId, now: u64) {
-        if net.remote(r).departed {
+        if net.departed(r) {
             return;
         }
-        net.set_online(r);
-        net.mark(r);
+        net.come_online(r);
         let gap = self.outage_gap;
         let gap = self.rng(r).exp(gap);
         self.schedule(now as f64 + gap, Event::OutageStart(r));
@@ -200,7 +194,7 @@ mod tests {
     fn churn(p: Params) -> (Churn, Network) {
         let cfg = Config::new(p).unwrap();
         let mut churn = Churn::new(&cfg);
-        let mut net = Network::new(cfg.scheme, 1, cfg.grace);
+        let mut net = Network::new(cfg.scheme, 1);
         for r in 0..cfg.params.remotes as RemoteId {
             let cap = churn.draw_capacity(r);
             net.add_remote(cap as u64);

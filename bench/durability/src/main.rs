@@ -67,6 +67,7 @@
 
 mod churn;
 mod network;
+mod par;
 mod params;
 mod repair;
 mod report;

@@ -32,7 +32,7 @@ pub struct Params {
     #[arg(long, default_value_t = 0.5)]
     pub fill: f64,
     /// Chunks simulated. Results are fractions; more chunks only narrow them.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 100_000)]
     pub chunks: usize,
     /// Ciphertext per chunk, MiB.
     #[arg(long, default_value_t = 64)]
@@ -70,6 +70,9 @@ pub struct Params {
     /// outages whatever the scheme.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Threads ranking placement candidates; results do not depend on it.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
 }
 
 impl Default for Params {
@@ -119,7 +122,10 @@ impl Config {
             p.remotes > 0 && p.chunks > 0 && p.chunk_mib > 0,
             "--remotes, --chunks and --chunk-mib must be positive"
         );
-        ensure!(p.fill > 0.0 && p.fill < 1.0, "--fill {} must be between 0 and 1", p.fill);
+        ensure!(p.threads > 0, "--threads must be at least 1");
+        // Placement ranks a batch of chunks on one view of free space, so a
+        // nearly full network could overfill a remote by a few shards.
+        ensure!(p.fill > 0.0 && p.fill <= 0.9, "--fill {} must be above 0 and at most 0.9", p.fill);
         ensure!(
             p.min_capacity_tb > 0.0 && p.min_capacity_tb <= p.max_capacity_tb,
             "capacities must satisfy 0 < --min-capacity-tb <= --max-capacity-tb"

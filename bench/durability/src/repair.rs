@@ -14,10 +14,10 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use pyxis_core::placement::Candidate;
 use pyxis_core::repair::{self, Health, ShardStatus};
 
 use crate::network::{ChunkId, Network, RemoteId};
+use crate::par;
 
 /// A queued chunk with the health it was queued with (still current: every
 /// change of a holder's state re-evaluates the chunk before repair runs).
@@ -62,6 +62,8 @@ pub struct RepairStats {
     pub waiting: u64,
     /// Repairs skipped because too few online remotes had room.
     pub no_targets: u64,
+    /// Repairs whose targets filled up within the step and were re-ranked.
+    pub reranked: u64,
     /// Most chunks queued at the end of a step.
     pub peak_backlog: u64,
 }
@@ -101,53 +103,93 @@ impl RepairQueue {
 
     /// Repairs queued chunks in order while `credit` (bytes) is positive; the
     /// last repair may overdraw it, and the caller carries the debt.
-    pub fn run(&mut self, net: &mut Network, now: u64, credit: &mut i64) {
-        let mut cands = net.candidates();
+    ///
+    /// Placement weights are the free space at the start of the step (the
+    /// server, too, knows free space from the remotes' periodic reports), so
+    /// the targets of a whole batch of repairs can be ranked at once on
+    /// `threads` threads; they are applied in queue order, and a target that
+    /// has meanwhile run out of room sends that one repair back to a fresh
+    /// ranking.
+    pub fn run(&mut self, net: &mut Network, credit: &mut i64, threads: usize) {
+        let cands = net.candidates();
         let mut cursor: Option<Entry> = None;
         while *credit > 0 {
-            let next = match cursor {
-                None => self.queue.iter().next(),
-                Some(e) => self.queue.range((Bound::Excluded(e), Bound::Unbounded)).next(),
-            };
-            let Some(&e) = next else { break };
-            cursor = Some(e);
-            if !e.health.recoverable() {
-                self.stats.waiting += 1;
-                continue;
+            let jobs = self.plan(net, *credit, &mut cursor);
+            if jobs.is_empty() {
+                break;
             }
-            match repair_chunk(net, e.chunk, now, &mut cands) {
-                Some(cost) => {
-                    *credit -= cost as i64;
-                    self.remove(e.chunk);
-                    self.stats.repairs += 1;
-                    let k = net.scheme().data() as u64;
-                    let shard = net.shard_bytes();
-                    let written = cost / shard - k;
-                    self.stats.shards_rebuilt += written;
-                    self.stats.bytes_read += k * shard;
-                    self.stats.bytes_written += written * shard;
-                }
-                None => self.stats.no_targets += 1,
+            let picks = par::map(&jobs, threads, |j| {
+                repair::targets(net.key(j.chunk), &cands, &j.holding, j.missing.len()).ok()
+            });
+            for (job, pick) in jobs.iter().zip(picks) {
+                self.apply(net, job, pick, credit);
             }
         }
         self.stats.peak_backlog = self.stats.peak_backlog.max(self.queue.len() as u64);
     }
+
+    /// The next queued chunks after `cursor` that `credit` would cover.
+    fn plan(&mut self, net: &Network, mut credit: i64, cursor: &mut Option<Entry>) -> Vec<Job> {
+        let k = net.scheme().data();
+        let mut jobs = Vec::new();
+        while credit > 0 {
+            let next = match cursor {
+                None => self.queue.iter().next(),
+                Some(e) => self.queue.range((Bound::Excluded(*e), Bound::Unbounded)).next(),
+            };
+            let Some(&e) = next else { break };
+            *cursor = Some(e);
+            if !e.health.recoverable() {
+                self.stats.waiting += 1;
+                continue;
+            }
+            let shards = net.shards(e.chunk);
+            let missing: Vec<usize> =
+                (0..shards.len()).filter(|&i| net.status(shards[i]) != ShardStatus::Healthy).collect();
+            credit -= ((k + missing.len()) as u64 * net.shard_bytes()) as i64;
+            jobs.push(Job { chunk: e.chunk, missing, holding: shards.iter().map(|&r| i64::from(r)).collect() });
+        }
+        jobs
+    }
+
+    /// Writes `job`'s rebuilt shards to `pick` (re-ranked if one of them is
+    /// full by now) and charges the traffic: k shards read, one written per
+    /// rebuilt shard.
+    fn apply(&mut self, net: &mut Network, job: &Job, pick: Option<Vec<i64>>, credit: &mut i64) {
+        let id = |r: i64| RemoteId::try_from(r).expect("candidate ids are remote ids");
+        let pick = match pick {
+            Some(to) if to.iter().all(|&r| net.weight(id(r)) > 0) => Some(to),
+            Some(_) => {
+                self.stats.reranked += 1;
+                repair::targets(net.key(job.chunk), &net.candidates(), &job.holding, job.missing.len()).ok()
+            }
+            None => None,
+        };
+        let Some(to) = pick else {
+            self.stats.no_targets += 1;
+            return;
+        };
+        for (&i, &r) in job.missing.iter().zip(&to) {
+            net.move_shard(job.chunk, i, id(r));
+        }
+        debug_assert!(distinct(net.shards(job.chunk)), "chunk {} has two shards on one remote", job.chunk);
+        let (k, m, shard) = (net.scheme().data() as u64, job.missing.len() as u64, net.shard_bytes());
+        *credit -= ((k + m) * shard) as i64;
+        self.remove(job.chunk);
+        self.stats.repairs += 1;
+        self.stats.shards_rebuilt += m;
+        self.stats.bytes_read += k * shard;
+        self.stats.bytes_written += m * shard;
+    }
 }
 
-/// Rebuilds every shard of `c` that is not healthy onto the remotes
-/// `repair::targets` picks; returns the bytes moved (k shards read, one
-/// written per rebuilt shard), or `None` if there are not enough targets.
-pub fn repair_chunk(net: &mut Network, c: ChunkId, now: u64, cands: &mut [Candidate]) -> Option<u64> {
-    let shards = net.shards(c).to_vec();
-    let missing: Vec<usize> =
-        (0..shards.len()).filter(|&i| net.status(shards[i], now) != ShardStatus::Healthy).collect();
-    let holding: Vec<i64> = shards.iter().map(|&r| i64::from(r)).collect();
-    let to = repair::targets(net.key(c), cands, &holding, missing.len()).ok()?;
-    for (&i, &r) in missing.iter().zip(&to) {
-        net.move_shard(c, i, RemoteId::try_from(r).expect("candidate ids are remote ids"), cands);
-    }
-    debug_assert!(distinct(net.shards(c)), "chunk {c} has two shards on one remote");
-    Some((net.scheme().data() + missing.len()) as u64 * net.shard_bytes())
+/// One planned repair: the shards to rebuild and the chunk's holders (which
+/// `targets` must skip).
+#[derive(Debug)]
+struct Job {
+    chunk: ChunkId,
+    missing: Vec<usize>,
+    holding: Vec<i64>,
 }
 
 pub fn distinct(remotes: &[RemoteId]) -> bool {
@@ -162,21 +204,23 @@ mod tests {
 
     #[test]
     fn repairs_closest_to_loss_first_within_the_budget() {
-        let mut net = Network::new("4+2".parse().unwrap(), 10, 24);
+        let mut net = Network::new("4+2".parse().unwrap(), 10);
         for _ in 0..12 {
             net.add_remote(1_000_000);
         }
-        let mut cands = net.candidates();
+        let cands = net.candidates();
         for i in 0..60u8 {
-            net.add_chunk([i; 32], &mut cands).unwrap();
+            let to = pyxis_core::placement::choose(&[i; 32], &cands, 6).unwrap();
+            net.add_chunk([i; 32], &to.iter().map(|&r| r as RemoteId).collect::<Vec<_>>());
         }
         // Two remotes gone past the grace: chunks on both are at margin 0,
         // chunks on one at margin 1.
-        net.set_offline(0, 0);
-        net.set_offline(1, 0);
-        let now = 100;
+        for r in [0, 1] {
+            net.go_offline(r, 0);
+            net.grace_over(r);
+        }
         let mut q = RepairQueue::default();
-        let healths: Vec<Health> = (0..60).map(|c| net.health(c, now)).collect();
+        let healths: Vec<Health> = (0..60).map(|c| net.assess(c).0).collect();
         for (c, h) in healths.iter().enumerate() {
             q.update(c as ChunkId, *h, 5);
         }
@@ -185,10 +229,10 @@ mod tests {
         let before = q.len();
         // One byte of credit: the first repair overdraws it and ends the step.
         let mut credit = 1;
-        q.run(&mut net, now, &mut credit);
+        q.run(&mut net, &mut credit, 2);
         assert_eq!(q.len(), before - 1);
         assert_eq!(q.stats.repairs, 1);
-        assert_eq!(net.health(first, now).healthy, 6, "the margin-0 chunk went first");
+        assert_eq!(net.assess(first).0.healthy, 6, "the margin-0 chunk went first");
         assert_eq!(credit, 1 - (4 + 2) * 10, "k reads and two writes");
         assert!(q.queued[first as usize].is_none());
     }

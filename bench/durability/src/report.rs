@@ -27,6 +27,7 @@ pub struct Report {
     pub chunks_lost: u64,
     /// Ciphertext of the lost chunks.
     pub bytes_lost: u64,
+    pub full_scale_lost_tb: f64,
     pub lost_fraction: f64,
     pub repairs: u64,
     pub shards_rebuilt: u64,

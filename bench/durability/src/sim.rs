@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::churn::Churn;
+use pyxis_core::placement;
+
 use crate::network::{ChunkId, Network, RemoteId};
+use crate::par;
 use crate::params::{Config, HOUR, MB, TB};
 use crate::repair::RepairQueue;
 use crate::rng::Rng;
@@ -53,17 +56,13 @@ impl Sim {
         let caps: Vec<f64> = (0..p.remotes as RemoteId).map(|r| churn.draw_capacity(r)).collect();
         let scale = cfg.stored_bytes() as f64 / (p.fill * caps.iter().sum::<f64>());
         churn.set_scale(scale);
-        let mut net = Network::new(cfg.scheme, cfg.shard_bytes, cfg.grace);
+        let mut net = Network::new(cfg.scheme, cfg.shard_bytes);
         for (r, cap) in caps.iter().enumerate() {
             net.add_remote((cap * scale).round() as u64);
             churn.start(r as RemoteId, 0);
         }
         let started = Instant::now();
-        let mut cands = net.candidates();
-        for c in 0..p.chunks as u64 {
-            let key = Rng::stream(p.seed, KEY_STREAM + c).bytes32();
-            net.add_chunk(key, &mut cands).with_context(|| format!("placing chunk {c}"))?;
-        }
+        place(&mut net, p.chunks, p.seed, p.threads)?;
         let budget = (p.repair_mbps * MB * STEP as f64 * scale).round() as i64;
         let k = cfg.scheme.data() as isize;
         let n = cfg.scheme.total() as isize;
@@ -99,7 +98,7 @@ impl Sim {
         self.evaluate();
         // Bandwidth not used in an hour is not saved up for later.
         self.credit = (self.credit + self.budget).min(self.budget);
-        self.repair.run(&mut self.net, self.now, &mut self.credit);
+        self.repair.run(&mut self.net, &mut self.credit, self.cfg.params.threads);
     }
 
     /// Re-evaluates the chunks whose holders changed state: lost for good,
@@ -107,7 +106,8 @@ impl Sim {
     fn evaluate(&mut self) {
         let k = self.cfg.scheme.data() as isize;
         for c in self.net.take_dirty() {
-            let durable = self.net.durable(c) as isize - k;
+            let (health, durable) = self.net.assess(c);
+            let durable = durable as isize - k;
             self.worst_durable_margin = self.worst_durable_margin.min(durable);
             if durable < 0 {
                 self.lost += 1;
@@ -115,7 +115,6 @@ impl Sim {
                 self.repair.remove(c);
                 continue;
             }
-            let health = self.net.health(c, self.now);
             let m = health.margin();
             self.worst_margin = self.worst_margin.min(m);
             let slot = &mut self.min_margin[c as usize];
@@ -149,6 +148,7 @@ impl Sim {
             full_scale_stored_tb: stored as f64 / self.scale / TB,
             chunks_lost: self.lost,
             bytes_lost: self.lost * cfg.chunk_bytes,
+            full_scale_lost_tb: (self.lost * cfg.chunk_bytes) as f64 / self.scale / TB,
             lost_fraction: self.lost as f64 / cfg.params.chunks as f64,
             repairs: rs.repairs,
             shards_rebuilt: rs.shards_rebuilt,
@@ -170,6 +170,28 @@ impl Sim {
             wall_seconds: wall.as_secs_f64(),
         }
     }
+}
+
+/// Writes `chunks` chunks where `placement::choose` puts them, in batches
+/// that see the free space left by the batches before (uploads in the same
+/// minute see the same weights), each batch ranked on `threads` threads.
+fn place(net: &mut Network, chunks: usize, seed: u64, threads: usize) -> anyhow::Result<()> {
+    /// About a server's worth of uploads between refreshes of free space;
+    /// small against the ~2000 shards a remote ends up with.
+    const BATCH: u64 = 1000;
+    let n = net.scheme().total();
+    for start in (0..chunks as u64).step_by(BATCH as usize) {
+        let keys: Vec<[u8; 32]> =
+            (start..(start + BATCH).min(chunks as u64)).map(|c| Rng::stream(seed, KEY_STREAM + c).bytes32()).collect();
+        let cands = net.candidates();
+        let picks = par::map(&keys, threads, |key| placement::choose(key, &cands, n));
+        for (i, (key, pick)) in keys.iter().zip(picks).enumerate() {
+            let pick = pick.with_context(|| format!("placing chunk {}", start + i as u64))?;
+            let holders: Vec<RemoteId> = pick.iter().map(|&r| RemoteId::try_from(r).expect("remote ids")).collect();
+            net.add_chunk(*key, &holders);
+        }
+    }
+    Ok(())
 }
 
 /// Hooks for the scenario tests: inspect the state, force events.

@@ -64,10 +64,10 @@ fn shards_in_an_outage_past_the_grace_are_not_lost_for_good() {
     }
     steps(&mut s, 48);
     // The server counts them lost (past the 24 h grace), but they return.
-    assert_eq!(s.network().health(0, s.now()).healthy, 3);
+    assert_eq!(s.network().assess(0).0.healthy, 3);
     assert!(!s.network().is_lost(0));
     steps(&mut s, 48);
-    assert_eq!(s.network().health(0, s.now()).healthy, 6, "back with their shards");
+    assert_eq!(s.network().assess(0).0.healthy, 6, "back with their shards");
     assert_eq!(s.chunks_lost(), 0);
 }
 
@@ -81,7 +81,7 @@ fn a_departure_is_repaired_only_after_the_grace() {
     steps(&mut s, 1);
     assert!(s.repair_stats().repairs > 0);
     assert!(!s.holders(0).contains(&gone));
-    assert_eq!(s.network().health(0, s.now()).healthy, 6);
+    assert_eq!(s.network().assess(0).0.healthy, 6);
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn multi_shard_repairs_share_the_k_reads() {
     assert!(st.repairs >= 1 && st.shards_rebuilt >= 3);
     assert_eq!(st.bytes_read, st.repairs * 6 * shard);
     assert_eq!(st.bytes_written, st.shards_rebuilt * shard);
-    assert_eq!(s.network().health(0, s.now()).healthy, 10);
+    assert_eq!(s.network().assess(0).0.healthy, 10);
 }
 
 #[test]
