@@ -20,27 +20,31 @@
 //!
 //! - **Network** (`--remotes 1000`): capacities log-uniform in
 //!   `--min-capacity-tb 1` to `--max-capacity-tb 16` (home disks to small
-//!   servers, as many of each octave). The data fills `--fill 0.5` of the
-//!   capacity at the start; it is written at once, when every remote is
-//!   online, and the year has no uploads or deletes (they would add fresh,
-//!   whole chunks and not change the loss rate).
-//! - **Data** (`--chunks 200000` of `--chunk-mib 64` ciphertext): a chunk is
-//!   split into k shards of ceil(64 MiB / k) plus m parity shards.
-//! - **Scale.** 200,000 chunks are 12.5 TiB of ciphertext, while 1000 remotes
-//!   of 1-16 TB half full hold about 2.7 PB. Rather than simulate 40 million
-//!   chunks, the simulation shrinks every capacity by the factor `scale` that
-//!   makes the simulated chunks fill `--fill` of it, and the repair bandwidth
-//!   by the same factor, so the hours it takes to rebuild a departed remote
-//!   are those of the full-size network. Equivalently, each simulated chunk
-//!   stands for 1/scale real chunks that share their remotes: expected
-//!   fractions (lost, repair traffic / stored) do not depend on the scale,
-//!   but losses come in lumps, so a lost count of a few is noise. The report
-//!   gives bytes both simulated and at full scale (`*_full_scale_*`).
-//! - **Time**: `--days 365` in steps of one hour ([`sim::STEP`]); events
-//!   inside an hour take effect at their instant, the server looks at the
-//!   state at the end of each hour. Runs are deterministic given `--seed`,
-//!   with our own xoshiro256** ([`rng`]); every remote has its own random
-//!   stream, so every scheme run with one seed sees exactly the same churn.
+//!   servers, as many remotes in each doubling). The data fills `--fill 0.5`
+//!   of the capacity at the start; it is all written at time 0, with every
+//!   remote online, and the year has no uploads or deletes (they would add
+//!   whole, fresh chunks and not change the loss rate much).
+//! - **Data** (`--chunks 100000` of `--chunk-mib 64` ciphertext): a chunk is
+//!   k shards of ceil(64 MiB / k) plus m parity shards, placed by
+//!   `placement::choose` in batches of 1000 chunks, each batch seeing the
+//!   free space the batches before it left.
+//! - **Scale.** 100,000 chunks are 6.1 TiB of ciphertext, while 1000 remotes
+//!   of 1-16 TB half full hold about 2.7 PB. Rather than simulate ~40 million
+//!   chunks, every capacity is multiplied by the factor `scale` (reported;
+//!   about 0.004 for 6+4) that makes the simulated chunks fill `--fill` of
+//!   it, and so is the repair bandwidth, so the hours it takes to rebuild a
+//!   departed remote are those of the full-size network. Equivalently, each
+//!   simulated chunk stands for 1/scale (~250) real chunks that share their
+//!   remotes: expected fractions (lost, repair traffic / stored) do not
+//!   depend on the scale, but losses come in lumps, so a count of a few lost
+//!   chunks is mostly noise. More chunks narrow it (run time is linear in
+//!   `--chunks`: ~15 s per 100,000 for 6+4 on two busy cores). The report
+//!   gives bytes both simulated and at full scale (`full_scale_*`).
+//! - **Time**: `--days 365` in steps of one hour ([`sim::STEP`]); churn
+//!   events take effect at their own instant, the server looks at the state
+//!   at the end of each hour. A run is deterministic given `--seed`, with our
+//!   own xoshiro256** ([`rng`]), and every remote draws from its own stream,
+//!   so every scheme run with one seed sees exactly the same churn.
 //! - **Departures**: exponential lifetimes, mean `--mean-lifetime-days 274`
 //!   (nine months); a departed remote is replaced at once by an empty one of
 //!   a fresh random capacity, so the network keeps its size.
@@ -51,19 +55,30 @@
 //!   shards counted `Lost`; before that they are `Unavailable`. The server
 //!   cannot tell a departure from an outage, so a departed remote just stays
 //!   offline: its shards become `Lost` when its grace runs out.
-//! - **Repair**: at every step the chunks `needs_repair` queued are repaired
-//!   in `priority` order while the network-wide budget `--repair-mbps 1000`
-//!   (MB/s of shard reads plus writes at full scale, i.e. 3.6 TB an hour)
-//!   lasts; budget unused in an hour is not saved up. A repair reads k
-//!   healthy shards and writes every shard not healthy (see [`repair`]) to
-//!   `targets` over online remotes with room, excluding the chunk's holders.
-//!   A chunk with fewer than k healthy shards waits for remotes to return.
-//!   There is no per-remote limit: new remotes, being the emptiest, receive
-//!   much of the rebuilt data, as the real placement would send it.
-//! - **Loss**: a chunk is lost when fewer than k of its shards exist on
+//! - **Repair**: at the end of every hour the chunks `needs_repair` queued
+//!   are repaired in `priority` order while the network-wide budget
+//!   `--repair-mbps 1000` (MB/s of shard reads plus writes at full scale:
+//!   3.6 TB an hour) lasts; budget unused in an hour is not saved up. A
+//!   repair reads k healthy shards and writes every shard not healthy (see
+//!   [`repair`]) to `repair::targets` over the online remotes with room,
+//!   weighted by their free space at the start of the hour and excluding
+//!   the chunk's holders. A chunk with fewer than k healthy shards waits for
+//!   remotes to return. There is no per-remote limit: new remotes, being the
+//!   emptiest, receive much of the rebuilt data, as the real placement sends
+//!   it. `--threads 2` rank placement candidates in parallel ([`par`]);
+//!   results do not depend on it.
+//! - **Loss**: a chunk is lost when fewer than k of its shards are on
 //!   remotes that have not departed — permanent, since departed remotes
 //!   never return. A chunk with enough shards on remotes in an outage is
 //!   not lost, even past the grace.
+//!
+//! # What it leaves out
+//!
+//! Remotes fail independently (no shared ISP, region or software release);
+//! no shard is corrupted or fails an audit; the server itself never fails;
+//! repair finishes within the hour it is paid for; remotes have no upload
+//! limit of their own; the scheme of existing chunks never changes (no
+//! adaptive re-encoding).
 
 mod churn;
 mod network;

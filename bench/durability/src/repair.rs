@@ -57,8 +57,8 @@ pub struct RepairStats {
     pub shards_rebuilt: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
-    /// Repairs skipped because too few shards were readable at the time
-    /// (the chunk waits for remotes to return).
+    /// Times a queued chunk was passed over because too few shards were
+    /// readable (it waits for remotes to return); counted per step.
     pub waiting: u64,
     /// Repairs skipped because too few online remotes had room.
     pub no_targets: u64,

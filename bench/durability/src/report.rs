@@ -43,8 +43,14 @@ pub struct Report {
     pub worst_durable_margin: i64,
     /// Surviving chunks by the worst margin each reached.
     pub min_margin_histogram: BTreeMap<i64, u64>,
+    /// Times a queued chunk was passed over because fewer than k of its
+    /// shards were readable (it waits for remotes to return); counted per
+    /// step, so one chunk waiting a day counts up to 24.
     pub repair_waiting: u64,
+    /// Repairs skipped because too few online remotes had room.
     pub repair_no_targets: u64,
+    /// Repairs re-ranked because a target filled up within the step.
+    pub repair_reranked: u64,
     pub peak_backlog_chunks: u64,
     pub remotes_departed: u64,
     pub remotes_joined: u64,
@@ -113,7 +119,7 @@ impl fmt::Display for Report {
             (
                 "repairs",
                 format!(
-                    "{} chunks, {} shards; peak backlog {} chunks; skipped {} waiting, {} without targets",
+                    "{} chunks, {} shards; peak backlog {} chunks; passed over {} times unreadable, {} without targets",
                     self.repairs,
                     self.shards_rebuilt,
                     self.peak_backlog_chunks,

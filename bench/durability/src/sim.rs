@@ -161,6 +161,7 @@ impl Sim {
             min_margin_histogram: histogram,
             repair_waiting: rs.waiting,
             repair_no_targets: rs.no_targets,
+            repair_reranked: rs.reranked,
             peak_backlog_chunks: rs.peak_backlog,
             remotes_departed: self.churn.stats.departed,
             remotes_joined: self.churn.stats.joined,
