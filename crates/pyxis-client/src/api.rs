@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pyxis_proto::api::ErrorBody;
-use pyxis_proto::api::admin::{QuotaRequest, RemotesResponse};
+use pyxis_proto::api::admin::{DrainRequest, HealthResponse, QuotaRequest, RemotesResponse};
 use pyxis_proto::api::auth::{
     LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
@@ -191,5 +191,11 @@ impl Api {
     }
     pub async fn admin_remotes(&self) -> Result<RemotesResponse> {
         self.get_query("/v1/admin/remotes", &[]).await
+    }
+    pub async fn admin_health(&self) -> Result<HealthResponse> {
+        self.get_query("/v1/admin/health", &[]).await
+    }
+    pub async fn admin_drain(&self, remote: i64) -> Result<()> {
+        self.call_empty("/v1/admin/drain", &DrainRequest { remote }).await
     }
 }

@@ -57,12 +57,14 @@ pub struct GetReport {
 }
 
 type ChunkResult = std::result::Result<Arc<ChunkBuf>, Arc<String>>;
+/// A chunk being fetched (or fetched), shared by every file that asks for it.
+type SharedChunk = Shared<BoxFuture<'static, ChunkResult>>;
 
 /// Fetches and decodes chunks, sharing work between files.
 pub struct Reader {
     ctx: Arc<Ctx>,
     locations: Arc<LocationCache>,
-    chunks: Mutex<(HashMap<ChunkId, Shared<BoxFuture<'static, ChunkResult>>>, VecDeque<ChunkId>)>,
+    chunks: Mutex<(HashMap<ChunkId, SharedChunk>, VecDeque<ChunkId>)>,
 }
 
 impl std::fmt::Debug for Reader {

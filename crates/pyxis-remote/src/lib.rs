@@ -11,6 +11,7 @@ mod fsutil;
 pub mod heartbeat;
 pub mod identity;
 pub mod store;
+pub mod upkeep;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +48,10 @@ pub struct RemoteOptions {
     pub name: Option<String>,
     /// Overrides the heartbeat interval the server asks for (tests use short ones).
     pub heartbeat: Option<Duration>,
+    /// How often to re-hash every shard (default a day).
+    pub scrub_every: Option<Duration>,
+    /// How often to reconcile the inventory with the server (default an hour).
+    pub inventory_every: Option<Duration>,
 }
 
 /// A remote that is serving. Stop it with [`RunningRemote::shutdown`].
@@ -171,6 +176,14 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
         dir: opts.dir.clone(),
         interval: opts.heartbeat,
     };
+    let upkeep = upkeep::UpkeepConfig {
+        server: cfg.server.clone(),
+        dir: opts.dir.clone(),
+        scrub_every: opts.scrub_every.unwrap_or(Duration::from_secs(24 * 3600)),
+        inventory_every: opts.inventory_every.unwrap_or(Duration::from_secs(3600)),
+        inventory_grace: Duration::from_secs(30).min(opts.inventory_every.unwrap_or(Duration::from_secs(3600))),
+    };
+    tokio::spawn(upkeep::run(upkeep, client.clone(), store.clone(), stopped.clone()));
     let heartbeat = Heartbeat::new(cfg, client, store.clone(), registration.clone(), saved);
     let heartbeat = tokio::spawn(heartbeat.run(stopped));
     info!(%url, dir = %opts.dir.display(), "remote listening");

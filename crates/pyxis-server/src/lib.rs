@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod placement;
 pub mod registry;
 pub mod routes;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +50,52 @@ pub struct ServerOptions {
     /// Operator token for `/v1/admin`; default: generated once, written to
     /// `data_dir/admin-token`.
     pub admin_token: Option<String>,
+    pub durability: DurabilityOptions,
+}
+
+/// The background workers that keep the promise that losing remotes loses no
+/// data and nothing is kept that nobody references.
+#[derive(Debug, Clone)]
+pub struct DurabilityOptions {
+    /// A remote offline this long counts as lost: its shards get rebuilt.
+    pub repair_grace: Duration,
+    /// How often the workers look for work.
+    pub interval: Duration,
+    /// Repair when a chunk's healthy shards fall to this (default k+1).
+    pub repair_threshold: Option<usize>,
+    /// Chunks repaired at once.
+    pub repair_concurrency: usize,
+    /// Repair and re-encoding traffic through the server, bytes per second.
+    pub repair_bandwidth: u64,
+    /// Re-encode older chunks to the wider scheme when the network grows.
+    pub reencode: bool,
+    /// Shards audited per interval.
+    pub audit_sample: usize,
+    /// Failed audits in a row that make a remote suspect (then drained).
+    pub suspect_after: i64,
+    /// Removed data becomes collectable after this (a put that just found its
+    /// chunks present can still commit).
+    pub deleted_grace: Duration,
+    /// Garbage shards wait this long before deletion, so readers holding old
+    /// locations finish.
+    pub garbage_delay: Duration,
+}
+
+impl Default for DurabilityOptions {
+    fn default() -> Self {
+        Self {
+            repair_grace: Duration::from_secs(3600),
+            interval: Duration::from_secs(10),
+            repair_threshold: None,
+            repair_concurrency: 4,
+            repair_bandwidth: 200_000_000,
+            reencode: true,
+            audit_sample: 8,
+            suspect_after: 3,
+            deleted_grace: Duration::from_secs(600),
+            garbage_delay: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -69,6 +116,7 @@ impl Default for ServerOptions {
             login_hash: KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 },
             policy: RedundancyPolicy::default(),
             admin_token: None,
+            durability: DurabilityOptions::default(),
         }
     }
 }
@@ -81,6 +129,9 @@ pub struct AppState {
     pub sessions: auth::SessionKeys,
     pub admin_token_hash: [u8; 32],
     pub url: String,
+    /// For the workers' own shard traffic (repair, audits, deletes).
+    pub http: reqwest::Client,
+    pub stats: workers::Stats,
 }
 
 impl std::fmt::Debug for AppState {
@@ -142,10 +193,26 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("binding {}", opts.listen))?;
     let addr = listener.local_addr()?;
     let url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let state = Arc::new(AppState { db, opts, signer, sessions, admin_token_hash, url: url.clone() });
+    let http = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(16)
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let state = Arc::new(AppState {
+        db,
+        opts,
+        signer,
+        sessions,
+        admin_token_hash,
+        url: url.clone(),
+        http,
+        stats: workers::Stats::default(),
+    });
 
     let (stop, stopped) = watch::channel(false);
     registry::spawn_sweeper(state.clone(), stopped.clone());
+    workers::spawn(state.clone(), stopped.clone());
     let app = routes::router(state.clone());
     let mut shutdown = stopped;
     let task = tokio::spawn(async move {

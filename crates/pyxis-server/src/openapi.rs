@@ -16,7 +16,8 @@ use crate::routes::{accounts, admin, catalog, chunks, remotes};
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::quota,
-        remotes::register, remotes::heartbeat, admin::set_quota, admin::remotes,
+        remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
+        admin::set_quota, admin::remotes, admin::health, admin::drain,
     ),
     tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "remotes"), (name = "admin"))
 )]

@@ -14,6 +14,13 @@ use pyxis_remote::{RemoteOptions, RunningRemote};
 use pyxis_server::{RunningServer, ServerOptions};
 use sqlx::Connection;
 
+pub use pyxis_proto::api::admin::HealthResponse;
+
+/// Every stored chunk has all its shards healthy, with `total` shards each.
+pub fn fully_healthy(h: &HealthResponse, total: u64) -> bool {
+    !h.chunks.is_empty() && h.chunks.iter().all(|b| b.healthy == b.total && b.total == total)
+}
+
 /// Every remote's capacity unless a test says otherwise.
 pub const DEFAULT_CAPACITY: u64 = 8 << 30;
 
@@ -34,6 +41,15 @@ pub fn test_server_options(dir: PathBuf, database_url: Option<String>) -> Server
         login_hash: KdfParams::INSECURE_FAST,
         heartbeat: Duration::from_millis(500),
         offline_after: Duration::from_secs(3),
+        // Workers idle unless a test turns them up; garbage goes at once.
+        durability: pyxis_server::DurabilityOptions {
+            interval: Duration::from_millis(250),
+            repair_grace: Duration::from_secs(5),
+            deleted_grace: Duration::ZERO,
+            garbage_delay: Duration::ZERO,
+            audit_sample: 0,
+            ..Default::default()
+        },
         ..ServerOptions::default()
     }
 }
@@ -57,6 +73,8 @@ pub struct Cluster {
     server_opts: ServerOptions,
     remotes: Vec<Option<RunningRemote>>,
     pub capacity: u64,
+    /// Scrub and inventory intervals of remotes started from now on.
+    pub upkeep: (Option<Duration>, Option<Duration>),
 }
 
 impl Cluster {
@@ -78,7 +96,8 @@ impl Cluster {
         let server = pyxis_server::start(server_opts.clone()).await?;
         // Later restarts keep the port, so remotes and clients find it again.
         server_opts.listen = server.addr();
-        let mut c = Cluster { dir, server: Some(server), server_opts, remotes: Vec::new(), capacity };
+        let mut c =
+            Cluster { dir, server: Some(server), server_opts, remotes: Vec::new(), capacity, upkeep: (None, None) };
         for _ in 0..remotes {
             c.add_remote().await?;
         }
@@ -119,6 +138,8 @@ impl Cluster {
             public_url: None,
             name: Some(format!("remote-{i}")),
             heartbeat: Some(Duration::from_millis(300)),
+            scrub_every: self.upkeep.0,
+            inventory_every: self.upkeep.1,
         })
         .await
     }
@@ -161,6 +182,31 @@ impl Cluster {
                 bail!("{online} remotes online, expected {n}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's health report (what `pyxis admin health` prints).
+    pub async fn health(&self) -> pyxis_proto::api::admin::HealthResponse {
+        pyxis_server::routes::admin::health_report(self.server().state()).await.expect("health report")
+    }
+
+    /// Polls the health report until `ok` holds, or fails after `secs`.
+    pub async fn wait_health(
+        &self,
+        what: &str,
+        secs: u64,
+        ok: impl Fn(&pyxis_proto::api::admin::HealthResponse) -> bool,
+    ) -> anyhow::Result<pyxis_proto::api::admin::HealthResponse> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let h = self.health().await;
+            if ok(&h) {
+                return Ok(h);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what}: {h:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

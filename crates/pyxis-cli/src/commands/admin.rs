@@ -34,6 +34,18 @@ pub enum AdminCommand {
         #[command(flatten)]
         auth: AdminAuth,
     },
+    /// Chunks by healthy shards, bytes at risk, the repair queue, worker counters.
+    Health {
+        #[command(flatten)]
+        auth: AdminAuth,
+    },
+    /// Move a remote's shards elsewhere so it can leave.
+    Drain {
+        /// The remote's id (see `pyxis admin remotes`).
+        remote: i64,
+        #[command(flatten)]
+        auth: AdminAuth,
+    },
 }
 
 fn api(g: &Global, auth: &AdminAuth) -> anyhow::Result<Api> {
@@ -74,6 +86,40 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
                         x.name
                     );
                 }
+            });
+        }
+        AdminCommand::Health { auth } => {
+            let h = api(g, &auth)?.admin_health().await?;
+            emit(g.json, &h, |h| {
+                println!("remotes: {} online, {} not", h.remotes_online, h.remotes_other);
+                println!("chunks by healthy shards:");
+                for b in &h.chunks {
+                    println!("  {:>3} of {:<3} {:>10} chunks {:>12}", b.healthy, b.total, b.chunks, size(b.bytes));
+                }
+                println!("degraded chunks (repair queue): {}", h.degraded);
+                println!("bytes at risk (at most k healthy): {}", size(h.bytes_at_risk));
+                println!("garbage shards to delete: {}", h.garbage);
+                let w = &h.workers;
+                println!(
+                    "since start: {} chunks repaired ({} shards, {}), {} re-encoded, {} unrecoverable, audits {} passed / {} failed, {} chunks expired, {} garbage shards deleted",
+                    w.chunks_repaired,
+                    w.shards_rebuilt,
+                    size(w.repair_bytes),
+                    w.chunks_reencoded,
+                    w.unrecoverable,
+                    w.audits_passed,
+                    w.audits_failed,
+                    w.chunks_expired,
+                    w.garbage_deleted
+                );
+            });
+        }
+        AdminCommand::Drain { remote, auth } => {
+            api(g, &auth)?.admin_drain(remote).await?;
+            emit(g.json, &serde_json::json!({"draining": remote}), |_| {
+                println!(
+                    "remote {remote} is draining: its shards move elsewhere; `pyxis admin remotes` shows when it is drained"
+                )
             });
         }
     }

@@ -26,6 +26,12 @@ pub struct RemoteArgs {
     /// A name for people [default: the host name].
     #[arg(long)]
     pub name: Option<String>,
+    /// How often to re-hash every shard and report corrupt ones.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub scrub_every: std::time::Duration,
+    /// How often to reconcile the shard inventory with the server.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub inventory_every: std::time::Duration,
 }
 
 pub async fn run(a: RemoteArgs) -> anyhow::Result<()> {
@@ -37,6 +43,8 @@ pub async fn run(a: RemoteArgs) -> anyhow::Result<()> {
         public_url: a.public_url,
         name: a.name,
         heartbeat: None,
+        scrub_every: Some(a.scrub_every),
+        inventory_every: Some(a.inventory_every),
     })
     .await?;
     eprintln!(

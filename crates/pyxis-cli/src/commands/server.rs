@@ -33,6 +33,27 @@ pub struct ServerArgs {
     /// Operator token for `pyxis admin` [default: generated into DATA/admin-token].
     #[arg(long, env = "PYXIS_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
+    /// A remote offline this long counts as lost: its shards are rebuilt elsewhere.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub repair_grace: Duration,
+    /// Repair a chunk when its healthy shards fall to this many [default: k+1].
+    #[arg(long)]
+    pub repair_threshold: Option<usize>,
+    /// Bandwidth of repair and re-encoding traffic, per second.
+    #[arg(long, default_value = "200MB")]
+    pub repair_bandwidth: ByteSize,
+    /// How often repair, audits and collection look for work.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub worker_interval: Duration,
+    /// Shards audited per interval (0: no audits).
+    #[arg(long, default_value_t = 8)]
+    pub audit_sample: usize,
+    /// Removed data is collected after this.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub deleted_grace: Duration,
+    /// Garbage shards are deleted from remotes after this.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub garbage_delay: Duration,
 }
 
 impl ServerArgs {
@@ -46,6 +67,16 @@ impl ServerArgs {
             heartbeat: self.heartbeat,
             offline_after: self.offline_after,
             admin_token: self.admin_token.clone(),
+            durability: pyxis_server::DurabilityOptions {
+                repair_grace: self.repair_grace,
+                repair_threshold: self.repair_threshold,
+                repair_bandwidth: self.repair_bandwidth.0,
+                interval: self.worker_interval,
+                audit_sample: self.audit_sample,
+                deleted_grace: self.deleted_grace,
+                garbage_delay: self.garbage_delay,
+                ..Default::default()
+            },
             ..ServerOptions::default()
         }
     }

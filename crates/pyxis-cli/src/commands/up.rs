@@ -48,6 +48,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             public_url: None,
             name: Some(format!("local-{i}")),
             heartbeat: None,
+            scrub_every: None,
+            inventory_every: None,
         })
         .await
         .with_context(|| format!("starting remote {i} on {listen}"))?;

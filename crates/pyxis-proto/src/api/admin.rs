@@ -33,3 +33,54 @@ pub struct RemoteInfo {
 pub struct RemotesResponse {
     pub remotes: Vec<RemoteInfo>,
 }
+
+/// One bucket of the health histogram: chunks with `healthy` of `total`
+/// shards on online remotes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthBucket {
+    pub healthy: u64,
+    pub total: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+}
+
+/// Work done by the background workers since the server started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkerStats {
+    pub chunks_repaired: u64,
+    pub shards_rebuilt: u64,
+    pub repair_bytes: u64,
+    pub chunks_reencoded: u64,
+    pub unrecoverable: u64,
+    pub audits_passed: u64,
+    pub audits_failed: u64,
+    pub chunks_expired: u64,
+    pub garbage_deleted: u64,
+}
+
+/// `GET /v1/admin/health`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthResponse {
+    pub remotes_online: u64,
+    pub remotes_other: u64,
+    /// Chunks by healthy-shard count, fewest healthy first.
+    pub chunks: Vec<HealthBucket>,
+    /// Bytes of chunks whose next loss would leave them unreadable or worse
+    /// (healthy shards at most k).
+    pub bytes_at_risk: u64,
+    /// Chunks missing at least one shard.
+    pub degraded: u64,
+    /// Shards waiting to be deleted from remotes.
+    pub garbage: u64,
+    pub workers: WorkerStats,
+}
+
+/// `POST /v1/admin/drain`: move a remote's shards elsewhere so it can leave.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DrainRequest {
+    pub remote: i64,
+}

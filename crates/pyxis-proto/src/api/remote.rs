@@ -62,3 +62,28 @@ pub struct RemoteStatus {
     pub free: u64,
     pub shards: u64,
 }
+
+/// `POST /v1/remotes/{id}/report`: shards the remote's scrubber found corrupt
+/// (and dropped).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub corrupt: Vec<crate::ShardHash>,
+}
+
+/// `POST /v1/remotes/{id}/inventory`: a batch of the hashes a remote holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InventoryRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub hashes: Vec<crate::ShardHash>,
+}
+
+/// Which of them the catalog does not place there: the remote deletes them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InventoryResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub unwanted: Vec<crate::ShardHash>,
+}

@@ -152,6 +152,8 @@ pub fn options(server: &str, dir: &Path, capacity: u64) -> RemoteOptions {
         public_url: None,
         name: Some("test-remote".into()),
         heartbeat: Some(Duration::from_millis(50)),
+        scrub_every: None,
+        inventory_every: None,
     }
 }
 

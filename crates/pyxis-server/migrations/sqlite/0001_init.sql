@@ -74,6 +74,7 @@ CREATE TABLE remotes (
     used         INTEGER NOT NULL,
     state        INTEGER NOT NULL,  -- 1 online, 2 offline, 3 suspect, 4 draining, 5 drained
     last_seen    INTEGER NOT NULL,  -- Unix ms
+    audit_failures INTEGER NOT NULL DEFAULT 0,  -- failed audits since the last passed one
     created_at   INTEGER NOT NULL
 );
 
@@ -97,7 +98,7 @@ CREATE TABLE shards (
     idx        INTEGER NOT NULL,
     hash       BLOB    NOT NULL,
     remote_id  INTEGER NOT NULL REFERENCES remotes(id),
-    state      INTEGER NOT NULL DEFAULT 1,  -- 1 ok, 2 lost
+    state      INTEGER NOT NULL DEFAULT 1,  -- 1 ok, 2 lost (audit or scrub found it missing or corrupt)
     PRIMARY KEY (user_id, chunk_id, idx),
     FOREIGN KEY (user_id, chunk_id) REFERENCES chunks(user_id, chunk_id) ON DELETE CASCADE
 );
@@ -114,4 +115,5 @@ CREATE INDEX entries_by_parent ON entries (user_id, parent, path);
 CREATE INDEX shards_by_remote ON shards (remote_id);
 CREATE INDEX shards_by_hash ON shards (hash);
 CREATE INDEX chunks_unreferenced ON chunks (refcount, expires_at);
+CREATE INDEX shards_not_ok ON shards (state);
 CREATE INDEX version_chunks_by_chunk ON version_chunks (user_id, chunk_id);

@@ -527,9 +527,10 @@ impl Db {
     }
 
     /// Removes a file, or a directory (with `recursive`, everything under it).
-    /// Chunk refcounts drop; chunks nobody references are left to collection.
-    pub async fn remove(&self, user: i64, p: &str, recursive: bool) -> Result<(u64, u64), CatalogError> {
-        let now = now_ms();
+    /// Chunk refcounts drop; chunks nobody references become collectable after
+    /// `grace_ms` (a put that just found them present can still commit).
+    pub async fn remove(&self, user: i64, p: &str, recursive: bool, grace_ms: i64) -> Result<(u64, u64), CatalogError> {
+        let collectable = now_ms() + grace_ms;
         let (lo, hi) = descendants(p);
         in_tx!(self, |tx| {
             let result: Result<(u64, u64), CatalogError> = async {
@@ -561,7 +562,7 @@ impl Db {
                      WHERE user_id = $1 AND chunk_id IN (SELECT vc.chunk_id FROM version_chunks vc \
                        JOIN versions v ON v.id = vc.version_id JOIN entries e ON e.id = v.entry_id WHERE {SCOPE})"
                 ));
-                sqlx::query(refs).bind(user).bind(p).bind(&lo).bind(&hi).bind(now).execute(&mut *tx).await?;
+                sqlx::query(refs).bind(user).bind(p).bind(&lo).bind(&hi).bind(collectable).execute(&mut *tx).await?;
                 let freed = sqlx::AssertSqlSafe(format!(
                     "UPDATE users SET used_bytes = used_bytes - (SELECT COALESCE(SUM(length(v.manifest)), 0) \
                        FROM versions v JOIN entries e ON e.id = v.entry_id WHERE {SCOPE}) WHERE id = $1"

@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod chunks;
+pub mod durability;
 pub mod remotes;
 pub mod users;
 

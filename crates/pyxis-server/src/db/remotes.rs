@@ -82,14 +82,15 @@ impl Db {
     }
 
     /// Records a heartbeat (or a re-registration): the remote is alive with this
-    /// much room at this URL. A drained or draining remote keeps its state.
+    /// much room at this URL. A draining, drained or suspect remote keeps its
+    /// state: being alive does not undo failed audits or an operator's drain.
     pub async fn remote_seen(&self, id: i64, url: &str, space: RemoteSpace) -> sqlx::Result<()> {
         on_db!(
             self,
             write | c | {
                 sqlx::query(
                     "UPDATE remotes SET url = $1, capacity = $2, free = $3, used = $4, last_seen = $5, \
-                 state = CASE WHEN state IN ($6, $7) THEN state ELSE $8 END WHERE id = $9",
+                 state = CASE WHEN state IN ($6, $7, $10) THEN state ELSE $8 END WHERE id = $9",
                 )
                 .bind(url)
                 .bind(space.capacity)
@@ -100,6 +101,7 @@ impl Db {
                 .bind(DRAINED)
                 .bind(ONLINE)
                 .bind(id)
+                .bind(SUSPECT)
                 .execute(c)
                 .await
                 .map(|_| ())

@@ -289,7 +289,8 @@ pub async fn remove(
     Body(req): Body<RemoveRequest>,
 ) -> ApiResult<Json<RemoveResponse>> {
     let p = path::normalize(&req.path)?;
-    let (files, dirs) = state.db.remove(user.id, &p, req.recursive).await?;
+    let grace = state.opts.durability.deleted_grace.as_millis() as i64;
+    let (files, dirs) = state.db.remove(user.id, &p, req.recursive, grace).await?;
     Ok(Json(RemoveResponse { files, dirs }))
 }
 

@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, State as StateX};
 use axum::http::HeaderMap;
-use pyxis_proto::api::remote::{HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse};
+use pyxis_proto::api::remote::{
+    HeartbeatRequest, HeartbeatResponse, InventoryRequest, InventoryResponse, RegisterRequest, RegisterResponse,
+    ReportRequest,
+};
 use pyxis_proto::hex;
 
 use super::extract::Body;
@@ -75,6 +78,14 @@ pub async fn heartbeat(
     headers: HeaderMap,
     Body(req): Body<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
+    authenticate(&state, id, &headers).await?;
+    check_url(&req.url)?;
+    state.db.remote_seen(id, &req.url, space(req.capacity, req.free, req.used)).await?;
+    Ok(Json(HeartbeatResponse { grant_public_key: hex::encode(&state.signer.public_key()) }))
+}
+
+/// Checks a remote's bearer token.
+async fn authenticate(state: &State, id: i64, headers: &HeaderMap) -> ApiResult<()> {
     let remote = state
         .db
         .remote(id)
@@ -88,7 +99,40 @@ pub async fn heartbeat(
     if !same_hash(&remote.token_hash, &token_hash(token)) {
         return Err(ApiError::unauthorized("bad_token", format!("wrong token for remote {id}: register again")));
     }
-    check_url(&req.url)?;
-    state.db.remote_seen(id, &req.url, space(req.capacity, req.free, req.used)).await?;
-    Ok(Json(HeartbeatResponse { grant_public_key: hex::encode(&state.signer.public_key()) }))
+    Ok(())
+}
+
+/// Shards the remote's scrubber found corrupt and dropped: mark them lost, so
+/// the repair worker rebuilds them elsewhere.
+#[utoipa::path(post, path = "/v1/remotes/{id}/report", request_body = ReportRequest,
+    params(("id" = i64, Path, description = "remote id")), responses((status = 204)), tag = "remotes")]
+pub async fn report(
+    StateX(state): StateX<State>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Body(req): Body<ReportRequest>,
+) -> ApiResult<axum::http::StatusCode> {
+    authenticate(&state, id, &headers).await?;
+    let n = state.db.mark_shards_lost(id, &req.corrupt).await?;
+    if n > 0 {
+        tracing::warn!(remote = id, shards = n, "remote reported corrupt shards");
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A batch of a remote's inventory: the answer names the shards the catalog
+/// does not place there (orphans the remote may delete).
+#[utoipa::path(post, path = "/v1/remotes/{id}/inventory", request_body = InventoryRequest,
+    params(("id" = i64, Path, description = "remote id")), responses((status = 200, body = InventoryResponse)), tag = "remotes")]
+pub async fn inventory(
+    StateX(state): StateX<State>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Body(req): Body<InventoryRequest>,
+) -> ApiResult<Json<InventoryResponse>> {
+    authenticate(&state, id, &headers).await?;
+    if req.hashes.len() > 10_000 {
+        return Err(ApiError::bad_request("batch_too_large", "at most 10000 hashes per inventory batch"));
+    }
+    Ok(Json(InventoryResponse { unwanted: state.db.unwanted(id, &req.hashes).await? }))
 }

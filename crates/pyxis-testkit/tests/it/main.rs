@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod durability;
 mod failures;
 mod putget;
 mod registry;

@@ -1,0 +1,79 @@
+//! Background workers: repair and re-encoding, audits, and collection. Each
+//! loop wakes every `durability.interval`, does a bounded amount of work and
+//! keeps all of its state in the catalog, so a restart just picks up again.
+
+pub mod audit;
+pub mod collect;
+pub mod limiter;
+pub mod repair;
+pub mod shards;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use pyxis_proto::api::admin::WorkerStats;
+use tokio::sync::watch;
+
+use crate::State;
+
+/// Counters of work done (reported by `admin health` and `/metrics`).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub chunks_repaired: AtomicU64,
+    pub shards_rebuilt: AtomicU64,
+    pub repair_bytes: AtomicU64,
+    pub chunks_reencoded: AtomicU64,
+    pub unrecoverable: AtomicU64,
+    pub audits_passed: AtomicU64,
+    pub audits_failed: AtomicU64,
+    pub chunks_expired: AtomicU64,
+    pub garbage_deleted: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> WorkerStats {
+        WorkerStats {
+            chunks_repaired: self.chunks_repaired.load(Relaxed),
+            shards_rebuilt: self.shards_rebuilt.load(Relaxed),
+            repair_bytes: self.repair_bytes.load(Relaxed),
+            chunks_reencoded: self.chunks_reencoded.load(Relaxed),
+            unrecoverable: self.unrecoverable.load(Relaxed),
+            audits_passed: self.audits_passed.load(Relaxed),
+            audits_failed: self.audits_failed.load(Relaxed),
+            chunks_expired: self.chunks_expired.load(Relaxed),
+            garbage_deleted: self.garbage_deleted.load(Relaxed),
+        }
+    }
+}
+
+/// Runs `pass` every interval until `stop`; errors are logged, not fatal.
+fn every<F, Fut>(name: &'static str, state: State, mut stop: watch::Receiver<bool>, pass: F)
+where
+    F: Fn(State) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(state.opts.durability.interval) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let run = pass(state.clone());
+            tokio::select! {
+                r = run => if let Err(e) = r { tracing::warn!(worker = name, error = %e, "worker pass failed") },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+}
+
+pub fn spawn(state: State, stop: watch::Receiver<bool>) {
+    let limiter = std::sync::Arc::new(limiter::Limiter::new(state.opts.durability.repair_bandwidth));
+    let l = limiter.clone();
+    every("repair", state.clone(), stop.clone(), move |s| repair::pass(s, l.clone()));
+    every("audit", state.clone(), stop.clone(), audit::pass);
+    every("collect", state, stop, collect::pass);
+}
