@@ -56,32 +56,30 @@ impl Net {
     }
 
     pub fn start(remotes: usize) -> Net {
-        let dir = tempfile::tempdir().unwrap();
+        // PYXIS_TEST_KEEP=1 keeps the directory (logs of every process) for a post-mortem.
+        let dir =
+            tempfile::Builder::new().disable_cleanup(std::env::var_os("PYXIS_TEST_KEEP").is_some()).tempdir().unwrap();
+        eprintln!("test network in {}", dir.path().display());
         let mut net = Net { dir, port: free_port(), server: None, remotes: vec![] };
         net.start_server();
-        for i in 0..remotes {
-            let port = free_port().to_string();
-            let rdir = net.dir.path().join(format!("remote-{i}"));
-            let (url, listen) = (net.url(), format!("127.0.0.1:{port}"));
-            let p = spawn(
-                net.dir.path(),
-                &format!("remote-{i}"),
-                &[
-                    "remote",
-                    "--server",
-                    &url,
-                    "--listen",
-                    &listen,
-                    "--dir",
-                    rdir.to_str().unwrap(),
-                    "--capacity",
-                    "4GiB",
-                ],
-            );
-            net.remotes.push(p);
+        for _ in 0..remotes {
+            net.spawn_remote();
         }
         net.wait_online(remotes);
         net
+    }
+
+    /// Starts one more remote process; returns its index.
+    pub fn spawn_remote(&mut self) -> usize {
+        let i = self.remotes.len();
+        let port = free_port().to_string();
+        let rdir = self.dir.path().join(format!("remote-{i}"));
+        let (url, listen) = (self.url(), format!("127.0.0.1:{port}"));
+        let args =
+            ["remote", "--server", &url, "--listen", &listen, "--dir", rdir.to_str().unwrap(), "--capacity", "4GiB"];
+        let p = spawn(self.dir.path(), &format!("remote-{i}"), &args);
+        self.remotes.push(p);
+        i
     }
 
     pub fn start_server(&mut self) {
@@ -102,6 +100,14 @@ impl Net {
                 "3s",
                 "--admin-token",
                 ADMIN,
+                "--repair-grace",
+                "3s",
+                "--worker-interval",
+                "250ms",
+                "--garbage-delay",
+                "0s",
+                "--deleted-grace",
+                "0s",
             ],
         );
         self.server = Some(p);
@@ -114,6 +120,11 @@ impl Net {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The server's health report.
+    pub fn health(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["admin", "health", "--token", ADMIN, "--json"])).unwrap()
     }
 
     /// Waits until the server lists `n` remotes online.
