@@ -1,5 +1,5 @@
 //! Byte layouts of the shard store's files: volume headers, records and index
-//! snapshots (`VOLUME-FORMAT.md` describes every byte).
+//! snapshots (docs/FORMAT.md, "Remote shard store", describes every byte).
 //!
 //! Pure encoding and decoding, so the layouts are tested without a disk. Every
 //! decoder treats its input as hostile: lengths are bounded before anything is

@@ -4,7 +4,7 @@
 //! file per shard costs the kernel ~5 s per 1.5 GiB here and caps durable puts
 //! near 450 MB/s, while appending to one big file and flushing it once per batch
 //! costs a fraction of that. Shards live as records in volume files
-//! (`VOLUME-FORMAT.md`); an in-memory index maps each hash to its record and is
+//! (docs/FORMAT.md); an in-memory index maps each hash to its record and is
 //! rebuilt at startup from per-volume index snapshots plus a re-hashed tail.
 //!
 //! Guarantees: a put returns only once its record is flushed (`fdatasync`);
