@@ -36,10 +36,11 @@ pub struct Report {
     /// (read + written) / stored, over the whole run.
     pub repair_traffic_fraction: f64,
     pub full_scale_repair_traffic_tb: f64,
-    /// Worst healthy - k the server saw on a chunk not lost (negative: fewer
-    /// than k readable at that moment, waiting for remotes to return).
+    /// Worst healthy - k the server saw on a chunk not lost at the time
+    /// (negative: fewer than k readable then, waiting for remotes to return).
     pub worst_margin: i64,
-    /// Worst (shards that exist or will return) - k on a chunk not lost.
+    /// Worst (shards that exist or will return) - k on a chunk not lost at
+    /// the time: 0 means one more departure would have lost it.
     pub worst_durable_margin: i64,
     /// Surviving chunks by the worst margin each reached.
     pub min_margin_histogram: BTreeMap<i64, u64>,

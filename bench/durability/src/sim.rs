@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-
-use crate::churn::Churn;
 use pyxis_core::placement;
 
+use crate::churn::Churn;
 use crate::network::{ChunkId, Network, RemoteId};
 use crate::par;
 use crate::params::{Config, HOUR, MB, TB};
@@ -108,13 +107,13 @@ impl Sim {
         for c in self.net.take_dirty() {
             let (health, durable) = self.net.assess(c);
             let durable = durable as isize - k;
-            self.worst_durable_margin = self.worst_durable_margin.min(durable);
             if durable < 0 {
                 self.lost += 1;
                 self.net.mark_lost(c);
                 self.repair.remove(c);
                 continue;
             }
+            self.worst_durable_margin = self.worst_durable_margin.min(durable);
             let m = health.margin();
             self.worst_margin = self.worst_margin.min(m);
             let slot = &mut self.min_margin[c as usize];

@@ -52,6 +52,8 @@ fn parity_plus_one_departures_without_repair_lose_the_chunk() {
         assert_eq!(s.repair_stats().repairs, 0);
         assert!(s.chunks_lost() >= u64::from(lost));
         assert_eq!(s.churn_stats().joined, departures as u64, "each departure is replaced");
+        let r = s.summary(Duration::ZERO);
+        assert_eq!(r.worst_durable_margin, if lost { 0 } else { 2 - departures as i64 }, "survivors only");
     }
 }
 
