@@ -7,8 +7,8 @@
 //! both as missing, `healthy < n`): afterwards the chunk is whole on online
 //! remotes, and copies on remotes that come back are orphans the server has
 //! deleted. So repairing `m` shards of a chunk costs `(k + m)` shard
-//! transfers, which is what makes a low threshold cheap: the k reads are
-//! shared by every shard rebuilt at once.
+//! transfers: repairing late (a threshold well below n) is cheap because
+//! the k reads are shared by every shard rebuilt at once.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
