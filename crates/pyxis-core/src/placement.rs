@@ -112,6 +112,17 @@ mod tests {
     }
 
     #[test]
+    fn partial_selection_agrees_with_the_full_ranking() {
+        let r: Vec<Candidate> = (1..=500).map(|id| Candidate { id, weight: 1 + (id as u64 * 7919) % 1000 }).collect();
+        for i in 0..200 {
+            let full = rank(&key(i), &r);
+            for n in [1, 6, 10, 80] {
+                assert_eq!(choose(&key(i), &r, n).unwrap(), full[..n], "chunk {i}, n {n}");
+            }
+        }
+    }
+
+    #[test]
     fn weight_decides_share() {
         let r = vec![Candidate { id: 1, weight: 1000 }, Candidate { id: 2, weight: 3000 }];
         let wins2 = (0..20_000).filter(|&i| choose(&key(i), &r, 1).unwrap()[0] == 2).count();

@@ -170,12 +170,14 @@ impl Cluster {
         Ok(())
     }
 
-    /// Waits until the server sees exactly `n` remotes online.
+    /// Waits until the server sees exactly `n` remotes online and every
+    /// running remote knows its id (registration answered on both sides).
     pub async fn wait_online(&self, n: usize) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let online = self.server().state().db.online_remotes().await?.len();
-            if online == n {
+            let known = self.remotes.iter().flatten().all(|r| r.remote_id().is_some());
+            if online == n && known {
                 return Ok(());
             }
             if Instant::now() > deadline {
