@@ -40,7 +40,7 @@ restart-client)   # a new convergence secret makes every upload a real one
   pid=$(awk -v d="$G/client" '$2==d{print $1}' "$G/pids")
   kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   grep -v " $G/client\$" "$G/pids" > "$G/pids.tmp"; mv "$G/pids.tmp" "$G/pids"
-  head -c 32 /dev/urandom | base64 > "$G/client/private/convergence"
+  head -c 32 /dev/urandom | base32 | tr -d '=\n' | tr 'A-Z' 'a-z' > "$G/client/private/convergence"  # Tahoe wants lowercase base32
   node "$G/client"
   wait_grid
   ;;

@@ -80,7 +80,13 @@ pub fn run(args: EditsArgs) -> Result<()> {
         for r in &report {
             println!(
                 "{}: over {} keys new bytes mean {:.0}, median {}, p90 {}, max {}; {:.2} chunks",
-                r.file, r.keys, r.mean_new_bytes, r.median_new_bytes, r.p90_new_bytes, r.max_new_bytes, r.mean_new_chunks
+                r.file,
+                r.keys,
+                r.mean_new_bytes,
+                r.median_new_bytes,
+                r.p90_new_bytes,
+                r.max_new_bytes,
+                r.mean_new_chunks
             );
         }
     }
