@@ -112,3 +112,35 @@ fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
     let _ = Command::new("kill").args(["-INT", &second.id().to_string()]).status();
     assert!(second.wait().unwrap().success());
 }
+
+#[test]
+fn bench_edits_counts_only_the_chunks_an_edit_touches() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let data = pyxis_core::testdata::pseudo_random(7, 12 << 20);
+    let mut edited = data.clone();
+    edited[6 << 20..(6 << 20) + 100].fill(0xee);
+    let (base, same, edit) = (dir.path().join("base"), dir.path().join("same"), dir.path().join("edit"));
+    std::fs::write(&base, &data).unwrap();
+    std::fs::write(&same, &data).unwrap();
+    std::fs::write(&edit, &edited).unwrap();
+    let paths = [base.to_str().unwrap(), same.to_str().unwrap(), edit.to_str().unwrap()];
+    let out =
+        Command::new(crate::procs::BIN).args(["bench", "edits", "--keys", "5", "--json"]).args(paths).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["max_new_bytes"], 0, "an identical copy sends nothing");
+    let changed = &report[1];
+    assert!(changed["mean_new_chunks"].as_f64().unwrap() >= 1.0);
+    // One or two ~1 MiB chunks of 12 MiB, never the whole file.
+    assert!(changed["max_new_bytes"].as_u64().unwrap() < 9 << 20, "{changed}");
+
+    let missing = dir.path().join("missing");
+    let out =
+        Command::new(crate::procs::BIN).args(["bench", "edits", paths[0], missing.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"), "the error names the file");
+    let out =
+        Command::new(crate::procs::BIN).args(["bench", "edits", "--keys", "0", paths[0], paths[1]]).output().unwrap();
+    assert!(!out.status.success(), "zero keys is refused");
+}

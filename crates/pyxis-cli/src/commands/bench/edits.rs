@@ -8,6 +8,7 @@
 //! copies and reports the distribution of new chunk bytes per edit.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -22,7 +23,7 @@ pub struct EditsArgs {
     #[arg(required = true)]
     edited: Vec<PathBuf>,
     /// Chunker seeds (accounts) to average over.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     keys: u32,
     /// Machine-readable output.
     #[arg(long)]
@@ -41,16 +42,13 @@ struct EditCost {
 }
 
 pub fn run(args: EditsArgs) -> Result<()> {
-    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
-    let base = read(&args.base)?;
-    let edited: Vec<Vec<u8>> = args.edited.iter().map(|p| read(p)).collect::<Result<_>>()?;
-    let mut costs: Vec<Vec<(u64, u64)>> = vec![Vec::new(); edited.len()];
+    let mut costs: Vec<Vec<(u64, u64)>> = vec![Vec::new(); args.edited.len()];
     for key in 0..args.keys {
         // Seeds spread like real ones (a BLAKE3 derivation of the master key).
         let hash = blake3::hash(&key.to_le_bytes());
         let seed = u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"));
-        let known: HashSet<blake3::Hash> = chunk_hashes(&base, seed)?.into_iter().map(|(h, _)| h).collect();
-        for (file, cost) in edited.iter().zip(&mut costs) {
+        let known: HashSet<blake3::Hash> = chunk_hashes(&args.base, seed)?.into_iter().map(|(h, _)| h).collect();
+        for (file, cost) in args.edited.iter().zip(&mut costs) {
             let new = chunk_hashes(file, seed)?.into_iter().filter(|(h, _)| !known.contains(h));
             cost.push(new.fold((0, 0), |(bytes, n), (_, len)| (bytes + len, n + 1)));
         }
@@ -61,8 +59,8 @@ pub fn run(args: EditsArgs) -> Result<()> {
         .zip(costs)
         .map(|(path, mut cost)| {
             cost.sort_unstable();
-            let n = cost.len().max(1);
-            let at = |q: f64| cost.get(((n - 1) as f64 * q).round() as usize).map_or(0, |c| c.0);
+            let n = cost.len(); // --keys >= 1
+            let at = |q: f64| cost[((n - 1) as f64 * q).round() as usize].0;
             EditCost {
                 file: path.display().to_string(),
                 keys: args.keys,
@@ -93,10 +91,14 @@ pub fn run(args: EditsArgs) -> Result<()> {
     Ok(())
 }
 
-fn chunk_hashes(data: &[u8], seed: u64) -> Result<Vec<(blake3::Hash, u64)>> {
-    Chunker::new(data, ChunkerParams::default(), seed)?
+/// Each pass streams the file again (the page cache keeps it warm), so
+/// memory stays the chunker's buffer whatever the file sizes.
+fn chunk_hashes(path: &Path, seed: u64) -> Result<Vec<(blake3::Hash, u64)>> {
+    let what = || format!("chunking {}", path.display());
+    let file = File::open(path).with_context(what)?;
+    Chunker::new(file, ChunkerParams::default(), seed)?
         .map(|c| {
-            let c = c?;
+            let c = c.with_context(what)?;
             Ok((blake3::hash(c.data()), c.data().len() as u64))
         })
         .collect()
