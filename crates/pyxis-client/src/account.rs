@@ -30,7 +30,7 @@ async fn stretch(password: Vec<u8>, salt: Vec<u8>, kdf: KdfParams) -> Result<pyx
         .map_err(Into::into)
 }
 
-/// Creates an account and logs this device in.
+/// Creates an account with a fresh random master key and logs this device in.
 pub async fn signup(
     config: &ConfigDir,
     server: &str,
@@ -38,10 +38,23 @@ pub async fn signup(
     password: &str,
     kdf: KdfParams,
 ) -> Result<Session> {
+    signup_with_key(config, server, username, password, kdf, MasterKey::generate()?).await
+}
+
+/// [`signup`] with a given master key: for tests whose outcome depends on the
+/// key (chunk boundaries are keyed), and for re-creating an account from a
+/// kept master key.
+pub async fn signup_with_key(
+    config: &ConfigDir,
+    server: &str,
+    username: &str,
+    password: &str,
+    kdf: KdfParams,
+    master: MasterKey,
+) -> Result<Session> {
     let api = Api::new(server, http_client());
     let salt = random_salt()?;
     let keys = stretch(password.as_bytes().to_vec(), salt.to_vec(), kdf).await?;
-    let master = MasterKey::generate()?;
     let reader = Keyring::new(&master).reader_public_key()?;
     let req = SignupRequest {
         username: username.to_owned(),

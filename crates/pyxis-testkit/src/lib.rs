@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use pyxis_client::{Client, ClientOptions, ConfigDir};
-use pyxis_core::keys::KdfParams;
+use pyxis_core::keys::{KdfParams, MasterKey};
 use pyxis_remote::{RemoteOptions, RunningRemote};
 use pyxis_server::{RunningServer, ServerOptions};
 use sqlx::Connection;
@@ -219,8 +219,15 @@ impl Cluster {
 
     /// Signs a user up (cheap KDF) and returns a client for them.
     pub async fn signup(&self, user: &str, password: &str) -> anyhow::Result<Client> {
+        self.signup_with_key(user, password, MasterKey::generate()?).await
+    }
+
+    /// An account with a fixed master key, so keyed chunk boundaries (and
+    /// what an edit costs) are the same on every run.
+    pub async fn signup_with_key(&self, user: &str, password: &str, master: MasterKey) -> anyhow::Result<Client> {
         let dev = self.device(user);
-        pyxis_client::account::signup(&dev, &self.url(), user, password, KdfParams::INSECURE_FAST).await?;
+        pyxis_client::account::signup_with_key(&dev, &self.url(), user, password, KdfParams::INSECURE_FAST, master)
+            .await?;
         Ok(Client::open(&dev, None, ClientOptions::default())?)
     }
 }
