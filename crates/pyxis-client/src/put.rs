@@ -21,6 +21,7 @@ use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
 use pyxis_proto::hex;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::error::{ClientError, Result};
 use crate::pack::{PackItem, PackReader};
@@ -93,7 +94,9 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutRe
     let (jobs_tx, jobs_rx) = mpsc::channel(4);
     let (done_tx, done_rx) = mpsc::channel(4096);
     let (mark_tx, mark_rx) = watch::channel(0);
-    let uploader = tokio::spawn(upload::run(ctx.clone(), network.scheme, jobs_rx, mark_tx));
+    // Abort-on-drop: a put that is dropped (a caller's timeout, a select!)
+    // must not leave its uploads running, storing shards nobody commits.
+    let uploader = AbortOnDropHandle::new(tokio::spawn(upload::run(ctx.clone(), network.scheme, jobs_rx, mark_tx)));
     let keys = (*ctx.keys).clone();
     let skipped = plan.skipped.clone();
     let producer = tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &jobs_tx, &done_tx, &progress));

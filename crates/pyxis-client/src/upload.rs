@@ -24,6 +24,7 @@ use pyxis_core::keys::Keyring;
 use pyxis_proto::api::chunks::{MissingRequest, PlaceChunk, PlaceRequest, ReplaceRequest, ShardTarget, StoredRequest};
 use pyxis_proto::{ChunkId, Scheme};
 use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::api::Api;
 use crate::error::{ClientError, Result};
@@ -131,7 +132,7 @@ pub async fn run(
             Progress::add(&ctx.progress.chunks_dedup, 1);
         }
         marks.lock().expect("mark lock").complete(seen.iter().map(|j| j.seq));
-        running.push(tokio::spawn(batch_task(ctx.clone(), scheme, mine, marks.clone())));
+        running.push(AbortOnDropHandle::new(tokio::spawn(batch_task(ctx.clone(), scheme, mine, marks.clone()))));
         while running.len() >= BATCHES {
             if let Some(r) = running.next().await {
                 r.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))??;
@@ -164,13 +165,13 @@ async fn batch_task(ctx: Arc<Ctx>, scheme: Scheme, jobs: Vec<ChunkJob>, marks: A
             continue;
         }
         let (ctx2, sem) = (ctx.clone(), ctx.encoders.clone());
-        encodes.push(tokio::spawn(async move {
+        encodes.push(AbortOnDropHandle::new(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.map_err(|_| ClientError::Invalid("encoder pool closed".into()))?;
             tokio::task::spawn_blocking(move || encode_here(&ctx2.keys, job.id, job.buf, scheme))
                 .await
                 .map_err(|e| ClientError::Invalid(format!("encode task: {e}")))?
                 .map_err(ClientError::from)
-        }));
+        })));
     }
     let mut encoded = Vec::with_capacity(encodes.len());
     for e in encodes {

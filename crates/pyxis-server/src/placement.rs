@@ -38,7 +38,19 @@ pub fn choose<'a>(
 impl AppState {
     /// Signs a grant for one operation on one shard at one remote.
     pub fn grant(&self, op: GrantOp, remote: i64, shard: ShardHash, max_size: u32) -> String {
-        let expires = unix_now() + self.opts.grant_ttl.as_secs();
+        self.grant_for(op, remote, shard, max_size, self.opts.grant_ttl)
+    }
+
+    /// A client's put grant. It never outlives the pending reservation of
+    /// its chunk (`pending_ttl`): once a reservation expires its shards are
+    /// collected, and a late upload under a still-valid grant would leave a
+    /// shard nobody references until the remote's next inventory.
+    pub fn upload_grant(&self, remote: i64, shard: ShardHash, max_size: u32) -> String {
+        self.grant_for(GrantOp::Put, remote, shard, max_size, self.opts.grant_ttl.min(self.opts.pending_ttl))
+    }
+
+    fn grant_for(&self, op: GrantOp, remote: i64, shard: ShardHash, max_size: u32, ttl: std::time::Duration) -> String {
+        let expires = unix_now() + ttl.as_secs();
         self.signer.sign(&Grant { op, remote, shard, max_size, expires })
     }
 }

@@ -189,11 +189,20 @@ impl Db {
         )
     }
 
-    /// Moves one shard of a placed chunk to another remote (an upload failed).
-    pub async fn move_shard(&self, user: i64, id: &ChunkId, idx: i64, remote: i64) -> sqlx::Result<bool> {
+    /// Moves a shard of a chunk being uploaded to another remote; a pending
+    /// chunk's reservation is renewed to `expires_at`.
+    pub async fn move_shard(
+        &self,
+        user: i64,
+        id: &ChunkId,
+        idx: i64,
+        remote: i64,
+        expires_at: i64,
+    ) -> sqlx::Result<bool> {
         on_db!(
             self,
             write | c | {
+                let mut tx = c.begin().await?;
                 let r = sqlx::query(
                     "UPDATE shards SET remote_id = $1, state = 1 WHERE user_id = $2 AND chunk_id = $3 AND idx = $4",
                 )
@@ -201,8 +210,18 @@ impl Db {
                 .bind(user)
                 .bind(&id.0[..])
                 .bind(idx)
-                .execute(c)
+                .execute(&mut *tx)
                 .await?;
+                sqlx::query(
+                    "UPDATE chunks SET expires_at = $1 WHERE user_id = $2 AND chunk_id = $3 AND expires_at IS NOT NULL \
+                     AND expires_at < $1",
+                )
+                .bind(expires_at)
+                .bind(user)
+                .bind(&id.0[..])
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
                 Ok(r.rows_affected() == 1)
             }
         )

@@ -118,10 +118,7 @@ pub async fn place(
             let targets = if exists {
                 vec![]
             } else {
-                n.shards
-                    .iter()
-                    .map(|(i, h, r)| target(&state, &remotes, *i as u8, *h, *r, GrantOp::Put, size))
-                    .collect()
+                n.shards.iter().map(|(i, h, r)| upload_target(&state, &remotes, *i as u8, *h, *r, size)).collect()
             };
             Placement { id: n.id, exists, targets }
         })
@@ -129,17 +126,17 @@ pub async fn place(
     Ok(Json(PlaceResponse { chunks, reduced }))
 }
 
-fn target(
+/// Where a client uploads one shard, with its grant.
+fn upload_target(
     state: &State,
     remotes: &[crate::db::remotes::RemoteRow],
     index: u8,
     hash: ShardHash,
     remote: i64,
-    op: GrantOp,
     size: u32,
 ) -> ShardTarget {
     let url = remotes.iter().find(|r| r.id == remote).map(|r| r.url.clone()).unwrap_or_default();
-    ShardTarget { index, hash, remote_id: remote, url, grant: state.grant(op, remote, hash, size) }
+    ShardTarget { index, hash, remote_id: remote, url, grant: state.upload_grant(remote, hash, size) }
 }
 
 #[utoipa::path(post, path = "/v1/chunks/replace", request_body = ReplaceRequest,
@@ -167,9 +164,11 @@ pub async fn replace(
     let size = shard_len(chunk.blob_len as u32, scheme);
     let chosen = choose(&req.id, &remotes, 1, size, &exclude)?;
     let remote = chosen[0];
-    state.db.move_shard(user.id, &req.id, shard.idx, remote.id).await?;
+    // The new upload gets a fresh grant, so the reservation is renewed with it.
+    let expires = crate::db::now_ms() + state.opts.pending_ttl.as_millis() as i64;
+    state.db.move_shard(user.id, &req.id, shard.idx, remote.id, expires).await?;
     tracing::debug!(chunk = %req.id, index = req.index, from = shard.remote_id, to = remote.id, "shard re-placed");
-    Ok(Json(target(&state, &remotes, req.index, hash, remote.id, GrantOp::Put, size)))
+    Ok(Json(upload_target(&state, &remotes, req.index, hash, remote.id, size)))
 }
 
 #[utoipa::path(post, path = "/v1/chunks/stored", request_body = StoredRequest, responses((status = 204)), tag = "chunks")]

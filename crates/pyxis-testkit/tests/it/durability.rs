@@ -141,18 +141,37 @@ async fn an_interrupted_upload_is_collected_after_expiry_and_committed_data_neve
         _ = &mut put => panic!("the put finished before it could be interrupted"),
         _ = wait => {}
     }
-    drop(put); // the client is gone mid-upload
-    let stray: usize = (0..4).map(|i| c.remote(i).store().list().len() - committed[i].len()).sum();
-    assert!(stray > 0);
+    drop(put); // the client is gone mid-upload (its upload tasks with it)
+    let wire = || progress.wire.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent = wire();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(wire(), sent, "shards kept going up after the put was dropped");
+    let stray = |c: &Cluster| -> usize {
+        (0..4).map(|i| c.remote(i).store().list().len().saturating_sub(committed[i].len())).sum()
+    };
+    assert!(stray(&c) > 0);
     c.wait_health("the interrupted upload collected", 30, |h| h.workers.chunks_expired > 0 && h.garbage == 0)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for (i, before) in committed.iter().enumerate() {
-        let now = c.remote(i).store().list();
-        assert_eq!(now.len(), before.len(), "remote {i}: stray shards left or committed ones lost");
-        assert!(before.iter().all(|h| now.contains(h)));
+    // Reservations expire one collection pass at a time; every stray shard
+    // must go, and no committed one may, at any point on the way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        for (i, before) in committed.iter().enumerate() {
+            let now = c.remote(i).store().list();
+            assert!(before.iter().all(|h| now.contains(h)), "remote {i}: a committed shard was collected");
+        }
+        let left = stray(&c);
+        if left == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{left} stray shards still on the remotes after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Nothing lands afterwards: the dropped put left no upload running.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stray(&c), 0, "shards arrived after the put was dropped");
     assert!(a.api().stat("/big").await.is_err());
     let out = c.dir.path().join("out");
     a.get("/keep", &out, None).await.unwrap();
@@ -264,4 +283,39 @@ async fn draining_a_remote_moves_its_shards_away() {
     let out = c.dir.path().join("out");
     a.get("/f", &out, None).await.unwrap();
     same_file(&f, &out);
+}
+
+#[tokio::test]
+async fn upload_grants_end_with_the_reservation_they_serve() {
+    use pyxis_proto::api::chunks::{PlaceChunk, PlaceRequest, ReplaceRequest};
+    use pyxis_proto::grant::{Grant, decode_token};
+    use pyxis_proto::{ChunkId, Scheme, ShardHash};
+    // Grants would last an hour; reservations of unfinished uploads 20 s.
+    let c = Cluster::start_with(4, pyxis_testkit::DEFAULT_CAPACITY, |o| o.pending_ttl = Duration::from_secs(20))
+        .await
+        .unwrap();
+    let a = c.signup("alice", "pw").await.unwrap();
+    let scheme: Scheme = "2+1".parse().unwrap();
+    let id = ChunkId([7; 32]);
+    let shards = (0..3).map(|i| ShardHash([i; 32])).collect();
+    let expires = |token: &str| Grant::parse_signed(&decode_token(token).unwrap()).unwrap().0.expires;
+    let now = pyxis_core::grants::unix_now();
+    let placed =
+        a.api().place(&PlaceRequest { chunks: vec![PlaceChunk { id, scheme, blob_len: 3000, shards }] }).await.unwrap();
+    let targets = &placed.chunks[0].targets;
+    assert_eq!(targets.len(), 3);
+    for t in targets {
+        let e = expires(&t.grant);
+        assert!(
+            (now + 19..=now + 21).contains(&e),
+            "put grant expires at +{}s, not with the 20 s reservation",
+            e - now
+        );
+    }
+    // A re-placed shard gets a fresh grant, bounded the same way.
+    let failed = vec![targets[0].remote_id];
+    let moved = a.api().replace(&ReplaceRequest { id, index: 0, failed }).await.unwrap();
+    assert_ne!(moved.remote_id, targets[0].remote_id);
+    let e = expires(&moved.grant);
+    assert!(e <= pyxis_core::grants::unix_now() + 21, "replacement grant outlives the reservation");
 }
