@@ -120,7 +120,9 @@ async fn garbage_on_a_remote_offline_during_rm_is_deleted_when_it_returns() {
 
 #[tokio::test]
 async fn an_interrupted_upload_is_collected_after_expiry_and_committed_data_never_is() {
-    let c = Cluster::start_with(4, pyxis_testkit::DEFAULT_CAPACITY, |o| o.pending_ttl = Duration::from_secs(2))
+    // Reservations (and so put grants) last 4 s: long enough for a loaded
+    // CI machine to finish the puts that should finish, short for the test.
+    let c = Cluster::start_with(4, pyxis_testkit::DEFAULT_CAPACITY, |o| o.pending_ttl = Duration::from_secs(4))
         .await
         .unwrap();
     let a = c.signup("alice", "pw").await.unwrap();
