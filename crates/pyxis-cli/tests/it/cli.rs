@@ -66,7 +66,7 @@ fn the_password_can_come_from_stdin() {
 fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
-    let port = crate::procs::free_port();
+    let port = crate::procs::free_port_run(4); // the server and 3 remotes
     let data = dir.path().join("data");
     let up = || {
         Command::new(crate::procs::BIN)
@@ -86,13 +86,16 @@ fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
             .unwrap()
     };
     let until_ok = |args: &[&str]| {
+        let mut last = String::new();
         for _ in 0..200 {
-            if client(args).status.success() {
+            let out = client(args);
+            if out.status.success() {
                 return;
             }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("pyxis {args:?} never succeeded");
+        panic!("pyxis {args:?} never succeeded; last error: {last}");
     };
     let mut first = up();
     until_ok(&["signup", "dana"]);

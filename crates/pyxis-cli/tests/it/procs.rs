@@ -13,6 +13,18 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `n` consecutive free ports (for `pyxis up`, whose remotes take the ports
+/// after the server's). They are chosen below Linux's ephemeral range
+/// (32768 and up), where outgoing connections of tests running alongside
+/// would otherwise take them between this check and the bind.
+pub fn free_port_run(n: u16) -> u16 {
+    let start = 20_000 + (std::process::id() % 400) as u16 * 30;
+    (0..400u16)
+        .map(|i| 20_000 + (start - 20_000 + i * 30) % 12_000)
+        .find(|&base| (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()))
+        .expect("no run of free ports below 32000")
+}
+
 /// A child process killed (SIGKILL) when dropped.
 pub struct Proc {
     pub child: Child,
