@@ -190,7 +190,9 @@ impl Db {
     }
 
     /// Moves a shard of a chunk being uploaded to another remote; a pending
-    /// chunk's reservation is renewed to `expires_at`.
+    /// chunk's reservation is renewed to `expires_at`. The old location
+    /// becomes garbage: the failed upload may have been stored there after
+    /// all (an answer lost on the way back).
     pub async fn move_shard(
         &self,
         user: i64,
@@ -199,10 +201,22 @@ impl Db {
         remote: i64,
         expires_at: i64,
     ) -> sqlx::Result<bool> {
+        let now = now_ms();
         on_db!(
             self,
             write | c | {
                 let mut tx = c.begin().await?;
+                sqlx::query(
+                    "INSERT INTO garbage (hash, remote_id, created_at) SELECT hash, remote_id, $1 FROM shards \
+                     WHERE user_id = $2 AND chunk_id = $3 AND idx = $4 AND remote_id <> $5 ON CONFLICT DO NOTHING",
+                )
+                .bind(now)
+                .bind(user)
+                .bind(&id.0[..])
+                .bind(idx)
+                .bind(remote)
+                .execute(&mut *tx)
+                .await?;
                 let r = sqlx::query(
                     "UPDATE shards SET remote_id = $1, state = 1 WHERE user_id = $2 AND chunk_id = $3 AND idx = $4",
                 )
