@@ -36,7 +36,11 @@ const COMMIT_DELAY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PutReport {
+    /// Files committed, unchanged ones included.
     pub files: u64,
+    /// Files identical (content, size, mtime) to their current version: no
+    /// new version was made for them.
+    pub unchanged: u64,
     pub dirs: u64,
     pub scheme: String,
     /// Fewer than two parity shards were used.
@@ -104,10 +108,11 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutRe
     let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
     let uploaded = uploader.await.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))?;
     uploaded?;
-    let (files, mut failed) = committed?;
+    let (files, unchanged, mut failed) = committed?;
     failed.extend(produced?);
     Ok(PutReport {
         files,
+        unchanged,
         dirs,
         scheme: network.scheme.to_string(),
         reduced: network.reduced || ctx.reduced.load(std::sync::atomic::Ordering::Relaxed),
@@ -304,17 +309,17 @@ fn seal(keys: &Keyring, f: FileDone) -> Result<CommitFile> {
 }
 
 /// Commits files as their chunks become stored. Returns how many were
-/// committed and those that failed.
+/// committed, how many of those were unchanged, and those that failed.
 async fn commit_loop(
     ctx: &Arc<Ctx>,
     mut done: mpsc::Receiver<FileDone>,
     mut mark: watch::Receiver<u64>,
-) -> Result<(u64, Vec<Skipped>)> {
+) -> Result<(u64, u64, Vec<Skipped>)> {
     let mut pending: VecDeque<FileDone> = VecDeque::new();
     let mut batch: Vec<CommitFile> = Vec::new();
     let (mut open, mut uploading) = (true, true);
     let mut since = Instant::now();
-    let (mut committed, mut failed) = (0u64, Vec::new());
+    let (mut committed, mut unchanged, mut failed) = (0u64, 0u64, Vec::new());
     loop {
         if open || (uploading && !pending.is_empty()) {
             tokio::select! {
@@ -336,7 +341,10 @@ async fn commit_loop(
             let files = std::mem::take(&mut batch);
             let n = files.len() as u64;
             match ctx.api.commit(&CommitRequest { files: files.clone() }).await {
-                Ok(_) => committed += n,
+                Ok(r) => {
+                    committed += n;
+                    unchanged += r.files.iter().filter(|f| f.unchanged).count() as u64;
+                }
                 Err(e) => failed.extend(files.into_iter().map(|f| Skipped { path: f.path, error: e.to_string() })),
             }
             since = Instant::now();
@@ -347,5 +355,5 @@ async fn commit_loop(
     }
     failed
         .extend(pending.into_iter().map(|f| Skipped { path: f.dst, error: "its chunks were not all uploaded".into() }));
-    Ok((committed, failed))
+    Ok((committed, unchanged, failed))
 }

@@ -42,8 +42,9 @@ pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
             eprintln!("pyxis: failed {}: {}", f.path, f.error);
         }
         println!(
-            "put {} files ({} dirs): read {}, new {} (sent {} with parity, scheme {}), deduplicated {}",
+            "put {} files ({} unchanged, {} dirs): read {}, new {} (sent {} with parity, scheme {}), deduplicated {}",
             r.files,
+            r.unchanged,
             r.dirs,
             size(r.totals.done),
             size(r.totals.new),

@@ -129,6 +129,11 @@ pub struct CommitRequest {
 pub struct CommittedFile {
     pub path: String,
     pub version: i64,
+    /// Content, size and mtime equal the current version's: no new version
+    /// was made (`version` is the current one), so re-putting an unchanged
+    /// tree does not fill the history with copies.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -250,7 +250,11 @@ pub async fn commit(
         });
     }
     let seqs = state.db.commit(user.id, &items).await?;
-    let files = items.into_iter().zip(seqs).map(|(i, version)| CommittedFile { path: i.path, version }).collect();
+    let files = items
+        .into_iter()
+        .zip(seqs)
+        .map(|(i, (version, unchanged))| CommittedFile { path: i.path, version, unchanged })
+        .collect();
     Ok(Json(CommitResponse { files }))
 }
 

@@ -71,6 +71,19 @@ async fn versions_and_restore() {
     a.get("/v", &out, None).await.unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), bodies[0]);
     assert_eq!(code(&a.api().restore("/v", 9).await.unwrap_err()), "not_found");
+    // Restoring what is already current, or re-putting it, adds nothing:
+    // no version, no quota.
+    let used = a.api().quota().await.unwrap().used;
+    assert_eq!(a.api().restore("/v", 1).await.unwrap().version, Some(4));
+    let back = c.dir.path().join("v.back");
+    std::fs::write(&back, &bodies[0]).unwrap();
+    let mtime = a.api().stat("/v").await.unwrap().mtime;
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(mtime as u64);
+    std::fs::File::options().write(true).open(&back).unwrap().set_modified(when).unwrap();
+    let r = a.put(&back, "/v").await.unwrap();
+    assert_eq!((r.files, r.unchanged), (1, 1));
+    assert_eq!(a.api().versions("/v").await.unwrap().versions.len(), 4);
+    assert_eq!(a.api().quota().await.unwrap().used, used);
     assert_eq!(code(&a.api().versions("/").await.unwrap_err()), "is_directory");
 }
 

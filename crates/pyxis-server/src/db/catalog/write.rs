@@ -47,11 +47,13 @@ impl Db {
 
     /// Commits new versions of files, all or nothing. Parents are created as
     /// needed; every chunk must exist for the user (placed chunks become
-    /// stored: the client commits only after every shard is up).
-    pub async fn commit(&self, user: i64, items: &[CommitItem]) -> Result<Vec<i64>, CatalogError> {
+    /// stored: the client commits only after every shard is up). A file
+    /// whose content hash, size and mtime equal its current version's gets
+    /// no new version; it comes back as (current version, `true`).
+    pub async fn commit(&self, user: i64, items: &[CommitItem]) -> Result<Vec<(i64, bool)>, CatalogError> {
         let now = now_ms();
         in_tx!(self, |tx| {
-            let result: Result<Vec<i64>, CatalogError> = async {
+            let result: Result<Vec<(i64, bool)>, CatalogError> = async {
                 let manifest_bytes: i64 = items.iter().map(|i| i.manifest.len() as i64).sum();
                 let charged = sqlx::query("UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND used_bytes + $1 <= quota_bytes")
                     .bind(manifest_bytes)
@@ -67,17 +69,24 @@ impl Db {
                 }
                 let mut known = HashSet::new();
                 let mut seqs = Vec::with_capacity(items.len());
+                let mut unchanged_bytes = 0i64;
                 for it in items {
                     ensure_parents!(tx, user, &it.path, known, now)?;
                     let existing = lookup!(tx, user, &it.path);
-                    let (entry_id, current) = match existing {
+                    let (entry_id, current, same) = match existing {
                         Some((_, DIR, _)) => return Err(CatalogError::IsDirectory(it.path.clone())),
                         Some((id, _, cur)) => {
-                            let seq: Option<i64> = match cur {
-                                Some(v) => sqlx::query_scalar("SELECT seq FROM versions WHERE id = $1").bind(v).fetch_optional(&mut *tx).await?,
+                            let row: Option<(i64, i64, i64, Vec<u8>)> = match cur {
+                                Some(v) => sqlx::query_as("SELECT seq, size, mtime, content_hash FROM versions WHERE id = $1")
+                                    .bind(v)
+                                    .fetch_optional(&mut *tx)
+                                    .await?,
                                 None => None,
                             };
-                            (id, seq.unwrap_or(0))
+                            let same = row
+                                .as_ref()
+                                .is_some_and(|(_, size, mtime, hash)| *size == it.size && *mtime == it.mtime && *hash == it.content_hash);
+                            (id, row.map_or(0, |r| r.0), same)
                         }
                         None => {
                             let id: i64 = sqlx::query_scalar(
@@ -91,13 +100,18 @@ impl Db {
                             .bind(now)
                             .fetch_one(&mut *tx)
                             .await?;
-                            (id, 0)
+                            (id, 0, false)
                         }
                     };
                     if let Some(expected) = it.expect
                         && expected != current
                     {
                         return Err(CatalogError::Conflict { path: it.path.clone(), expected, actual: current });
+                    }
+                    if same {
+                        unchanged_bytes += it.manifest.len() as i64;
+                        seqs.push((current, true));
+                        continue;
                     }
                     let seq = current + 1;
                     let version_id: i64 = sqlx::query_scalar(
@@ -138,7 +152,15 @@ impl Db {
                         .bind(entry_id)
                         .execute(&mut *tx)
                         .await?;
-                    seqs.push(seq);
+                    seqs.push((seq, false));
+                }
+                if unchanged_bytes > 0 {
+                    // Charged up front with the rest; no manifest was stored for these.
+                    sqlx::query("UPDATE users SET used_bytes = used_bytes - $1 WHERE id = $2")
+                        .bind(unchanged_bytes)
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Ok(seqs)
             }
@@ -262,7 +284,8 @@ impl Db {
         })
     }
 
-    /// Makes version `seq` of a file current again, as a new version.
+    /// Makes version `seq` of a file current again, as a new version (none
+    /// when the current version already has the same content and mtime).
     pub async fn restore(&self, user: i64, p: &str, seq: i64) -> Result<i64, CatalogError> {
         let Some((old, chunks)) = self.read_version(user, p, Some(seq)).await? else {
             return Err(CatalogError::NotFound(format!("{p} version {seq}")));
@@ -277,6 +300,6 @@ impl Db {
             chunks,
             expect: None,
         };
-        Ok(self.commit(user, std::slice::from_ref(&item)).await?[0])
+        Ok(self.commit(user, std::slice::from_ref(&item)).await?[0].0)
     }
 }
