@@ -15,6 +15,7 @@ pub mod plan;
 pub mod progress;
 pub mod put;
 pub mod transfer;
+pub mod unchanged;
 pub mod upload;
 
 use std::path::Path;
@@ -54,6 +55,15 @@ impl Default for ClientOptions {
             chunker: ChunkerParams::default(),
         }
     }
+}
+
+/// How a put decides what to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PutOptions {
+    /// Read every file, even those whose size and mtime match the catalog's
+    /// current version (as `rsync --checksum`): catches a change that kept
+    /// both.
+    pub checksum: bool,
 }
 
 /// A logged-in client.
@@ -112,6 +122,11 @@ impl Client {
     /// Puts a local file or directory at catalog path `dst`. A file put onto an
     /// existing directory lands inside it, as `cp` does.
     pub async fn put(&self, src: &Path, dst: &str) -> Result<put::PutReport> {
+        self.put_with(src, dst, PutOptions::default()).await
+    }
+
+    /// [`Client::put`] with options.
+    pub async fn put_with(&self, src: &Path, dst: &str, opts: PutOptions) -> Result<put::PutReport> {
         let mut dst = pyxis_proto::path::normalize(dst)?;
         if src.is_file()
             && let Ok(e) = self.ctx.api.stat(&dst).await
@@ -124,9 +139,13 @@ impl Client {
             dst = pyxis_proto::path::join(&dst, name)?;
         }
         let src = src.to_owned();
-        let plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
+        let mut plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
             .await
             .map_err(|e| ClientError::Invalid(format!("planning task: {e}")))??;
+        if !opts.checksum {
+            let known = unchanged::current_versions(&self.ctx.api, &plan).await?;
+            unchanged::skip_unchanged(&mut plan, &known);
+        }
         put::put(self.ctx.clone(), self.chunker, plan).await
     }
 

@@ -40,6 +40,8 @@ pub struct Plan {
     pub root_dir: Option<String>,
     pub skipped: Vec<Skipped>,
     pub bytes: u64,
+    /// Files left out because the catalog already has them unchanged.
+    pub unchanged: u64,
 }
 
 impl Plan {

@@ -103,6 +103,7 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutRe
     let uploader = AbortOnDropHandle::new(tokio::spawn(upload::run(ctx.clone(), network.scheme, jobs_rx, mark_tx)));
     let keys = (*ctx.keys).clone();
     let skipped = plan.skipped.clone();
+    let unchanged_unread = plan.unchanged;
     let producer = tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &jobs_tx, &done_tx, &progress));
     let committed = commit_loop(&ctx, done_rx, mark_rx).await;
     let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
@@ -111,8 +112,8 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutRe
     let (files, unchanged, mut failed) = committed?;
     failed.extend(produced?);
     Ok(PutReport {
-        files,
-        unchanged,
+        files: files + unchanged_unread,
+        unchanged: unchanged + unchanged_unread,
         dirs,
         scheme: network.scheme.to_string(),
         reduced: network.reduced || ctx.reduced.load(std::sync::atomic::Ordering::Relaxed),

@@ -14,6 +14,10 @@ pub struct PutArgs {
     /// Where in the catalog [default: /NAME]. An existing directory receives
     /// the file inside it.
     pub dst: Option<String>,
+    /// Read every file, even those whose size and mtime match the catalog
+    /// (by default they are skipped unread, as rsync does).
+    #[arg(short = 'c', long)]
+    pub checksum: bool,
 }
 
 pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
@@ -26,7 +30,7 @@ pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
         }
     };
     let bar = progress_bar(client.progress(), g.json, "put");
-    let report = client.put(&a.src, &dst).await?;
+    let report = client.put_with(&a.src, &dst, pyxis_client::PutOptions { checksum: a.checksum }).await?;
     drop(bar);
     emit(g.json, &report, |r| {
         if r.reduced {

@@ -26,6 +26,11 @@ pub struct Entry {
     pub version: Option<i64>,
     /// Hex content hash of the current version (files only).
     pub content_hash: Option<String>,
+    /// When the current version was committed, Unix milliseconds (0 for
+    /// directories). A put trusts size + mtime only for files whose mtime
+    /// is well before this (a file changed in the same tick is re-read).
+    #[serde(default)]
+    pub committed_at: i64,
 }
 
 /// `GET /v1/list?path=P&recursive=true&after=CURSOR&limit=N`.

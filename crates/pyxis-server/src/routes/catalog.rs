@@ -54,6 +54,7 @@ fn entry(r: ListedRow) -> Entry {
         mtime: r.mtime.unwrap_or(0),
         version: r.seq,
         content_hash: r.content_hash.map(|h| hex::encode(&h)),
+        committed_at: r.committed_at.unwrap_or(0),
     }
 }
 
@@ -69,7 +70,15 @@ fn version_info(v: &VersionRow) -> VersionInfo {
 
 /// The root always exists, as a directory.
 fn root() -> Entry {
-    Entry { path: "/".into(), kind: EntryKind::Dir, size: 0, mtime: 0, version: None, content_hash: None }
+    Entry {
+        path: "/".into(),
+        kind: EntryKind::Dir,
+        size: 0,
+        mtime: 0,
+        version: None,
+        content_hash: None,
+        committed_at: 0,
+    }
 }
 
 async fn stat_entry(state: &State, user: i64, p: &str) -> ApiResult<Entry> {

@@ -82,8 +82,9 @@ async fn re_put_sends_nothing_and_an_edit_sends_few_chunks() {
     alice.put(&src, "/f").await.unwrap();
 
     // A fresh client, so the counters are this put's alone.
+    // Read it all again (size + mtime would skip it unread): dedup sends nothing.
     let alice = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
-    let r = alice.put(&src, "/f").await.unwrap();
+    let r = alice.put_with(&src, "/f", pyxis_client::PutOptions { checksum: true }).await.unwrap();
     assert_eq!(r.totals.new, 0, "re-put uploaded {} bytes", r.totals.new);
     assert_eq!(r.totals.wire, 0);
     assert_eq!(r.totals.dedup, 64 << 20);
@@ -107,4 +108,64 @@ async fn re_put_sends_nothing_and_an_edit_sends_few_chunks() {
     let old = c.dir.path().join("f.v1");
     alice.get("/f", &old, Some(1)).await.unwrap();
     assert_ne!(std::fs::read(&old).unwrap(), data);
+}
+
+/// Sets a file's mtime `secs_ago` seconds into the past.
+fn age(path: &std::path::Path, secs_ago: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+}
+
+#[tokio::test]
+async fn re_put_skips_files_whose_size_and_mtime_match_unless_asked_to_checksum() {
+    let c = Cluster::start(4).await.unwrap();
+    c.signup("alice", "pw").await.unwrap();
+    // A fresh client per put, so each report's counters are its own.
+    let client = || pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
+    let tree = c.dir.path().join("tree");
+    let (tiny, small, big) = (tree.join("tiny"), tree.join("sub/small"), tree.join("big"));
+    random_file(&tiny, 1, 10);
+    random_file(&small, 2, 100 << 10);
+    let big_data = random_file(&big, 3, 3 << 20);
+    for f in [&tiny, &small, &big] {
+        age(f, 3600);
+    }
+    let r = client().put(&tree, "/t").await.unwrap();
+    assert_eq!((r.files, r.unchanged), (3, 0));
+
+    // Nothing changed: nothing is read, nothing is versioned.
+    let r = client().put(&tree, "/t").await.unwrap();
+    assert_eq!((r.files, r.unchanged, r.totals.done), (3, 3, 0), "{r:?}");
+    assert_eq!(client().api().versions("/t/big").await.unwrap().versions.len(), 1);
+
+    // Same size, new content and mtime: read and versioned; the rest skipped.
+    random_file(&small, 20, 100 << 10);
+    age(&small, 1800);
+    let r = client().put(&tree, "/t").await.unwrap();
+    assert_eq!((r.files, r.unchanged, r.totals.done), (3, 2, 100 << 10), "{r:?}");
+    assert_eq!(client().api().stat("/t/sub/small").await.unwrap().version, Some(2));
+
+    // A change that keeps size and mtime is what size + mtime cannot see
+    // (rsync and restic alike); --checksum reads everything and finds it.
+    let mtime = std::fs::metadata(&big).unwrap().modified().unwrap();
+    let mut edited = big_data.clone();
+    edited[1 << 20] ^= 0xff;
+    std::fs::write(&big, &edited).unwrap();
+    std::fs::File::options().write(true).open(&big).unwrap().set_modified(mtime).unwrap();
+    let r = client().put(&tree, "/t").await.unwrap();
+    assert_eq!(r.unchanged, 3);
+    let r = client().put_with(&tree, "/t", pyxis_client::PutOptions { checksum: true }).await.unwrap();
+    assert_eq!((r.files, r.unchanged), (3, 2), "{r:?}");
+    assert_eq!(r.totals.done, 10 + (100 << 10) + (3 << 20));
+    let out = c.dir.path().join("out");
+    client().get("/t/big", &out, None).await.unwrap();
+    same_file(&big, &out);
+
+    // A file modified just before it was put may change again within one
+    // tick of the clock: the next put reads it (and finds it unchanged).
+    let fresh = tree.join("fresh");
+    random_file(&fresh, 4, 5000);
+    client().put(&fresh, "/t/fresh").await.unwrap();
+    let r = client().put(&fresh, "/t/fresh").await.unwrap();
+    assert_eq!((r.files, r.unchanged, r.totals.done), (1, 1, 5000), "{r:?}");
 }

@@ -23,6 +23,7 @@ pub struct ListedRow {
     pub mtime: Option<i64>,
     pub seq: Option<i64>,
     pub content_hash: Option<Vec<u8>>,
+    pub committed_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -105,7 +106,7 @@ fn ancestors(p: &str) -> Vec<&str> {
     out
 }
 
-const LIST_SELECT: &str = "SELECT e.path, e.kind, v.size, v.mtime, v.seq, v.content_hash \
+const LIST_SELECT: &str = "SELECT e.path, e.kind, v.size, v.mtime, v.seq, v.content_hash, v.created_at AS committed_at \
      FROM entries e LEFT JOIN versions v ON v.id = e.current_version";
 
 /// Runs the transactional body once per backend (the macro duplicates it with
