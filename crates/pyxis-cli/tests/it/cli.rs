@@ -102,6 +102,11 @@ fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
     let f = dir.path().join("keep.bin");
     random_file(&f, 5, 3 << 20);
     until_ok(&["put", f.to_str().unwrap(), "/keep.bin"]);
+    // --checksum reads the file again; the commit finds it unchanged.
+    let again = client(&["--json", "put", "--checksum", f.to_str().unwrap(), "/keep.bin"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!((again["unchanged"].as_u64(), again["done"].as_u64()), (Some(1), Some(3 << 20)), "{again}");
     // Ctrl-C: a clean stop.
     let pid = first.id().to_string();
     assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());

@@ -161,10 +161,14 @@ async fn re_put_skips_files_whose_size_and_mtime_match_unless_asked_to_checksum(
     client().get("/t/big", &out, None).await.unwrap();
     same_file(&big, &out);
 
-    // A file modified just before it was put may change again within one
-    // tick of the clock: the next put reads it (and finds it unchanged).
+    // A file whose mtime is not well before its version's commit (written
+    // just before the put, or stamped by a clock ahead; a minute ahead here,
+    // so a slow machine cannot turn it into the first case's 2 s) may change
+    // again within one tick: the next put reads it (and finds it unchanged).
     let fresh = tree.join("fresh");
     random_file(&fresh, 4, 5000);
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::File::options().write(true).open(&fresh).unwrap().set_modified(ahead).unwrap();
     client().put(&fresh, "/t/fresh").await.unwrap();
     let r = client().put(&fresh, "/t/fresh").await.unwrap();
     assert_eq!((r.files, r.unchanged, r.totals.done), (1, 1, 5000), "{r:?}");
