@@ -7,7 +7,7 @@ use pyxis_proto::{ChunkId, ShardHash};
 
 use crate::on_db;
 
-use super::remotes::{ONLINE, SUSPECT};
+use super::remotes::{OFFLINE, ONLINE, SUSPECT};
 use super::{Db, now_ms};
 
 /// A chunk to examine: its owner, id, scheme and size.
@@ -273,10 +273,14 @@ impl Db {
                     .fetch_one(&mut *tx)
                     .await?;
                 if failures >= suspect_after {
-                    sqlx::query("UPDATE remotes SET state = $1 WHERE id = $2 AND state = $3")
+                    // Offline too: a remote that answered an audit is alive
+                    // whatever its late heartbeat made the sweeper think, and
+                    // its next heartbeat would otherwise wash the failures out.
+                    sqlx::query("UPDATE remotes SET state = $1 WHERE id = $2 AND state IN ($3, $4)")
                         .bind(SUSPECT)
                         .bind(remote)
                         .bind(ONLINE)
+                        .bind(OFFLINE)
                         .execute(&mut *tx)
                         .await?;
                 }

@@ -249,12 +249,37 @@ async fn audits_catch_a_remote_that_lost_its_shards() {
         .unwrap();
     let remotes = c.server().state().db.all_remotes().await.unwrap();
     let r3 = remotes.iter().find(|(r, _)| Some(r.id) == c.remote(3).remote_id()).unwrap();
-    assert_eq!(pyxis_server::db::remotes::state_name(r3.0.state), "suspect");
+    assert_eq!(pyxis_server::db::remotes::state_name(r3.0.state), "suspect", "remote 3 after its audits failed");
     assert_eq!(r3.1, 0, "nothing is placed on a suspect remote any more");
     assert!(h.workers.audits_passed > 0);
     let out = c.dir.path().join("out");
     a.get("/f", &out, None).await.unwrap();
     same_file(&f, &out);
+}
+
+#[tokio::test]
+async fn a_remote_failing_audits_while_thought_offline_still_becomes_suspect() {
+    use pyxis_server::db::remotes::state_name;
+    let c = Cluster::start(3).await.unwrap();
+    let db = &c.server().state().db;
+    let id = c.remote(0).remote_id().unwrap();
+    let state = || async { db.remote(id).await.unwrap().unwrap() };
+    // Its heartbeat came late (a loaded machine): the sweeper marks it offline.
+    db.mark_silent_offline(i64::MAX).await.unwrap();
+    assert_eq!(state_name(state().await.state), "offline");
+    // Yet it answers audits, without the bytes.
+    for _ in 0..3 {
+        db.audit_result(id, false, 3).await.unwrap();
+    }
+    assert_eq!(state_name(state().await.state), "suspect");
+    // Its next heartbeat does not wash the failures out.
+    let seen = state().await.last_seen;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while state().await.last_seen == seen {
+        assert!(std::time::Instant::now() < deadline, "no heartbeat in 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state_name(state().await.state), "suspect");
 }
 
 #[tokio::test]
