@@ -33,6 +33,8 @@ pub struct RemoteRow {
     pub state: i64,
     pub last_seen: i64,
     pub created_at: i64,
+    /// Audits failed since the last one it passed.
+    pub audit_failures: i64,
 }
 
 /// What a remote reports about itself.
@@ -43,7 +45,7 @@ pub struct RemoteSpace {
     pub used: i64,
 }
 
-const COLUMNS: &str = "id, name, url, token_hash, capacity, free, used, state, last_seen, created_at";
+const COLUMNS: &str = "id, name, url, token_hash, capacity, free, used, state, last_seen, created_at, audit_failures";
 
 impl Db {
     pub async fn insert_remote(

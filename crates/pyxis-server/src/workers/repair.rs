@@ -161,17 +161,37 @@ async fn repair_chunk(
         Erasure::new().rebuild(&verified, &w)
     })
     .await??;
-    // A shard lost on a remote that is online and in good standing (corrupt,
-    // or wiped) goes back where it was. The others go to remotes holding no
+    // A shard lost on a remote that is online and in good standing (no audit
+    // failed since its last pass: a shard rotted, say) goes back where it
+    // was. One lost on a remote failing audits goes elsewhere when there is
+    // room: put back, it would pass the next audit and wash out the failures
+    // that should make that remote suspect. The rest go to remotes holding no
     // shard of this chunk at all, so no remote ever holds two.
     let holding: Vec<i64> = rows.iter().map(|r| r.remote_id).collect();
     let shard_len = rebuilt.first().map(|s| s.bytes.len()).unwrap_or(0);
-    let (home, away): (Vec<_>, Vec<_>) = rebuilt.into_iter().partition(|s| {
-        rows.iter().any(|r| {
-            r.idx == i64::from(s.index) && r.remote_state == ONLINE && remotes.iter().any(|x| x.id == r.remote_id)
-        })
-    });
-    let targets = repair::targets(id.as_bytes(), &candidates(remotes, &holding, shard_len), &[], away.len())?;
+    let (mut home, mut failing, mut away) = (Vec::new(), Vec::new(), Vec::new());
+    for s in rebuilt {
+        let owner = rows
+            .iter()
+            .filter(|r| r.idx == i64::from(s.index) && r.remote_state == ONLINE)
+            .find_map(|r| remotes.iter().find(|x| x.id == r.remote_id));
+        match owner {
+            Some(o) if o.audit_failures == 0 => home.push(s),
+            Some(_) => failing.push(s),
+            None => away.push(s),
+        }
+    }
+    let free = candidates(remotes, &holding, shard_len);
+    let targets = match repair::targets(id.as_bytes(), &free, &[], away.len() + failing.len()) {
+        Ok(t) => {
+            away.append(&mut failing);
+            t
+        }
+        Err(_) => {
+            home.append(&mut failing); // no room elsewhere: back home after all
+            repair::targets(id.as_bytes(), &free, &[], away.len())?
+        }
+    };
     let placed = home
         .into_iter()
         .map(|s| {
