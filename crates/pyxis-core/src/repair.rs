@@ -84,6 +84,48 @@ pub fn targets(key: &[u8; 32], candidates: &[Candidate], holding: &[i64], count:
     placement::choose(key, &free, count)
 }
 
+/// Where the remote that lost a shard stands, for deciding where the rebuilt
+/// shard goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostOn {
+    /// Online, no audit failed since its last pass (a shard rotted): the
+    /// rebuilt shard goes back there.
+    GoodStanding(i64),
+    /// Online but failing audits: elsewhere when any remote has room (put
+    /// back, it would pass the next audit and wash out the failures that
+    /// should make the remote suspect), back there when none has.
+    Failing(i64),
+    /// Offline, suspect, draining or gone: elsewhere.
+    Away,
+}
+
+/// A remote for each rebuilt shard, in the order of `lost`. Shards that move
+/// go by [`targets`]; when there is no room for the failing remotes' shards
+/// as well, those go back home and only the others move.
+pub fn destinations(
+    key: &[u8; 32],
+    lost: &[LostOn],
+    candidates: &[Candidate],
+    holding: &[i64],
+) -> crate::Result<Vec<i64>> {
+    let moving = |failing_too: bool| {
+        lost.iter().filter(|l| matches!(l, LostOn::Away) || (failing_too && matches!(l, LostOn::Failing(_)))).count()
+    };
+    let (elsewhere, failing_move) = match targets(key, candidates, holding, moving(true)) {
+        Ok(t) => (t, true),
+        Err(_) => (targets(key, candidates, holding, moving(false))?, false),
+    };
+    let mut elsewhere = elsewhere.into_iter();
+    Ok(lost
+        .iter()
+        .map(|l| match *l {
+            LostOn::GoodStanding(home) => home,
+            LostOn::Failing(home) if !failing_move => home,
+            _ => elsewhere.next().expect("targets gave one remote per moving shard"),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +175,25 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert!(t.iter().all(|id| *id > 4));
         assert!(targets(&[7; 32], &cands, &[1, 2, 3, 4, 5, 6, 7], 2).is_err());
+    }
+
+    #[test]
+    fn failing_remotes_lose_their_shards_to_others_only_when_there_is_room() {
+        use LostOn::*;
+        let cands: Vec<Candidate> = (1..=7).map(|id| Candidate { id, weight: 1 }).collect();
+        let lost = [GoodStanding(1), Failing(2), Away];
+        // Remote 7 alone holds nothing of the chunk: room for one shard.
+        let d = destinations(&[7; 32], &lost, &cands, &[1, 2, 3, 4, 5, 6]).unwrap();
+        assert_eq!(d, [1, 2, 7], "no room for both: the failing remote keeps its shard");
+        // Remotes 7 and 8 free: the failing remote's shard moves too.
+        let cands: Vec<Candidate> = (1..=8).map(|id| Candidate { id, weight: 1 }).collect();
+        let d = destinations(&[7; 32], &lost, &cands, &[1, 2, 3, 4, 5, 6]).unwrap();
+        assert_eq!(d[0], 1);
+        let mut moved = d[1..].to_vec();
+        moved.sort_unstable();
+        assert_eq!(moved, [7, 8]);
+        // A shard whose remote is gone needs room elsewhere, or nothing goes.
+        assert!(destinations(&[7; 32], &[Away], &cands, &[1, 2, 3, 4, 5, 6, 7, 8]).is_err());
+        assert_eq!(destinations(&[7; 32], &[Failing(3)], &cands, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap(), [3]);
     }
 }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use pyxis_core::erasure::{Erasure, shard_hash, verify_shard};
 use pyxis_core::placement::Candidate;
-use pyxis_core::repair::{self, Health, ShardStatus};
+use pyxis_core::repair::{self, Health, LostOn, ShardStatus};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 
 use super::Stats;
@@ -124,10 +124,11 @@ async fn read_k(state: &State, limiter: &Limiter, rows: &[ShardHealthRow], k: us
     Ok(got)
 }
 
-fn candidates(remotes: &[RemoteRow], exclude: &[i64], shard_len: usize) -> Vec<Candidate> {
+/// Remotes with room for a shard of this size.
+fn candidates(remotes: &[RemoteRow], shard_len: usize) -> Vec<Candidate> {
     remotes
         .iter()
-        .filter(|r| !exclude.contains(&r.id) && r.free >= shard_len as i64)
+        .filter(|r| r.free >= shard_len as i64)
         .map(|r| Candidate { id: r.id, weight: r.free.max(0) as u64 })
         .collect()
 }
@@ -161,45 +162,27 @@ async fn repair_chunk(
         Erasure::new().rebuild(&verified, &w)
     })
     .await??;
-    // A shard lost on a remote that is online and in good standing (no audit
-    // failed since its last pass: a shard rotted, say) goes back where it
-    // was. One lost on a remote failing audits goes elsewhere when there is
-    // room: put back, it would pass the next audit and wash out the failures
-    // that should make that remote suspect. The rest go to remotes holding no
-    // shard of this chunk at all, so no remote ever holds two.
+    // Home again, or elsewhere (to remotes holding no shard of this chunk, so
+    // no remote ever holds two): `repair::destinations` decides, by where the
+    // remote that lost each shard stands.
     let holding: Vec<i64> = rows.iter().map(|r| r.remote_id).collect();
     let shard_len = rebuilt.first().map(|s| s.bytes.len()).unwrap_or(0);
-    let (mut home, mut failing, mut away) = (Vec::new(), Vec::new(), Vec::new());
-    for s in rebuilt {
-        let owner = rows
-            .iter()
-            .filter(|r| r.idx == i64::from(s.index) && r.remote_state == ONLINE)
-            .find_map(|r| remotes.iter().find(|x| x.id == r.remote_id));
-        match owner {
-            Some(o) if o.audit_failures == 0 => home.push(s),
-            Some(_) => failing.push(s),
-            None => away.push(s),
-        }
-    }
-    let free = candidates(remotes, &holding, shard_len);
-    let targets = match repair::targets(id.as_bytes(), &free, &[], away.len() + failing.len()) {
-        Ok(t) => {
-            away.append(&mut failing);
-            t
-        }
-        Err(_) => {
-            home.append(&mut failing); // no room elsewhere: back home after all
-            repair::targets(id.as_bytes(), &free, &[], away.len())?
-        }
-    };
-    let placed = home
-        .into_iter()
+    let lost: Vec<LostOn> = rebuilt
+        .iter()
         .map(|s| {
-            let owner = rows.iter().find(|r| r.idx == i64::from(s.index)).map(|r| r.remote_id).unwrap_or_default();
-            (s, owner)
+            let owner = rows
+                .iter()
+                .filter(|r| r.idx == i64::from(s.index) && r.remote_state == ONLINE)
+                .find_map(|r| remotes.iter().find(|x| x.id == r.remote_id));
+            match owner {
+                Some(o) if o.audit_failures == 0 => LostOn::GoodStanding(o.id),
+                Some(o) => LostOn::Failing(o.id),
+                None => LostOn::Away,
+            }
         })
-        .chain(away.into_iter().zip(targets));
-    for (shard, target) in placed {
+        .collect();
+    let targets = repair::destinations(id.as_bytes(), &lost, &candidates(remotes, shard_len), &holding)?;
+    for (shard, target) in rebuilt.into_iter().zip(targets) {
         let row = rows.iter().find(|r| r.idx == i64::from(shard.index)).context("rebuilt an unknown index")?;
         if shard.hash != hash_of(row)? {
             bail!("rebuilt shard {} does not match the catalog's hash", shard.index);
@@ -246,7 +229,7 @@ async fn reencode_chunk(
     })
     .await??;
     let shard_len = shards.first().map(|s| s.bytes.len()).unwrap_or(0);
-    let targets = repair::targets(id.as_bytes(), &candidates(remotes, &[], shard_len), &[], shards.len())?;
+    let targets = repair::targets(id.as_bytes(), &candidates(remotes, shard_len), &[], shards.len())?;
     let mut placed = Vec::with_capacity(shards.len());
     for (shard, t) in shards.into_iter().zip(targets) {
         limiter.take(shard.bytes.len() as u64).await;
