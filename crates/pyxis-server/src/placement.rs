@@ -49,6 +49,12 @@ impl AppState {
         self.grant_for(GrantOp::Put, remote, shard, max_size, self.opts.grant_ttl.min(self.opts.pending_ttl))
     }
 
+    /// When a reservation made now for an upload ends (Unix ms): placed
+    /// chunks that are not committed by then are collected.
+    pub fn reservation_ends(&self) -> i64 {
+        crate::db::now_ms() + self.opts.pending_ttl.as_millis() as i64
+    }
+
     fn grant_for(&self, op: GrantOp, remote: i64, shard: ShardHash, max_size: u32, ttl: std::time::Duration) -> String {
         let expires = unix_now() + ttl.as_secs();
         self.signer.sign(&Grant { op, remote, shard, max_size, expires })

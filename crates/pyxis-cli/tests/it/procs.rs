@@ -18,9 +18,10 @@ pub fn free_port() -> u16 {
 /// (32768 and up), where outgoing connections of tests running alongside
 /// would otherwise take them between this check and the bind.
 pub fn free_port_run(n: u16) -> u16 {
-    let start = 20_000 + (std::process::id() % 400) as u16 * 30;
+    // 400 bases 30 apart from 20,000, starting at one this process picks.
+    let first = (std::process::id() % 400) as u16;
     (0..400u16)
-        .map(|i| 20_000 + (start - 20_000 + i * 30) % 12_000)
+        .map(|i| 20_000 + (first + i) % 400 * 30)
         .find(|&base| (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()))
         .expect("no run of free ports below 32000")
 }

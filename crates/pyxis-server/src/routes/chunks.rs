@@ -100,7 +100,7 @@ pub async fn place(
             c.scheme,
         ));
     }
-    let expires = crate::db::now_ms() + state.opts.pending_ttl.as_millis() as i64;
+    let expires = state.reservation_ends();
     let rows: Vec<NewChunk> = new.iter().map(|(n, _)| n.clone()).collect();
     let exists = state.db.place(user.id, &rows, expires).await.map_err(|e| match e {
         PlaceError::Quota { .. } => {
@@ -165,8 +165,7 @@ pub async fn replace(
     let chosen = choose(&req.id, &remotes, 1, size, &exclude)?;
     let remote = chosen[0];
     // The new upload gets a fresh grant, so the reservation is renewed with it.
-    let expires = crate::db::now_ms() + state.opts.pending_ttl.as_millis() as i64;
-    state.db.move_shard(user.id, &req.id, shard.idx, remote.id, expires).await?;
+    state.db.move_shard(user.id, &req.id, shard.idx, remote.id, state.reservation_ends()).await?;
     tracing::debug!(chunk = %req.id, index = req.index, from = shard.remote_id, to = remote.id, "shard re-placed");
     Ok(Json(upload_target(&state, &remotes, req.index, hash, remote.id, size)))
 }

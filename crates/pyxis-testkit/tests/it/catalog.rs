@@ -5,7 +5,7 @@ use pyxis_client::ClientError;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest, EntryKind};
 use pyxis_testkit::Cluster;
 
-use crate::support::random_file;
+use crate::support::{random_file, set_mtime};
 
 fn code(e: &ClientError) -> &str {
     e.code().unwrap_or("none")
@@ -78,8 +78,7 @@ async fn versions_and_restore() {
     let back = c.dir.path().join("v.back");
     std::fs::write(&back, &bodies[0]).unwrap();
     let mtime = a.api().stat("/v").await.unwrap().mtime;
-    let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(mtime as u64);
-    std::fs::File::options().write(true).open(&back).unwrap().set_modified(when).unwrap();
+    set_mtime(&back, std::time::UNIX_EPOCH + std::time::Duration::from_millis(mtime as u64));
     let r = a.put(&back, "/v").await.unwrap();
     assert_eq!((r.files, r.unchanged), (1, 1));
     assert_eq!(a.api().versions("/v").await.unwrap().versions.len(), 4);

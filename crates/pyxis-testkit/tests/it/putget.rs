@@ -2,7 +2,7 @@
 
 use pyxis_testkit::Cluster;
 
-use crate::support::{random_file, same_file};
+use crate::support::{random_file, same_file, set_mtime};
 
 #[tokio::test]
 async fn sizes_round_trip() {
@@ -112,8 +112,7 @@ async fn re_put_sends_nothing_and_an_edit_sends_few_chunks() {
 
 /// Sets a file's mtime `secs_ago` seconds into the past.
 fn age(path: &std::path::Path, secs_ago: u64) {
-    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+    set_mtime(path, std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago));
 }
 
 #[tokio::test]
@@ -151,7 +150,7 @@ async fn re_put_skips_files_whose_size_and_mtime_match_unless_asked_to_checksum(
     let mut edited = big_data.clone();
     edited[1 << 20] ^= 0xff;
     std::fs::write(&big, &edited).unwrap();
-    std::fs::File::options().write(true).open(&big).unwrap().set_modified(mtime).unwrap();
+    set_mtime(&big, mtime);
     let r = client().put(&tree, "/t").await.unwrap();
     assert_eq!(r.unchanged, 3);
     let r = client().put_with(&tree, "/t", pyxis_client::PutOptions { checksum: true }).await.unwrap();
@@ -167,8 +166,7 @@ async fn re_put_skips_files_whose_size_and_mtime_match_unless_asked_to_checksum(
     // again within one tick: the next put reads it (and finds it unchanged).
     let fresh = tree.join("fresh");
     random_file(&fresh, 4, 5000);
-    let ahead = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
-    std::fs::File::options().write(true).open(&fresh).unwrap().set_modified(ahead).unwrap();
+    set_mtime(&fresh, std::time::SystemTime::now() + std::time::Duration::from_secs(60));
     client().put(&fresh, "/t/fresh").await.unwrap();
     let r = client().put(&fresh, "/t/fresh").await.unwrap();
     assert_eq!((r.files, r.unchanged, r.totals.done), (1, 1, 5000), "{r:?}");

@@ -20,3 +20,8 @@ pub fn same_file(a: &Path, b: &Path) {
     assert_eq!(x.len(), y.len(), "{} and {} differ in length", a.display(), b.display());
     assert!(x == y, "{} and {} differ", a.display(), b.display());
 }
+
+/// Sets a file's modification time.
+pub fn set_mtime(path: &Path, when: std::time::SystemTime) {
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+}
