@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pyxis_proto::api::ErrorBody;
-use pyxis_proto::api::admin::{DrainRequest, HealthResponse, QuotaRequest, RemotesResponse};
+use pyxis_proto::api::admin::{HealthResponse, QuotaRequest, RemoteRequest, RemotesResponse};
 use pyxis_proto::api::auth::{
     LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
@@ -196,6 +196,6 @@ impl Api {
         self.get_query("/v1/admin/health", &[]).await
     }
     pub async fn admin_drain(&self, remote: i64) -> Result<()> {
-        self.call_empty("/v1/admin/drain", &DrainRequest { remote }).await
+        self.call_empty("/v1/admin/drain", &RemoteRequest { remote }).await
     }
 }

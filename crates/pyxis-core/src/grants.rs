@@ -29,6 +29,8 @@ pub enum GrantError {
     WrongShard { granted: ShardHash, asked: ShardHash },
     #[error("shard of {size} bytes is over the granted {max}")]
     TooLarge { size: u64, max: u32 },
+    #[error("shard of {size} bytes; the put grant is for exactly {granted}")]
+    WrongSize { size: u64, granted: u32 },
 }
 
 impl GrantError {
@@ -71,6 +73,13 @@ impl GrantSigner {
         out
     }
 
+    /// Signs `new_key` as this key's successor (a grant-key rotation).
+    pub fn endorse(&self, new_key: &[u8; 32]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.pair.sign(&grant::endorsement_input(new_key)).as_ref());
+        out
+    }
+
     /// Signs a grant; returns the header value.
     pub fn sign(&self, grant: &Grant) -> String {
         let body = grant.to_bytes();
@@ -96,6 +105,15 @@ impl GrantVerifier {
         pyxis_proto::hex::decode_array(hex).map(Self::new)
     }
 
+    pub fn public_key(&self) -> &[u8; 32] {
+        &self.public
+    }
+
+    /// Whether this key signed `new_key` as its successor.
+    pub fn endorses(&self, new_key: &[u8; 32], signature: &[u8; 64]) -> bool {
+        UnparsedPublicKey::new(&ED25519, &self.public).verify(&grant::endorsement_input(new_key), signature).is_ok()
+    }
+
     /// Checks a header value: format, signature and expiry. What it allows is
     /// then checked with [`check`].
     pub fn verify(&self, token: Option<&str>, now: u64) -> Result<Grant, GrantError> {
@@ -112,7 +130,9 @@ impl GrantVerifier {
     }
 }
 
-/// Checks that a verified grant covers this operation on this shard here.
+/// Checks that a verified grant covers this operation on this shard here. A
+/// put grant names the exact length of the shard (the server derives it from
+/// the chunk's blob length and scheme); other grants an upper bound.
 pub fn check(g: &Grant, op: GrantOp, remote: i64, shard: &ShardHash, size: Option<u64>) -> Result<(), GrantError> {
     if g.op != op {
         return Err(GrantError::WrongOp { granted: g.op, asked: op });
@@ -127,6 +147,14 @@ pub fn check(g: &Grant, op: GrantOp, remote: i64, shard: &ShardHash, size: Optio
         && size > u64::from(g.max_size)
     {
         return Err(GrantError::TooLarge { size, max: g.max_size });
+    }
+    Ok(())
+}
+
+/// The size check of a put once the whole body is known: exact.
+pub fn check_put_len(g: &Grant, len: u64) -> Result<(), GrantError> {
+    if len != u64::from(g.max_size) {
+        return Err(GrantError::WrongSize { size: len, granted: g.max_size });
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod codec;
 pub mod erasure;
 pub mod error;
 pub mod grants;
+pub mod identity;
 pub mod keys;
 pub mod manifest;
 pub mod placement;

@@ -53,6 +53,38 @@ pub fn choose(key: &[u8; 32], candidates: &[Candidate], n: usize) -> Result<Vec<
     Ok(ranked)
 }
 
+/// The `n` best distinct remotes for `key`, best first, of which at most
+/// `max_limited` may satisfy `limited` (remotes not yet vetted): in rank
+/// order, a limited remote is skipped once the cap is reached.
+pub fn choose_limited(
+    key: &[u8; 32],
+    candidates: &[Candidate],
+    n: usize,
+    limited: impl Fn(i64) -> bool,
+    max_limited: usize,
+) -> Result<Vec<i64>> {
+    let mut ranked = rank(key, candidates);
+    ranked.dedup();
+    let mut out = Vec::with_capacity(n);
+    let mut used = 0;
+    for id in ranked {
+        if out.len() == n {
+            break;
+        }
+        if limited(id) {
+            if used == max_limited {
+                continue;
+            }
+            used += 1;
+        }
+        out.push(id);
+    }
+    if out.len() < n {
+        return Err(Error::NotEnoughRemotes { have: out.len(), need: n });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +152,25 @@ mod tests {
                 assert_eq!(choose(&key(i), &r, n).unwrap(), full[..n], "chunk {i}, n {n}");
             }
         }
+    }
+
+    #[test]
+    fn limited_remotes_never_pass_their_cap() {
+        let r = remotes(1..=12);
+        let unvetted = |id: i64| id > 6;
+        for i in 0..500 {
+            let got = choose_limited(&key(i), &r, 6, unvetted, 1).unwrap();
+            assert_eq!(got.len(), 6);
+            assert!(got.iter().filter(|&&id| unvetted(id)).count() <= 1, "chunk {i}: {got:?}");
+            // Without the cap it is the plain choice.
+            assert_eq!(choose_limited(&key(i), &r, 6, unvetted, 6).unwrap(), choose(&key(i), &r, 6).unwrap());
+        }
+        // Five vetted remotes cannot hold a six-shard chunk with no unvetted one allowed.
+        let few: Vec<Candidate> = remotes([1, 2, 3, 4, 5, 7, 8]);
+        assert!(matches!(
+            choose_limited(&key(1), &few, 6, unvetted, 0),
+            Err(Error::NotEnoughRemotes { have: 5, need: 6 })
+        ));
     }
 
     #[test]

@@ -22,10 +22,14 @@ pub enum ShardStatus {
     Lost,
 }
 
-/// The default repair threshold: `k + 1`, because one more loss after that
-/// leaves exactly `k`, and one more makes the chunk unreadable.
+/// The default repair threshold: `k + 2`, the lowest that `bench/durability`
+/// shows losing nothing for the default schemes under churn (`k + 1` lost a
+/// chunk in 10^5 at 6+4), but at most `n - 1`: a threshold of `n` would
+/// repair a chunk whenever any one of its remotes reboots, before the grace
+/// period could spare it (unavailable shards count as present only up to
+/// the threshold). Never below `k`.
 pub fn default_threshold(scheme: Scheme) -> usize {
-    scheme.data() + 1
+    (scheme.data() + 2).min(scheme.total().saturating_sub(1)).max(scheme.data())
 }
 
 /// A chunk's health, for deciding and ordering repairs.
@@ -138,7 +142,18 @@ mod tests {
     #[test]
     fn thresholds_and_grace() {
         let k4 = s("4+2");
-        assert_eq!(default_threshold(k4), 5);
+        assert_eq!(default_threshold(k4), 5, "k+2 capped at n-1");
+        assert_eq!(default_threshold(s("6+4")), 8, "k+2");
+        assert_eq!(default_threshold(s("2+2")), 3);
+        assert_eq!(default_threshold(s("1+0")), 1);
+        // The grace still holds at the new threshold: one remote of a 6+4
+        // chunk rebooting, or even two, triggers nothing...
+        let t = default_threshold(s("6+4"));
+        let rebooting =
+            |n: usize| Health::of(s("6+4"), (0..10).map(|i| if i < n { Unavailable } else { Healthy })).needs_repair(t);
+        assert!(!rebooting(1) && !rebooting(2));
+        // ...while two lost shards (k+2 left) do.
+        assert!(Health::of(s("6+4"), (0..10).map(|i| if i < 2 { Lost } else { Healthy })).needs_repair(t));
         let full = Health::of(k4, [Healthy; 6]);
         assert!(!full.needs_repair(5));
         let one_lost = Health::of(k4, [Healthy, Healthy, Healthy, Healthy, Healthy, Lost]);

@@ -101,6 +101,15 @@ impl Grant {
     }
 }
 
+/// What the server's old grant key signs to vouch for its new one when the
+/// server rotates keys: remotes pin the key they were admitted under and
+/// follow a rotation only with this endorsement.
+pub fn endorsement_input(new_key: &[u8; 32]) -> Vec<u8> {
+    let mut m = b"PYXIS grant key rotation v1\n".to_vec();
+    m.extend_from_slice(new_key);
+    m
+}
+
 /// Encodes signed grant bytes for the header.
 pub fn encode_token(signed: &[u8; SIGNED_LEN]) -> String {
     URL_SAFE_NO_PAD.encode(signed)

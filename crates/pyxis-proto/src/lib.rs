@@ -10,6 +10,8 @@ pub mod grant;
 pub mod hex;
 pub mod ids;
 pub mod path;
+pub mod receipt;
+pub mod remote_call;
 pub mod scheme;
 pub mod size;
 

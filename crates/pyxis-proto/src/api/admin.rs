@@ -25,6 +25,25 @@ pub struct RemoteInfo {
     pub shards: u64,
     /// Unix seconds of the last heartbeat.
     pub last_seen: i64,
+    /// Hex of the remote's identity key (empty for a remote of an older
+    /// release that has not come back since the upgrade).
+    #[serde(default)]
+    pub public_key: String,
+    /// May hold any shard of a chunk (vouched for, or past its audits).
+    #[serde(default)]
+    pub vetted: bool,
+    /// The most it may claim to offer, from its admission (none: no cap).
+    #[serde(default)]
+    pub capacity_cap: Option<u64>,
+    #[serde(default)]
+    pub audits_passed: u64,
+    #[serde(default)]
+    pub audit_failures: u64,
+    /// Shards it keeps aside because the server had no record of them.
+    #[serde(default)]
+    pub quarantined: u64,
+    #[serde(default)]
+    pub quarantined_bytes: u64,
 }
 
 /// `GET /v1/admin/remotes`.
@@ -78,9 +97,47 @@ pub struct HealthResponse {
     pub workers: WorkerStats,
 }
 
-/// `POST /v1/admin/drain`: move a remote's shards elsewhere so it can leave.
+/// `POST /v1/admin/remote-tokens`: a single-use token that admits one remote.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoteTokenRequest {
+    /// The most the admitted remote may claim to offer; none: no cap.
+    #[serde(default)]
+    pub capacity: Option<u64>,
+    /// The operator vouches for the remote: no vetting period.
+    #[serde(default)]
+    pub vetted: bool,
+    /// How long the token stays valid (default a day).
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoteTokenResponse {
+    /// Give it to the remote: `pyxis remote --token TOKEN` (or `PYXIS_REMOTE_TOKEN`).
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub capacity: Option<u64>,
+    pub vetted: bool,
+}
+
+impl std::fmt::Debug for RemoteTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteTokenResponse")
+            .field("token", &"<secret>")
+            .field("expires_at", &self.expires_at)
+            .field("capacity", &self.capacity)
+            .field("vetted", &self.vetted)
+            .finish()
+    }
+}
+
+/// `POST /v1/admin/drain`, `/v1/admin/revoke`, `/v1/admin/vet` and
+/// `/v1/admin/quarantine/release`: which remote.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct DrainRequest {
+pub struct RemoteRequest {
     pub remote: i64,
 }

@@ -15,6 +15,10 @@ pub struct NetworkResponse {
     pub scheme: Scheme,
     /// Fewer than two parity shards: `put` warns.
     pub reduced: bool,
+    /// Shards of a chunk that must be stored (with receipts) on distinct
+    /// remotes before the chunk counts as stored: `k + ceil(m/2)`.
+    #[serde(default)]
+    pub threshold: u32,
 }
 
 /// `POST /v1/chunks/missing`: which of these does the server not hold?
@@ -32,14 +36,18 @@ pub struct MissingResponse {
     pub missing: Vec<ChunkId>,
 }
 
-/// A chunk the client has encoded and wants to store.
+/// A chunk the client has encoded and wants to store. The client names no
+/// scheme: the server assigns the one its policy gives now, and refuses shard
+/// hashes that do not fit it (409 `scheme_changed`: ask `network` again).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlaceChunk {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: ChunkId,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "4+2"))]
-    pub scheme: Scheme,
+    /// Must be absent. Clients of earlier releases sent one; a place that
+    /// names a scheme is refused (400 `scheme_not_allowed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
     pub blob_len: u32,
     /// Hash of every shard, by index.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
@@ -95,10 +103,35 @@ pub struct ReplaceRequest {
     pub failed: Vec<i64>,
 }
 
-/// `POST /v1/chunks/stored`: every shard of these chunks is on its remote.
+/// `POST /v1/chunks/stored`: the receipts remotes gave for these chunks'
+/// shards. A chunk becomes stored once the threshold of its shards have
+/// valid receipts from the remotes they were placed on.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredRequest {
+    pub chunks: Vec<StoredChunk>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredChunk {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: ChunkId,
+    pub receipts: Vec<ShardReceipt>,
+}
+
+/// The `X-Pyxis-Receipt` value a remote answered for one shard.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ShardReceipt {
+    pub index: u8,
+    pub receipt: String,
+}
+
+/// `POST /v1/chunks/abandon`: a put failed; give back what it placed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AbandonRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub ids: Vec<ChunkId>,
 }

@@ -4,6 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/remotes/register`: a remote joins (or re-joins) the network.
+/// The call is signed with the remote's key (`remote_call`), and the key is
+/// its identity: a known key is the same remote whatever URL or name it gives.
+/// An unknown key needs an admission token (or open admission on the server).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
@@ -13,27 +16,49 @@ pub struct RegisterRequest {
     pub url: String,
     pub capacity: u64,
     pub free: u64,
-    /// Identity from an earlier registration, kept in the remote's directory:
-    /// with the matching token the remote keeps its id (and its shards count).
-    #[serde(default)]
-    pub remote_id: Option<i64>,
-    #[serde(default)]
-    pub token: Option<String>,
+    /// A single-use token from `pyxis admin remote-token`, for a key the
+    /// server does not know yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission_token: Option<String>,
+    /// The id and token a remote of an older release was given: presenting
+    /// them binds this key to that remote (an upgrade in place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy: Option<LegacyIdentity>,
+}
+
+/// An identity from before remotes had keys (`remote.json` with a token).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LegacyIdentity {
+    pub remote_id: i64,
+    pub token: String,
+}
+
+impl std::fmt::Debug for LegacyIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegacyIdentity").field("remote_id", &self.remote_id).field("token", &"<secret>").finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterResponse {
     pub remote_id: i64,
-    /// Secret the remote presents as `Authorization: Bearer` on heartbeats.
-    pub token: String,
-    /// Hex of the server's Ed25519 grant-signing public key.
+    /// Hex of the server's Ed25519 grant-signing public key. A remote pins
+    /// the key it was admitted under (see `HeartbeatResponse`).
     pub grant_public_key: String,
     /// How often the server expects a heartbeat.
     pub heartbeat_secs: u64,
+    /// The operator vouches for this remote, or it has passed enough audits:
+    /// it may hold any shard of a chunk. Until then it holds at most
+    /// `ceil(m/2)` shards of any chunk.
+    pub vetted: bool,
+    /// The most this remote may claim to offer (its admission's cap); what
+    /// it reports beyond this is ignored by placement.
+    pub capacity_cap: Option<u64>,
 }
 
-/// `POST /v1/remotes/{id}/heartbeat`.
+/// `POST /v1/remotes/{id}/heartbeat` (signed like every remote call).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatRequest {
@@ -43,13 +68,41 @@ pub struct HeartbeatRequest {
     pub shards: u64,
     /// The remote's URL, in case it moved.
     pub url: String,
+    /// Shards kept aside because the server did not know them (see inventory).
+    #[serde(default)]
+    pub quarantined: u64,
+    #[serde(default)]
+    pub quarantined_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatResponse {
-    /// The server's grant key (hex), so a remote notices a key change.
+    /// The server's current grant key (hex).
     pub grant_public_key: String,
+    /// When the key differs from the one a remote pinned: the chain of
+    /// rotations from the first key on, each new key with the previous key's
+    /// signature over it (`grant::endorsement_input`). A remote follows the
+    /// chain from its pinned key and refuses a key it cannot reach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<KeyRotation>,
+    /// The operator released this remote's quarantine: shards quarantined
+    /// before this time (Unix ms) that the server still does not know may
+    /// be deleted once they have been kept the remote's minimum time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_quarantine_before: Option<i64>,
+}
+
+/// One grant-key rotation: the new key, signed by the key before it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyRotation {
+    /// Hex of the key before.
+    pub previous: String,
+    /// Hex of the new key.
+    pub key: String,
+    /// Hex of the previous key's Ed25519 signature over `grant::endorsement_input(key)`.
+    pub endorsement: String,
 }
 
 /// `GET /v1/status` on a remote.
@@ -57,6 +110,8 @@ pub struct HeartbeatResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteStatus {
     pub remote_id: Option<i64>,
+    /// Hex of the remote's identity key.
+    pub public_key: String,
     pub capacity: u64,
     pub used: u64,
     pub free: u64,
@@ -80,10 +135,23 @@ pub struct InventoryRequest {
     pub hashes: Vec<crate::ShardHash>,
 }
 
-/// Which of them the catalog does not place there: the remote deletes them.
+/// What the server knows of the hashes in an inventory batch. A hash in
+/// neither list is placed on this remote by the catalog (wanted). Unknown is
+/// never a reason to delete: only `collected` is.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryResponse {
+    /// The server recorded the decision to delete these from this remote
+    /// (garbage collection): the remote may delete them.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
-    pub unwanted: Vec<crate::ShardHash>,
+    pub collected: Vec<crate::ShardHash>,
+    /// The server has no record of these here: the remote keeps them aside
+    /// (quarantine) and never deletes them on its own.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub unknown: Vec<crate::ShardHash>,
+    /// Of the rest, how many the server re-adopted just now: shards its
+    /// catalog knew elsewhere (lost there, or on a remote it forgot), now
+    /// recorded here (and audited like any other).
+    #[serde(default)]
+    pub adopted: u64,
 }

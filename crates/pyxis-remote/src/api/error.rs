@@ -48,6 +48,7 @@ impl From<GrantError> for ApiError {
             GrantError::WrongRemote { .. } => "grant_wrong_remote",
             GrantError::WrongShard { .. } => "grant_wrong_shard",
             GrantError::TooLarge { .. } => "grant_too_small",
+            GrantError::WrongSize { .. } => "grant_wrong_size",
             _ if e.is_unauthenticated() => "grant_invalid",
             _ => "grant_forbidden",
         };

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State as StateX;
 use axum::http::StatusCode;
-use pyxis_proto::api::admin::{DrainRequest, HealthBucket, HealthResponse, QuotaRequest, RemoteInfo, RemotesResponse};
+use pyxis_proto::api::admin::{HealthBucket, HealthResponse, QuotaRequest, RemoteInfo, RemoteRequest, RemotesResponse};
 
 use super::extract::Body;
 use crate::State;
@@ -90,8 +90,8 @@ pub async fn health(StateX(state): StateX<State>, _: Admin) -> ApiResult<Json<He
 
 /// Marks a remote as draining: no new shards go there, and the repair worker
 /// moves its shards elsewhere; it is `drained` when it holds nothing needed.
-#[utoipa::path(post, path = "/v1/admin/drain", request_body = DrainRequest, responses((status = 204)), tag = "admin")]
-pub async fn drain(StateX(state): StateX<State>, _: Admin, Body(req): Body<DrainRequest>) -> ApiResult<StatusCode> {
+#[utoipa::path(post, path = "/v1/admin/drain", request_body = RemoteRequest, responses((status = 204)), tag = "admin")]
+pub async fn drain(StateX(state): StateX<State>, _: Admin, Body(req): Body<RemoteRequest>) -> ApiResult<StatusCode> {
     if state.db.set_remote_state(req.remote, DRAINING).await? {
         tracing::info!(remote = req.remote, "draining");
         Ok(StatusCode::NO_CONTENT)
