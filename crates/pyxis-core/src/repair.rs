@@ -84,8 +84,37 @@ pub fn priority(a: &Health, b: &Health) -> Ordering {
 /// chunk over remotes that can take a shard, skipping those that already hold
 /// one of its shards (two shards of a chunk never share a remote).
 pub fn targets(key: &[u8; 32], candidates: &[Candidate], holding: &[i64], count: usize) -> crate::Result<Vec<i64>> {
+    targets_within(key, candidates, holding, count, &Limit::NONE)
+}
+
+/// A cap on how many rebuilt shards may go to limited remotes (those not yet
+/// vetted: a chunk keeps at most `ceil(m/2)` shards on them).
+#[derive(Clone, Copy)]
+pub struct Limit<'a> {
+    pub limited: &'a (dyn Fn(i64) -> bool + Sync),
+    pub max: usize,
+}
+
+impl std::fmt::Debug for Limit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Limit(max {})", self.max)
+    }
+}
+
+impl Limit<'_> {
+    pub const NONE: Limit<'static> = Limit { limited: &|_| false, max: 0 };
+}
+
+/// [`targets`] with at most `limit.max` of them limited.
+pub fn targets_within(
+    key: &[u8; 32],
+    candidates: &[Candidate],
+    holding: &[i64],
+    count: usize,
+    limit: &Limit<'_>,
+) -> crate::Result<Vec<i64>> {
     let free: Vec<Candidate> = candidates.iter().copied().filter(|c| !holding.contains(&c.id)).collect();
-    placement::choose(key, &free, count)
+    placement::choose_limited(key, &free, count, limit.limited, limit.max)
 }
 
 /// Where the remote that lost a shard stands, for deciding where the rebuilt
@@ -111,13 +140,14 @@ pub fn destinations(
     lost: &[LostOn],
     candidates: &[Candidate],
     holding: &[i64],
+    limit: &Limit<'_>,
 ) -> crate::Result<Vec<i64>> {
     let moving = |failing_too: bool| {
         lost.iter().filter(|l| matches!(l, LostOn::Away) || (failing_too && matches!(l, LostOn::Failing(_)))).count()
     };
-    let (elsewhere, failing_move) = match targets(key, candidates, holding, moving(true)) {
+    let (elsewhere, failing_move) = match targets_within(key, candidates, holding, moving(true), limit) {
         Ok(t) => (t, true),
-        Err(_) => (targets(key, candidates, holding, moving(false))?, false),
+        Err(_) => (targets_within(key, candidates, holding, moving(false), limit)?, false),
     };
     let mut elsewhere = elsewhere.into_iter();
     Ok(lost
@@ -198,17 +228,28 @@ mod tests {
         let cands: Vec<Candidate> = (1..=7).map(|id| Candidate { id, weight: 1 }).collect();
         let lost = [GoodStanding(1), Failing(2), Away];
         // Remote 7 alone holds nothing of the chunk: room for one shard.
-        let d = destinations(&[7; 32], &lost, &cands, &[1, 2, 3, 4, 5, 6]).unwrap();
+        let d = destinations(&[7; 32], &lost, &cands, &[1, 2, 3, 4, 5, 6], &Limit::NONE).unwrap();
         assert_eq!(d, [1, 2, 7], "no room for both: the failing remote keeps its shard");
         // Remotes 7 and 8 free: the failing remote's shard moves too.
         let cands: Vec<Candidate> = (1..=8).map(|id| Candidate { id, weight: 1 }).collect();
-        let d = destinations(&[7; 32], &lost, &cands, &[1, 2, 3, 4, 5, 6]).unwrap();
+        let d = destinations(&[7; 32], &lost, &cands, &[1, 2, 3, 4, 5, 6], &Limit::NONE).unwrap();
         assert_eq!(d[0], 1);
         let mut moved = d[1..].to_vec();
         moved.sort_unstable();
         assert_eq!(moved, [7, 8]);
         // A shard whose remote is gone needs room elsewhere, or nothing goes.
-        assert!(destinations(&[7; 32], &[Away], &cands, &[1, 2, 3, 4, 5, 6, 7, 8]).is_err());
-        assert_eq!(destinations(&[7; 32], &[Failing(3)], &cands, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap(), [3]);
+        assert!(destinations(&[7; 32], &[Away], &cands, &[1, 2, 3, 4, 5, 6, 7, 8], &Limit::NONE).is_err());
+        assert_eq!(
+            destinations(&[7; 32], &[Failing(3)], &cands, &[1, 2, 3, 4, 5, 6, 7, 8], &Limit::NONE).unwrap(),
+            [3]
+        );
+        // With remotes 7 and 8 limited and no room left for limited ones, a
+        // shard that must move has nowhere to go.
+        let cands: Vec<Candidate> = (1..=8).map(|id| Candidate { id, weight: 1 }).collect();
+        let none_left = Limit { limited: &|id| id > 6, max: 0 };
+        assert!(destinations(&[7; 32], &[Away], &cands, &[1, 2, 3, 4, 5, 6], &none_left).is_err());
+        let one_left = Limit { limited: &|id| id > 6, max: 1 };
+        let d = destinations(&[7; 32], &[Away, Away], &cands, &[1, 2, 3, 4], &one_left).unwrap();
+        assert!(d.iter().filter(|&&id| id > 6).count() <= 1, "{d:?}");
     }
 }

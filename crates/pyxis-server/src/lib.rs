@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod placement;
 pub mod registry;
 pub mod routes;
+pub mod secrets;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -51,6 +52,18 @@ pub struct ServerOptions {
     /// `data_dir/admin-token`.
     pub admin_token: Option<String>,
     pub durability: DurabilityOptions,
+    /// Let remotes join without an admission token (unvetted, capped).
+    /// Off by default: a remote joins with `pyxis admin remote-token`.
+    pub open_admission: Option<OpenAdmission>,
+    /// Replace the grant-signing key at start, endorsed by the old one so
+    /// that remotes follow (they refuse a new key nobody vouched for).
+    pub rotate_grant_key: bool,
+}
+
+/// Open admission: any remote may join, unvetted, claiming at most this.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAdmission {
+    pub capacity_cap: u64,
 }
 
 /// The background workers that keep the promise that losing remotes loses no
@@ -73,6 +86,9 @@ pub struct DurabilityOptions {
     pub audit_sample: usize,
     /// Failed audits in a row that make a remote suspect (then drained).
     pub suspect_after: i64,
+    /// Audits a remote admitted unvetted must pass before it may hold more
+    /// than `ceil(m/2)` shards of a chunk (Storj vets new nodes the same way).
+    pub vet_after: i64,
     /// Removed data becomes collectable after this (a put that just found its
     /// chunks present can still commit).
     pub deleted_grace: Duration,
@@ -92,6 +108,7 @@ impl Default for DurabilityOptions {
             reencode: true,
             audit_sample: 8,
             suspect_after: 3,
+            vet_after: 50,
             deleted_grace: Duration::from_secs(600),
             garbage_delay: Duration::from_secs(60),
         }
@@ -117,6 +134,8 @@ impl Default for ServerOptions {
             policy: RedundancyPolicy::default(),
             admin_token: None,
             durability: DurabilityOptions::default(),
+            open_admission: None,
+            rotate_grant_key: false,
         }
     }
 }
@@ -129,9 +148,16 @@ pub struct AppState {
     pub sessions: auth::SessionKeys,
     pub admin_token_hash: [u8; 32],
     pub url: String,
-    /// For the workers' own shard traffic (repair, audits, deletes).
+    /// For the workers' own shard traffic (repair, audits, deletes) and
+    /// probes; it follows no redirect.
     pub http: reqwest::Client,
     pub stats: workers::Stats,
+    /// The grant key's rotations, oldest first (told to remotes with every
+    /// heartbeat so that each can follow the chain from the key it pinned).
+    pub rotations: Vec<pyxis_proto::api::remote::KeyRotation>,
+    /// When each remote a client reported was last probed (probes are rate
+    /// limited, so clients cannot make the server hammer a remote).
+    pub probes: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -180,12 +206,12 @@ impl RunningServer {
 
 /// Opens the catalog, binds, and starts serving and the background workers.
 pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&opts.data_dir).with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    secrets::prepare_data_dir(&opts.data_dir, opts.database_url.is_none())?;
     let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
-    let seed =
-        db.server_key("grant_seed", || GrantSigner::generate_seed().map(|s| s.to_vec()).unwrap_or_default()).await?;
-    let seed: [u8; 32] = seed.as_slice().try_into().context("stored grant seed is not 32 bytes")?;
-    let signer = GrantSigner::from_seed(&seed)?;
+    if opts.database_url.is_none() {
+        secrets::check_private(&opts.data_dir)?;
+    }
+    let (signer, rotations) = secrets::grant_key(&db, opts.rotate_grant_key).await?;
     let sessions = auth::SessionKeys::new(&db.server_key("session_key", auth::random_secret).await?);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;
 
@@ -193,12 +219,11 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("binding {}", opts.listen))?;
     let addr = listener.local_addr()?;
     let url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let http = reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(16)
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let http = pyxis_net::client(&pyxis_net::HttpOptions {
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(60),
+        pool_per_host: 16,
+    })?;
     let state = Arc::new(AppState {
         db,
         opts,
@@ -208,6 +233,8 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         url: url.clone(),
         http,
         stats: workers::Stats::default(),
+        rotations,
+        probes: Default::default(),
     });
 
     let (stop, stopped) = watch::channel(false);

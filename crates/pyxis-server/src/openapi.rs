@@ -10,14 +10,15 @@ use crate::routes::{accounts, admin, catalog, chunks, remotes};
 #[openapi(
     info(title = "Pyxis server API", description = "Accounts, catalog, chunk placement and the remote registry. \
         Authenticate with `Authorization: Bearer <session token>` (from signup or login); remotes use their \
-        registration token, operators the admin token."),
+        key (every call signed, see docs/PROTOCOL.md), operators the admin token."),
     paths(
         accounts::prelogin, accounts::signup, accounts::login, accounts::logout, accounts::whoami,
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::quota,
         remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
-        admin::set_quota, admin::remotes, admin::health, admin::drain,
+        admin::set_quota, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
+        admin::vet, admin::release_quarantine,
     ),
     tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "remotes"), (name = "admin"))
 )]

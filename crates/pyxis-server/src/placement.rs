@@ -2,6 +2,7 @@
 
 use pyxis_core::grants::unix_now;
 use pyxis_core::placement::{self, Candidate};
+use pyxis_core::policy::Choice;
 use pyxis_proto::grant::{Grant, GrantOp};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 
@@ -15,23 +16,46 @@ pub fn shard_len(blob_len: u32, scheme: Scheme) -> u32 {
         as u32
 }
 
-/// The `n` best remotes for a chunk by weighted rendezvous hashing (weight:
-/// free space), skipping `exclude` and remotes without room for a shard.
+/// The scheme for new chunks now: the policy's, for the remotes online
+/// (vetted and not), so that placement can always fill it.
+pub fn scheme_now(state: &AppState, online: &[RemoteRow]) -> ApiResult<Choice> {
+    let vetted = online.iter().filter(|r| r.is_vetted()).count();
+    state
+        .opts
+        .policy
+        .choose_for(vetted, online.len() - vetted)
+        .map_err(|e| ApiError::unavailable("not_enough_remotes", format!("{e}: start more remotes or wait for them")))
+}
+
+/// Remotes with room for a shard of this size, weighted by free space (which
+/// the registry already bounds by each remote's admitted capacity).
+pub fn candidates(remotes: &[RemoteRow], shard_len: u32, exclude: &[i64]) -> Vec<Candidate> {
+    remotes
+        .iter()
+        .filter(|r| !exclude.contains(&r.id) && r.free >= i64::from(shard_len))
+        .map(|r| Candidate { id: r.id, weight: r.free.max(0) as u64 })
+        .collect()
+}
+
+/// The `n` best remotes for a chunk by weighted rendezvous hashing, skipping
+/// `exclude`, with at most `max_unvetted` of them not yet vetted.
 pub fn choose<'a>(
     id: &ChunkId,
     remotes: &'a [RemoteRow],
     n: usize,
     shard_len: u32,
     exclude: &[i64],
+    max_unvetted: usize,
 ) -> ApiResult<Vec<&'a RemoteRow>> {
-    let candidates: Vec<Candidate> = remotes
-        .iter()
-        .filter(|r| !exclude.contains(&r.id) && r.free >= i64::from(shard_len))
-        .map(|r| Candidate { id: r.id, weight: r.free.max(0) as u64 })
-        .collect();
-    let ids = placement::choose(id.as_bytes(), &candidates, n).map_err(|e| {
-        ApiError::unavailable("not_enough_remotes", format!("{e}: start more remotes or wait for them to come back"))
-    })?;
+    let unvetted = |id: i64| remotes.iter().any(|r| r.id == id && !r.is_vetted());
+    let ids =
+        placement::choose_limited(id.as_bytes(), &candidates(remotes, shard_len, exclude), n, unvetted, max_unvetted)
+            .map_err(|e| {
+            ApiError::unavailable(
+                "not_enough_remotes",
+                format!("{e}: start more remotes or wait for them to come back"),
+            )
+        })?;
     Ok(ids.iter().filter_map(|id| remotes.iter().find(|r| r.id == *id)).collect())
 }
 

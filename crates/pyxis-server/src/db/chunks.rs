@@ -1,8 +1,11 @@
 //! Chunks and shards: what each user has stored, and where.
 //!
 //! A chunk row is created *placed* when the server hands out put grants, and
-//! becomes *stored* when the client confirms or a commit references it. Quota
-//! is charged at placement, so uploading without committing cannot dodge it.
+//! becomes *stored* once the success threshold of its shards have receipts
+//! signed by the remotes they were placed on; only stored chunks can be
+//! committed. Quota is charged at placement (the chunk's sealed blob length,
+//! whatever the scheme: the server picks the scheme, and remotes take exactly
+//! the shard length it grants), so uploading without committing cannot dodge it.
 
 use pyxis_proto::{ChunkId, ShardHash};
 
@@ -30,8 +33,11 @@ pub struct ShardLoc {
     pub hash: Vec<u8>,
     pub remote_id: i64,
     pub state: i64,
+    pub proof: i64,
     pub url: String,
     pub remote_state: i64,
+    pub public_key: Option<Vec<u8>>,
+    pub vetted: i64,
 }
 
 /// A chunk to place: its scheme, size, and the remote chosen for each shard.
@@ -149,12 +155,30 @@ impl Db {
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await?;
+                        // A re-placement (a resumed or re-encoded upload): the
+                        // old locations may hold what was uploaded there, so
+                        // they become garbage, unless placed again as they were.
+                        sqlx::query(
+                            "INSERT INTO garbage (hash, remote_id, created_at) SELECT hash, remote_id, $1 FROM shards \
+                             WHERE user_id = $2 AND chunk_id = $3 ON CONFLICT DO NOTHING",
+                        )
+                        .bind(now)
+                        .bind(user)
+                        .bind(&ch.id.0[..])
+                        .execute(&mut *tx)
+                        .await?;
                         sqlx::query("DELETE FROM shards WHERE user_id = $1 AND chunk_id = $2")
                             .bind(user)
                             .bind(&ch.id.0[..])
                             .execute(&mut *tx)
                             .await?;
                         for (idx, hash, remote) in &ch.shards {
+                            sqlx::query("DELETE FROM garbage WHERE hash = $1 AND remote_id = $2 AND created_at = $3")
+                                .bind(&hash.0[..])
+                                .bind(remote)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
                             sqlx::query("INSERT INTO shards (user_id, chunk_id, idx, hash, remote_id) VALUES ($1, $2, $3, $4, $5)")
                         .bind(user)
                         .bind(&ch.id.0[..])
@@ -175,17 +199,18 @@ impl Db {
     pub async fn chunk_shards(&self, user: i64, id: &ChunkId) -> sqlx::Result<Vec<ShardLoc>> {
         on_db!(
             self,
-            read | c | {
-                sqlx::query_as(
-                    "SELECT s.idx, s.hash, s.remote_id, s.state, r.url, r.state AS remote_state \
-                 FROM shards s JOIN remotes r ON r.id = s.remote_id \
+            read | c
+                | {
+                    sqlx::query_as(
+                    "SELECT s.idx, s.hash, s.remote_id, s.state, s.proof, r.url, r.state AS remote_state, r.public_key, \
+                 r.vetted FROM shards s JOIN remotes r ON r.id = s.remote_id \
                  WHERE s.user_id = $1 AND s.chunk_id = $2 ORDER BY s.idx",
                 )
                 .bind(user)
                 .bind(&id.0[..])
                 .fetch_all(c)
                 .await
-            }
+                }
         )
     }
 
@@ -204,29 +229,31 @@ impl Db {
         let now = now_ms();
         on_db!(
             self,
-            write | c | {
-                let mut tx = c.begin().await?;
-                sqlx::query(
-                    "INSERT INTO garbage (hash, remote_id, created_at) SELECT hash, remote_id, $1 FROM shards \
+            write
+                | c
+                | {
+                    let mut tx = c.begin().await?;
+                    sqlx::query(
+                        "INSERT INTO garbage (hash, remote_id, created_at) SELECT hash, remote_id, $1 FROM shards \
                      WHERE user_id = $2 AND chunk_id = $3 AND idx = $4 AND remote_id <> $5 ON CONFLICT DO NOTHING",
+                    )
+                    .bind(now)
+                    .bind(user)
+                    .bind(&id.0[..])
+                    .bind(idx)
+                    .bind(remote)
+                    .execute(&mut *tx)
+                    .await?;
+                    let r = sqlx::query(
+                    "UPDATE shards SET remote_id = $1, state = 1, proof = 0 WHERE user_id = $2 AND chunk_id = $3 AND idx = $4",
                 )
-                .bind(now)
+                .bind(remote)
                 .bind(user)
                 .bind(&id.0[..])
                 .bind(idx)
-                .bind(remote)
                 .execute(&mut *tx)
                 .await?;
-                let r = sqlx::query(
-                    "UPDATE shards SET remote_id = $1, state = 1 WHERE user_id = $2 AND chunk_id = $3 AND idx = $4",
-                )
-                .bind(remote)
-                .bind(user)
-                .bind(&id.0[..])
-                .bind(idx)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
+                    sqlx::query(
                     "UPDATE chunks SET expires_at = $1 WHERE user_id = $2 AND chunk_id = $3 AND expires_at IS NOT NULL \
                      AND expires_at < $1",
                 )
@@ -235,9 +262,9 @@ impl Db {
                 .bind(&id.0[..])
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
-                Ok(r.rows_affected() == 1)
-            }
+                    tx.commit().await?;
+                    Ok(r.rows_affected() == 1)
+                }
         )
     }
 
@@ -286,13 +313,41 @@ impl Db {
         )
     }
 
-    /// The client says every shard of these chunks is stored.
-    pub async fn mark_stored(&self, user: i64, ids: &[ChunkId]) -> sqlx::Result<()> {
+    /// Records verified receipts for shards of a chunk (each still at the
+    /// remote that receipted it: a compare-and-set, since a replacement may
+    /// have moved it since) and makes the chunk stored once `threshold` of
+    /// its shards have one. Returns how many shards have a receipt now.
+    pub async fn record_receipts(
+        &self,
+        user: i64,
+        id: &ChunkId,
+        receipted: &[(i64, i64)],
+        threshold: i64,
+    ) -> sqlx::Result<i64> {
         on_db!(
             self,
             write | c | {
                 let mut tx = c.begin().await?;
-                for id in ids {
+                for (idx, remote) in receipted {
+                    sqlx::query(
+                        "UPDATE shards SET proof = 1, state = 1 WHERE user_id = $1 AND chunk_id = $2 AND idx = $3 \
+                         AND remote_id = $4 AND proof <> 1",
+                    )
+                    .bind(user)
+                    .bind(&id.0[..])
+                    .bind(idx)
+                    .bind(remote)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let have: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM shards WHERE user_id = $1 AND chunk_id = $2 AND proof > 0 AND state = 1",
+                )
+                .bind(user)
+                .bind(&id.0[..])
+                .fetch_one(&mut *tx)
+                .await?;
+                if have >= threshold {
                     sqlx::query("UPDATE chunks SET state = $1 WHERE user_id = $2 AND chunk_id = $3")
                         .bind(STORED)
                         .bind(user)
@@ -300,7 +355,8 @@ impl Db {
                         .execute(&mut *tx)
                         .await?;
                 }
-                tx.commit().await
+                tx.commit().await?;
+                Ok(have)
             }
         )
     }

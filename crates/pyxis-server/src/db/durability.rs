@@ -33,6 +33,7 @@ pub struct ShardHealthRow {
     pub hash: Vec<u8>,
     pub remote_id: i64,
     pub state: i64,
+    pub proof: i64,
     pub remote_state: i64,
     pub last_seen: i64,
     pub url: String,
@@ -47,12 +48,53 @@ pub struct GarbageRow {
     pub remote_state: i64,
 }
 
+/// A shard to record: where it is and why the catalog believes it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewShard {
+    pub idx: i64,
+    pub hash: ShardHash,
+    pub remote: i64,
+    pub proof: i64,
+}
+
+/// What the catalog says about a remote's inventory batch.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub collected: Vec<ShardHash>,
+    pub unknown: Vec<ShardHash>,
+    pub adopted: u64,
+}
+
+/// `shards.proof`: nothing yet (placed; the upload is in progress or failed).
+pub const PROOF_NONE: i64 = 0;
+/// A receipt signed by the remote, or a passed audit.
+pub const PROOF_RECEIPT: i64 = 1;
+/// Stored before receipts existed, or re-adopted from an inventory: counted,
+/// audited first, and never held against the remote if missing.
+pub const PROOF_LEGACY: i64 = 2;
+
+/// Which shards an audit pass looks at.
+#[derive(Debug, Clone, Copy)]
+pub enum AuditPick {
+    Random,
+    Legacy,
+    Remote(i64),
+}
+
+/// When audits change how a remote is seen.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditLimits {
+    pub suspect_after: i64,
+    pub vet_after: i64,
+}
+
 /// A shard picked for an audit.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
     pub remote_id: i64,
     pub url: String,
     pub hash: Vec<u8>,
+    pub proof: i64,
     pub blob_len: i64,
     pub data_shards: i64,
 }
@@ -60,13 +102,14 @@ pub struct AuditRow {
 const CHUNK_REF: &str = "c.user_id, c.chunk_id, c.data_shards, c.parity_shards, c.blob_len";
 
 impl Db {
-    /// Stored chunks with a shard that is lost or on a remote not online.
+    /// Stored chunks with a shard that is lost, never receipted, or on a
+    /// remote not online.
     pub async fn degraded_chunks(&self, limit: i64) -> sqlx::Result<Vec<ChunkRef>> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT DISTINCT {CHUNK_REF} FROM chunks c \
              JOIN shards s ON s.user_id = c.user_id AND s.chunk_id = c.chunk_id \
              JOIN remotes r ON r.id = s.remote_id \
-             WHERE c.state = 2 AND (s.state <> 1 OR r.state <> $1) LIMIT $2"
+             WHERE c.state = 2 AND (s.state <> 1 OR s.proof = 0 OR r.state <> $1) LIMIT $2"
         ));
         on_db!(self, read | c | sqlx::query_as(sql).bind(ONLINE).bind(limit).fetch_all(c).await)
     }
@@ -87,7 +130,7 @@ impl Db {
             read | c
                 | {
                     sqlx::query_as(
-                "SELECT s.idx, s.hash, s.remote_id, s.state, r.state AS remote_state, r.last_seen, r.url \
+                "SELECT s.idx, s.hash, s.remote_id, s.state, s.proof, r.state AS remote_state, r.last_seen, r.url \
                  FROM shards s JOIN remotes r ON r.id = s.remote_id WHERE s.user_id = $1 AND s.chunk_id = $2 ORDER BY s.idx",
             )
             .bind(user)
@@ -115,7 +158,7 @@ impl Db {
             write | db | {
                 let mut tx = db.begin().await?;
                 let moved = sqlx::query(
-                    "UPDATE shards SET remote_id = $1, state = 1 \
+                    "UPDATE shards SET remote_id = $1, state = 1, proof = $7 \
                  WHERE user_id = $2 AND chunk_id = $3 AND idx = $4 AND remote_id = $5 AND hash = $6",
                 )
                 .bind(new)
@@ -124,6 +167,7 @@ impl Db {
                 .bind(idx)
                 .bind(old)
                 .bind(&hash.0[..])
+                .bind(PROOF_RECEIPT)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -151,7 +195,7 @@ impl Db {
         c: &ChunkRef,
         data: i64,
         parity: i64,
-        shards: &[(i64, ShardHash, i64)],
+        shards: &[NewShard],
     ) -> sqlx::Result<bool> {
         let now = now_ms();
         on_db!(
@@ -189,15 +233,18 @@ impl Db {
                             .bind(&c.chunk_id)
                             .execute(&mut *tx)
                             .await?;
-                        for (idx, hash, remote) in shards {
-                            sqlx::query("INSERT INTO shards (user_id, chunk_id, idx, hash, remote_id) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(c.user_id)
-                        .bind(&c.chunk_id)
-                        .bind(idx)
-                        .bind(&hash.0[..])
-                        .bind(remote)
-                        .execute(&mut *tx)
-                        .await?;
+                        for sh in shards {
+                            sqlx::query(
+                                "INSERT INTO shards (user_id, chunk_id, idx, hash, remote_id, proof) VALUES ($1, $2, $3, $4, $5, $6)",
+                            )
+                            .bind(c.user_id)
+                            .bind(&c.chunk_id)
+                            .bind(sh.idx)
+                            .bind(&sh.hash.0[..])
+                            .bind(sh.remote)
+                            .bind(sh.proof)
+                            .execute(&mut *tx)
+                            .await?;
                         }
                         // A new shard could land where an old one of this chunk was.
                         sqlx::query("DELETE FROM garbage WHERE created_at = $1 AND (hash, remote_id) IN (SELECT hash, remote_id FROM shards WHERE user_id = $2 AND chunk_id = $3)")
@@ -235,44 +282,83 @@ impl Db {
         )
     }
 
-    /// A random sample of shards on online remotes, to audit.
-    pub async fn audit_sample(&self, n: i64) -> sqlx::Result<Vec<AuditRow>> {
+    /// Shards to audit on online remotes: a random sample of those the
+    /// catalog counts as stored, or those stored before receipts (adopted
+    /// first), or a random few on one remote (unvetted remotes get their
+    /// own share, so a newcomer is checked before it is trusted).
+    pub async fn audit_sample(&self, pick: AuditPick, n: i64) -> sqlx::Result<Vec<AuditRow>> {
+        const SELECT: &str = "SELECT s.remote_id, r.url, s.hash, s.proof, c.blob_len, c.data_shards FROM shards s \
+             JOIN remotes r ON r.id = s.remote_id JOIN chunks c ON c.user_id = s.user_id AND c.chunk_id = s.chunk_id \
+             WHERE r.state = $1 AND s.state = 1 AND c.state = 2";
+        let (filter, remote) = match pick {
+            AuditPick::Random => ("AND s.proof > 0 ORDER BY RANDOM() LIMIT $2", 0),
+            AuditPick::Legacy => ("AND s.proof = 2 LIMIT $2", 0),
+            AuditPick::Remote(r) => ("AND s.proof > 0 AND s.remote_id = $3 ORDER BY RANDOM() LIMIT $2", r),
+        };
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT} {filter}"));
         on_db!(
             self,
-            read | db
-                | {
-                    sqlx::query_as(
-                "SELECT s.remote_id, r.url, s.hash, c.blob_len, c.data_shards FROM shards s \
-                 JOIN remotes r ON r.id = s.remote_id JOIN chunks c ON c.user_id = s.user_id AND c.chunk_id = s.chunk_id \
-                 WHERE r.state = $1 AND s.state = 1 AND c.state = 2 ORDER BY RANDOM() LIMIT $2",
-            )
-            .bind(ONLINE)
-            .bind(n)
-            .fetch_all(db)
-            .await
-                }
+            read | db | {
+                let q = sqlx::query_as(sql).bind(ONLINE).bind(n);
+                let q = if remote != 0 { q.bind(remote) } else { q };
+                q.fetch_all(db).await
+            }
         )
     }
 
-    /// Records an audit: a pass resets the remote's failure count; a failure
-    /// raises it, and at `suspect_after` the remote becomes suspect (its
-    /// shards count as lost and get repaired elsewhere). Returns the count.
-    pub async fn audit_result(&self, remote: i64, passed: bool, suspect_after: i64) -> sqlx::Result<i64> {
+    /// Records an audit of a shard on `remote`. A pass resets the remote's
+    /// failure count, counts toward vetting (vetted at `vet_after` passes),
+    /// and turns an unproven shard into a proven one. A failure marks the
+    /// shard lost; it counts against the remote only if the remote receipted
+    /// the shard (`blame`), and at `suspect_after` failures in a row the
+    /// remote becomes suspect (its shards are rebuilt elsewhere). Returns the
+    /// remote's failures in a row.
+    pub async fn audit_result(
+        &self,
+        remote: i64,
+        hash: &[u8],
+        passed: bool,
+        blame: bool,
+        limits: AuditLimits,
+    ) -> sqlx::Result<i64> {
         on_db!(
             self,
             write | db | {
                 let mut tx = db.begin().await?;
-                let sql = if passed {
-                    "UPDATE remotes SET audit_failures = 0 WHERE id = $1"
+                if passed {
+                    sqlx::query(
+                        "UPDATE remotes SET audit_failures = 0, audits_passed = audits_passed + 1, \
+                         vetted = CASE WHEN audits_passed + 1 >= $1 THEN 1 ELSE vetted END WHERE id = $2",
+                    )
+                    .bind(limits.vet_after)
+                    .bind(remote)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE shards SET proof = $1 WHERE remote_id = $2 AND hash = $3 AND proof = $4")
+                        .bind(PROOF_RECEIPT)
+                        .bind(remote)
+                        .bind(hash)
+                        .bind(PROOF_LEGACY)
+                        .execute(&mut *tx)
+                        .await?;
                 } else {
-                    "UPDATE remotes SET audit_failures = audit_failures + 1 WHERE id = $1"
-                };
-                sqlx::query(sql).bind(remote).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE shards SET state = 2 WHERE remote_id = $1 AND hash = $2 AND state = 1")
+                        .bind(remote)
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await?;
+                    if blame {
+                        sqlx::query("UPDATE remotes SET audit_failures = audit_failures + 1 WHERE id = $1")
+                            .bind(remote)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
                 let failures: i64 = sqlx::query_scalar("SELECT audit_failures FROM remotes WHERE id = $1")
                     .bind(remote)
                     .fetch_one(&mut *tx)
                     .await?;
-                if failures >= suspect_after {
+                if failures >= limits.suspect_after {
                     // Offline too: a remote that answered an audit is alive
                     // whatever its late heartbeat made the sweeper think, and
                     // its next heartbeat would otherwise wash the failures out.
@@ -363,6 +449,29 @@ impl Db {
         )
     }
 
+    /// Records shards the catalog does not want as garbage on their remotes
+    /// (collection deletes them unless they are wanted there by then).
+    pub async fn add_garbage(&self, shards: &[(ShardHash, i64)]) -> sqlx::Result<()> {
+        let now = now_ms();
+        on_db!(
+            self,
+            write | db | {
+                let mut tx = db.begin().await?;
+                for (hash, remote) in shards {
+                    sqlx::query(
+                        "INSERT INTO garbage (hash, remote_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&hash.0[..])
+                    .bind(remote)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await
+            }
+        )
+    }
+
     /// Garbage shards older than `before` (Unix ms), oldest first.
     pub async fn garbage(&self, before: i64, limit: i64) -> sqlx::Result<Vec<GarbageRow>> {
         on_db!(
@@ -412,16 +521,102 @@ impl Db {
         Ok(n > 0)
     }
 
-    /// Of the hashes a remote holds, those the catalog does not place on it
-    /// (orphans: the remote may delete them).
-    pub async fn unwanted(&self, remote: i64, hashes: &[ShardHash]) -> sqlx::Result<Vec<ShardHash>> {
-        let mut out = Vec::new();
+    /// Whether the catalog recorded the decision to delete this shard from
+    /// this remote (a garbage row).
+    async fn shard_collected(&self, hash: &[u8], remote: i64) -> sqlx::Result<bool> {
+        let n: i64 = on_db!(
+            self,
+            read | db | {
+                sqlx::query_scalar("SELECT COUNT(*) FROM garbage WHERE hash = $1 AND remote_id = $2")
+                    .bind(hash)
+                    .bind(remote)
+                    .fetch_one(db)
+                    .await
+            }
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Classifies a batch of a remote's inventory. A shard the catalog places
+    /// there is wanted; one it recorded as garbage there is collected (the
+    /// only answer that lets a remote delete); one it knows elsewhere, where
+    /// it is not healthy (lost, never receipted, or on a remote that is not
+    /// online: a catalog restored from a backup, a remote it forgot), is
+    /// re-adopted here unless this remote already holds a shard of that
+    /// chunk; everything else is unknown, and the remote keeps it aside.
+    pub async fn inventory(&self, remote: i64, hashes: &[ShardHash]) -> sqlx::Result<Inventory> {
+        let mut inv = Inventory::default();
         for h in hashes {
-            if !self.shard_wanted(&h.0, remote).await? {
-                out.push(*h);
+            if self.shard_wanted(&h.0, remote).await? {
+                continue;
+            }
+            if self.shard_collected(&h.0, remote).await? {
+                inv.collected.push(*h);
+            } else if self.adopt(remote, h).await? {
+                inv.adopted += 1;
+            } else {
+                inv.unknown.push(*h);
             }
         }
-        Ok(out)
+        Ok(inv)
+    }
+
+    /// Moves a shard the catalog knows at an unhealthy location to `remote`,
+    /// which reports holding it. Recorded as unproven (`proof` 2): the next
+    /// audits check it without blaming anyone if it is not there.
+    async fn adopt(&self, remote: i64, hash: &ShardHash) -> sqlx::Result<bool> {
+        let rows: Vec<(i64, Vec<u8>, i64, i64)> = on_db!(
+            self,
+            read | db
+                | {
+                    sqlx::query_as(
+                    "SELECT s.user_id, s.chunk_id, s.idx, s.remote_id FROM shards s JOIN remotes r ON r.id = s.remote_id \
+                     WHERE s.hash = $1 AND NOT (s.state = 1 AND s.proof > 0 AND r.state = $2) \
+                     AND NOT EXISTS (SELECT 1 FROM shards o WHERE o.user_id = s.user_id AND o.chunk_id = s.chunk_id \
+                                     AND o.remote_id = $3)",
+                )
+                .bind(&hash.0[..])
+                .bind(ONLINE)
+                .bind(remote)
+                .fetch_all(db)
+                .await
+                }
+        )?;
+        let Some((user, chunk, idx, old)) = rows.into_iter().next() else { return Ok(false) };
+        let now = now_ms();
+        on_db!(
+            self,
+            write | db | {
+                let mut tx = db.begin().await?;
+                let moved = sqlx::query(
+                    "UPDATE shards SET remote_id = $1, state = 1, proof = $2 \
+                     WHERE user_id = $3 AND chunk_id = $4 AND idx = $5 AND remote_id = $6 AND hash = $7",
+                )
+                .bind(remote)
+                .bind(PROOF_LEGACY)
+                .bind(user)
+                .bind(&chunk)
+                .bind(idx)
+                .bind(old)
+                .bind(&hash.0[..])
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if moved {
+                    sqlx::query(
+                        "INSERT INTO garbage (hash, remote_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&hash.0[..])
+                    .bind(old)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(moved)
+            }
+        )
     }
 
     /// Chunks by healthy-shard count (`(healthy, total, chunks, bytes)`),
@@ -433,7 +628,7 @@ impl Db {
                 sqlx::query_as(
                     "SELECT healthy, total, COUNT(*), CAST(COALESCE(SUM(blob_len), 0) AS BIGINT) FROM ( \
                    SELECT c.blob_len, c.data_shards + c.parity_shards AS total, \
-                     SUM(CASE WHEN s.state = 1 AND r.state = 1 THEN 1 ELSE 0 END) AS healthy \
+                     SUM(CASE WHEN s.state = 1 AND s.proof > 0 AND r.state = 1 THEN 1 ELSE 0 END) AS healthy \
                    FROM chunks c JOIN shards s ON s.user_id = c.user_id AND s.chunk_id = c.chunk_id \
                    JOIN remotes r ON r.id = s.remote_id WHERE c.state = 2 \
                    GROUP BY c.user_id, c.chunk_id, c.blob_len, c.data_shards, c.parity_shards) AS h \

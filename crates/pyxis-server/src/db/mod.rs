@@ -110,4 +110,58 @@ impl Db {
             }
         )
     }
+
+    /// Replaces the grant seed `old` with `new` and records the rotation
+    /// (the old key's endorsement of the new one), in one transaction; a
+    /// concurrent rotation by another instance makes this one fail.
+    pub async fn rotate_grant_seed(
+        &self,
+        old: &[u8; 32],
+        new: &[u8; 32],
+        old_key: &[u8; 32],
+        new_key: &[u8; 32],
+        endorsement: &[u8; 64],
+    ) -> anyhow::Result<()> {
+        on_db!(
+            self,
+            write
+                | c
+                | {
+                    let mut tx = c.begin().await?;
+                    let n = sqlx::query("UPDATE server_keys SET value = $1 WHERE name = 'grant_seed' AND value = $2")
+                        .bind(&new[..])
+                        .bind(&old[..])
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    anyhow::ensure!(n == 1, "the grant key changed while rotating it (another server instance?)");
+                    let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM grant_rotations")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                    "INSERT INTO grant_rotations (seq, previous, key, endorsement, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(seq)
+                .bind(&old_key[..])
+                .bind(&new_key[..])
+                .bind(&endorsement[..])
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+        )
+    }
+
+    /// Every grant-key rotation, oldest first: (previous key, key, endorsement).
+    pub async fn grant_rotations(&self) -> sqlx::Result<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
+        on_db!(
+            self,
+            read | c
+                | sqlx::query_as("SELECT previous, key, endorsement FROM grant_rotations ORDER BY seq")
+                    .fetch_all(c)
+                    .await
+        )
+    }
 }

@@ -3,12 +3,16 @@
 use axum::Json;
 use axum::extract::State as StateX;
 use axum::http::StatusCode;
-use pyxis_proto::api::admin::{HealthBucket, HealthResponse, QuotaRequest, RemoteInfo, RemoteRequest, RemotesResponse};
+use pyxis_proto::api::admin::{
+    HealthBucket, HealthResponse, QuotaRequest, RemoteInfo, RemoteRequest, RemoteTokenRequest, RemoteTokenResponse,
+    RemotesResponse,
+};
 
 use super::extract::Body;
 use crate::State;
-use crate::auth::Admin;
-use crate::db::remotes::{DRAINING, ONLINE, state_name};
+use crate::auth::{Admin, random_token, token_hash};
+use crate::db::now_ms;
+use crate::db::remotes::{Admission, DRAINING, ONLINE, REVOKED, state_name};
 use crate::error::{ApiError, ApiResult};
 
 #[utoipa::path(post, path = "/v1/admin/quota", request_body = QuotaRequest, responses((status = 204)), tag = "admin")]
@@ -30,6 +34,8 @@ pub async fn remotes(StateX(state): StateX<State>, _: Admin) -> ApiResult<Json<R
         .await?
         .into_iter()
         .map(|(r, shards)| RemoteInfo {
+            public_key: r.public_key.as_deref().map(pyxis_proto::hex::encode).unwrap_or_default(),
+            vetted: r.is_vetted(),
             id: r.id,
             name: r.name,
             url: r.url,
@@ -39,6 +45,11 @@ pub async fn remotes(StateX(state): StateX<State>, _: Admin) -> ApiResult<Json<R
             used: r.used as u64,
             shards: shards as u64,
             last_seen: r.last_seen / 1000,
+            capacity_cap: r.capacity_cap.map(|c| c.max(0) as u64),
+            audits_passed: r.audits_passed.max(0) as u64,
+            audit_failures: r.audit_failures.max(0) as u64,
+            quarantined: r.quarantined.max(0) as u64,
+            quarantined_bytes: r.quarantined_bytes.max(0) as u64,
         })
         .collect();
     Ok(Json(RemotesResponse { remotes }))
@@ -94,6 +105,73 @@ pub async fn health(StateX(state): StateX<State>, _: Admin) -> ApiResult<Json<He
 pub async fn drain(StateX(state): StateX<State>, _: Admin, Body(req): Body<RemoteRequest>) -> ApiResult<StatusCode> {
     if state.db.set_remote_state(req.remote, DRAINING).await? {
         tracing::info!(remote = req.remote, "draining");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))
+    }
+}
+
+/// A single-use token that admits one remote (`pyxis remote --token`), with
+/// the most it may claim to offer and whether the operator vouches for it.
+#[utoipa::path(post, path = "/v1/admin/remote-tokens", request_body = RemoteTokenRequest,
+    responses((status = 200, body = RemoteTokenResponse)), tag = "admin")]
+pub async fn remote_token(
+    StateX(state): StateX<State>,
+    _: Admin,
+    Body(req): Body<RemoteTokenRequest>,
+) -> ApiResult<Json<RemoteTokenResponse>> {
+    const DAY: u64 = 24 * 3600;
+    let ttl = req.ttl_secs.unwrap_or(DAY).clamp(60, 30 * DAY);
+    let cap = req
+        .capacity
+        .map(|c| i64::try_from(c).map_err(|_| ApiError::bad_request("bad_capacity", "capacity too large")))
+        .transpose()?;
+    let token = format!("pyxr_{}", random_token());
+    let expires_ms = now_ms() + (ttl * 1000) as i64;
+    state
+        .db
+        .create_admission_token(&token_hash(&token), Admission { capacity_cap: cap, vetted: req.vetted }, expires_ms)
+        .await?;
+    tracing::info!(vetted = req.vetted, cap = ?cap, ttl_secs = ttl, "remote admission token issued");
+    Ok(Json(RemoteTokenResponse { token, expires_at: expires_ms / 1000, capacity: req.capacity, vetted: req.vetted }))
+}
+
+/// Ends a remote's admission: its key is refused from now on, it gets no
+/// placements and no new grants (those it holds expire within the grant
+/// lifetime), and repair rebuilds its shards elsewhere. Nothing is deleted
+/// from it: the server no longer talks to it at all.
+#[utoipa::path(post, path = "/v1/admin/revoke", request_body = RemoteRequest, responses((status = 204)), tag = "admin")]
+pub async fn revoke(StateX(state): StateX<State>, _: Admin, Body(req): Body<RemoteRequest>) -> ApiResult<StatusCode> {
+    if state.db.set_remote_state(req.remote, REVOKED).await? {
+        tracing::warn!(remote = req.remote, "admission revoked; its shards will be rebuilt elsewhere");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))
+    }
+}
+
+/// The operator vouches for a remote admitted unvetted.
+#[utoipa::path(post, path = "/v1/admin/vet", request_body = RemoteRequest, responses((status = 204)), tag = "admin")]
+pub async fn vet(StateX(state): StateX<State>, _: Admin, Body(req): Body<RemoteRequest>) -> ApiResult<StatusCode> {
+    if state.db.set_vetted(req.remote).await? {
+        tracing::info!(remote = req.remote, "vetted by the operator");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))
+    }
+}
+
+/// Releases a remote's quarantine: shards it keeps aside because this
+/// catalog has no record of them may go, once the remote has kept them its
+/// minimum time and the server still does not know them.
+#[utoipa::path(post, path = "/v1/admin/quarantine/release", request_body = RemoteRequest, responses((status = 204)), tag = "admin")]
+pub async fn release_quarantine(
+    StateX(state): StateX<State>,
+    _: Admin,
+    Body(req): Body<RemoteRequest>,
+) -> ApiResult<StatusCode> {
+    if state.db.release_quarantine(req.remote).await? {
+        tracing::warn!(remote = req.remote, "quarantine released by the operator");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))

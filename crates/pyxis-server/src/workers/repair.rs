@@ -17,22 +17,25 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use futures::StreamExt;
 use pyxis_core::erasure::{Erasure, shard_hash, verify_shard};
-use pyxis_core::placement::Candidate;
-use pyxis_core::repair::{self, Health, LostOn, ShardStatus};
+use pyxis_core::policy::{max_unvetted, success_threshold};
+use pyxis_core::repair::{self, Health, Limit, LostOn, ShardStatus};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 
 use super::Stats;
 use super::limiter::Limiter;
 use crate::State;
-use crate::db::durability::{ChunkRef, ShardHealthRow};
+use crate::db::durability::{ChunkRef, NewShard, PROOF_NONE, PROOF_RECEIPT, ShardHealthRow};
 use crate::db::now_ms;
 use crate::db::remotes::{DRAINING, OFFLINE, ONLINE, RemoteRow, SUSPECT};
+use crate::placement::{candidates, scheme_now, shard_len};
 
 /// Degraded chunks examined per pass.
 const SCAN: i64 = 4096;
 
 fn status(row: &ShardHealthRow, cutoff: i64) -> ShardStatus {
-    if row.state != 1 {
+    // Lost, or never receipted (an upload that failed, or a chunk stored at
+    // the success threshold): repair places it.
+    if row.state != 1 || row.proof == PROOF_NONE {
         return ShardStatus::Lost;
     }
     match row.remote_state {
@@ -65,7 +68,6 @@ pub async fn pass(state: State, limiter: Arc<Limiter>) -> anyhow::Result<()> {
         }
     }
     plans.sort_by(|a, b| repair::priority(&a.0, &b.0));
-    let repairing = !plans.is_empty();
     let failed = std::sync::atomic::AtomicUsize::new(0);
     let mut runs = futures::stream::iter(plans.into_iter().map(|(_, c, rows)| {
         let (state, limiter, remotes, failed) = (state.clone(), limiter.clone(), &remotes, &failed);
@@ -86,15 +88,20 @@ pub async fn pass(state: State, limiter: Arc<Limiter>) -> anyhow::Result<()> {
     if failed > 1 {
         tracing::warn!(chunks = failed, "repairs failed this pass; will retry");
     }
-    if !repairing && d.reencode {
+    // Every pass, repairing or not: under churn there is always something
+    // to repair, and chunks written narrow while remotes were down must
+    // still widen once they are back.
+    if d.reencode {
         reencode_pass(&state, &limiter, &remotes).await?;
     }
     Ok(())
 }
 
-/// Reads `k` intact shards, from online remotes first, then from remotes
-/// being drained or suspect (still worth asking: every byte is checked).
-async fn read_k(state: &State, limiter: &Limiter, rows: &[ShardHealthRow], k: usize) -> anyhow::Result<Vec<Bytes>> {
+/// Reads `k` intact shards of a chunk, from online remotes first, then from
+/// remotes being drained or suspect (still worth asking: every byte is checked).
+async fn read_k(state: &State, limiter: &Limiter, c: &ChunkRef, rows: &[ShardHealthRow]) -> anyhow::Result<Vec<Bytes>> {
+    let scheme = scheme_of(c)?;
+    let (k, max_len) = (scheme.data(), shard_len(c.blob_len as u32, scheme));
     let mut sources: Vec<&ShardHealthRow> =
         rows.iter().filter(|r| r.state == 1 && [ONLINE, DRAINING, SUSPECT].contains(&r.remote_state)).collect();
     sources.sort_by_key(|r| (r.remote_state != ONLINE, r.idx));
@@ -104,7 +111,7 @@ async fn read_k(state: &State, limiter: &Limiter, rows: &[ShardHealthRow], k: us
             break;
         }
         let hash = hash_of(r)?;
-        match state.fetch_shard(r.remote_id, &r.url, hash).await {
+        match state.fetch_shard(r.remote_id, &r.url, hash, max_len).await {
             Ok(b) => {
                 limiter.take(b.len() as u64).await;
                 Stats::add(&state.stats.repair_bytes, b.len() as u64);
@@ -124,17 +131,12 @@ async fn read_k(state: &State, limiter: &Limiter, rows: &[ShardHealthRow], k: us
     Ok(got)
 }
 
-/// Remotes with room for a shard of this size.
-fn candidates(remotes: &[RemoteRow], shard_len: usize) -> Vec<Candidate> {
-    remotes
-        .iter()
-        .filter(|r| r.free >= shard_len as i64)
-        .map(|r| Candidate { id: r.id, weight: r.free.max(0) as u64 })
-        .collect()
+fn remote_of(remotes: &[RemoteRow], id: i64) -> anyhow::Result<&RemoteRow> {
+    remotes.iter().find(|r| r.id == id).context("target remote vanished")
 }
 
-fn url_of(remotes: &[RemoteRow], id: i64) -> anyhow::Result<&str> {
-    remotes.iter().find(|r| r.id == id).map(|r| r.url.as_str()).context("target remote vanished")
+fn unvetted(remotes: &[RemoteRow]) -> impl Fn(i64) -> bool + '_ {
+    |id| remotes.iter().any(|r| r.id == id && !r.is_vetted())
 }
 
 async fn repair_chunk(
@@ -149,7 +151,7 @@ async fn repair_chunk(
     let id = c.id().context("bad chunk id in the catalog")?;
     let wanted: Vec<u8> =
         rows.iter().filter(|r| status(r, cutoff) != ShardStatus::Healthy).map(|r| r.idx as u8).collect();
-    let got = match read_k(state, limiter, rows, scheme.data()).await {
+    let got = match read_k(state, limiter, c, rows).await {
         Ok(g) => g,
         Err(e) => {
             Stats::add(&state.stats.unrecoverable, 1);
@@ -166,7 +168,7 @@ async fn repair_chunk(
     // no remote ever holds two): `repair::destinations` decides, by where the
     // remote that lost each shard stands.
     let holding: Vec<i64> = rows.iter().map(|r| r.remote_id).collect();
-    let shard_len = rebuilt.first().map(|s| s.bytes.len()).unwrap_or(0);
+    let shard_len = rebuilt.first().map(|s| s.bytes.len()).unwrap_or(0) as u32;
     let lost: Vec<LostOn> = rebuilt
         .iter()
         .map(|s| {
@@ -181,7 +183,16 @@ async fn repair_chunk(
             }
         })
         .collect();
-    let targets = repair::destinations(id.as_bytes(), &lost, &candidates(remotes, shard_len), &holding)?;
+    // Unvetted remotes hold at most ceil(m/2) shards of the chunk, counting
+    // those that keep theirs.
+    let is_unvetted = unvetted(remotes);
+    let kept_unvetted = rows
+        .iter()
+        .filter(|r| status(r, cutoff) == ShardStatus::Healthy || lost.contains(&LostOn::GoodStanding(r.remote_id)))
+        .filter(|r| is_unvetted(r.remote_id))
+        .count();
+    let limit = Limit { limited: &is_unvetted, max: max_unvetted(scheme).saturating_sub(kept_unvetted) };
+    let targets = repair::destinations(id.as_bytes(), &lost, &candidates(remotes, shard_len, &[]), &holding, &limit)?;
     for (shard, target) in rebuilt.into_iter().zip(targets) {
         let row = rows.iter().find(|r| r.idx == i64::from(shard.index)).context("rebuilt an unknown index")?;
         if shard.hash != hash_of(row)? {
@@ -189,9 +200,12 @@ async fn repair_chunk(
         }
         limiter.take(shard.bytes.len() as u64).await;
         Stats::add(&state.stats.repair_bytes, shard.bytes.len() as u64);
-        state.store_shard(target, url_of(remotes, target)?, shard.hash, Bytes::from(shard.bytes)).await?;
+        state.store_shard(remote_of(remotes, target)?, shard.hash, Bytes::from(shard.bytes)).await?;
         if state.db.move_shard_if(c, row.idx, &shard.hash, row.remote_id, target).await? {
             Stats::add(&state.stats.shards_rebuilt, 1);
+        } else {
+            // Moved by something else meanwhile: this copy is garbage.
+            state.db.add_garbage(&[(shard.hash, target)]).await?;
         }
     }
     Stats::add(&state.stats.chunks_repaired, 1);
@@ -200,7 +214,7 @@ async fn repair_chunk(
 }
 
 async fn reencode_pass(state: &State, limiter: &Limiter, remotes: &[RemoteRow]) -> anyhow::Result<()> {
-    let Ok(choice) = state.opts.policy.choose(remotes.len()) else { return Ok(()) };
+    let Ok(choice) = scheme_now(state, remotes) else { return Ok(()) };
     let target = choice.scheme;
     let batch = state.opts.durability.repair_concurrency.max(1) as i64 * 4;
     for c in state.db.narrow_chunks(target.total() as i64, target.parity() as i64, batch).await? {
@@ -211,6 +225,9 @@ async fn reencode_pass(state: &State, limiter: &Limiter, remotes: &[RemoteRow]) 
     Ok(())
 }
 
+/// Rebuilds a chunk at a wider scheme. The swap needs receipts for the
+/// success threshold of the new shards; the others are recorded without one
+/// and repair places them.
 async fn reencode_chunk(
     state: &State,
     limiter: &Limiter,
@@ -220,7 +237,7 @@ async fn reencode_chunk(
 ) -> anyhow::Result<()> {
     let id: ChunkId = c.id().context("bad chunk id in the catalog")?;
     let rows = state.db.shard_health(c.user_id, &c.chunk_id).await?;
-    let got = read_k(state, limiter, &rows, scheme_of(c)?.data()).await?;
+    let got = read_k(state, limiter, c, &rows).await?;
     let shards = tokio::task::spawn_blocking(move || {
         let verified: Vec<_> = got.iter().map(|b| verify_shard(b, &shard_hash(b))).collect::<Result<_, _>>()?;
         let mut e = Erasure::new();
@@ -228,19 +245,36 @@ async fn reencode_chunk(
         e.split(&mut blob, target)
     })
     .await??;
-    let shard_len = shards.first().map(|s| s.bytes.len()).unwrap_or(0);
-    let targets = repair::targets(id.as_bytes(), &candidates(remotes, shard_len), &[], shards.len())?;
+    let shard_len = shards.first().map(|s| s.bytes.len()).unwrap_or(0) as u32;
+    let is_unvetted = unvetted(remotes);
+    let limit = Limit { limited: &is_unvetted, max: max_unvetted(target) };
+    let targets =
+        repair::targets_within(id.as_bytes(), &candidates(remotes, shard_len, &[]), &[], shards.len(), &limit)?;
     let mut placed = Vec::with_capacity(shards.len());
     for (shard, t) in shards.into_iter().zip(targets) {
         limiter.take(shard.bytes.len() as u64).await;
         Stats::add(&state.stats.repair_bytes, shard.bytes.len() as u64);
         let (idx, hash) = (i64::from(shard.index), shard.hash);
-        state.store_shard(t, url_of(remotes, t)?, hash, Bytes::from(shard.bytes)).await?;
-        placed.push((idx, hash, t));
+        let proof = match state.store_shard(remote_of(remotes, t)?, hash, Bytes::from(shard.bytes)).await {
+            Ok(()) => PROOF_RECEIPT,
+            Err(e) => {
+                tracing::debug!(chunk = %id, remote = t, error = %e, "re-encoded shard not stored");
+                PROOF_NONE
+            }
+        };
+        placed.push(NewShard { idx, hash, remote: t, proof });
     }
-    if state.db.swap_scheme_if(c, target.data() as i64, target.parity() as i64, &placed).await? {
-        Stats::add(&state.stats.chunks_reencoded, 1);
-        tracing::info!(chunk = %id, from = %scheme_of(c)?, to = %target, "re-encoded");
+    let receipted = placed.iter().filter(|s| s.proof == PROOF_RECEIPT).count();
+    let swapped = receipted >= success_threshold(target)
+        && state.db.swap_scheme_if(c, target.data() as i64, target.parity() as i64, &placed).await?;
+    if !swapped {
+        // What was stored is recorded as garbage, never left for the remotes
+        // to find unknown.
+        let stored: Vec<(ShardHash, i64)> = placed.iter().map(|s| (s.hash, s.remote)).collect();
+        state.db.add_garbage(&stored).await?;
+        bail!("only {receipted} of the {} re-encoded shards were stored, or the chunk changed meanwhile", placed.len());
     }
+    Stats::add(&state.stats.chunks_reencoded, 1);
+    tracing::info!(chunk = %id, from = %scheme_of(c)?, to = %target, "re-encoded");
     Ok(())
 }

@@ -1,11 +1,14 @@
 //! The server's own shard traffic: fetch, store and delete shards on remotes
-//! under grants it signs for itself.
+//! under grants it signs for itself. Every answer is read only up to the size
+//! it should have (a shard, or a short error), and a store counts only with
+//! a valid receipt signed by the remote's key.
 
 use bytes::Bytes;
 use pyxis_proto::ShardHash;
 use pyxis_proto::grant::{self, GrantOp};
 
 use crate::AppState;
+use crate::db::remotes::RemoteRow;
 
 fn url(base: &str, hash: &ShardHash) -> String {
     format!("{}/v1/shards/{hash}", base.trim_end_matches('/'))
@@ -20,6 +23,8 @@ pub enum ShardOpError {
     Refused { remote: i64, status: u16, body: String },
     #[error("shard {0} from remote {1} failed its hash check")]
     Corrupt(ShardHash, i64),
+    #[error("remote {remote} stored shard {shard} without a valid receipt: {why}")]
+    NoReceipt { remote: i64, shard: ShardHash, why: String },
 }
 
 impl ShardOpError {
@@ -30,9 +35,15 @@ impl ShardOpError {
 }
 
 impl AppState {
-    /// Fetches a shard and checks its hash.
-    pub async fn fetch_shard(&self, remote: i64, base: &str, hash: ShardHash) -> Result<Bytes, ShardOpError> {
-        let g = self.grant(GrantOp::Get, remote, hash, u32::MAX);
+    /// Fetches a shard of at most `max_len` bytes and checks its hash.
+    pub async fn fetch_shard(
+        &self,
+        remote: i64,
+        base: &str,
+        hash: ShardHash,
+        max_len: u32,
+    ) -> Result<Bytes, ShardOpError> {
+        let g = self.grant(GrantOp::Get, remote, hash, max_len);
         let resp = self
             .http
             .get(url(base, &hash))
@@ -42,38 +53,51 @@ impl AppState {
             .map_err(|e| ShardOpError::Unreachable(remote, e.to_string()))?;
         let status = resp.status();
         if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
+            let body = pyxis_net::error_text(resp).await;
             return Err(ShardOpError::Refused { remote, status: status.as_u16(), body });
         }
-        let bytes = resp.bytes().await.map_err(|e| ShardOpError::Unreachable(remote, e.to_string()))?;
+        let bytes = pyxis_net::read_capped(resp, max_len as usize)
+            .await
+            .map_err(|e| ShardOpError::Unreachable(remote, e.to_string()))?;
         if pyxis_core::erasure::shard_hash(&bytes) != hash {
             return Err(ShardOpError::Corrupt(hash, remote));
         }
         Ok(bytes)
     }
 
-    pub async fn store_shard(
-        &self,
-        remote: i64,
-        base: &str,
-        hash: ShardHash,
-        bytes: Bytes,
-    ) -> Result<(), ShardOpError> {
-        let g = self.grant(GrantOp::Put, remote, hash, bytes.len() as u32);
+    /// Stores a shard on a remote and checks the receipt it answers with.
+    pub async fn store_shard(&self, target: &RemoteRow, hash: ShardHash, bytes: Bytes) -> Result<(), ShardOpError> {
+        let remote = target.id;
+        let len = bytes.len() as u32;
+        let g = self.grant(GrantOp::Put, remote, hash, len);
         let resp = self
             .http
-            .put(url(base, &hash))
+            .put(url(&target.url, &hash))
             .header(grant::HEADER, g)
             .body(bytes)
             .send()
             .await
             .map_err(|e| ShardOpError::Unreachable(remote, e.to_string()))?;
         let status = resp.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(ShardOpError::Refused { remote, status: status.as_u16(), body: resp.text().await.unwrap_or_default() })
+        if !status.is_success() {
+            return Err(ShardOpError::Refused {
+                remote,
+                status: status.as_u16(),
+                body: pyxis_net::error_text(resp).await,
+            });
         }
+        let no_receipt = |why: String| ShardOpError::NoReceipt { remote, shard: hash, why };
+        let token = resp
+            .headers()
+            .get(pyxis_proto::receipt::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| no_receipt("none given".into()))?;
+        let key = target.key().ok_or_else(|| no_receipt("the remote has no identity key".into()))?;
+        let r = pyxis_core::identity::verify_receipt(&key, token).map_err(|e| no_receipt(e.to_string()))?;
+        if r.remote != remote || r.shard != hash || r.len != len {
+            return Err(no_receipt(format!("it is for shard {} ({} bytes) on remote {}", r.shard, r.len, r.remote)));
+        }
+        Ok(())
     }
 
     /// Deletes a shard; a shard already gone counts as deleted.
@@ -90,7 +114,7 @@ impl AppState {
         if status.is_success() || status.as_u16() == 404 {
             Ok(())
         } else {
-            Err(ShardOpError::Refused { remote, status: status.as_u16(), body: resp.text().await.unwrap_or_default() })
+            Err(ShardOpError::Refused { remote, status: status.as_u16(), body: pyxis_net::error_text(resp).await })
         }
     }
 }

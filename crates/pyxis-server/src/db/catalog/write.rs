@@ -130,7 +130,7 @@ impl Db {
                     .await?;
                     for id in &it.chunks {
                         let r = sqlx::query(
-                            "UPDATE chunks SET refcount = refcount + 1, state = 2, expires_at = NULL WHERE user_id = $1 AND chunk_id = $2",
+                            "UPDATE chunks SET refcount = refcount + 1, expires_at = NULL WHERE user_id = $1 AND chunk_id = $2 AND state = 2",
                         )
                         .bind(user)
                         .bind(&id.0[..])
