@@ -81,8 +81,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// A daemon must not limp on after a panic: a dead writer thread or task
+/// would leave a process that heartbeats as online and fails every request.
+/// The panic is reported as usual, then the process aborts (a supervisor
+/// restarts it, and recovery takes over from the durable state).
+fn abort_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        eprintln!("pyxis: a daemon thread panicked; aborting so that nothing runs half-dead");
+        std::process::abort();
+    }));
+}
+
 fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
     let daemon = matches!(cmd, Command::Server(_) | Command::Remote(_) | Command::Up(_));
+    if daemon {
+        abort_on_panic();
+    }
     output::init_logging(daemon, g.log_json);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

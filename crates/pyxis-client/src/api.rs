@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use pyxis_proto::api::ErrorBody;
-use pyxis_proto::api::admin::{HealthResponse, QuotaRequest, RemoteRequest, RemotesResponse};
+use pyxis_proto::api::admin::{
+    HealthResponse, QuotaRequest, RemoteRequest, RemoteTokenRequest, RemoteTokenResponse, RemotesResponse,
+};
 use pyxis_proto::api::auth::{
     LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
@@ -12,8 +14,8 @@ use pyxis_proto::api::catalog::{
     RemoveRequest, RemoveResponse, RestoreRequest, VersionsResponse,
 };
 use pyxis_proto::api::chunks::{
-    LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse, PlaceRequest, PlaceResponse,
-    ReplaceRequest, ShardTarget, StoredRequest,
+    AbandonRequest, LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse, PlaceRequest,
+    PlaceResponse, ReplaceRequest, ShardTarget, StoredRequest,
 };
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
@@ -21,23 +23,28 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ClientError, Result};
 
+/// The largest answer the server gives (a listing page of 10,000 entries or
+/// a read of 10,000 files with their manifests stays well under it).
+const MAX_ANSWER: usize = 256 << 20;
+/// How long a control call keeps retrying through a server restart.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+
 /// The HTTP client every connection shares: HTTP/1.1 with keep-alive (faster
-/// than HTTP/2 for shard traffic here) and a pool deep enough for the
-/// transfer lanes.
+/// than HTTP/2 for shard traffic here), a pool deep enough for the transfer
+/// lanes, and no redirects.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(64)
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(300))
-        .build()
-        .expect("HTTP client with default TLS settings")
+    pyxis_net::client(&pyxis_net::HttpOptions {
+        connect_timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs(300),
+        pool_per_host: 64,
+    })
+    .expect("HTTP client with default TLS settings")
 }
 
 /// Turns a non-success response into a `ClientError::Api`.
 pub(crate) async fn api_error(resp: reqwest::Response) -> ClientError {
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
+    let text = pyxis_net::error_text(resp).await;
     match serde_json::from_str::<ErrorBody>(&text) {
         Ok(b) => ClientError::Api { status: status.as_u16(), code: b.code, message: b.message },
         Err(_) => ClientError::Api {
@@ -91,10 +98,35 @@ impl Api {
         if resp.status() == StatusCode::NO_CONTENT {
             return Ok(None);
         }
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), source: e })?;
+        let bytes = pyxis_net::read_capped(resp, MAX_ANSWER).await.map_err(|e| match e {
+            pyxis_net::ReadError::Transport(source) => ClientError::Unreachable { url: self.base.clone(), source },
+            other => ClientError::Invalid(format!("bad answer from the server: {other}")),
+        })?;
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| ClientError::Invalid(format!("bad answer from the server: {e}")))
+    }
+
+    /// Sends a request built by `build`, again and again with back-off while
+    /// the server is restarting or overloaded (connection refused or reset,
+    /// timeouts, 502/503/504), for up to a minute. Only for calls that are
+    /// idempotent: a retried one must not do twice what the lost answer did.
+    async fn send_retrying<R: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> Result<reqwest::RequestBuilder>,
+    ) -> Result<Option<R>> {
+        let deadline = std::time::Instant::now() + RETRY_FOR;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.send(build()?).await {
+                Err(e) if e.is_transient() && std::time::Instant::now() + wait < deadline => {
+                    tracing::info!(error = %e, retry_in = ?wait, "the server did not answer; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(3));
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn call<B: Serialize, R: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<R> {
@@ -105,9 +137,22 @@ impl Api {
         self.send(req).await?.ok_or_else(|| ClientError::Invalid(format!("empty answer from {path}")))
     }
 
+    /// [`call`](Self::call) for idempotent calls, through server restarts.
+    async fn call_idempotent<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R> {
+        let url = self.url(path, &[])?;
+        self.send_retrying(|| Ok(self.http.post(url.clone()).json(body)))
+            .await?
+            .ok_or_else(|| ClientError::Invalid(format!("empty answer from {path}")))
+    }
+
     async fn call_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
         let req = self.http.post(self.url(path, &[])?).json(body);
         self.send::<serde_json::Value>(req).await.map(|_| ())
+    }
+
+    async fn call_empty_idempotent<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
+        let url = self.url(path, &[])?;
+        self.send_retrying::<serde_json::Value>(|| Ok(self.http.post(url.clone()).json(body))).await.map(|_| ())
     }
 
     async fn get_query<R: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<R> {
@@ -131,25 +176,31 @@ impl Api {
         self.get_query("/v1/auth/whoami", &[]).await
     }
     pub async fn network(&self) -> Result<NetworkResponse> {
-        self.get_query("/v1/network", &[]).await
+        let url = self.url("/v1/network", &[])?;
+        self.send_retrying(|| Ok(self.http.get(url.clone())))
+            .await?
+            .ok_or_else(|| ClientError::Invalid("empty answer from /v1/network".into()))
     }
+    // The put path's calls are idempotent (or made so: placing a chunk
+    // already placed re-places it without charging again; a commit of what
+    // is already current makes no new version), so they ride out a restart.
     pub async fn missing(&self, req: &MissingRequest) -> Result<MissingResponse> {
-        self.call(Method::POST, "/v1/chunks/missing", Some(req)).await
+        self.call_idempotent("/v1/chunks/missing", req).await
     }
     pub async fn place(&self, req: &PlaceRequest) -> Result<PlaceResponse> {
-        self.call(Method::POST, "/v1/chunks/place", Some(req)).await
+        self.call_idempotent("/v1/chunks/place", req).await
     }
     pub async fn replace(&self, req: &ReplaceRequest) -> Result<ShardTarget> {
-        self.call(Method::POST, "/v1/chunks/replace", Some(req)).await
+        self.call_idempotent("/v1/chunks/replace", req).await
     }
     pub async fn stored(&self, req: &StoredRequest) -> Result<()> {
-        self.call_empty("/v1/chunks/stored", req).await
+        self.call_empty_idempotent("/v1/chunks/stored", req).await
     }
-    pub async fn abandon(&self, req: &StoredRequest) -> Result<()> {
-        self.call_empty("/v1/chunks/abandon", req).await
+    pub async fn abandon(&self, req: &AbandonRequest) -> Result<()> {
+        self.call_empty_idempotent("/v1/chunks/abandon", req).await
     }
     pub async fn locate(&self, req: &LocateRequest) -> Result<LocateResponse> {
-        self.call(Method::POST, "/v1/chunks/locate", Some(req)).await
+        self.call_idempotent("/v1/chunks/locate", req).await
     }
     pub async fn list(&self, path: &str, recursive: bool, after: Option<&str>) -> Result<ListResponse> {
         let rec = if recursive { "true" } else { "false" };
@@ -166,10 +217,10 @@ impl Api {
         self.get_query("/v1/versions", &[("path", path)]).await
     }
     pub async fn read(&self, req: &ReadRequest) -> Result<ReadResponse> {
-        self.call(Method::POST, "/v1/files/read", Some(req)).await
+        self.call_idempotent("/v1/files/read", req).await
     }
     pub async fn commit(&self, req: &CommitRequest) -> Result<CommitResponse> {
-        self.call(Method::POST, "/v1/commit", Some(req)).await
+        self.call_idempotent("/v1/commit", req).await
     }
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry> {
         self.call(Method::POST, "/v1/mkdir", Some(&MkdirRequest { path: path.to_owned(), parents })).await
@@ -197,5 +248,17 @@ impl Api {
     }
     pub async fn admin_drain(&self, remote: i64) -> Result<()> {
         self.call_empty("/v1/admin/drain", &RemoteRequest { remote }).await
+    }
+    pub async fn admin_remote_token(&self, req: &RemoteTokenRequest) -> Result<RemoteTokenResponse> {
+        self.call(Method::POST, "/v1/admin/remote-tokens", Some(req)).await
+    }
+    pub async fn admin_revoke(&self, remote: i64) -> Result<()> {
+        self.call_empty("/v1/admin/revoke", &RemoteRequest { remote }).await
+    }
+    pub async fn admin_vet(&self, remote: i64) -> Result<()> {
+        self.call_empty("/v1/admin/vet", &RemoteRequest { remote }).await
+    }
+    pub async fn admin_release_quarantine(&self, remote: i64) -> Result<()> {
+        self.call_empty("/v1/admin/quarantine/release", &RemoteRequest { remote }).await
     }
 }

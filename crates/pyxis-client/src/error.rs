@@ -52,6 +52,18 @@ impl ClientError {
         }
     }
 
+    /// Worth retrying: the server could not be reached or answered that it
+    /// is restarting or overloaded.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { source, .. } => {
+                source.is_connect() || source.is_timeout() || source.is_request() || source.is_body()
+            }
+            ClientError::Api { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
         ClientError::Io { path: path.to_string(), source }
     }

@@ -159,12 +159,13 @@ impl Reader {
         let mut errors: Vec<String> = Vec::new();
         let mut inflight = FuturesUnordered::new();
         let http = self.ctx.api.http().clone();
+        let max_len = pyxis_proto::format::shard::shard_len(loc.blob_len as usize, loc.scheme);
         let start = |i: usize, inflight: &mut FuturesUnordered<_>| {
             let t = loc.shards[i].clone();
             let (http, lanes) = (http.clone(), self.ctx.lanes.clone());
             inflight.push(async move {
                 let _lane = lanes.acquire_owned().await;
-                (i, transfer::get_shard(&http, &t).await)
+                (i, transfer::get_shard(&http, &t, max_len).await)
             });
         };
         loop {

@@ -97,6 +97,7 @@ impl Client {
             lanes: Arc::new(Semaphore::new(opts.lanes.max(1))),
             encoders: Arc::new(Semaphore::new(opts.workers.max(1))),
             reduced: AtomicBool::new(false),
+            scheme: std::sync::Mutex::new(None),
             placed: std::sync::Mutex::new(Vec::new()),
         };
         Ok(Client {

@@ -72,7 +72,7 @@ pub async fn put(ctx: Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<Pu
     if failed_something {
         let placed = std::mem::take(&mut *ctx.placed.lock().expect("placed lock"));
         for ids in placed.chunks(1024) {
-            if let Err(e) = ctx.api.abandon(&pyxis_proto::api::chunks::StoredRequest { ids: ids.to_vec() }).await {
+            if let Err(e) = ctx.api.abandon(&pyxis_proto::api::chunks::AbandonRequest { ids: ids.to_vec() }).await {
                 tracing::warn!(error = %e, "could not give back the chunks of a failed put");
             }
         }
@@ -94,13 +94,13 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutRe
         ctx.api.mkdir(d, true).await?;
         dirs += 1;
     }
-    let network = ctx.api.network().await?;
+    ctx.refresh_scheme().await?;
     let (jobs_tx, jobs_rx) = mpsc::channel(4);
     let (done_tx, done_rx) = mpsc::channel(4096);
     let (mark_tx, mark_rx) = watch::channel(0);
     // Abort-on-drop: a put that is dropped (a caller's timeout, a select!)
     // must not leave its uploads running, storing shards nobody commits.
-    let uploader = AbortOnDropHandle::new(tokio::spawn(upload::run(ctx.clone(), network.scheme, jobs_rx, mark_tx)));
+    let uploader = AbortOnDropHandle::new(tokio::spawn(upload::run(ctx.clone(), jobs_rx, mark_tx)));
     let keys = (*ctx.keys).clone();
     let skipped = plan.skipped.clone();
     let unchanged_unread = plan.unchanged;
@@ -115,8 +115,8 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, plan: Plan) -> Result<PutRe
         files: files + unchanged_unread,
         unchanged: unchanged + unchanged_unread,
         dirs,
-        scheme: network.scheme.to_string(),
-        reduced: network.reduced || ctx.reduced.load(std::sync::atomic::Ordering::Relaxed),
+        scheme: ctx.scheme().await?.to_string(),
+        reduced: ctx.reduced.load(std::sync::atomic::Ordering::Relaxed),
         totals: ctx.progress.totals(),
         failed,
         skipped,

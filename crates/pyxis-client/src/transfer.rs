@@ -1,5 +1,7 @@
 //! Shard transfers between the client and remotes: raw bytes over HTTP with a
-//! grant header. Every connection goes through one shared, keep-alive pool.
+//! grant header. Every connection goes through one shared, keep-alive pool
+//! that follows no redirect, and every answer is read no further than an
+//! honest one can be (a shard is as long as its grant says).
 
 use bytes::Bytes;
 use pyxis_proto::api::chunks::ShardTarget;
@@ -41,7 +43,9 @@ async fn refused(remote: i64, resp: reqwest::Response) -> ShardError {
     }
 }
 
-pub async fn put_shard(http: &reqwest::Client, t: &ShardTarget, bytes: Bytes) -> Result<(), ShardError> {
+/// PUTs a shard; returns the receipt the remote signed for it (the server
+/// counts the shard only with it).
+pub async fn put_shard(http: &reqwest::Client, t: &ShardTarget, bytes: Bytes) -> Result<String, ShardError> {
     let unreachable = |e: reqwest::Error| ShardError::Unreachable { remote: t.remote_id, why: e.to_string() };
     let resp = http
         .put(shard_url(t))
@@ -51,15 +55,27 @@ pub async fn put_shard(http: &reqwest::Client, t: &ShardTarget, bytes: Bytes) ->
         .send()
         .await
         .map_err(unreachable)?;
-    if resp.status().is_success() { Ok(()) } else { Err(refused(t.remote_id, resp).await) }
+    if !resp.status().is_success() {
+        return Err(refused(t.remote_id, resp).await);
+    }
+    let receipt = resp.headers().get(pyxis_proto::receipt::HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    receipt.ok_or_else(|| ShardError::Refused {
+        remote: t.remote_id,
+        status: resp.status().as_u16(),
+        code: "no_receipt".into(),
+        message: "the remote stored the shard without a receipt (a remote of an older release?)".into(),
+    })
 }
 
-/// Fetches a shard's bytes; the caller verifies them against the hash.
-pub async fn get_shard(http: &reqwest::Client, t: &ShardTarget) -> Result<Bytes, ShardError> {
+/// Fetches a shard's bytes, at most `max_len` of them; the caller verifies
+/// them against the hash.
+pub async fn get_shard(http: &reqwest::Client, t: &ShardTarget, max_len: usize) -> Result<Bytes, ShardError> {
     let unreachable = |e: reqwest::Error| ShardError::Unreachable { remote: t.remote_id, why: e.to_string() };
     let resp = http.get(shard_url(t)).header(grant::HEADER, &t.grant).send().await.map_err(unreachable)?;
     if !resp.status().is_success() {
         return Err(refused(t.remote_id, resp).await);
     }
-    resp.bytes().await.map_err(unreachable)
+    pyxis_net::read_capped(resp, max_len)
+        .await
+        .map_err(|e| ShardError::Unreachable { remote: t.remote_id, why: e.to_string() })
 }

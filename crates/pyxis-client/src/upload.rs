@@ -2,11 +2,16 @@
 //!
 //! A reader thread hands in chunks (already cut and identified) in sequence
 //! order. They are processed in batches: ask which are missing, encode the
-//! missing ones on worker threads (one per core), get placements and grants,
-//! PUT every shard over a bounded number of lanes (a remote that fails is
-//! replaced by a new placement), then confirm the batch as stored. A
-//! watermark publishes "every chunk up to N is stored", which is what lets
-//! files be committed while later ones still upload.
+//! missing ones on worker threads (one per core) with the network's current
+//! scheme, get placements and grants (the server assigns the scheme), PUT
+//! every shard over a bounded number of lanes (a remote that fails is
+//! replaced by a new placement at once), then hand the remotes' receipts to
+//! the server. A chunk is stored once `k + ceil(m/2)` of its shards have
+//! receipts; repair places the rest. A chunk that cannot reach that (remotes
+//! died) is cut again for the scheme the network has now and placed again:
+//! writes stay available while up to `m` remotes are down. A watermark
+//! publishes "every chunk up to N is stored", which is what lets files be
+//! committed while later ones still upload.
 //!
 //! Memory is bounded by the batches in flight (`BATCHES` × `BATCH` chunks,
 //! with their shards), whatever the size of the input.
@@ -20,9 +25,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use pyxis_core::codec::{ChunkBuf, ChunkCodec, EncodedChunk};
+use pyxis_core::erasure::verify_shard;
 use pyxis_core::keys::Keyring;
-use pyxis_proto::api::chunks::{MissingRequest, PlaceChunk, PlaceRequest, ReplaceRequest, ShardTarget, StoredRequest};
-use pyxis_proto::{ChunkId, Scheme};
+use pyxis_core::policy::success_threshold;
+use pyxis_proto::api::chunks::{
+    MissingRequest, PlaceChunk, PlaceRequest, ReplaceRequest, ShardReceipt, ShardTarget, StoredChunk, StoredRequest,
+};
+use pyxis_proto::{ChunkId, Scheme, ShardHash};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::task::AbortOnDropHandle;
 
@@ -35,8 +44,12 @@ use crate::transfer;
 const BATCH: usize = 8;
 /// Batches in flight: one encoding while others upload.
 const BATCHES: usize = 3;
-/// Remotes tried for one shard before the upload fails.
+/// Remotes tried for one shard before giving up on it (the chunk may still
+/// reach its success threshold without it).
 const MAX_TRIES: usize = 4;
+/// Times a batch is placed again (cut for the network's scheme now) before
+/// the put fails.
+const MAX_ROUNDS: usize = 4;
 
 /// Shared state of one client's transfers.
 #[derive(Debug)]
@@ -50,6 +63,8 @@ pub struct Ctx {
     pub encoders: Arc<Semaphore>,
     /// Set when a placement used fewer than two parity shards.
     pub reduced: AtomicBool,
+    /// The scheme the network uses now (the server's answer to `network`).
+    pub scheme: Mutex<Option<Scheme>>,
     /// Chunks placed by the put in progress (given back if it fails).
     pub placed: Mutex<Vec<ChunkId>>,
 }
@@ -65,6 +80,25 @@ pub struct ChunkJob {
 thread_local! {
     // One codec per worker thread: its zstd and Reed-Solomon state is reused.
     static CODEC: RefCell<Option<ChunkCodec>> = const { RefCell::new(None) };
+}
+
+impl Ctx {
+    /// The network's scheme, asked of the server once and again after it changed.
+    pub async fn scheme(&self) -> Result<Scheme> {
+        if let Some(s) = *self.scheme.lock().expect("scheme lock") {
+            return Ok(s);
+        }
+        self.refresh_scheme().await
+    }
+
+    pub async fn refresh_scheme(&self) -> Result<Scheme> {
+        let n = self.api.network().await?;
+        if n.reduced {
+            self.reduced.store(true, Ordering::Relaxed);
+        }
+        *self.scheme.lock().expect("scheme lock") = Some(n.scheme);
+        Ok(n.scheme)
+    }
 }
 
 /// Runs `f` with this (blocking) thread's codec.
@@ -103,12 +137,7 @@ impl Watermark {
 
 /// Uploads every chunk received on `rx`; `mark` follows the watermark. Ends
 /// when `rx` closes and everything is stored, or at the first failure.
-pub async fn run(
-    ctx: Arc<Ctx>,
-    scheme: Scheme,
-    mut rx: mpsc::Receiver<ChunkJob>,
-    mark: watch::Sender<u64>,
-) -> Result<()> {
+pub async fn run(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<ChunkJob>, mark: watch::Sender<u64>) -> Result<()> {
     let marks = Arc::new(Mutex::new(Watermark { done: BTreeSet::new(), next: 1, tx: mark }));
     let known = Arc::new(Mutex::new(HashSet::<ChunkId>::new()));
     let mut running = FuturesUnordered::new();
@@ -132,7 +161,7 @@ pub async fn run(
             Progress::add(&ctx.progress.chunks_dedup, 1);
         }
         marks.lock().expect("mark lock").complete(seen.iter().map(|j| j.seq));
-        running.push(AbortOnDropHandle::new(tokio::spawn(batch_task(ctx.clone(), scheme, mine, marks.clone()))));
+        running.push(AbortOnDropHandle::new(tokio::spawn(batch_task(ctx.clone(), mine, marks.clone()))));
         while running.len() >= BATCHES {
             if let Some(r) = running.next().await {
                 r.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))??;
@@ -145,7 +174,7 @@ pub async fn run(
     Ok(())
 }
 
-async fn batch_task(ctx: Arc<Ctx>, scheme: Scheme, jobs: Vec<ChunkJob>, marks: Arc<Mutex<Watermark>>) -> Result<()> {
+async fn batch_task(ctx: Arc<Ctx>, jobs: Vec<ChunkJob>, marks: Arc<Mutex<Watermark>>) -> Result<()> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -157,6 +186,7 @@ async fn batch_task(ctx: Arc<Ctx>, scheme: Scheme, jobs: Vec<ChunkJob>, marks: A
         .missing
         .into_iter()
         .collect();
+    let scheme = ctx.scheme().await?;
     let mut encodes = Vec::new();
     for job in jobs {
         if !missing.contains(&job.id) {
@@ -178,82 +208,190 @@ async fn batch_task(ctx: Arc<Ctx>, scheme: Scheme, jobs: Vec<ChunkJob>, marks: A
         encoded.push(e.await.map_err(|e| ClientError::Invalid(format!("encode task: {e}")))??);
     }
     if !encoded.is_empty() {
-        upload_encoded(&ctx, scheme, encoded).await?;
+        upload_encoded(&ctx, encoded, scheme).await?;
     }
     marks.lock().expect("mark lock").complete(seqs);
     Ok(())
 }
 
-async fn upload_encoded(ctx: &Arc<Ctx>, scheme: Scheme, encoded: Vec<EncodedChunk>) -> Result<()> {
-    let req = PlaceRequest {
-        chunks: encoded
-            .iter()
-            .map(|e| PlaceChunk {
-                id: e.id,
-                scheme,
-                blob_len: e.blob_len as u32,
-                shards: e.shards.iter().map(|s| s.hash).collect(),
-            })
-            .collect(),
-    };
-    ctx.placed.lock().expect("placed lock").extend(req.chunks.iter().map(|c| c.id));
-    let placed = ctx.api.place(&req).await?;
-    if placed.reduced {
-        ctx.reduced.store(true, Ordering::Relaxed);
-    }
-    let mut puts = FuturesUnordered::new();
-    let mut stored = Vec::new();
-    for (e, p) in encoded.into_iter().zip(placed.chunks) {
-        if p.id != e.id {
-            return Err(ClientError::Invalid("server answered placements out of order".into()));
-        }
-        if p.exists {
-            Progress::add(&ctx.progress.dedup, u64::from(e.plaintext_len));
-            Progress::add(&ctx.progress.chunks_dedup, 1);
-            continue;
-        }
-        Progress::add(&ctx.progress.new, u64::from(e.plaintext_len));
-        Progress::add(&ctx.progress.chunks_new, 1);
-        stored.push(e.id);
-        let mut shards: Vec<Option<Bytes>> = e.shards.into_iter().map(|s| Some(Bytes::from(s.bytes))).collect();
-        for t in p.targets {
-            let bytes = shards.get_mut(usize::from(t.index)).and_then(Option::take).ok_or_else(|| {
-                ClientError::Invalid(format!("placement names shard {} twice or out of range", t.index))
-            })?;
-            puts.push(put_with_failover(ctx.clone(), e.id, t, bytes));
-        }
-    }
-    while let Some(r) = puts.next().await {
-        r?;
-    }
-    if !stored.is_empty() {
-        ctx.api.stored(&StoredRequest { ids: stored }).await?;
-    }
-    Ok(())
+/// A sealed chunk on its way to remotes: its shards for one scheme.
+#[derive(Debug)]
+struct Pending {
+    id: ChunkId,
+    plaintext_len: u32,
+    blob_len: u32,
+    scheme: Scheme,
+    shards: Vec<(ShardHash, Bytes)>,
 }
 
-/// PUTs one shard; if its remote fails, asks the server for another and tries
-/// there, up to `MAX_TRIES` remotes.
-async fn put_with_failover(ctx: Arc<Ctx>, id: ChunkId, mut target: ShardTarget, bytes: Bytes) -> Result<()> {
+impl Pending {
+    fn new(e: EncodedChunk, scheme: Scheme) -> Self {
+        let shards = e.shards.into_iter().map(|s| (s.hash, Bytes::from(s.bytes))).collect();
+        Pending { id: e.id, plaintext_len: e.plaintext_len, blob_len: e.blob_len as u32, scheme, shards }
+    }
+
+    /// The same sealed blob cut for another scheme (no re-encryption).
+    fn resplit(self, scheme: Scheme) -> Result<Pending> {
+        let shards = with_codec(|c| {
+            let verified: Vec<_> =
+                self.shards.iter().map(|(h, b)| verify_shard(b, h)).collect::<pyxis_core::Result<_>>()?;
+            c.erasure().resplit(&verified, scheme)
+        })?;
+        let shards = shards.into_iter().map(|s| (s.hash, Bytes::from(s.bytes))).collect();
+        Ok(Pending { scheme, shards, ..self })
+    }
+}
+
+/// Uploads a batch's encoded chunks until each is stored (its receipts past
+/// the threshold), placing again at the network's new scheme those that
+/// could not get there.
+async fn upload_encoded(ctx: &Arc<Ctx>, encoded: Vec<EncodedChunk>, scheme: Scheme) -> Result<()> {
+    let mut pending: Vec<Pending> = encoded.into_iter().map(|e| Pending::new(e, scheme)).collect();
+    let mut first = true;
+    for round in 1..=MAX_ROUNDS {
+        let scheme = ctx.scheme().await?;
+        if pending.iter().any(|p| p.scheme != scheme) {
+            let old = std::mem::take(&mut pending);
+            pending = tokio::task::spawn_blocking(move || {
+                old.into_iter()
+                    .map(|p| if p.scheme == scheme { Ok(p) } else { p.resplit(scheme) })
+                    .collect::<Result<Vec<Pending>>>()
+            })
+            .await
+            .map_err(|e| ClientError::Invalid(format!("re-split task: {e}")))??;
+        }
+        let req = PlaceRequest {
+            chunks: pending
+                .iter()
+                .map(|p| PlaceChunk {
+                    id: p.id,
+                    scheme: None,
+                    blob_len: p.blob_len,
+                    shards: p.shards.iter().map(|(h, _)| *h).collect(),
+                })
+                .collect(),
+        };
+        ctx.placed.lock().expect("placed lock").extend(req.chunks.iter().map(|c| c.id));
+        let placed = match ctx.api.place(&req).await {
+            Err(e) if e.code() == Some("scheme_changed") && round < MAX_ROUNDS => {
+                ctx.refresh_scheme().await?;
+                continue;
+            }
+            other => other?,
+        };
+        if placed.reduced {
+            ctx.reduced.store(true, Ordering::Relaxed);
+        }
+        let short = upload_round(ctx, &pending, placed.chunks, first).await?;
+        first = false;
+        if short.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(chunks = short.len(), scheme = %scheme, "some chunks could not reach their success threshold; placing them again");
+        ctx.refresh_scheme().await?;
+        let keep: HashSet<ChunkId> = short.into_iter().collect();
+        pending.retain(|p| keep.contains(&p.id));
+    }
+    Err(ClientError::UploadFailed {
+        attempts: MAX_ROUNDS,
+        last: format!("{} chunks could not be stored on enough remotes", pending.len()),
+    })
+}
+
+/// One placement of a batch: PUT every shard (with failover), hand the
+/// receipts to the server. Returns the chunks short of their threshold.
+async fn upload_round(
+    ctx: &Arc<Ctx>,
+    pending: &[Pending],
+    placements: Vec<pyxis_proto::api::chunks::Placement>,
+    first: bool,
+) -> Result<Vec<ChunkId>> {
+    if placements.len() != pending.len() {
+        return Err(ClientError::Invalid("server answered a different number of placements".into()));
+    }
+    let mut puts = FuturesUnordered::new();
+    // None: the chunk was stored already (deduplicated at placement).
+    let mut receipts: Vec<Option<Vec<ShardReceipt>>> = vec![Some(Vec::new()); pending.len()];
+    for (n, (p, pl)) in pending.iter().zip(placements).enumerate() {
+        if pl.id != p.id {
+            return Err(ClientError::Invalid("server answered placements out of order".into()));
+        }
+        if pl.exists {
+            if first {
+                Progress::add(&ctx.progress.dedup, u64::from(p.plaintext_len));
+                Progress::add(&ctx.progress.chunks_dedup, 1);
+            }
+            receipts[n] = None;
+            continue;
+        }
+        if first {
+            Progress::add(&ctx.progress.new, u64::from(p.plaintext_len));
+            Progress::add(&ctx.progress.chunks_new, 1);
+        }
+        let mut seen = vec![false; p.shards.len()];
+        for t in pl.targets {
+            let i = usize::from(t.index);
+            if p.shards.get(i).is_none_or(|s| s.0 != t.hash) || std::mem::replace(&mut seen[i], true) {
+                return Err(ClientError::Invalid(format!(
+                    "placement names shard {} twice, out of range or with another hash",
+                    t.index
+                )));
+            }
+            let bytes = p.shards[i].1.clone();
+            puts.push(async move { (n, t.index, put_with_failover(ctx.clone(), p.id, t, bytes).await) });
+        }
+    }
+    while let Some((n, index, r)) = puts.next().await {
+        if let (Some(receipt), Some(list)) = (r?, receipts[n].as_mut()) {
+            list.push(ShardReceipt { index, receipt });
+        }
+    }
+    let mut stored = Vec::new();
+    let mut short = Vec::new();
+    for (p, r) in pending.iter().zip(receipts) {
+        let Some(r) = r else { continue };
+        if r.len() >= success_threshold(p.scheme) {
+            stored.push(StoredChunk { id: p.id, receipts: r });
+        } else {
+            short.push(p.id);
+        }
+    }
+    for batch in stored.chunks(64) {
+        ctx.api.stored(&StoredRequest { chunks: batch.to_vec() }).await?;
+    }
+    Ok(short)
+}
+
+/// PUTs one shard; if its remote fails, asks the server for another and
+/// tries there, up to `MAX_TRIES` remotes. Returns the receipt, or `None` if
+/// no remote could take it (the chunk may reach its threshold without it).
+async fn put_with_failover(
+    ctx: Arc<Ctx>,
+    id: ChunkId,
+    mut target: ShardTarget,
+    bytes: Bytes,
+) -> Result<Option<String>> {
     let mut failed = Vec::new();
-    let mut last = String::new();
     for _ in 0..MAX_TRIES {
         let result = {
             let _lane = ctx.lanes.acquire().await.map_err(|_| ClientError::Invalid("transfer lanes closed".into()))?;
             transfer::put_shard(ctx.api.http(), &target, bytes.clone()).await
         };
         match result {
-            Ok(()) => {
+            Ok(receipt) => {
                 Progress::add(&ctx.progress.wire, bytes.len() as u64);
-                return Ok(());
+                return Ok(Some(receipt));
             }
             Err(e) => {
                 tracing::warn!(chunk = %id, shard = target.index, error = %e, "shard upload failed; placing it elsewhere");
-                last = e.to_string();
                 failed.push(e.remote());
-                target = ctx.api.replace(&ReplaceRequest { id, index: target.index, failed: failed.clone() }).await?;
+                match ctx.api.replace(&ReplaceRequest { id, index: target.index, failed: failed.clone() }).await {
+                    Ok(t) => target = t,
+                    Err(e) if e.code() == Some("not_enough_remotes") => return Ok(None),
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
-    Err(ClientError::UploadFailed { attempts: MAX_TRIES, last })
+    Ok(None)
 }

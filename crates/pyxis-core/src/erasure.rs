@@ -115,6 +115,15 @@ impl Erasure {
         Ok(shards)
     }
 
+    /// Cuts the blob that these verified shards hold again, for another
+    /// scheme: what a client does when the network's scheme changed while
+    /// a chunk was uploading (no re-encryption, so the chunk id, its key and
+    /// its blob stay the same).
+    pub fn resplit(&mut self, shards: &[VerifiedShard<'_>], scheme: Scheme) -> Result<Vec<Shard>> {
+        let mut blob = self.join(shards)?;
+        self.split(&mut blob, scheme)
+    }
+
     /// Rebuilds the blob from any `k` verified shards of one chunk (more are
     /// fine; duplicates and strays are rejected).
     pub fn join(&mut self, shards: &[VerifiedShard<'_>]) -> Result<Vec<u8>> {

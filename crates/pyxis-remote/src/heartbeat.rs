@@ -1,26 +1,36 @@
 //! Registration with the server, and the heartbeat loop that keeps it.
 //!
-//! The remote registers when it starts, presenting its saved id and token so it
-//! keeps its identity, then heartbeats every `heartbeat_secs`. A server that
-//! answers 401 or 404 has forgotten the remote, which registers again; a server
-//! that cannot be reached is retried with backoff while the remote goes on
-//! serving with the identity and grant key it has.
+//! The remote registers when it starts, signed with its key: a server that
+//! knows the key takes it back whatever URL it gives; one that does not
+//! needs an admission token (`--token`), or, for a remote of an earlier
+//! release, the old id and token it kept. It then heartbeats every
+//! `heartbeat_secs`. A server that answers 401 has forgotten the remote,
+//! which registers again; a server that cannot be reached is retried with
+//! backoff while the remote goes on serving with the identity and grant key
+//! it has.
+//!
+//! The server's grant key is pinned at admission. A different key is taken
+//! only through rotations the pinned key endorsed, or when the operator
+//! admits this remote again with a new token; otherwise the remote keeps
+//! the pinned key (grants signed with another are refused) and says why.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use pyxis_core::grants::GrantVerifier;
-use pyxis_proto::api::ErrorBody;
-use pyxis_proto::api::remote::{HeartbeatRequest, HeartbeatResponse, RegisterRequest, RegisterResponse};
+use pyxis_proto::api::remote::{
+    HeartbeatRequest, HeartbeatResponse, KeyRotation, LegacyIdentity, RegisterRequest, RegisterResponse,
+};
+use pyxis_proto::hex;
 use reqwest::StatusCode;
-use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::identity::{self, IdentityError, Registered, Registration, SavedIdentity};
+use crate::identity::{self, IdentityError, Registered, Registration, SavedIdentity, follow_rotations};
+use crate::link::{LinkError, ServerLink};
+use crate::quarantine::Quarantine;
 use crate::store::Store;
 
 /// Retry delays after a failure double from here...
@@ -31,48 +41,55 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum HeartbeatError {
-    #[error("cannot reach the server at {url}: {source}")]
-    Unreachable { url: String, source: reqwest::Error },
-    #[error("the server at {url} answered {status}: {message}")]
-    Status { url: String, status: StatusCode, message: String },
-    #[error("the server's answer from {url} is not valid: {why}")]
-    BadResponse { url: String, why: String },
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(
+        "the server's grant key is now {offered}, but this remote was admitted under {pinned} and no rotation \
+         signed by that key leads to the new one: a wiped or different server. This remote keeps the key it \
+         trusts; if the change is intended, start it with a new admission token (`pyxis admin remote-token`)"
+    )]
+    UnendorsedKey { pinned: String, offered: String },
+    #[error("the server's answer is not valid: {0}")]
+    BadResponse(String),
     #[error(transparent)]
     Identity(#[from] IdentityError),
 }
 
 impl HeartbeatError {
-    /// The server does not know this remote (any more).
-    fn forgotten(&self) -> bool {
-        matches!(self, HeartbeatError::Status { status, .. }
-            if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::NOT_FOUND)
+    fn code(&self) -> Option<&str> {
+        match self {
+            HeartbeatError::Link(l) => l.code(),
+            _ => None,
+        }
     }
 
-    /// The server refused the identity presented.
-    fn refused(&self) -> bool {
-        matches!(self, HeartbeatError::Status { status, .. }
-            if matches!(status.as_u16(), 401 | 403 | 404 | 409))
+    /// The server does not know this remote (any more) under its id.
+    fn forgotten(&self) -> bool {
+        matches!(self, HeartbeatError::Link(LinkError::Status { status, .. })
+            if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::NOT_FOUND)
+            && self.code() != Some("revoked")
     }
 }
 
 /// What the loop needs to know about this remote.
 #[derive(Debug, Clone)]
 pub struct HeartbeatConfig {
-    /// The server's base URL, without a trailing slash.
-    pub server: String,
     /// The URL clients use to reach this remote.
     pub url: String,
     pub name: String,
     pub dir: PathBuf,
     /// Overrides the interval the server asks for.
     pub interval: Option<Duration>,
+    /// A single-use admission token, for a key the server does not know.
+    pub admission_token: Option<String>,
 }
 
 #[derive(Debug)]
 pub struct Heartbeat {
     cfg: HeartbeatConfig,
-    client: reqwest::Client,
+    link: ServerLink,
     store: Store,
+    quarantine: Arc<Quarantine>,
     registration: Arc<Registration>,
     saved: Option<SavedIdentity>,
     interval: Duration,
@@ -81,13 +98,14 @@ pub struct Heartbeat {
 impl Heartbeat {
     pub fn new(
         cfg: HeartbeatConfig,
-        client: reqwest::Client,
+        link: ServerLink,
         store: Store,
+        quarantine: Arc<Quarantine>,
         registration: Arc<Registration>,
         saved: Option<SavedIdentity>,
     ) -> Self {
         let interval = cfg.interval.unwrap_or(Duration::from_secs(30));
-        Self { cfg, client, store, registration, saved, interval }
+        Self { cfg, link, store, quarantine, registration, saved, interval }
     }
 
     /// Registers, then heartbeats until `shutdown` turns true.
@@ -103,12 +121,18 @@ impl Heartbeat {
                     self.interval
                 }
                 Err(e) if registered && e.forgotten() => {
-                    info!(error = %e, "the server forgot this remote; registering again");
+                    info!(error = %e, "the server does not know this remote under its id; registering again");
                     registered = false;
                     Duration::ZERO
                 }
                 Err(e) => {
-                    warn!(error = %e, retry_in = ?backoff, "cannot talk to the server; still serving");
+                    match e.code() {
+                        Some("revoked") => {
+                            error!(error = %e, "this remote's admission was revoked; it keeps its data and serves what its grants allow")
+                        }
+                        Some("not_admitted") | Some("bad_admission_token") => error!(error = %e, "not admitted"),
+                        _ => warn!(error = %e, retry_in = ?backoff, "cannot talk to the server; still serving"),
+                    }
                     let wait = backoff;
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                     wait
@@ -123,33 +147,45 @@ impl Heartbeat {
     }
 
     async fn register(&mut self) -> Result<(), HeartbeatError> {
-        let saved = self.saved.clone().filter(|s| s.server == self.cfg.server);
         let stats = self.store.stats();
-        let mut req = RegisterRequest {
+        let legacy = self
+            .saved
+            .as_ref()
+            .and_then(|s| s.token.as_ref().map(|t| LegacyIdentity { remote_id: s.remote_id, token: t.clone() }));
+        let req = RegisterRequest {
             name: self.cfg.name.clone(),
             url: self.cfg.url.clone(),
             capacity: stats.capacity,
             free: stats.free,
-            remote_id: saved.as_ref().map(|s| s.remote_id),
-            token: saved.as_ref().map(|s| s.token.clone()),
+            admission_token: self.cfg.admission_token.clone(),
+            legacy,
         };
-        let path = "/v1/remotes/register";
-        let bytes = match self.post(path, &req, None).await {
-            Err(e) if saved.is_some() && e.refused() => {
-                warn!(error = %e, "the server refused the saved identity; registering as a new remote");
-                (req.remote_id, req.token) = (None, None);
-                self.post(path, &req, None).await?
+        let resp: RegisterResponse = self.link.call("/v1/remotes/register", &req).await?;
+        let offered = hex::decode_array::<32>(&resp.grant_public_key)
+            .map_err(|e| HeartbeatError::BadResponse(format!("grant_public_key: {e}")))?;
+        let pinned = self.pinned();
+        let key = match pinned {
+            None => offered,
+            Some(p) if follow_rotations(p, &resp.rotations) == offered => offered,
+            Some(p) if self.cfg.admission_token.is_some() => {
+                warn!(
+                    old = %hex::encode(&p),
+                    new = %hex::encode(&offered),
+                    "admitted with a token by a server with another grant key: trusting the new key; \
+                     shards the previous server placed here stay in quarantine"
+                );
+                offered
             }
-            other => other?,
+            Some(p) => {
+                return Err(HeartbeatError::UnendorsedKey {
+                    pinned: hex::encode(&p),
+                    offered: resp.grant_public_key.clone(),
+                });
+            }
         };
-        let url = format!("{}{path}", self.cfg.server);
-        let resp: RegisterResponse = serde_json::from_slice(&bytes)
-            .map_err(|e| HeartbeatError::BadResponse { url: url.clone(), why: e.to_string() })?;
-        let verifier = GrantVerifier::from_hex(&resp.grant_public_key)
-            .map_err(|e| HeartbeatError::BadResponse { url, why: format!("grant_public_key: {e}") })?;
-        if saved.as_ref().is_some_and(|s| s.remote_id != resp.remote_id) {
+        if self.saved.as_ref().is_some_and(|s| s.remote_id != resp.remote_id) {
             warn!(
-                old = saved.as_ref().map(|s| s.remote_id),
+                old = self.saved.as_ref().map(|s| s.remote_id),
                 new = resp.remote_id,
                 "the server gave this remote a new id"
             );
@@ -158,16 +194,20 @@ impl Heartbeat {
             // Bounded: a server asking for 0 s must not make the remote spin.
             self.interval = Duration::from_secs(resp.heartbeat_secs.clamp(1, 3600));
         }
-        self.registration.set(Registered { remote_id: resp.remote_id, verifier });
-        info!(remote_id = resp.remote_id, server = %self.cfg.server, "registered");
+        self.registration.set(Registered { remote_id: resp.remote_id, verifier: GrantVerifier::new(key) });
+        info!(remote_id = resp.remote_id, server = %self.link.server, vetted = resp.vetted, cap = ?resp.capacity_cap, "registered");
         self.remember(SavedIdentity {
             remote_id: resp.remote_id,
-            token: resp.token,
-            server: self.cfg.server.clone(),
-            grant_public_key: resp.grant_public_key,
+            server: self.link.server.clone(),
+            grant_public_key: hex::encode(&key),
+            token: None,
         })
-        .await;
+        .await?;
         Ok(())
+    }
+
+    fn pinned(&self) -> Option<[u8; 32]> {
+        self.saved.as_ref().and_then(|s| hex::decode_array::<32>(&s.grant_public_key).ok())
     }
 
     async fn beat(&mut self) -> Result<(), HeartbeatError> {
@@ -175,69 +215,56 @@ impl Heartbeat {
             return self.register().await;
         };
         let s = self.store.stats();
+        let (quarantined, quarantined_bytes) = self.quarantine.stats(&self.store);
         let req = HeartbeatRequest {
             capacity: s.capacity,
             free: s.free,
             used: s.used,
             shards: s.shards,
             url: self.cfg.url.clone(),
+            quarantined,
+            quarantined_bytes,
         };
         let path = format!("/v1/remotes/{}/heartbeat", saved.remote_id);
-        let bytes = self.post(&path, &req, Some(&saved.token)).await?;
-        let url = format!("{}{path}", self.cfg.server);
-        // An empty answer is a heartbeat acknowledged with nothing to say.
-        let resp: HeartbeatResponse = match bytes.is_empty() {
-            true => HeartbeatResponse::default(),
-            false => serde_json::from_slice(&bytes)
-                .map_err(|e| HeartbeatError::BadResponse { url: url.clone(), why: e.to_string() })?,
-        };
-        let key = resp.grant_public_key;
-        if !key.is_empty() && key != saved.grant_public_key {
-            let verifier = GrantVerifier::from_hex(&key)
-                .map_err(|e| HeartbeatError::BadResponse { url, why: format!("grant_public_key: {e}") })?;
-            info!("the server's grant key changed");
-            self.registration.set(Registered { remote_id: saved.remote_id, verifier });
-            self.remember(SavedIdentity { grant_public_key: key, ..saved }).await;
-        }
-        Ok(())
+        let resp: HeartbeatResponse = self.link.call(&path, &req).await?;
+        self.quarantine.set_release(resp.release_quarantine_before);
+        self.follow_key(&saved, &resp.grant_public_key, &resp.rotations).await
     }
 
-    /// Keeps the identity in memory and on disk. A failed save is logged, not
-    /// fatal: the remote works, and only a restart would lose the identity.
-    async fn remember(&mut self, id: SavedIdentity) {
+    /// A heartbeat named a grant key: keep the pinned one, or follow an
+    /// endorsed rotation to it.
+    async fn follow_key(
+        &mut self,
+        saved: &SavedIdentity,
+        offered: &str,
+        rotations: &[KeyRotation],
+    ) -> Result<(), HeartbeatError> {
+        if offered.is_empty() || offered == saved.grant_public_key {
+            return Ok(());
+        }
+        let offered_key = hex::decode_array::<32>(offered)
+            .map_err(|e| HeartbeatError::BadResponse(format!("grant_public_key: {e}")))?;
+        let Some(pinned) = self.pinned() else { return Ok(()) };
+        if follow_rotations(pinned, rotations) != offered_key {
+            return Err(HeartbeatError::UnendorsedKey {
+                pinned: saved.grant_public_key.clone(),
+                offered: offered.to_owned(),
+            });
+        }
+        info!(old = %saved.grant_public_key, new = %offered, "the server rotated its grant key (endorsed by the old one)");
+        self.registration.set(Registered { remote_id: saved.remote_id, verifier: GrantVerifier::new(offered_key) });
+        self.remember(SavedIdentity { grant_public_key: offered.to_owned(), ..saved.clone() }).await
+    }
+
+    /// Keeps the identity in memory and on disk. Pinning a key must be
+    /// durable before it is relied on, so a failed save is an error.
+    async fn remember(&mut self, id: SavedIdentity) -> Result<(), HeartbeatError> {
         let (dir, copy) = (self.cfg.dir.clone(), id.clone());
         // The save fsyncs twice: keep it off the runtime's threads.
-        match tokio::task::spawn_blocking(move || identity::save(&dir, &copy)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => warn!(error = %e, "could not save the remote's identity"),
-            Err(e) => warn!(error = %e, "saving the remote's identity failed"),
-        }
+        tokio::task::spawn_blocking(move || identity::save(&dir, &copy))
+            .await
+            .map_err(|e| HeartbeatError::BadResponse(format!("saving the identity: {e}")))??;
         self.saved = Some(id);
-    }
-
-    /// POSTs JSON and returns the body of a 2xx answer.
-    async fn post<Req: Serialize>(
-        &self,
-        path: &str,
-        body: &Req,
-        bearer: Option<&str>,
-    ) -> Result<Bytes, HeartbeatError> {
-        let url = format!("{}{path}", self.cfg.server);
-        let mut rb = self.client.post(&url).json(body);
-        if let Some(token) = bearer {
-            rb = rb.bearer_auth(token);
-        }
-        let unreachable = |source| HeartbeatError::Unreachable { url: url.clone(), source };
-        let resp = rb.send().await.map_err(unreachable)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(unreachable)?;
-        if !status.is_success() {
-            let message = match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(b) => format!("{} ({})", b.message, b.code),
-                Err(_) => String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-            };
-            return Err(HeartbeatError::Status { url, status, message });
-        }
-        Ok(bytes)
+        Ok(())
     }
 }

@@ -10,6 +10,8 @@ pub mod api;
 mod fsutil;
 pub mod heartbeat;
 pub mod identity;
+pub mod link;
+pub mod quarantine;
 pub mod store;
 pub mod upkeep;
 
@@ -29,6 +31,7 @@ use tracing::{info, warn};
 use crate::api::AppState;
 use crate::heartbeat::{Heartbeat, HeartbeatConfig};
 use crate::identity::{Registered, Registration};
+use crate::link::ServerLink;
 use crate::store::{Store, StoreOptions};
 
 /// How a remote runs.
@@ -38,7 +41,8 @@ pub struct RemoteOptions {
     pub server: String,
     /// Where to listen (port 0 picks a free one).
     pub listen: SocketAddr,
-    /// The remote's directory: `remote.json` and the shard store in `store/`.
+    /// The remote's directory: its key (`remote.key`), `remote.json`,
+    /// `quarantine.json` and the shard store in `store/`.
     pub dir: PathBuf,
     /// Live shard bytes this remote offers.
     pub capacity: u64,
@@ -52,6 +56,12 @@ pub struct RemoteOptions {
     pub scrub_every: Option<Duration>,
     /// How often to reconcile the inventory with the server (default an hour).
     pub inventory_every: Option<Duration>,
+    /// A single-use admission token from the server's operator, needed the
+    /// first time this remote's key meets a server.
+    pub admission_token: Option<String>,
+    /// Shards the server does not know are kept at least this long (default
+    /// 7 days), and then only deleted if the server's operator releases them.
+    pub quarantine_keep: Option<Duration>,
 }
 
 /// A remote that is serving. Stop it with [`RunningRemote::shutdown`].
@@ -130,6 +140,8 @@ impl RunningRemote {
 pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
     std::fs::create_dir_all(&opts.dir).with_context(|| format!("creating {}", opts.dir.display()))?;
     let saved = identity::load(&opts.dir)?;
+    let key = Arc::new(identity::load_or_create_key(&opts.dir)?);
+    let quarantine = Arc::new(quarantine::Quarantine::load(&opts.dir)?);
     let store = Store::open(opts.dir.join("store"), StoreOptions::new(opts.capacity))
         .await
         .context("opening the shard store")?;
@@ -138,10 +150,11 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
     let url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let server_url = opts.server.trim_end_matches('/').to_owned();
 
-    // A saved identity from this server lets the remote serve at once, even
-    // while the server is unreachable; registration refreshes it.
+    // A saved identity lets the remote serve at once, even while the server
+    // is unreachable; registration refreshes it. (The pinned grant key, not
+    // the URL, says which server it trusts.)
     let registration = Arc::new(Registration::default());
-    if let Some(s) = saved.as_ref().filter(|s| s.server == server_url) {
+    if let Some(s) = saved.as_ref() {
         match GrantVerifier::from_hex(&s.grant_public_key) {
             Ok(verifier) => registration.set(Registered { remote_id: s.remote_id, verifier }),
             Err(e) => warn!(error = %e, "saved grant key is invalid; waiting for registration"),
@@ -149,7 +162,7 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
     }
 
     let (stop, stopped) = watch::channel(false);
-    let app = api::router(AppState { store: store.clone(), registration: registration.clone() });
+    let app = api::router(AppState { store: store.clone(), registration: registration.clone(), key: key.clone() });
     let mut server_stopped = stopped.clone();
     let nodelay = |tcp: &mut tokio::net::TcpStream| {
         let _ = tcp.set_nodelay(true);
@@ -162,29 +175,35 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
             .await
     });
 
-    let client = reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(4)
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("building the HTTP client")?;
+    let client = pyxis_net::client(&pyxis_net::HttpOptions {
+        connect_timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs(30),
+        pool_per_host: 4,
+    })
+    .context("building the HTTP client")?;
+    let link = ServerLink::new(&server_url, client, key);
     let cfg = HeartbeatConfig {
-        server: server_url,
         url: url.clone(),
         name: opts.name.clone().unwrap_or_else(host_name),
         dir: opts.dir.clone(),
         interval: opts.heartbeat,
+        admission_token: opts.admission_token.clone(),
     };
-    let upkeep = upkeep::UpkeepConfig {
-        server: cfg.server.clone(),
-        dir: opts.dir.clone(),
-        scrub_every: opts.scrub_every.unwrap_or(Duration::from_secs(24 * 3600)),
-        inventory_every: opts.inventory_every.unwrap_or(Duration::from_secs(3600)),
-        inventory_grace: Duration::from_secs(30).min(opts.inventory_every.unwrap_or(Duration::from_secs(3600))),
+    let upkeep = upkeep::Upkeep {
+        cfg: upkeep::UpkeepConfig {
+            dir: opts.dir.clone(),
+            scrub_every: opts.scrub_every.unwrap_or(Duration::from_secs(24 * 3600)),
+            inventory_every: opts.inventory_every.unwrap_or(Duration::from_secs(3600)),
+            inventory_grace: Duration::from_secs(30).min(opts.inventory_every.unwrap_or(Duration::from_secs(3600))),
+            quarantine_keep: opts.quarantine_keep.unwrap_or(Duration::from_secs(7 * 24 * 3600)),
+        },
+        link: link.clone(),
+        store: store.clone(),
+        registration: registration.clone(),
+        quarantine: quarantine.clone(),
     };
-    tokio::spawn(upkeep::run(upkeep, client.clone(), store.clone(), stopped.clone()));
-    let heartbeat = Heartbeat::new(cfg, client, store.clone(), registration.clone(), saved);
+    tokio::spawn(upkeep.run(stopped.clone()));
+    let heartbeat = Heartbeat::new(cfg, link, store.clone(), quarantine, registration.clone(), saved);
     let heartbeat = tokio::spawn(heartbeat.run(stopped));
     info!(%url, dir = %opts.dir.display(), "remote listening");
     Ok(RunningRemote { addr, url, store, registration, stop: Arc::new(stop), server, heartbeat })

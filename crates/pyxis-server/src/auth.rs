@@ -186,6 +186,22 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
     }
 }
 
+impl crate::AppState {
+    /// A single-use token that admits one remote (what `pyxis admin
+    /// remote-token` prints; `pyxis up` makes them for its own remotes).
+    /// Only its hash is kept. Returns the token and its expiry (Unix ms).
+    pub async fn mint_admission_token(
+        &self,
+        admission: crate::db::remotes::Admission,
+        ttl: std::time::Duration,
+    ) -> ApiResult<(String, i64)> {
+        let token = format!("pyxr_{}", random_token());
+        let expires_ms = crate::db::now_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+        self.db.create_admission_token(&token_hash(&token), admission, expires_ms).await?;
+        Ok((token, expires_ms))
+    }
+}
+
 /// The admin token's hash: from the options, or the stored one; on first
 /// start a new token is written to `data_dir/admin-token` for the operator.
 pub async fn admin_token(db: &crate::db::Db, opts: &ServerOptions) -> anyhow::Result<[u8; 32]> {

@@ -12,8 +12,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// Bytes a shard of this chunk takes, header included.
 pub fn shard_len(blob_len: u32, scheme: Scheme) -> u32 {
-    (pyxis_proto::format::shard::HEADER_LEN + pyxis_proto::format::shard::payload_len(blob_len as usize, scheme.data()))
-        as u32
+    pyxis_proto::format::shard::shard_len(blob_len as usize, scheme) as u32
 }
 
 /// The scheme for new chunks now: the policy's, for the remotes online

@@ -75,6 +75,9 @@ pub struct Cluster {
     pub capacity: u64,
     /// Scrub and inventory intervals of remotes started from now on.
     pub upkeep: (Option<Duration>, Option<Duration>),
+    /// Whether remotes started from now on are admitted vetted (the
+    /// operator vouches for them, as `pyxis up` does for its own).
+    pub vetted: bool,
 }
 
 impl Cluster {
@@ -96,8 +99,15 @@ impl Cluster {
         let server = pyxis_server::start(server_opts.clone()).await?;
         // Later restarts keep the port, so remotes and clients find it again.
         server_opts.listen = server.addr();
-        let mut c =
-            Cluster { dir, server: Some(server), server_opts, remotes: Vec::new(), capacity, upkeep: (None, None) };
+        let mut c = Cluster {
+            dir,
+            server: Some(server),
+            server_opts,
+            remotes: Vec::new(),
+            capacity,
+            upkeep: (None, None),
+            vetted: true,
+        };
         for _ in 0..remotes {
             c.add_remote().await?;
         }
@@ -129,7 +139,17 @@ impl Cluster {
         Ok(i)
     }
 
+    /// A single-use admission token, as `pyxis admin remote-token` makes.
+    pub async fn admission_token(&self, vetted: bool, capacity_cap: Option<u64>) -> anyhow::Result<String> {
+        let admission = pyxis_server::db::remotes::Admission { capacity_cap: capacity_cap.map(|c| c as i64), vetted };
+        let (token, _) = self.server().state().mint_admission_token(admission, Duration::from_secs(3600)).await?;
+        Ok(token)
+    }
+
     async fn start_remote(&self, i: usize, listen: std::net::SocketAddr) -> anyhow::Result<RunningRemote> {
+        // A token the first time only: afterwards the remote's key is known.
+        let fresh = !self.remote_dir(i).join(pyxis_remote::identity::KEY_FILE).exists();
+        let admission_token = if fresh { Some(self.admission_token(self.vetted, None).await?) } else { None };
         pyxis_remote::start(RemoteOptions {
             server: self.url(),
             listen,
@@ -140,6 +160,8 @@ impl Cluster {
             heartbeat: Some(Duration::from_millis(300)),
             scrub_every: self.upkeep.0,
             inventory_every: self.upkeep.1,
+            admission_token,
+            quarantine_keep: None,
         })
         .await
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use pyxis_client::Api;
+use pyxis_proto::api::admin::RemoteTokenRequest;
 use pyxis_proto::size::ByteSize;
 
 use super::Global;
@@ -46,6 +47,41 @@ pub enum AdminCommand {
         #[command(flatten)]
         auth: AdminAuth,
     },
+    /// A single-use token that admits one remote (`pyxis remote --token`).
+    RemoteToken {
+        /// The most the remote may claim to offer (e.g. 2TiB) [default: no cap].
+        #[arg(long)]
+        capacity: Option<ByteSize>,
+        /// Vouch for the remote: no vetting period (otherwise it holds at
+        /// most ceil(m/2) shards of any chunk until it passes its audits).
+        #[arg(long)]
+        vetted: bool,
+        /// How long the token stays valid.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+        #[command(flatten)]
+        auth: AdminAuth,
+    },
+    /// End a remote's admission: its key is refused, it gets no new shards or
+    /// grants, and its shards are rebuilt elsewhere (nothing is deleted on it).
+    Revoke {
+        remote: i64,
+        #[command(flatten)]
+        auth: AdminAuth,
+    },
+    /// Vouch for a remote admitted unvetted.
+    Vet {
+        remote: i64,
+        #[command(flatten)]
+        auth: AdminAuth,
+    },
+    /// Let a remote delete the shards it keeps in quarantine (those this
+    /// catalog has no record of), once it has kept them its minimum time.
+    QuarantineRelease {
+        remote: i64,
+        #[command(flatten)]
+        auth: AdminAuth,
+    },
 }
 
 fn api(g: &Global, auth: &AdminAuth) -> anyhow::Result<Api> {
@@ -75,14 +111,21 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
             let r = api(g, &auth)?.admin_remotes().await?;
             emit(g.json, &r, |r| {
                 for x in &r.remotes {
+                    let trust =
+                        if x.vetted { "vetted".to_owned() } else { format!("unvetted ({} audits)", x.audits_passed) };
+                    let quarantine = match x.quarantined {
+                        0 => String::new(),
+                        n => format!("  {n} quarantined ({})", size(x.quarantined_bytes)),
+                    };
                     println!(
-                        "{:>4}  {:<8} {:<28} {:>10} free of {:>10}  {:>8} shards  {}",
+                        "{:>4}  {:<8} {:<28} {:>10} free of {:>10}  {:>8} shards  {}  {}{quarantine}",
                         x.id,
                         x.state,
                         x.url,
                         size(x.free),
                         size(x.capacity),
                         x.shards,
+                        trust,
                         x.name
                     );
                 }
@@ -112,6 +155,44 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
                     w.chunks_expired,
                     w.garbage_deleted
                 );
+            });
+        }
+        AdminCommand::RemoteToken { capacity, vetted, ttl, auth } => {
+            let req = RemoteTokenRequest { capacity: capacity.map(|c| c.0), vetted, ttl_secs: Some(ttl.as_secs()) };
+            let t = api(g, &auth)?.admin_remote_token(&req).await?;
+            emit(
+                g.json,
+                &serde_json::json!({"token": t.token, "expires_at": t.expires_at, "capacity": t.capacity, "vetted": t.vetted}),
+                |_| {
+                    println!("{}", t.token);
+                    eprintln!(
+                        "admits one remote ({}, {}) until {}: pyxis remote --token TOKEN ... (or PYXIS_REMOTE_TOKEN)",
+                        if t.vetted { "vetted" } else { "unvetted" },
+                        t.capacity.map_or("no capacity cap".to_owned(), |c| format!("at most {}", size(c))),
+                        humantime::format_rfc3339_seconds(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.expires_at.max(0) as u64)
+                        )
+                    );
+                },
+            );
+        }
+        AdminCommand::Revoke { remote, auth } => {
+            api(g, &auth)?.admin_revoke(remote).await?;
+            emit(g.json, &serde_json::json!({"revoked": remote}), |_| {
+                println!("remote {remote} is revoked: its key is refused and its shards are rebuilt elsewhere")
+            });
+        }
+        AdminCommand::Vet { remote, auth } => {
+            api(g, &auth)?.admin_vet(remote).await?;
+            emit(g.json, &serde_json::json!({"vetted": remote}), |_| println!("remote {remote} is vetted"));
+        }
+        AdminCommand::QuarantineRelease { remote, auth } => {
+            api(g, &auth)?.admin_release_quarantine(remote).await?;
+            emit(g.json, &serde_json::json!({"released": remote}), |_| {
+                println!(
+                    "remote {remote} may delete the shards it keeps in quarantine once it has kept them its minimum time \
+                     (7 days unless its operator set --quarantine-keep)"
+                )
             });
         }
         AdminCommand::Drain { remote, auth } => {

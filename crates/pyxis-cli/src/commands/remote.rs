@@ -32,6 +32,14 @@ pub struct RemoteArgs {
     /// How often to reconcile the shard inventory with the server.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub inventory_every: std::time::Duration,
+    /// Admission token from the server's operator (`pyxis admin
+    /// remote-token`), needed the first time this remote joins a server.
+    #[arg(long, env = "PYXIS_REMOTE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Shards the server has no record of are kept aside at least this long,
+    /// and deleted only after the server's operator releases them.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    pub quarantine_keep: std::time::Duration,
 }
 
 pub async fn run(a: RemoteArgs) -> anyhow::Result<()> {
@@ -45,6 +53,8 @@ pub async fn run(a: RemoteArgs) -> anyhow::Result<()> {
         heartbeat: None,
         scrub_every: Some(a.scrub_every),
         inventory_every: Some(a.inventory_every),
+        admission_token: a.token,
+        quarantine_keep: Some(a.quarantine_keep),
     })
     .await?;
     eprintln!(

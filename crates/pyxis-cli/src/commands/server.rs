@@ -54,6 +54,19 @@ pub struct ServerArgs {
     /// Garbage shards are deleted from remotes after this.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub garbage_delay: Duration,
+    /// Let any remote join without an admission token, unvetted, claiming at
+    /// most this much space (off by default: remotes join with a token from
+    /// `pyxis admin remote-token`).
+    #[arg(long)]
+    pub open_admission: Option<ByteSize>,
+    /// Audits a remote admitted unvetted must pass before it may hold more
+    /// than ceil(m/2) shards of a chunk.
+    #[arg(long, default_value_t = 50)]
+    pub vet_after: i64,
+    /// Replace the grant-signing key at start, endorsed by the old one
+    /// (remotes follow with their next heartbeat).
+    #[arg(long)]
+    pub rotate_grant_key: bool,
 }
 
 impl ServerArgs {
@@ -75,8 +88,11 @@ impl ServerArgs {
                 audit_sample: self.audit_sample,
                 deleted_grace: self.deleted_grace,
                 garbage_delay: self.garbage_delay,
+                vet_after: self.vet_after,
                 ..Default::default()
             },
+            open_admission: self.open_admission.map(|c| pyxis_server::OpenAdmission { capacity_cap: c.0 }),
+            rotate_grant_key: self.rotate_grant_key,
             ..ServerOptions::default()
         }
     }

@@ -40,16 +40,28 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     for i in 0..a.remotes {
         let port = a.listen.port().checked_add(1 + i).context("no free port numbers after --listen")?;
         let listen = SocketAddr::new(a.listen.ip(), port);
+        let rdir = dir.join(format!("remote-{i}"));
+        // Its own remotes are admitted vetted: this operator runs them. A
+        // token only the first time; after that the remote's key is known.
+        let admission_token = if rdir.join(pyxis_remote::identity::KEY_FILE).exists() {
+            None
+        } else {
+            let admission =
+                pyxis_server::db::remotes::Admission { capacity_cap: Some(a.capacity.0 as i64), vetted: true };
+            Some(server.state().mint_admission_token(admission, std::time::Duration::from_secs(600)).await?.0)
+        };
         let r = pyxis_remote::start(RemoteOptions {
             server: server.url().to_owned(),
             listen,
-            dir: dir.join(format!("remote-{i}")),
+            dir: rdir,
             capacity: a.capacity.0,
             public_url: None,
             name: Some(format!("local-{i}")),
             heartbeat: None,
             scrub_every: None,
             inventory_every: None,
+            admission_token,
+            quarantine_keep: None,
         })
         .await
         .with_context(|| format!("starting remote {i} on {listen}"))?;

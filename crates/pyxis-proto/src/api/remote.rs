@@ -56,6 +56,9 @@ pub struct RegisterResponse {
     /// The most this remote may claim to offer (its admission's cap); what
     /// it reports beyond this is ignored by placement.
     pub capacity_cap: Option<u64>,
+    /// The grant key's rotations, as in `HeartbeatResponse`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rotations: Vec<KeyRotation>,
 }
 
 /// `POST /v1/remotes/{id}/heartbeat` (signed like every remote call).

@@ -42,6 +42,12 @@ pub struct ShardHeader {
     pub blob_len: u32,
 }
 
+/// Bytes a whole shard of a `blob_len`-byte blob takes under `scheme`,
+/// header included: what a put grant allows, exactly.
+pub fn shard_len(blob_len: usize, scheme: crate::Scheme) -> usize {
+    HEADER_LEN + payload_len(blob_len, scheme.data())
+}
+
 /// Payload bytes per shard for a blob of `blob_len` split `data` ways.
 pub fn payload_len(blob_len: usize, data: usize) -> usize {
     let per = blob_len.div_ceil(data.max(1));

@@ -2,7 +2,7 @@
 //!
 //! | route | grant | success |
 //! |---|---|---|
-//! | `PUT /v1/shards/{hash}` (body: the shard) | put, size ≥ body | 201 stored, 200 already here |
+//! | `PUT /v1/shards/{hash}` (body: the shard) | put, exactly the granted size | 201 stored, 200 already here; both with a signed receipt in `X-Pyxis-Receipt` |
 //! | `GET /v1/shards/{hash}` | get | 200 with the bytes |
 //! | `DELETE /v1/shards/{hash}` | delete | 204 (also when absent) |
 //! | `GET /v1/status` | none | 200 `RemoteStatus` |
@@ -31,9 +31,11 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use bytes::Bytes;
 use pyxis_core::grants::{self, GrantError};
+use pyxis_core::identity::RemoteKey;
 use pyxis_proto::ShardHash;
 use pyxis_proto::api::remote::RemoteStatus;
 use pyxis_proto::grant::{self as wire, Grant, GrantOp};
+use pyxis_proto::receipt::{self, Receipt};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -54,6 +56,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct AppState {
     pub store: Store,
     pub registration: Arc<Registration>,
+    /// Signs the receipt of every stored shard.
+    pub key: Arc<RemoteKey>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -95,7 +99,7 @@ async fn put_shard(
     State(app): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     req: Request,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let hash = parse_hash(path)?;
     let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let (grant, remote_id) = authorize(&app, req.headers(), GrantOp::Put, &hash, declared)?;
@@ -108,10 +112,20 @@ async fn put_shard(
     })?;
     // Without a Content-Length only the bytes received tell the size.
     grants::check(&grant, GrantOp::Put, remote_id, &hash, Some(body.len() as u64))?;
-    Ok(match app.store.put(hash, body).await? {
+    grants::check_put_len(&grant, body.len() as u64)?;
+    let len = body.len() as u32;
+    let status = match app.store.put(hash, body).await? {
         PutOutcome::Stored => StatusCode::CREATED,
         PutOutcome::Existed => StatusCode::OK,
-    })
+    };
+    // Signed only once the shard is durable: the receipt is what the server
+    // counts, and what an audit holds this remote to.
+    let time_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let token = app.key.sign_receipt(&Receipt { remote: remote_id, shard: hash, len, time_ms });
+    let value = HeaderValue::from_str(&token)
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "receipt encoding"))?;
+    Ok((status, [(receipt::HEADER, value)]).into_response())
 }
 
 async fn get_shard(
@@ -144,6 +158,7 @@ async fn status(State(app): State<AppState>) -> Json<RemoteStatus> {
     let s = app.store.stats();
     Json(RemoteStatus {
         remote_id: app.registration.get().map(|r| r.remote_id),
+        public_key: pyxis_proto::hex::encode(&app.key.public_key()),
         capacity: s.capacity,
         used: s.used,
         free: s.free,

@@ -95,6 +95,12 @@ pub(crate) struct Shared {
     pub flushes: AtomicU64,
 }
 
+/// Whether `PYXIS_FAULT` names this fault. Read at each use, so a test can
+/// set it for one process only.
+fn fault_injected(name: &str) -> bool {
+    std::env::var_os("PYXIS_FAULT").is_some_and(|v| v == name)
+}
+
 impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock aborts the daemon; tests see the panic itself.
@@ -195,6 +201,11 @@ impl Writer {
     }
 
     fn process(&mut self, ops: Vec<Op>, estimate: u64) -> Option<oneshot::Sender<()>> {
+        // Fault injection for the test that a daemon aborts rather than
+        // limping on without its writer (docs/SECURITY.md, "Daemons").
+        if ops.iter().any(|op| matches!(op, Op::Put { .. })) && fault_injected("store-writer-panic") {
+            panic!("injected fault: the store writer panics (PYXIS_FAULT=store-writer-panic)");
+        }
         let full = self.active.len > VOLUME_HEADER_LEN && self.active.len + estimate > self.cfg.volume_size;
         if full && let Err(e) = self.rotate() {
             error!(error = %e, "could not start a new volume; appending to the full one");

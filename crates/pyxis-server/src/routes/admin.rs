@@ -10,8 +10,9 @@ use pyxis_proto::api::admin::{
 
 use super::extract::Body;
 use crate::State;
-use crate::auth::{Admin, random_token, token_hash};
-use crate::db::now_ms;
+use std::time::Duration;
+
+use crate::auth::Admin;
 use crate::db::remotes::{Admission, DRAINING, ONLINE, REVOKED, state_name};
 use crate::error::{ApiError, ApiResult};
 
@@ -126,11 +127,8 @@ pub async fn remote_token(
         .capacity
         .map(|c| i64::try_from(c).map_err(|_| ApiError::bad_request("bad_capacity", "capacity too large")))
         .transpose()?;
-    let token = format!("pyxr_{}", random_token());
-    let expires_ms = now_ms() + (ttl * 1000) as i64;
-    state
-        .db
-        .create_admission_token(&token_hash(&token), Admission { capacity_cap: cap, vetted: req.vetted }, expires_ms)
+    let (token, expires_ms) = state
+        .mint_admission_token(Admission { capacity_cap: cap, vetted: req.vetted }, Duration::from_secs(ttl))
         .await?;
     tracing::info!(vetted = req.vetted, cap = ?cap, ttl_secs = ttl, "remote admission token issued");
     Ok(Json(RemoteTokenResponse { token, expires_at: expires_ms / 1000, capacity: req.capacity, vetted: req.vetted }))

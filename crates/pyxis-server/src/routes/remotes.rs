@@ -41,6 +41,7 @@ fn response(state: &State, id: i64, admission: Admission) -> RegisterResponse {
         heartbeat_secs: state.opts.heartbeat.as_secs().max(1),
         vetted: admission.vetted,
         capacity_cap: admission.capacity_cap.map(|c| c.max(0) as u64),
+        rotations: state.rotations.clone(),
     }
 }
 
