@@ -56,6 +56,9 @@ pub struct RemoteOptions {
     pub scrub_every: Option<Duration>,
     /// How often to reconcile the inventory with the server (default an hour).
     pub inventory_every: Option<Duration>,
+    /// How long a collected shard waits for the server to confirm it before
+    /// it is deleted (default 30 s, at most `inventory_every`).
+    pub inventory_grace: Option<Duration>,
     /// A single-use admission token from the server's operator, needed the
     /// first time this remote's key meets a server.
     pub admission_token: Option<String>,
@@ -71,6 +74,7 @@ pub struct RunningRemote {
     url: String,
     store: Store,
     registration: Arc<Registration>,
+    upkeep: upkeep::Upkeep,
     stop: Arc<watch::Sender<bool>>,
     server: JoinHandle<std::io::Result<()>>,
     heartbeat: JoinHandle<()>,
@@ -104,6 +108,17 @@ impl RunningRemote {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This remote's identity key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.upkeep.link.key().public_key()
+    }
+
+    /// Reconciles the inventory with the server now (it also runs on its
+    /// schedule).
+    pub async fn reconcile(&self) -> anyhow::Result<upkeep::Reconciled> {
+        self.upkeep.reconcile().await
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -194,7 +209,10 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
             dir: opts.dir.clone(),
             scrub_every: opts.scrub_every.unwrap_or(Duration::from_secs(24 * 3600)),
             inventory_every: opts.inventory_every.unwrap_or(Duration::from_secs(3600)),
-            inventory_grace: Duration::from_secs(30).min(opts.inventory_every.unwrap_or(Duration::from_secs(3600))),
+            inventory_grace: opts
+                .inventory_grace
+                .unwrap_or(Duration::from_secs(30))
+                .min(opts.inventory_every.unwrap_or(Duration::from_secs(3600))),
             quarantine_keep: opts.quarantine_keep.unwrap_or(Duration::from_secs(7 * 24 * 3600)),
         },
         link: link.clone(),
@@ -202,11 +220,11 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
         registration: registration.clone(),
         quarantine: quarantine.clone(),
     };
-    tokio::spawn(upkeep.run(stopped.clone()));
+    tokio::spawn(upkeep.clone().run(stopped.clone()));
     let heartbeat = Heartbeat::new(cfg, link, store.clone(), quarantine, registration.clone(), saved);
     let heartbeat = tokio::spawn(heartbeat.run(stopped));
     info!(%url, dir = %opts.dir.display(), "remote listening");
-    Ok(RunningRemote { addr, url, store, registration, stop: Arc::new(stop), server, heartbeat })
+    Ok(RunningRemote { addr, url, store, registration, upkeep, stop: Arc::new(stop), server, heartbeat })
 }
 
 fn host_name() -> String {

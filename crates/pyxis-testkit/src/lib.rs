@@ -160,6 +160,7 @@ impl Cluster {
             heartbeat: Some(Duration::from_millis(300)),
             scrub_every: self.upkeep.0,
             inventory_every: self.upkeep.1,
+            inventory_grace: None,
             admission_token,
             quarantine_keep: None,
         })

@@ -53,6 +53,7 @@ pub async fn run(a: RemoteArgs) -> anyhow::Result<()> {
         heartbeat: None,
         scrub_every: Some(a.scrub_every),
         inventory_every: Some(a.inventory_every),
+        inventory_grace: None,
         admission_token: a.token,
         quarantine_keep: Some(a.quarantine_keep),
     })

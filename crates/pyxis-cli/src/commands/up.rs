@@ -60,6 +60,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             heartbeat: None,
             scrub_every: None,
             inventory_every: None,
+            inventory_grace: None,
             admission_token,
             quarantine_keep: None,
         })

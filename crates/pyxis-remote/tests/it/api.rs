@@ -49,8 +49,17 @@ async fn put_get_delete_round_trip() {
     let (h, data) = shard(1, 1_000_000);
     let url = shard_url(remote.url(), &h);
     let put = server.grant(GrantOp::Put, id, h, 1_000_000, 60);
-    assert_eq!(call(Method::PUT, &url, Some(&put), Some(data.clone())).await.0, StatusCode::CREATED);
-    assert_eq!(call(Method::PUT, &url, Some(&put), Some(data.clone())).await.0, StatusCode::OK);
+    // Both answers carry a receipt signed by the remote's key, for this
+    // remote, this shard and its length.
+    for expected in [StatusCode::CREATED, StatusCode::OK] {
+        let resp = client().put(&url).header(HEADER, &put).body(data.clone()).send().await.unwrap();
+        assert_eq!(resp.status(), expected);
+        let token = resp.headers()[pyxis_proto::receipt::HEADER].to_str().unwrap().to_owned();
+        let r = pyxis_core::identity::verify_receipt(&remote.public_key(), &token).unwrap();
+        assert_eq!((r.remote, r.shard, r.len), (id, h, 1_000_000));
+        let other = pyxis_core::identity::RemoteKey::generate().unwrap();
+        assert!(pyxis_core::identity::verify_receipt(&other.public_key(), &token).is_err());
+    }
 
     let get = server.grant(GrantOp::Get, id, h, 0, 60);
     let resp = client().get(&url).header(HEADER, &get).send().await.unwrap();
@@ -68,7 +77,8 @@ async fn put_get_delete_round_trip() {
             capacity: 1 << 30,
             used: 1_000_000,
             free: (1 << 30) - 1_000_000,
-            shards: 1
+            shards: 1,
+            public_key: pyxis_proto::hex::encode(&remote.public_key()),
         }
     );
 
@@ -105,6 +115,9 @@ async fn every_bad_grant_is_refused_with_its_reason() {
     error(put(Some(server.grant(GrantOp::Put, id, other, 5_000, 60))).await, forbidden, "grant_wrong_shard");
     let m = error(put(Some(server.grant(GrantOp::Put, id, h, 4_999, 60))).await, forbidden, "grant_too_small");
     assert!(m.contains("4999"), "{m}");
+    // A put grant names the exact length the server expects of the shard.
+    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 5_001, 60))).await, forbidden, "grant_wrong_size");
+    assert!(m.contains("5001") && m.contains("5000"), "{m}");
     // A non-ASCII header value is malformed, not a crash.
     let resp = client().put(&url).header(HEADER, reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap());
     let resp = resp.body(data.clone()).send().await.unwrap();
@@ -125,8 +138,9 @@ async fn wrong_bytes_bad_paths_and_oversized_bodies_are_refused() {
     let (h, _) = shard(1, 5_000);
     let (_, wrong) = shard(2, 5_000);
     let url = shard_url(remote.url(), &h);
+    let exact = server.grant(GrantOp::Put, id, h, 5_000, 60);
+    error(call(Method::PUT, &url, Some(&exact), Some(wrong)).await, StatusCode::BAD_REQUEST, "hash_mismatch");
     let put = server.grant(GrantOp::Put, id, h, u32::MAX, 60);
-    error(call(Method::PUT, &url, Some(&put), Some(wrong)).await, StatusCode::BAD_REQUEST, "hash_mismatch");
     for bad in ["xyz", &"a".repeat(63), &"g".repeat(64), "%FF%FE"] {
         let url = format!("{}/v1/shards/{bad}", remote.url());
         error(call(Method::GET, &url, Some(&put), None).await, StatusCode::BAD_REQUEST, "bad_hash");
@@ -207,7 +221,7 @@ async fn parallel_uploads_through_http_all_land() {
             let (h, data) = shard(i, 100_000 + i as usize);
             let req = c
                 .put(shard_url(remote.url(), &h))
-                .header(HEADER, server.grant(GrantOp::Put, id, h, 200_000, 60))
+                .header(HEADER, server.grant(GrantOp::Put, id, h, 100_000 + i as u32, 60))
                 .body(data);
             tokio::spawn(async move { req.send().await.unwrap().status() })
         })

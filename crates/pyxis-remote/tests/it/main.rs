@@ -3,6 +3,7 @@
 
 mod api;
 mod crash;
+mod quarantine;
 mod registration;
 mod server;
 mod store;

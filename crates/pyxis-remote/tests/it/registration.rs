@@ -1,6 +1,7 @@
-//! Registration and heartbeats against the stand-in server: identity kept
-//! across restarts and across a server that forgets, and serving on while the
-//! server is away.
+//! Registration and heartbeats against the stand-in server: a remote is its
+//! key (kept across restarts, URL changes and a server that forgets it), it
+//! trusts only the grant key it was admitted under (or one that key
+//! endorsed), and it serves on while the server is away.
 
 use std::sync::atomic::Ordering;
 
@@ -8,11 +9,11 @@ use pyxis_proto::grant::{GrantOp, HEADER};
 use pyxis_remote::identity::{self, SavedIdentity};
 use reqwest::StatusCode;
 
-use crate::server::{TestServer, registered, start_remote};
+use crate::server::{TestServer, options, registered, start_remote};
 use crate::support::shard;
 
 #[tokio::test]
-async fn registers_saves_its_identity_and_heartbeats() {
+async fn registers_with_its_key_saves_its_identity_and_heartbeats() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
@@ -21,13 +22,18 @@ async fn registers_saves_its_identity_and_heartbeats() {
         saved,
         SavedIdentity {
             remote_id: id,
-            token: format!("token-{id}"),
             server: server.url.clone(),
             grant_public_key: server.state.public_key_hex(),
+            token: None,
         }
     );
+    // The stand-in checked the signature of the registration; the key it
+    // knows the remote by is the one in the remote's directory.
+    let known: Vec<[u8; 32]> = server.state.remotes.lock().unwrap().keys().copied().collect();
+    assert_eq!(known, vec![remote.public_key()]);
     let first = &server.registrations()[0];
-    assert_eq!((first.remote_id, first.url.as_str(), first.capacity), (None, remote.url(), 1 << 30));
+    assert_eq!((first.url.as_str(), first.capacity), (remote.url(), 1 << 30));
+    assert_eq!(first.admission_token.as_deref(), Some(crate::server::TOKEN));
     let (h, data) = shard(1, 1_000);
     remote.store().put(h, data).await.unwrap();
     server
@@ -39,15 +45,13 @@ async fn registers_saves_its_identity_and_heartbeats() {
 }
 
 #[tokio::test]
-async fn a_forgetful_server_gets_the_same_remote_back() {
+async fn a_forgetful_server_gets_the_same_remote_back_by_its_key() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
     server.until("a heartbeat", |s| s.beats.load(Ordering::SeqCst) > 0).await;
     server.state.forget.store(true, Ordering::SeqCst);
     server.until("a re-registration", |s| s.registrations.lock().unwrap().len() == 2).await;
-    let again = &server.registrations()[1];
-    assert_eq!((again.remote_id, again.token.clone()), (Some(id), Some(format!("token-{id}"))));
     let beats = server.state.beats.load(Ordering::SeqCst);
     server.until("heartbeats again", |s| s.beats.load(Ordering::SeqCst) > beats).await;
     assert_eq!(remote.remote_id(), Some(id));
@@ -55,19 +59,25 @@ async fn a_forgetful_server_gets_the_same_remote_back() {
 }
 
 #[tokio::test]
-async fn a_restarted_remote_keeps_its_id_and_serves_at_once() {
+async fn a_restarted_remote_at_another_url_is_the_same_remote_and_serves_at_once() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
     let (h, data) = shard(1, 10_000);
     remote.store().put(h, data.clone()).await.unwrap();
+    let first_url = remote.url().to_owned();
     remote.shutdown().await;
 
-    let (remote, again) = start_remote(&server, dir.path(), 1 << 30).await;
-    assert_eq!(again, id);
+    // The operator typed the server's address differently, the port moved,
+    // and no admission token this time: the key is enough.
+    let mut opts = options(&server.url.replace("127.0.0.1", "localhost"), dir.path(), 1 << 30);
+    opts.admission_token = None;
+    let remote = pyxis_remote::start(opts).await.unwrap();
+    assert_eq!(remote.remote_id(), Some(id), "the saved identity serves before registration");
     server.until("a re-registration", |s| s.registrations.lock().unwrap().len() == 2).await;
-    assert_eq!(server.registrations()[1].remote_id, Some(id));
     assert_eq!(registered(&remote).await, id);
+    assert_ne!(server.registrations()[1].url, first_url);
+    assert_eq!(server.state.remotes.lock().unwrap().len(), 1, "one remote, not two");
     let get = server.grant(GrantOp::Get, id, h, 0, 60);
     let got =
         reqwest::Client::new().get(format!("{}/v1/shards/{h}", remote.url())).header(HEADER, get).send().await.unwrap();
@@ -76,22 +86,51 @@ async fn a_restarted_remote_keeps_its_id_and_serves_at_once() {
 }
 
 #[tokio::test]
-async fn a_wiped_server_gives_a_new_id_and_grants_follow_it() {
+async fn a_wiped_server_is_not_trusted_until_the_operator_admits_the_remote_again() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
-    server.state.remotes.lock().unwrap().clear();
-    server.until("a fresh registration", |s| s.registrations.lock().unwrap().len() == 2).await;
-    server.until("the new id", |_| remote.remote_id() != Some(id)).await;
-    let new_id = remote.remote_id().unwrap();
-    server.until("the new id saved", |_| identity::load(dir.path()).unwrap().unwrap().remote_id == new_id).await;
     let (h, data) = shard(1, 1_000);
+    remote.store().put(h, data.clone()).await.unwrap();
+    let old_grant = server.grant(GrantOp::Get, id, h, 0, 60);
+    // The server starts over on an empty catalog with a new grant key: it
+    // does not know the remote, and the token the remote was started with
+    // is spent (the stand-in accepts it again, but the key is not the one
+    // pinned, so the remote must refuse to switch without a fresh admission).
+    server.wipe([8; 32]);
+    let before = server.registrations().len();
+    server.until("the remote trying to register again", |s| s.registrations.lock().unwrap().len() > before).await;
     let url = format!("{}/v1/shards/{h}", remote.url());
     let client = reqwest::Client::new();
-    let old = client.put(&url).header(HEADER, server.grant(GrantOp::Put, id, h, 1_000, 60)).body(data.clone());
-    assert_eq!(old.send().await.unwrap().status(), StatusCode::FORBIDDEN);
-    let new = client.put(&url).header(HEADER, server.grant(GrantOp::Put, new_id, h, 1_000, 60)).body(data);
-    assert_eq!(new.send().await.unwrap().status(), StatusCode::CREATED);
+    let status = async |g: &str| client.get(&url).header(HEADER, g).send().await.unwrap().status();
+    // Admitted with a token, it accepts the new key (the operator's decision),
+    // saves it, and grants of the old key stop working.
+    let new_id = registered(&remote).await;
+    server
+        .until("the new key pinned", |s| {
+            identity::load(dir.path()).unwrap().unwrap().grant_public_key == s.public_key_hex()
+        })
+        .await;
+    let new_grant = server.grant(GrantOp::Get, remote.remote_id().unwrap(), h, 0, 60);
+    assert_eq!(status(&new_grant).await, StatusCode::OK);
+    assert_eq!(status(&old_grant).await, StatusCode::UNAUTHORIZED);
+    assert!(remote.store().contains(&h), "nothing is deleted when the server changes");
+    let _ = new_id;
+    remote.shutdown().await;
+
+    // Without a token, a server with yet another key is not trusted.
+    server.wipe([9; 32]);
+    let mut opts = options(&server.url, dir.path(), 1 << 30);
+    opts.admission_token = None;
+    let pinned = identity::load(dir.path()).unwrap().unwrap().grant_public_key;
+    let remote = pyxis_remote::start(opts).await.unwrap();
+    let before = server.registrations().len();
+    server.until("a refused registration", |s| s.registrations.lock().unwrap().len() > before).await;
+    assert_eq!(identity::load(dir.path()).unwrap().unwrap().grant_public_key, pinned, "the pinned key stays");
+    let forged = server.grant(GrantOp::Get, remote.remote_id().unwrap(), h, 0, 60);
+    let url = format!("{}/v1/shards/{h}", remote.url());
+    let status = reqwest::Client::new().get(&url).header(HEADER, forged).send().await.unwrap().status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a grant of an unpinned key was accepted");
     remote.shutdown().await;
 }
 
@@ -102,9 +141,8 @@ async fn the_remote_keeps_serving_while_the_server_is_away() {
     let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
     let (h, data) = shard(1, 1_000);
     remote.store().put(h, data.clone()).await.unwrap();
-    server.stop();
-    // Several failed heartbeats later...
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.state.fail.store(true, Ordering::SeqCst);
+    server.until("two failed heartbeats", |s| s.failed_beats.load(Ordering::SeqCst) >= 2).await;
     let get = server.grant(GrantOp::Get, id, h, 0, 60);
     let got =
         reqwest::Client::new().get(format!("{}/v1/shards/{h}", remote.url())).header(HEADER, get).send().await.unwrap();
@@ -114,24 +152,36 @@ async fn the_remote_keeps_serving_while_the_server_is_away() {
 }
 
 #[tokio::test]
-async fn a_new_grant_key_arrives_with_a_heartbeat() {
+async fn a_rotated_grant_key_is_followed_only_when_the_old_key_endorsed_it() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
     let (h, data) = shard(1, 1_000);
     remote.store().put(h, data).await.unwrap();
     let url = format!("{}/v1/shards/{h}", remote.url());
-    let old_grant = server.grant(GrantOp::Get, id, h, 0, 60);
-    server.rotate_key([9; 32]);
-    let new_grant = server.grant(GrantOp::Get, id, h, 0, 60);
     let client = reqwest::Client::new();
     let status = async |g: &str| client.get(&url).header(HEADER, g).send().await.unwrap().status();
+
+    // An announced key nobody endorsed: the remote keeps the pinned one.
+    let pinned = server.grant(GrantOp::Get, id, h, 0, 60);
+    server.rotate_key([9; 32], false);
+    let beats = server.state.beats.load(Ordering::SeqCst);
+    server.until("heartbeats announcing the key", |s| s.beats.load(Ordering::SeqCst) > beats + 2).await;
+    assert_eq!(status(&server.grant(GrantOp::Get, id, h, 0, 60)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&pinned).await, StatusCode::OK);
+
+    // A proper rotation from the pinned key (through the refused one would
+    // not count: the chain must start at the key the remote pinned).
+    *server.state.signer.write().unwrap() =
+        std::sync::Arc::new(pyxis_core::grants::GrantSigner::from_seed(&[7; 32]).unwrap());
+    server.rotate_key([10; 32], true);
+    let new_grant = server.grant(GrantOp::Get, id, h, 0, 60);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while status(&new_grant).await != StatusCode::OK {
-        assert!(tokio::time::Instant::now() < deadline, "the new key never arrived");
+        assert!(tokio::time::Instant::now() < deadline, "the endorsed key never arrived");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(status(&old_grant).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&pinned).await, StatusCode::UNAUTHORIZED);
     let key = server.state.public_key_hex();
     server.until("the new key saved", |_| identity::load(dir.path()).unwrap().unwrap().grant_public_key == key).await;
     remote.shutdown().await;

@@ -268,8 +268,10 @@ async fn a_remote_failing_audits_while_thought_offline_still_becomes_suspect() {
     db.mark_silent_offline(i64::MAX).await.unwrap();
     assert_eq!(state_name(state().await.state), "offline");
     // Yet it answers audits, without the bytes.
+    // (Failures of shards it receipted: those are held against it.)
+    let limits = pyxis_server::db::durability::AuditLimits { suspect_after: 3, vet_after: 50 };
     for _ in 0..3 {
-        db.audit_result(id, false, 3).await.unwrap();
+        db.audit_result(id, &[9; 32], false, true, limits).await.unwrap();
     }
     assert_eq!(state_name(state().await.state), "suspect");
     // Its next heartbeat does not wash the failures out.
@@ -316,21 +318,24 @@ async fn draining_a_remote_moves_its_shards_away() {
 async fn upload_grants_end_with_the_reservation_they_serve() {
     use pyxis_proto::api::chunks::{PlaceChunk, PlaceRequest, ReplaceRequest};
     use pyxis_proto::grant::{Grant, decode_token};
-    use pyxis_proto::{ChunkId, Scheme, ShardHash};
+    use pyxis_proto::{ChunkId, ShardHash};
     // Grants would last an hour; reservations of unfinished uploads 20 s.
-    let c = Cluster::start_with(4, pyxis_testkit::DEFAULT_CAPACITY, |o| o.pending_ttl = Duration::from_secs(20))
+    // Seven remotes: 4+2, and one to spare for the replacement.
+    let c = Cluster::start_with(7, pyxis_testkit::DEFAULT_CAPACITY, |o| o.pending_ttl = Duration::from_secs(20))
         .await
         .unwrap();
     let a = c.signup("alice", "pw").await.unwrap();
-    let scheme: Scheme = "2+1".parse().unwrap();
     let id = ChunkId([7; 32]);
-    let shards = (0..3).map(|i| ShardHash([i; 32])).collect();
+    let shards = (0..6).map(|i| ShardHash([i; 32])).collect();
     let expires = |token: &str| Grant::parse_signed(&decode_token(token).unwrap()).unwrap().0.expires;
     let now = pyxis_core::grants::unix_now();
-    let placed =
-        a.api().place(&PlaceRequest { chunks: vec![PlaceChunk { id, scheme, blob_len: 3000, shards }] }).await.unwrap();
+    let placed = a
+        .api()
+        .place(&PlaceRequest { chunks: vec![PlaceChunk { id, scheme: None, blob_len: 3000, shards }] })
+        .await
+        .unwrap();
     let targets = &placed.chunks[0].targets;
-    assert_eq!(targets.len(), 3);
+    assert_eq!(targets.len(), 6);
     for t in targets {
         let e = expires(&t.grant);
         assert!(
