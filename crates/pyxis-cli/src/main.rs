@@ -137,4 +137,24 @@ mod tests {
         // instead of as a panic in front of a user.
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn catalog_paths_on_the_command_line_become_nfc() {
+        use clap::Parser;
+        let nfc = "/docs/caf\u{E9}";
+        for args in [["pyxis", "ls", "/docs/cafe\u{301}"], ["pyxis", "rm", "/docs/cafe\u{301}"]] {
+            let cli = super::Cli::try_parse_from(args).unwrap();
+            let path = match cli.command {
+                super::Command::Ls(a) => a.path.unwrap(),
+                super::Command::Rm(a) => a.path,
+                _ => unreachable!(),
+            };
+            assert_eq!(path, nfc);
+        }
+        let cli = super::Cli::try_parse_from(["pyxis", "put", "local", "/cafe\u{301}"]).unwrap();
+        let super::Command::Put(a) = cli.command else { unreachable!() };
+        assert_eq!(a.dst.as_deref(), Some("/caf\u{E9}"));
+        // A local path is the operating system's to spell.
+        assert_eq!(a.src, std::path::PathBuf::from("local"));
+    }
 }

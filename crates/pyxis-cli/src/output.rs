@@ -21,11 +21,14 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) {
 /// The one error line (and a JSON object on stdout with `--json`).
 pub fn error(json: bool, e: &anyhow::Error) {
     let code = e.downcast_ref::<pyxis_client::ClientError>().and_then(|c| c.code()).unwrap_or("error").to_owned();
+    let message = format!("{e:#}");
     if json {
-        let body = serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } });
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
         println!("{body}");
     }
-    eprintln!("pyxis: error: {e:#}");
+    // The server's messages quote paths as stored, and an old name can hold a
+    // bidirectional or invisible character.
+    eprintln!("pyxis: error: {}", shown(&message));
 }
 
 /// Logs to stderr: `info` for daemons, `warn` for client commands; `RUST_LOG` overrides.
@@ -42,6 +45,13 @@ pub fn init_logging(daemon: bool, json: bool) {
     } else {
         b.init();
     }
+}
+
+/// A path as a terminal may show it: controls, bidirectional controls and
+/// invisible characters written as `\u{202e}` (JSON output keeps the exact
+/// string; serde escapes what JSON needs).
+pub fn shown(path: &str) -> std::borrow::Cow<'_, str> {
+    pyxis_proto::path::escape_for_display(path)
 }
 
 pub fn size(n: u64) -> String {
@@ -84,5 +94,18 @@ impl Drop for ProgressGuard {
     fn drop(&mut self) {
         self.task.abort();
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn paths_are_shown_without_hidden_characters() {
+        assert_eq!(shown("/docs/photo\u{202E}gnp.exe"), "/docs/photo\\u{202e}gnp.exe");
+        assert_eq!(shown("/a\u{200B}b\u{1B}[2J"), "/a\\u{200b}b\\u{1b}[2J");
+        // What real names use is shown as it is.
+        assert_eq!(shown("/👩\u{200D}💻/caf\u{E9}/می\u{200C}خواهم"), "/👩\u{200D}💻/caf\u{E9}/می\u{200C}خواهم");
     }
 }

@@ -37,6 +37,13 @@ pub fn init_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
+/// Where local file `src` lands inside catalog directory `dir`: under its
+/// own name in NFC, or why it cannot (a name the catalog refuses).
+fn file_name_in(dir: &str, src: &Path) -> std::result::Result<String, String> {
+    let name = src.file_name().and_then(|n| n.to_str()).ok_or_else(|| "name is not UTF-8".to_owned())?;
+    pyxis_proto::path::join(dir, &pyxis_proto::path::to_nfc(name)).map_err(|e| e.to_string())
+}
+
 /// Knobs of the transfer pipelines.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -122,22 +129,29 @@ impl Client {
 
     /// Puts a local file or directory at catalog path `dst`. A file put onto an
     /// existing directory lands inside it, as `cp` does.
+    ///
+    /// Catalog names are in NFC: `dst` and every local name are converted
+    /// first. A local name the catalog refuses even then is skipped and listed
+    /// in the report's `skipped`, with why; a `dst` it refuses is an error.
     pub async fn put(&self, src: &Path, dst: &str) -> Result<put::PutReport> {
         self.put_with(src, dst, PutOptions::default()).await
     }
 
     /// [`Client::put`] with options.
     pub async fn put_with(&self, src: &Path, dst: &str, opts: PutOptions) -> Result<put::PutReport> {
-        let mut dst = pyxis_proto::path::normalize(dst)?;
+        let mut dst = pyxis_proto::path::normalize_local(dst)?;
         if src.is_file()
             && let Ok(e) = self.ctx.api.stat(&dst).await
             && e.kind == EntryKind::Dir
         {
-            let name = src
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| ClientError::Invalid(format!("{}: file name is not UTF-8", src.display())))?;
-            dst = pyxis_proto::path::join(&dst, name)?;
+            match file_name_in(&dst, src) {
+                Ok(inside) => dst = inside,
+                Err(why) => {
+                    let skipped = plan::Skipped { path: src.display().to_string(), error: why };
+                    let plan = plan::Plan { skipped: vec![skipped], ..Default::default() };
+                    return put::put(self.ctx.clone(), self.chunker, plan).await;
+                }
+            }
         }
         let src = src.to_owned();
         let mut plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
@@ -151,8 +165,10 @@ impl Client {
     }
 
     /// Gets catalog path `src` (a file, or a directory tree) to local `dst`.
+    /// `src` is used as given, not converted to NFC: it may name an entry
+    /// stored before names had to be NFC.
     pub async fn get(&self, src: &str, dst: &Path, version: Option<i64>) -> Result<get::GetReport> {
-        let src = pyxis_proto::path::normalize(src)?;
+        let src = pyxis_proto::path::normalize_existing(src)?;
         let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
         let result = get::get(reader, &src, dst, version).await;
         self.locations.save();

@@ -1,6 +1,11 @@
 //! Walking what to put and sorting files by how they will be stored:
 //! inline (tiny), packed with others (small), or chunked on their own (big).
+//!
+//! Local names become catalog names in NFC. One the catalog refuses even
+//! then (a bidirectional control, an invisible character, not UTF-8) is
+//! skipped and reported, not sent: the server would refuse it every time.
 
+use std::fs::DirEntry;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -63,7 +68,7 @@ impl Plan {
 
 /// Plans putting `src` (a file or a directory) at catalog path `dst`.
 pub fn plan(src: &Path, dst: &str) -> Result<Plan> {
-    let dst = path::normalize(dst)?;
+    let dst = path::normalize_local(dst)?;
     let meta = std::fs::metadata(src).map_err(|e| ClientError::io(src.display(), e))?;
     let mut plan = Plan::default();
     if meta.is_dir() {
@@ -78,22 +83,30 @@ pub fn plan(src: &Path, dst: &str) -> Result<Plan> {
 }
 
 fn walk(dir: &Path, dst: &str, plan: &mut Plan) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
+    let entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| ClientError::io(dir.display(), e))?
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|e| ClientError::io(dir.display(), e))?;
-    entries.sort_by_key(|e| e.file_name());
     if entries.is_empty() && plan.root_dir.as_deref() != Some(dst) {
         plan.empty_dirs.push(dst.to_owned());
     }
-    for e in entries {
+    // The catalog name given last, and the file that has it.
+    let mut taken: Option<(String, PathBuf)> = None;
+    for (e, name) in by_catalog_name(entries) {
         let src = e.path();
         let skip =
             |plan: &mut Plan, why: String| plan.skipped.push(Skipped { path: src.display().to_string(), error: why });
-        let Some(name) = e.file_name().to_str().map(str::to_owned) else {
+        let Some(name) = name else {
             skip(plan, "name is not UTF-8".into());
             continue;
         };
+        if let Some((last, first)) = &taken
+            && *last == name
+        {
+            let why = format!("its name in NFC is that of {}, which is stored instead", first.display());
+            skip(plan, why);
+            continue;
+        }
         let child = match path::join(dst, &name) {
             Ok(c) => c,
             Err(err) => {
@@ -101,6 +114,7 @@ fn walk(dir: &Path, dst: &str, plan: &mut Plan) -> Result<()> {
                 continue;
             }
         };
+        taken = Some((name, src.clone()));
         let meta = match e.metadata() {
             Ok(m) => m,
             Err(err) => {
@@ -119,6 +133,25 @@ fn walk(dir: &Path, dst: &str, plan: &mut Plan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A directory's entries with their names in NFC, as the catalog stores them
+/// (`None`: not UTF-8), sorted by that name. Two local names can differ only
+/// in normalisation (an NFC and an NFD `café`) and one catalog entry cannot
+/// hold both: the one already spelled in NFC sorts first and is the one kept.
+fn by_catalog_name(entries: Vec<DirEntry>) -> Vec<(DirEntry, Option<String>)> {
+    let mut named: Vec<_> = entries
+        .into_iter()
+        .map(|e| {
+            let name = e.file_name().to_str().map(|n| path::to_nfc(n).into_owned());
+            (e, name)
+        })
+        .collect();
+    named.sort_by_cached_key(|(e, name)| {
+        let local = e.file_name();
+        (name.clone(), local.to_str() != name.as_deref(), local)
+    });
+    named
 }
 
 /// Unix milliseconds of a modification time.
@@ -148,5 +181,39 @@ mod tests {
         #[cfg(unix)]
         assert!(p.skipped[0].error.contains("symbolic link"));
         assert_eq!(p.bytes, 310_001);
+    }
+
+    #[test]
+    fn local_names_become_nfc_and_refused_ones_are_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("cafe\u{301}.txt"), b"nfd").unwrap();
+        std::fs::write(d.path().join("photo\u{202E}gnp.exe"), b"rlo").unwrap();
+        std::fs::create_dir(d.path().join("a\u{200B}b")).unwrap();
+        std::fs::write(d.path().join("a\u{200B}b").join("inside"), b"x").unwrap();
+        std::fs::write(d.path().join("ok"), b"x").unwrap();
+        let p = plan(d.path(), "/up/cafe\u{301}").unwrap();
+        let dsts: Vec<_> = p.inline.iter().map(|f| f.dst.as_str()).collect();
+        assert_eq!(dsts, ["/up/caf\u{E9}/caf\u{E9}.txt", "/up/caf\u{E9}/ok"]);
+        assert_eq!(p.root_dir.as_deref(), Some("/up/caf\u{E9}"));
+        let skipped: Vec<_> =
+            p.skipped.iter().map(|s| (s.path.rsplit('/').next().unwrap(), s.error.as_str())).collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].0 == "a\u{200B}b" && skipped[0].1.contains("U+200B"), "{skipped:?}");
+        assert!(skipped[1].0 == "photo\u{202E}gnp.exe" && skipped[1].1.contains("U+202E"), "{skipped:?}");
+    }
+
+    #[test]
+    fn of_two_names_equal_in_nfc_the_nfc_one_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        // In byte order the NFD spelling ("e" 0x65) comes before the NFC one (0xC3).
+        std::fs::write(d.path().join("cafe\u{301}"), b"nfd").unwrap();
+        std::fs::write(d.path().join("caf\u{E9}"), b"nfc").unwrap();
+        let p = plan(d.path(), "/up").unwrap();
+        assert_eq!(p.inline.len(), 1);
+        assert_eq!(p.inline[0].dst, "/up/caf\u{E9}");
+        assert_eq!(p.inline[0].src, d.path().join("caf\u{E9}"));
+        assert_eq!(p.skipped.len(), 1);
+        assert_eq!(p.skipped[0].path, d.path().join("cafe\u{301}").display().to_string());
+        assert!(p.skipped[0].error.contains("NFC"), "{:?}", p.skipped[0]);
     }
 }

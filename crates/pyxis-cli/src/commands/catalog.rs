@@ -1,9 +1,13 @@
 //! `ls`, `rm`, `mv`, `mkdir`, `stat`, `versions`, `restore`.
+//!
+//! Paths are printed through `output::shown`: a name stored before the
+//! catalog refused bidirectional and invisible characters may hold them, and
+//! printed raw they would reorder or hide what a person reads.
 
 use pyxis_proto::api::catalog::{Entry, EntryKind};
 
-use super::Global;
-use crate::output::{emit, size};
+use super::{Global, catalog_path};
+use crate::output::{emit, shown, size};
 
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {
@@ -11,6 +15,7 @@ pub struct LsArgs {
     #[arg(short = 'R', long)]
     pub recursive: bool,
     /// Directory or file [default: /].
+    #[arg(value_parser = catalog_path)]
     pub path: Option<String>,
 }
 
@@ -19,12 +24,15 @@ pub struct RmArgs {
     /// Remove a directory and everything in it.
     #[arg(short, long)]
     pub recursive: bool,
+    #[arg(value_parser = catalog_path)]
     pub path: String,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct MvArgs {
+    #[arg(value_parser = catalog_path)]
     pub from: String,
+    #[arg(value_parser = catalog_path)]
     pub to: String,
 }
 
@@ -33,16 +41,19 @@ pub struct MkdirArgs {
     /// Create missing parents; no error if it exists.
     #[arg(short, long)]
     pub parents: bool,
+    #[arg(value_parser = catalog_path)]
     pub path: String,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PathArg {
+    #[arg(value_parser = catalog_path)]
     pub path: String,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RestoreArgs {
+    #[arg(value_parser = catalog_path)]
     pub path: String,
     /// The version to make current again.
     #[arg(long)]
@@ -59,8 +70,8 @@ fn when(ms: i64) -> String {
 
 fn line(e: &Entry) {
     match e.kind {
-        EntryKind::Dir => println!("d {:>10}  {:<20}  {}/", "-", "-", e.path.trim_end_matches('/')),
-        EntryKind::File => println!("f {:>10}  {:<20}  {}", size(e.size), when(e.mtime), e.path),
+        EntryKind::Dir => println!("d {:>10}  {:<20}  {}/", "-", "-", shown(e.path.trim_end_matches('/'))),
+        EntryKind::File => println!("f {:>10}  {:<20}  {}", size(e.size), when(e.mtime), shown(&e.path)),
     }
 }
 
@@ -102,7 +113,7 @@ pub async fn mkdir(g: &Global, a: MkdirArgs) -> anyhow::Result<()> {
 pub async fn stat(g: &Global, a: PathArg) -> anyhow::Result<()> {
     let e = g.client()?.api().stat(&a.path).await?;
     emit(g.json, &e, |e| {
-        println!("path:     {}", e.path);
+        println!("path:     {}", shown(&e.path));
         println!("kind:     {:?}", e.kind);
         if e.kind == EntryKind::File {
             println!("size:     {} ({} bytes)", size(e.size), e.size);
@@ -134,7 +145,7 @@ pub async fn versions(g: &Global, a: PathArg) -> anyhow::Result<()> {
 pub async fn restore(g: &Global, a: RestoreArgs) -> anyhow::Result<()> {
     let e = g.client()?.api().restore(&a.path, a.version).await?;
     emit(g.json, &e, |e| {
-        println!("{} is now version {} (a copy of version {})", e.path, e.version.unwrap_or(0), a.version)
+        println!("{} is now version {} (a copy of version {})", shown(&e.path), e.version.unwrap_or(0), a.version)
     });
     Ok(())
 }

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use super::Global;
-use crate::output::{emit, progress_bar, size};
+use super::{Global, catalog_path};
+use crate::output::{emit, progress_bar, shown, size};
 
 #[derive(Debug, clap::Args)]
 pub struct GetArgs {
     /// A catalog path (file or directory).
+    #[arg(value_parser = catalog_path)]
     pub src: String,
     /// Local destination [default: its name in the current directory].
     pub dst: Option<PathBuf>,
@@ -20,7 +21,7 @@ pub struct GetArgs {
 
 pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
     let client = g.client()?;
-    let src = pyxis_proto::path::normalize(&a.src)?;
+    let src = pyxis_proto::path::normalize_existing(&a.src)?;
     let dst = match a.dst {
         Some(d) if d.is_dir() && src != "/" => d.join(pyxis_proto::path::name(&src)),
         Some(d) => d,
@@ -32,12 +33,17 @@ pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
     drop(bar);
     emit(g.json, &report, |r| {
         for f in &r.failed {
-            eprintln!("pyxis: failed {}: {}", f.path, f.error);
+            eprintln!("pyxis: failed {}: {}", shown(&f.path), f.error);
         }
-        println!("got {} files ({}) into {}", r.files, size(r.totals.done), dst.display());
+        println!("got {} files ({}) into {}", r.files, size(r.totals.done), shown(&dst.display().to_string()));
     });
     if !report.failed.is_empty() {
-        bail!("{} files failed; first: {}: {}", report.failed.len(), report.failed[0].path, report.failed[0].error);
+        bail!(
+            "{} files failed; first: {}: {}",
+            report.failed.len(),
+            shown(&report.failed[0].path),
+            report.failed[0].error
+        );
     }
     Ok(())
 }

@@ -89,6 +89,13 @@ impl Global {
     }
 }
 
+/// A catalog path from the command line, in NFC as the catalog stores names
+/// (a name typed or pasted in NFD finds its entry). clap's value parser for
+/// every argument that is a catalog path.
+pub fn catalog_path(s: &str) -> Result<String, std::convert::Infallible> {
+    Ok(pyxis_proto::path::to_nfc(s).into_owned())
+}
+
 /// Waits for Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     #[cfg(unix)]

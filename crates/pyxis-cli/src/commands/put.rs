@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use super::Global;
-use crate::output::{emit, progress_bar, size};
+use super::{Global, catalog_path};
+use crate::output::{emit, progress_bar, shown, size};
 
 #[derive(Debug, clap::Args)]
 pub struct PutArgs {
@@ -13,6 +13,7 @@ pub struct PutArgs {
     pub src: PathBuf,
     /// Where in the catalog [default: /NAME]. An existing directory receives
     /// the file inside it.
+    #[arg(value_parser = catalog_path)]
     pub dst: Option<String>,
     /// Read every file, even those whose size and mtime match the catalog
     /// (by default they are skipped unread, as rsync does).
@@ -26,7 +27,9 @@ pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => {
             let name = a.src.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-            format!("/{}", name.context("give a destination path: the source has no name")?)
+            let dst = format!("/{}", name.context("give a destination path: the source has no name")?);
+            pyxis_proto::path::normalize_local(&dst)
+                .context("the source's name cannot be a catalog name: give a destination path")?
         }
     };
     let bar = progress_bar(client.progress(), g.json, "put");
@@ -40,10 +43,10 @@ pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
             );
         }
         for s in &r.skipped {
-            eprintln!("pyxis: skipped {}: {}", s.path, s.error);
+            eprintln!("pyxis: skipped {}: {}", shown(&s.path), s.error);
         }
         for f in &r.failed {
-            eprintln!("pyxis: failed {}: {}", f.path, f.error);
+            eprintln!("pyxis: failed {}: {}", shown(&f.path), f.error);
         }
         println!(
             "put {} files ({} unchanged, {} dirs): read {}, new {} (sent {} with parity, scheme {}), deduplicated {}",
@@ -62,7 +65,7 @@ pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
             "{} of {} files failed; first: {}: {}",
             report.failed.len(),
             report.totals.files_total,
-            report.failed[0].path,
+            shown(&report.failed[0].path),
             report.failed[0].error
         );
     }

@@ -1,5 +1,10 @@
 //! The catalog: list, stat, versions, read, commit, mkdir, move, remove,
 //! restore, quota.
+//!
+//! A name being created (commit, mkdir, the target of a move) must pass every
+//! rule of `path::normalize`; a name being looked up only the rules names have
+//! always had (`path::normalize_existing`), so that what was stored before NFC
+//! and the character rules can still be read, renamed and removed.
 
 use std::collections::HashSet;
 
@@ -112,7 +117,7 @@ pub async fn list(
     user: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<ListResponse>> {
-    let p = path::normalize(q.path.as_deref().unwrap_or("/"))?;
+    let p = path::normalize_existing(q.path.as_deref().unwrap_or("/"))?;
     let e = stat_entry(&state, user.id, &p).await?;
     if e.kind == EntryKind::File {
         return Ok(Json(ListResponse { entries: vec![e], next: None }));
@@ -125,7 +130,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/stat", params(PathQuery), responses((status = 200, body = Entry)), tag = "catalog")]
 pub async fn stat(StateX(state): StateX<State>, user: AuthUser, Query(q): Query<PathQuery>) -> ApiResult<Json<Entry>> {
-    let p = path::normalize(&q.path)?;
+    let p = path::normalize_existing(&q.path)?;
     Ok(Json(stat_entry(&state, user.id, &p).await?))
 }
 
@@ -135,7 +140,7 @@ pub async fn versions(
     user: AuthUser,
     Query(q): Query<PathQuery>,
 ) -> ApiResult<Json<VersionsResponse>> {
-    let p = path::normalize(&q.path)?;
+    let p = path::normalize_existing(&q.path)?;
     let e = stat_entry(&state, user.id, &p).await?;
     if e.kind == EntryKind::Dir {
         return Err(CatalogError::IsDirectory(p).into());
@@ -158,7 +163,7 @@ pub async fn read(
     if req.paths.len() > MAX_COMMIT || (req.version.is_some() && req.paths.len() != 1) {
         return Err(ApiError::bad_request("bad_request", "up to 10000 paths, and a version only with one path"));
     }
-    let paths: Vec<String> = req.paths.iter().map(|p| path::normalize(p)).collect::<Result<_, _>>()?;
+    let paths: Vec<String> = req.paths.iter().map(|p| path::normalize_existing(p)).collect::<Result<_, _>>()?;
     if req.version.is_none() {
         // The common case, a batch of current versions: two queries in all.
         let mut found: std::collections::HashMap<String, FileVersion> = state
@@ -287,7 +292,7 @@ pub async fn rename(
     user: AuthUser,
     Body(req): Body<MoveRequest>,
 ) -> ApiResult<Json<Entry>> {
-    let (from, to) = (path::normalize(&req.from)?, path::normalize(&req.to)?);
+    let (from, to) = (path::normalize_existing(&req.from)?, path::normalize(&req.to)?);
     if from == "/" || to == "/" {
         return Err(ApiError::bad_request("bad_path", "the root cannot be moved or replaced"));
     }
@@ -301,7 +306,7 @@ pub async fn remove(
     user: AuthUser,
     Body(req): Body<RemoveRequest>,
 ) -> ApiResult<Json<RemoveResponse>> {
-    let p = path::normalize(&req.path)?;
+    let p = path::normalize_existing(&req.path)?;
     let grace = state.opts.durability.deleted_grace.as_millis() as i64;
     let (files, dirs) = state.db.remove(user.id, &p, req.recursive, grace).await?;
     Ok(Json(RemoveResponse { files, dirs }))
@@ -313,7 +318,7 @@ pub async fn restore(
     user: AuthUser,
     Body(req): Body<RestoreRequest>,
 ) -> ApiResult<Json<Entry>> {
-    let p = path::normalize(&req.path)?;
+    let p = path::normalize_existing(&req.path)?;
     state.db.restore(user.id, &p, req.version).await?;
     Ok(Json(stat_entry(&state, user.id, &p).await?))
 }

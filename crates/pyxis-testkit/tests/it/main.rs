@@ -5,6 +5,7 @@ mod accounts;
 mod catalog;
 mod durability;
 mod failures;
+mod names;
 mod putget;
 mod registry;
 mod support;
