@@ -182,7 +182,7 @@ mod tests {
         let c = Config::new(Params::default()).unwrap();
         assert_eq!(c.scheme.to_string(), "6+4");
         assert!(c.from_policy);
-        assert_eq!(c.threshold, 7);
+        assert_eq!(c.threshold, 8, "k+2, the default since k+1 lost chunks under churn");
         assert_eq!(c.horizon, 365 * DAY);
         assert_eq!(c.grace, 24 * HOUR);
     }

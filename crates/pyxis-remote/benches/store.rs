@@ -149,10 +149,12 @@ async fn http_round(
     let store = Store::open(dir, options()).await.unwrap();
     let registration = Arc::new(Registration::default());
     registration.set(Registered { remote_id: 1, verifier: GrantVerifier::new(signer.public_key()) });
+    // Every put is answered with a signed receipt, as in production.
+    let key = Arc::new(pyxis_core::identity::RemoteKey::generate().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server =
-        tokio::spawn(axum::serve(listener, router(AppState { store: store.clone(), registration })).into_future());
+        tokio::spawn(axum::serve(listener, router(AppState { store: store.clone(), registration, key })).into_future());
     let expires = pyxis_core::grants::unix_now() + 600;
     let requests: Vec<_> = batch
         .into_iter()

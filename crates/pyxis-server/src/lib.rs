@@ -206,11 +206,13 @@ impl RunningServer {
 
 /// Opens the catalog, binds, and starts serving and the background workers.
 pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
+    // Checked before the catalog is opened: opening it would create its WAL
+    // files with the catalog's (too wide) permissions.
     secrets::prepare_data_dir(&opts.data_dir, opts.database_url.is_none())?;
-    let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
     if opts.database_url.is_none() {
         secrets::check_private(&opts.data_dir)?;
     }
+    let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
     let (signer, rotations) = secrets::grant_key(&db, opts.rotate_grant_key).await?;
     let sessions = auth::SessionKeys::new(&db.server_key("session_key", auth::random_secret).await?);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;

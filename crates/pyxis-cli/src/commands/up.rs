@@ -35,7 +35,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         ..ServerOptions::default()
     })
     .await
-    .with_context(|| format!("starting the server on {} (is another `pyxis up` running?)", a.listen))?;
+    .with_context(|| format!("starting the server on {}", a.listen))?;
     let mut remotes = Vec::new();
     for i in 0..a.remotes {
         let port = a.listen.port().checked_add(1 + i).context("no free port numbers after --listen")?;

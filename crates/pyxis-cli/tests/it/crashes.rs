@@ -27,14 +27,27 @@ fn a_remote_killed_during_upload_and_during_download() {
 
     let out = net.dir.path().join("out");
     let mut get = net.command(&["get", "/f", out.to_str().unwrap()]).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    wait_until("the download to be under way", || temp_bytes(net.dir.path()) > 4 << 20);
     net.remotes[1].kill();
+    assert!(!out.exists(), "the download finished before the remote died: the test proved nothing");
     assert!(get.wait().unwrap().success(), "get failed after a remote died");
     assert!(std::fs::read(&out).unwrap() == std::fs::read(&f).unwrap());
 }
 
+/// Bytes written so far to the temporary files of downloads in `dir`.
+fn temp_bytes(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".pyxis-"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.blocks() * 512)
+        .sum()
+}
+
 #[test]
-fn the_server_killed_mid_upload_leaves_nothing_partial() {
+fn the_server_killed_mid_upload_costs_a_pause_not_the_put() {
     let mut net = Net::start(6);
     net.ok(&["signup", "alice"]);
     let f = net.dir.path().join("f");
@@ -42,20 +55,15 @@ fn the_server_killed_mid_upload_leaves_nothing_partial() {
     let mut put = net.command(&["put", f.to_str().unwrap(), "/f"]).spawn().unwrap();
     wait_until("shards to arrive", || net.remote_bytes(2) > 4 << 20);
     net.server.as_mut().unwrap().kill();
-    assert!(!put.wait().unwrap().success(), "put cannot succeed without its server");
-
+    assert!(put.try_wait().unwrap().is_none(), "the put ended before the server died: the test proved nothing");
+    // Down for a moment (the put's calls fail and retry), then back.
+    std::thread::sleep(Duration::from_millis(500));
     net.start_server();
-    net.wait_online(6);
+    let status = put.wait().unwrap();
+    assert!(status.success(), "a server restart in the middle of a put cost the put");
     let ls = net.ok(&["--json", "ls", "-R", "/"]);
     let v: serde_json::Value = serde_json::from_str(&ls).unwrap();
-    assert!(v["entries"].as_array().unwrap().is_empty(), "a partial file is visible: {ls}");
-
-    // The re-run completes and skips what the first run stored.
-    let again: serde_json::Value =
-        serde_json::from_str(&net.ok(&["--json", "put", f.to_str().unwrap(), "/f"])).unwrap();
-    let (new, dedup) = (again["new"].as_u64().unwrap(), again["dedup"].as_u64().unwrap());
-    assert_eq!(new + dedup, 96 << 20);
-    assert!(dedup > 0, "the re-run uploaded everything again");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1, "{ls}");
     let out = net.dir.path().join("out");
     net.ok(&["get", "/f", out.to_str().unwrap()]);
     assert!(std::fs::read(&out).unwrap() == std::fs::read(&f).unwrap());

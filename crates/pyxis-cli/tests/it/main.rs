@@ -4,3 +4,5 @@
 mod cli;
 mod crashes;
 mod procs;
+mod strangers;
+mod upgrade;

@@ -45,9 +45,16 @@ impl Drop for Proc {
 }
 
 fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    spawn_with(dir, name, args, &[])
+}
+
+/// Spawns `pyxis ARGS` with extra environment; output goes to `DIR/NAME.log`
+/// (appended, so a restarted process keeps its predecessor's lines).
+fn spawn_with(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("{name}.log"))).unwrap();
     let child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()
@@ -61,6 +68,8 @@ pub struct Net {
     pub port: u16,
     pub server: Option<Proc>,
     pub remotes: Vec<Proc>,
+    /// Each remote's port, kept across restarts.
+    pub ports: Vec<u16>,
 }
 
 impl Net {
@@ -73,7 +82,7 @@ impl Net {
         let dir =
             tempfile::Builder::new().disable_cleanup(std::env::var_os("PYXIS_TEST_KEEP").is_some()).tempdir().unwrap();
         eprintln!("test network in {}", dir.path().display());
-        let mut net = Net { dir, port: free_port(), server: None, remotes: vec![] };
+        let mut net = Net { dir, port: free_port(), server: None, remotes: vec![], ports: vec![] };
         net.start_server();
         for _ in 0..remotes {
             net.spawn_remote();
@@ -82,17 +91,50 @@ impl Net {
         net
     }
 
-    /// Starts one more remote process; returns its index.
+    /// Starts one more remote process (admitted vetted, with a token from
+    /// `pyxis admin remote-token`); returns its index.
     pub fn spawn_remote(&mut self) -> usize {
+        self.spawn_remote_with(&[])
+    }
+
+    /// [`spawn_remote`](Self::spawn_remote) with extra environment.
+    pub fn spawn_remote_with(&mut self, env: &[(&str, &str)]) -> usize {
         let i = self.remotes.len();
-        let port = free_port().to_string();
-        let rdir = self.dir.path().join(format!("remote-{i}"));
-        let (url, listen) = (self.url(), format!("127.0.0.1:{port}"));
-        let args =
-            ["remote", "--server", &url, "--listen", &listen, "--dir", rdir.to_str().unwrap(), "--capacity", "4GiB"];
-        let p = spawn(self.dir.path(), &format!("remote-{i}"), &args);
+        let port = free_port();
+        let p = self.remote_process(i, port, &self.url(), env);
         self.remotes.push(p);
+        self.ports.push(port);
         i
+    }
+
+    /// Starts remote `i` again (after a kill) on its directory and port.
+    pub fn restart_remote(&mut self, i: usize, server: &str) {
+        self.remotes[i].kill();
+        self.remotes[i] = self.remote_process(i, self.ports[i], server, &[]);
+    }
+
+    /// A single-use admission token for one vetted remote.
+    pub fn remote_token(&self) -> String {
+        let out = self.ok(&["admin", "remote-token", "--vetted", "--token", ADMIN, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts remote `i`'s process on `port`, talking to the server at
+    /// `server`; a token only if the remote has no key yet.
+    pub fn remote_process(&self, i: usize, port: u16, server: &str, env: &[(&str, &str)]) -> Proc {
+        let rdir = self.dir.path().join(format!("remote-{i}"));
+        let listen = format!("127.0.0.1:{port}");
+        let mut args: Vec<String> =
+            ["remote", "--server", server, "--listen", &listen, "--dir", rdir.to_str().unwrap(), "--capacity", "4GiB"]
+                .map(str::to_owned)
+                .to_vec();
+        if !rdir.join("remote.key").exists() {
+            args.extend(["--token".to_owned(), self.remote_token()]);
+        }
+        args.extend(["--inventory-every".to_owned(), "2s".to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        spawn_with(self.dir.path(), &format!("remote-{i}"), &args, env)
     }
 
     pub fn start_server(&mut self) {

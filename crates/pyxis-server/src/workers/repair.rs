@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use futures::StreamExt;
 use pyxis_core::erasure::{Erasure, shard_hash, verify_shard};
-use pyxis_core::policy::{max_unvetted, success_threshold};
+use pyxis_core::policy::max_unvetted;
 use pyxis_core::repair::{self, Health, Limit, LostOn, ShardStatus};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 
@@ -225,9 +225,10 @@ async fn reencode_pass(state: &State, limiter: &Limiter, remotes: &[RemoteRow]) 
     Ok(())
 }
 
-/// Rebuilds a chunk at a wider scheme. The swap needs receipts for the
-/// success threshold of the new shards; the others are recorded without one
-/// and repair places them.
+/// Rebuilds a chunk at a wider scheme. The swap needs a receipt for every
+/// new shard: widening is not urgent, and a wider chunk that could not be
+/// stored whole would be degraded for as long as the network stays as it is
+/// (a remote that stopped a moment ago still counts as online).
 async fn reencode_chunk(
     state: &State,
     limiter: &Limiter,
@@ -265,7 +266,7 @@ async fn reencode_chunk(
         placed.push(NewShard { idx, hash, remote: t, proof });
     }
     let receipted = placed.iter().filter(|s| s.proof == PROOF_RECEIPT).count();
-    let swapped = receipted >= success_threshold(target)
+    let swapped = receipted == placed.len()
         && state.db.swap_scheme_if(c, target.data() as i64, target.parity() as i64, &placed).await?;
     if !swapped {
         // What was stored is recorded as garbage, never left for the remotes
