@@ -22,6 +22,11 @@ pub struct Progress {
     pub chunks_dedup: AtomicU64,
     /// Requests to the server for shard locations (the cache saves these).
     pub locates: AtomicU64,
+    /// Shard uploads moved to another remote after theirs failed.
+    pub failovers: AtomicU64,
+    /// Chunks placed again, cut for a narrower scheme, because too few of
+    /// their remotes took their shards (remotes died).
+    pub replaced_chunks: AtomicU64,
 }
 
 /// A point-in-time copy of [`Progress`].
@@ -37,6 +42,8 @@ pub struct Totals {
     pub chunks_new: u64,
     pub chunks_dedup: u64,
     pub locates: u64,
+    pub failovers: u64,
+    pub replaced_chunks: u64,
 }
 
 impl Progress {
@@ -56,6 +63,8 @@ impl Progress {
             chunks_new: self.chunks_new.load(Relaxed),
             chunks_dedup: self.chunks_dedup.load(Relaxed),
             locates: self.locates.load(Relaxed),
+            failovers: self.failovers.load(Relaxed),
+            replaced_chunks: self.replaced_chunks.load(Relaxed),
         }
     }
 }

@@ -288,6 +288,7 @@ async fn upload_encoded(ctx: &Arc<Ctx>, encoded: Vec<EncodedChunk>, scheme: Sche
             return Ok(());
         }
         tracing::warn!(chunks = short.len(), scheme = %scheme, "some chunks could not reach their success threshold; placing them again");
+        Progress::add(&ctx.progress.replaced_chunks, short.len() as u64);
         ctx.refresh_scheme().await?;
         let keep: HashSet<ChunkId> = short.into_iter().collect();
         pending.retain(|p| keep.contains(&p.id));
@@ -384,6 +385,7 @@ async fn put_with_failover(
             }
             Err(e) => {
                 tracing::warn!(chunk = %id, shard = target.index, error = %e, "shard upload failed; placing it elsewhere");
+                Progress::add(&ctx.progress.failovers, 1);
                 failed.push(e.remote());
                 match ctx.api.replace(&ReplaceRequest { id, index: target.index, failed: failed.clone() }).await {
                     Ok(t) => target = t,

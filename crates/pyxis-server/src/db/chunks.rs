@@ -85,6 +85,21 @@ impl Db {
         Ok(missing)
     }
 
+    /// Every chunk a user has stored, in id order (for `pyxis admin check`
+    /// and tests).
+    pub async fn chunk_ids(&self, user: i64) -> sqlx::Result<Vec<ChunkId>> {
+        let rows: Vec<Vec<u8>> = on_db!(
+            self,
+            read | c
+                | sqlx::query_scalar("SELECT chunk_id FROM chunks WHERE user_id = $1 AND state = $2 ORDER BY chunk_id")
+                    .bind(user)
+                    .bind(STORED)
+                    .fetch_all(c)
+                    .await
+        )?;
+        Ok(rows.iter().filter_map(|r| ChunkId::from_slice(r)).collect())
+    }
+
     pub async fn chunk(&self, user: i64, id: &ChunkId) -> sqlx::Result<Option<ChunkRow>> {
         let sql =
             sqlx::AssertSqlSafe(format!("SELECT {CHUNK_COLUMNS} FROM chunks WHERE user_id = $1 AND chunk_id = $2"));

@@ -23,14 +23,24 @@ pub enum ShardOpError {
     Refused { remote: i64, status: u16, body: String },
     #[error("shard {0} from remote {1} failed its hash check")]
     Corrupt(ShardHash, i64),
+    #[error("remote {remote} answered with more bytes than shard {shard} has ({why})")]
+    Oversized { remote: i64, shard: ShardHash, why: String },
     #[error("remote {remote} stored shard {shard} without a valid receipt: {why}")]
     NoReceipt { remote: i64, shard: ShardHash, why: String },
 }
 
 impl ShardOpError {
-    /// The remote answered that it does not have the shard (intact).
+    /// The remote answered, without the shard intact: not found, corrupt,
+    /// more bytes than the shard has, or a redirect elsewhere (never
+    /// followed: the remote must hold the bytes itself). An audit counts
+    /// these as failed; no answer at all is the liveness sweeper's business.
     pub fn is_missing(&self) -> bool {
-        matches!(self, ShardOpError::Refused { status: 404, .. } | ShardOpError::Corrupt(..))
+        matches!(
+            self,
+            ShardOpError::Refused { status: 300..=399 | 404, .. }
+                | ShardOpError::Corrupt(..)
+                | ShardOpError::Oversized { .. }
+        )
     }
 }
 
@@ -56,9 +66,12 @@ impl AppState {
             let body = pyxis_net::error_text(resp).await;
             return Err(ShardOpError::Refused { remote, status: status.as_u16(), body });
         }
-        let bytes = pyxis_net::read_capped(resp, max_len as usize)
-            .await
-            .map_err(|e| ShardOpError::Unreachable(remote, e.to_string()))?;
+        let bytes = pyxis_net::read_capped(resp, max_len as usize).await.map_err(|e| match e {
+            pyxis_net::ReadError::TooLarge { .. } => {
+                ShardOpError::Oversized { remote, shard: hash, why: e.to_string() }
+            }
+            other => ShardOpError::Unreachable(remote, other.to_string()),
+        })?;
         if pyxis_core::erasure::shard_hash(&bytes) != hash {
             return Err(ShardOpError::Corrupt(hash, remote));
         }

@@ -17,7 +17,9 @@ async fn a_remote_dying_during_upload_is_replaced() {
     let progress = a.progress();
     let put = async { a.put(&f, "/f").await };
     let kill = async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while progress.wire.load(Ordering::Relaxed) < 4 << 20 {
+            assert!(std::time::Instant::now() < deadline, "the upload never got going");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         c.stop_remote(0).await;
@@ -25,6 +27,10 @@ async fn a_remote_dying_during_upload_is_replaced() {
     let (r, ()) = tokio::join!(put, kill);
     let r = r.unwrap();
     assert!(r.failed.is_empty());
+    // The remote died with the upload under way: shards bound for it went
+    // elsewhere (or their chunks were placed again), or the test proved nothing.
+    let t = r.totals;
+    assert!(t.failovers + t.replaced_chunks > 0, "no upload was ever moved off the dead remote: {t:?}");
     let out = c.dir.path().join("f.out");
     a.get("/f", &out, None).await.unwrap();
     same_file(&f, &out);
@@ -108,7 +114,18 @@ async fn shard_locations_are_cached_and_stale_ones_refreshed() {
         c.restart_remote(i, ([127, 0, 0, 1], 0).into()).await.unwrap();
     }
     c.wait_online(4).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await; // heartbeats carry the new URLs
+    // Registration carries the new URLs: wait until the server has them all.
+    let urls: Vec<String> = (0..4).map(|i| c.remote(i).url().to_owned()).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let known: Vec<String> =
+            c.server().state().db.online_remotes().await.unwrap().into_iter().map(|r| r.url).collect();
+        if urls.iter().all(|u| known.contains(u)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server never learnt the new URLs: {known:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let third = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
     std::fs::remove_file(&out).unwrap();
     third.get("/f", &out, None).await.unwrap();

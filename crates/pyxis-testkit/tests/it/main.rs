@@ -8,4 +8,5 @@ mod failures;
 mod names;
 mod putget;
 mod registry;
+mod strangers;
 mod support;
