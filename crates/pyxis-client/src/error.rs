@@ -59,7 +59,11 @@ impl ClientError {
             ClientError::Unreachable { source, .. } => {
                 source.is_connect() || source.is_timeout() || source.is_request() || source.is_body()
             }
-            ClientError::Api { status, .. } => matches!(status, 502..=504),
+            // A 503 that names a lasting condition (too few remotes for a
+            // placement) is an answer, not an outage: the caller decides.
+            ClientError::Api { status, code, .. } => {
+                matches!(status, 502 | 504) || (*status == 503 && code != "not_enough_remotes")
+            }
             _ => false,
         }
     }
