@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! off len field
-//!   0   4 magic "PYXR"
+//!   0   4 magic "PYXA" (acknowledgement)
 //!   4   1 version = 1
 //!   5   3 reserved = 0
 //!   8   8 remote id (i64 LE)
@@ -22,7 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::format::{FormatError, Reader};
 use crate::ids::ShardHash;
 
-pub const MAGIC: [u8; 4] = *b"PYXR";
+pub const MAGIC: [u8; 4] = *b"PYXA";
 pub const VERSION: u8 = 1;
 pub const BODY_LEN: usize = 60;
 pub const SIGNED_LEN: usize = BODY_LEN + 64;
