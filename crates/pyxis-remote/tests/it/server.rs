@@ -162,11 +162,11 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// Checks the remote's signature, as the real server does; returns its key.
-fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], Response> {
+fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], Box<Response>> {
     let h = headers.get(pyxis_proto::remote_call::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     pyxis_core::identity::verify_call(h, method.as_str(), uri.path(), body, now)
-        .map_err(|e| refuse(StatusCode::UNAUTHORIZED, "bad_signature", &e.to_string()))
+        .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, "bad_signature", &e.to_string())))
 }
 
 async fn register(
@@ -178,7 +178,7 @@ async fn register(
 ) -> Response {
     let key = match verify(&method, &uri, &headers, &body) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let req: RegisterRequest = serde_json::from_slice(&body).unwrap();
     s.registrations.lock().unwrap().push(req.clone());
@@ -205,10 +205,10 @@ async fn register(
 }
 
 /// The id in the path must be the signer's.
-fn caller(s: &ServerState, key: &[u8; 32], id: i64) -> Result<(), Response> {
+fn caller(s: &ServerState, key: &[u8; 32], id: i64) -> Result<(), Box<Response>> {
     match s.remotes.lock().unwrap().get(key) {
         Some(known) if *known == id && !s.forget.load(Ordering::SeqCst) => Ok(()),
-        _ => Err(refuse(StatusCode::UNAUTHORIZED, "unknown_remote", "register again")),
+        _ => Err(Box::new(refuse(StatusCode::UNAUTHORIZED, "unknown_remote", "register again"))),
     }
 }
 
@@ -226,10 +226,10 @@ async fn heartbeat(
     }
     let key = match verify(&method, &uri, &headers, &body) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = caller(&s, &key, id) {
-        return r;
+        return *r;
     }
     s.heartbeats.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
     s.beats.fetch_add(1, Ordering::SeqCst);
@@ -251,10 +251,10 @@ async fn inventory(
 ) -> Response {
     let key = match verify(&method, &uri, &headers, &body) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = caller(&s, &key, id) {
-        return r;
+        return *r;
     }
     let req: InventoryRequest = serde_json::from_slice(&body).unwrap();
     s.inventories.fetch_add(1, Ordering::SeqCst);
