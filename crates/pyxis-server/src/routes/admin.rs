@@ -78,7 +78,7 @@ pub async fn health_report(state: &State) -> ApiResult<HealthResponse> {
     // The histogram has no k, so recompute it from the degraded chunks.
     for c in state.db.degraded_chunks(1_000_000).await? {
         let rows = state.db.shard_health(c.user_id, &c.chunk_id).await?;
-        let healthy = rows.iter().filter(|r| r.state == 1 && r.remote_state == ONLINE).count() as i64;
+        let healthy = rows.iter().filter(|r| r.state == 1 && r.proof > 0 && r.remote_state == ONLINE).count() as i64;
         if healthy <= c.data_shards {
             at_risk += c.blob_len.max(0) as u64;
         }

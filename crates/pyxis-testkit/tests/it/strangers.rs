@@ -169,19 +169,23 @@ async fn lying_remotes_cannot_make_a_put_lose_data_and_audits_catch_them() {
     let out = c.dir.path().join("out");
     a.get("/f", &out, None).await.unwrap();
     same_file(&f, &out);
-    // ...and audits catch every liar that took a shard; its shards are rebuilt on honest remotes.
+    // ...and audits catch every liar that took a shard: each failed its
+    // audits and holds nothing the catalog counts on any more (suspect after
+    // three failures, or its few shards already rebuilt on honest remotes).
     let liars: Vec<i64> = rogues.iter().filter(|r| r.acked() > 0).map(RogueRemote::remote_id).collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let mut suspect = 0;
+        let mut caught = 0;
         for id in &liars {
-            suspect += usize::from(state_name(db.remote(*id).await.unwrap().unwrap().state) == "suspect");
+            let row = db.remote(*id).await.unwrap().unwrap();
+            let holds = db.shards_on(*id).await.unwrap();
+            caught += usize::from(state_name(row.state) == "suspect" || (holds == 0 && row.audit_failures > 0));
         }
         let h = c.health().await;
-        if suspect == liars.len() && fully_healthy(&h, 6) {
+        if caught == liars.len() && fully_healthy(&h, 6) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "{suspect} of {} liars suspect; {h:?}", liars.len());
+        assert!(std::time::Instant::now() < deadline, "{caught} of {} liars caught; {h:?}", liars.len());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(rogues);
