@@ -52,7 +52,8 @@ else
 fi
 echo "built ${#targets[@]} targets in $((SECONDS - start)) s"
 
-bin_dir=target/$(rustc -vV | sed -n 's/^host: //p')/release
+# Absolute, so the messages below can be pasted anywhere.
+bin_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")/$(rustc -vV | sed -n 's/^host: //p')/release
 mkdir -p logs
 
 # Runs one target: its regression inputs, then FUZZ_SECONDS of fuzzing.
@@ -84,7 +85,7 @@ fuzz_one() {
     {
       echo "$t: CRASHED (log: fuzz/$log)"
       echo "  input saved at fuzz/${input:-artifacts/$t/}"
-      echo "  reproduce: fuzz/$bin fuzz/${input:-artifacts/$t/<file>}"
+      echo "  reproduce: $bin fuzz/${input:-artifacts/$t/<file>}"
       echo "  fix the bug, then keep the input: cp fuzz/${input:-artifacts/$t/<file>} fuzz/regressions/$t/"
     } >"logs/$t.result"
     return 1
