@@ -45,7 +45,15 @@ pub fn http_client() -> reqwest::Client {
 pub(crate) async fn api_error(resp: reqwest::Response) -> ClientError {
     let status = resp.status();
     let text = pyxis_net::error_text(resp).await;
-    match serde_json::from_str::<ErrorBody>(&text) {
+    error_from_answer(status, &text)
+}
+
+/// What a non-success answer means: the server's [`ErrorBody`] if it sent one,
+/// else the status and the start of whatever it sent. Public only for the fuzz
+/// targets in `fuzz/` (the answer may come from a hostile server or remote).
+#[doc(hidden)]
+pub fn error_from_answer(status: StatusCode, text: &str) -> ClientError {
+    match serde_json::from_str::<ErrorBody>(text) {
         Ok(b) => ClientError::Api { status: status.as_u16(), code: b.code, message: b.message },
         Err(_) => ClientError::Api {
             status: status.as_u16(),

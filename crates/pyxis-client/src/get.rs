@@ -16,10 +16,10 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{FuturesUnordered, StreamExt};
 use pyxis_core::codec::ChunkBuf;
 use pyxis_core::erasure::verify_shard;
-use pyxis_core::keys::ChunkKey;
+use pyxis_core::keys::{ChunkKey, Keyring};
 use pyxis_core::manifest::open_manifest;
 use pyxis_proto::ChunkId;
-use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest};
+use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, ReadResponse};
 use pyxis_proto::api::chunks::{ChunkLocation, LocateRequest};
 use pyxis_proto::format::manifest::ManifestBody;
 use serde::Serialize;
@@ -249,14 +249,48 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ClientError::io(p, e))
 }
 
-/// Writes one file version to `dst`; `durable` fsyncs it before the rename.
-pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durable: bool) -> Result<u64> {
-    let keys = &reader.ctx.keys;
+/// Opens a version's file key and manifest and checks the manifest against the
+/// catalog's size. Every byte of `fv` comes from the server. Public only for
+/// the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub fn open_version(keys: &Keyring, fv: &FileVersion) -> Result<ManifestBody> {
     let file_key = keys.unwrap_file_key(&fv.wrapped_key)?;
     let body = open_manifest(&fv.manifest, &file_key)?;
     if body.size() != fv.info.size {
         return Err(ClientError::Invalid(format!("{}: manifest and catalog disagree on the size", fv.path)));
     }
+    Ok(body)
+}
+
+/// Where the entry `path` of a listing of `src` goes under `dst`. The path
+/// comes from the server, so it must be in normal form (no `..`, checked by
+/// the server's own rules) and lie under `src`: anything else would let a
+/// hostile server write outside `dst`. Public only for the fuzz targets in
+/// `fuzz/`.
+#[doc(hidden)]
+pub fn local_path(src: &str, dst: &Path, path: &str) -> Result<PathBuf> {
+    let outside = || ClientError::Invalid(format!("the server listed {path:?}, which is not a path under {src}"));
+    if pyxis_proto::path::normalize(path).ok().as_deref() != Some(path) || !pyxis_proto::path::is_within(path, src) {
+        return Err(outside());
+    }
+    let rel = path.get(src.len()..).ok_or_else(outside)?.trim_start_matches('/');
+    Ok(dst.join(rel))
+}
+
+/// The one version a read of a single path answers.
+fn single_file(resp: ReadResponse, path: &str) -> Result<FileVersion> {
+    let mut files = resp.files.into_iter();
+    match (files.next(), files.next()) {
+        (Some(fv), None) if fv.path == path => Ok(fv),
+        _ => {
+            Err(ClientError::Invalid(format!("the server did not answer with exactly the version of {path} asked for")))
+        }
+    }
+}
+
+/// Writes one file version to `dst`; `durable` fsyncs it before the rename.
+pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durable: bool) -> Result<u64> {
+    let body = open_version(&reader.ctx.keys, &fv)?;
     let tmp = temp_path(dst);
     let file = {
         let t = tmp.clone();
@@ -338,7 +372,8 @@ pub async fn get(reader: Arc<Reader>, src: &str, dst: &Path, version: Option<i64
     let ctx = reader.ctx.clone();
     let entry = ctx.api.stat(src).await?;
     if entry.kind == EntryKind::File {
-        let fv = ctx.api.read(&ReadRequest { paths: vec![entry.path.clone()], version }).await?.files.remove(0);
+        let resp = ctx.api.read(&ReadRequest { paths: vec![entry.path.clone()], version }).await?;
+        let fv = single_file(resp, &entry.path)?;
         ctx.progress.total.store(fv.info.size, std::sync::atomic::Ordering::Relaxed);
         ctx.progress.files_total.store(1, std::sync::atomic::Ordering::Relaxed);
         write_file(&reader, fv, dst, true).await?;
@@ -360,11 +395,17 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     let mut files = Vec::new();
     let mut dirs = vec![dst.to_owned()];
     let mut after: Option<String> = None;
+    let mut failed = Vec::new();
     loop {
         let page = ctx.api.list(src, true, after.as_deref()).await?;
         for e in page.entries {
-            let rel = e.path.strip_prefix(src).unwrap_or(&e.path).trim_start_matches('/');
-            let local = dst.join(rel);
+            let local = match local_path(src, dst, &e.path) {
+                Ok(l) => l,
+                Err(err) => {
+                    failed.push(Skipped { path: e.path, error: err.to_string() });
+                    continue;
+                }
+            };
             match e.kind {
                 EntryKind::Dir => dirs.push(local),
                 EntryKind::File => {
@@ -389,7 +430,6 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     let (tx, rx) = mpsc::channel::<Vec<Assembled>>(2);
     let progress = ctx.progress.clone();
     let writer = tokio::task::spawn_blocking(move || write_small_files(rx, &progress));
-    let mut failed = Vec::new();
     let mut written = 0u64;
     for batch in files.chunks(READ_BATCH) {
         let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
@@ -443,8 +483,7 @@ struct Assembled {
 
 /// Opens a small file's manifest and gathers its bytes.
 async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Result<Assembled> {
-    let file_key = reader.ctx.keys.unwrap_file_key(&fv.wrapped_key)?;
-    let body = open_manifest(&fv.manifest, &file_key)?;
+    let body = open_version(&reader.ctx.keys, &fv)?;
     let data = match &body {
         ManifestBody::Inline { size, compression, stored } => {
             crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?
@@ -503,4 +542,36 @@ fn write_small_files(mut rx: mpsc::Receiver<Vec<Assembled>>, progress: &Progress
         }
     }
     (written, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pyxis_proto::api::catalog::VersionInfo;
+
+    #[test]
+    fn listed_paths_stay_under_the_destination() {
+        let dst = Path::new("/tmp/out");
+        assert_eq!(local_path("/docs", dst, "/docs/a/b.txt").unwrap(), dst.join("a/b.txt"));
+        assert_eq!(local_path("/", dst, "/a").unwrap(), dst.join("a"));
+        for hostile in ["/docs/../../etc/passwd", "/docs/./a", "/docsx/a", "/other", "docs/a", "/docs//a", "/docs/a/"] {
+            assert!(local_path("/docs", dst, hostile).is_err(), "{hostile}");
+        }
+    }
+
+    #[test]
+    fn a_read_must_answer_the_one_version_asked_for() {
+        let fv = |path: &str| FileVersion {
+            path: path.into(),
+            info: VersionInfo { version: 1, size: 0, mtime: 0, content_hash: String::new(), created_at: 0 },
+            manifest: vec![],
+            wrapped_key: vec![],
+            chunks: vec![],
+        };
+        // An empty answer used to panic the client (`files.remove(0)`).
+        assert!(single_file(ReadResponse { files: vec![] }, "/a").is_err());
+        assert!(single_file(ReadResponse { files: vec![fv("/b")] }, "/a").is_err());
+        assert!(single_file(ReadResponse { files: vec![fv("/a"), fv("/a")] }, "/a").is_err());
+        assert_eq!(single_file(ReadResponse { files: vec![fv("/a")] }, "/a").unwrap().path, "/a");
+    }
 }

@@ -125,7 +125,9 @@ impl KdfParams {
     const MAX_PARALLELISM: u32 = 16;
 
     pub fn validate(&self) -> Result<()> {
-        let ok = (8 * self.parallelism..=Self::MAX_MEMORY_KIB).contains(&self.memory_kib)
+        // Saturating: the parameters come from the server, and 8 × a huge lane
+        // count would overflow.
+        let ok = (self.parallelism.saturating_mul(8)..=Self::MAX_MEMORY_KIB).contains(&self.memory_kib)
             && (1..=Self::MAX_ITERATIONS).contains(&self.iterations)
             && (1..=Self::MAX_PARALLELISM).contains(&self.parallelism);
         if ok {
@@ -375,6 +377,9 @@ mod tests {
         assert!(derive_password_keys(b"x", &salt(), &huge).unwrap_err().to_string().contains("outside"));
         let zero = KdfParams { iterations: 0, ..KdfParams::DEFAULT };
         assert!(zero.validate().is_err());
+        // Caught by fuzz/ (client_answers, kept input): 8 × lanes overflowed, a panic in a debug build.
+        let lanes = KdfParams { parallelism: u32::MAX / 4, ..KdfParams::DEFAULT };
+        assert!(lanes.validate().is_err());
         assert!(derive_password_keys(b"x", &[1; 4], &KdfParams::INSECURE_FAST).is_err());
     }
 

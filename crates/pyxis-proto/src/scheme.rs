@@ -33,7 +33,9 @@ impl Scheme {
         if data == 0 {
             return Err(SchemeError::NoData);
         }
-        if data + parity > MAX_SHARDS {
+        // Checked: both come from text (`k+m` in JSON or a flag), where a
+        // huge k plus m would wrap around to a small total.
+        if data.checked_add(parity).is_none_or(|total| total > MAX_SHARDS) {
             return Err(SchemeError::TooMany { data, parity });
         }
         // Both fit in u8 because their sum does.
@@ -116,5 +118,15 @@ mod tests {
         assert!(matches!("200+56".parse::<Scheme>(), Err(SchemeError::TooMany { .. })));
         assert!("200+55".parse::<Scheme>().is_ok());
         assert!(matches!("-1+2".parse::<Scheme>(), Err(SchemeError::Syntax(_))));
+    }
+
+    #[test]
+    fn a_sum_that_overflows_is_too_many() {
+        // Caught by fuzz/ (api_json, kept input): the sum used to overflow, a panic in a
+        // debug build and "255+1" in a release one.
+        let huge = format!("{}+1", usize::MAX);
+        assert!(matches!(huge.parse::<Scheme>(), Err(SchemeError::TooMany { .. })));
+        assert!(matches!(Scheme::new(1, usize::MAX), Err(SchemeError::TooMany { .. })));
+        assert!(serde_json::from_str::<Scheme>(&format!("\"{huge}\"")).is_err());
     }
 }

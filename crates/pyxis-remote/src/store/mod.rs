@@ -41,6 +41,13 @@ pub use layout::MAX_SHARD_LEN;
 use volume::ReadFault;
 use writer::{Op, Shared, State, Writer, WriterConfig};
 
+/// The volume scanner, public only for the fuzz targets in `fuzz/` (a volume
+/// file is bytes from the disk, so its reader must hold up to anything).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::volume::{ScanEnd, Scanned, scan};
+}
+
 /// Default volume size: big enough that a volume's snapshot and file count
 /// stay small for terabytes, small enough that compacting one is quick.
 pub const DEFAULT_VOLUME_SIZE: u64 = 512 << 20;

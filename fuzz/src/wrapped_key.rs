@@ -1,0 +1,24 @@
+//! Wrapped keys from the server: the master key at login, file keys at read.
+
+use pyxis_core::keys::{FileKey, MasterKey, unwrap_master_key};
+use pyxis_proto::format::wrapped::{Purpose, SYMMETRIC_LEN, WrappedKey, X25519_LEN};
+
+use crate::{FILE_KEY, MASTER_KEY, key_wrapping_key, keyring};
+
+pub fn run(data: &[u8]) {
+    let parsed = WrappedKey::parse(data);
+    if let Ok(w) = &parsed {
+        assert_eq!(w.to_bytes(), data, "a wrapped key that parses re-encodes to its bytes");
+        assert!(data.len() == SYMMETRIC_LEN || data.len() == X25519_LEN);
+    }
+    // Only what was wrapped under these keys opens (the seeds wrap exactly
+    // these), and only for its own purpose.
+    if let Ok(master) = unwrap_master_key(data, &key_wrapping_key()) {
+        assert_eq!(master, MasterKey::from_bytes(MASTER_KEY));
+        assert!(matches!(parsed, Ok(WrappedKey::Symmetric { purpose: Purpose::MasterKey, .. })));
+    }
+    if let Ok(file_key) = keyring().unwrap_file_key(data) {
+        assert_eq!(file_key, FileKey::from_bytes(FILE_KEY));
+        assert_eq!(parsed.map(|w| w.purpose()), Ok(Purpose::FileKey));
+    }
+}
