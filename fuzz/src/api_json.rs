@@ -77,7 +77,7 @@ pub static BODIES: &[(&str, fn(&[u8]))] = table![
     QuotaRequest,
     RemotesResponse,
     HealthResponse,
-    DrainRequest,
+    RemoteRequest,
     PreloginRequest,
     PreloginResponse,
     SignupRequest,
@@ -115,6 +115,11 @@ pub static BODIES: &[(&str, fn(&[u8]))] = table![
     ReportRequest,
     InventoryRequest,
     InventoryResponse,
+    // Added later: appended, so the seeds' selector bytes keep their meaning.
+    RemoteTokenRequest,
+    RemoteTokenResponse,
+    AbandonRequest,
+    KeyRotation,
 ];
 
 /// The check a selector byte picks.

@@ -11,6 +11,7 @@ pub mod chunk_header;
 pub mod client_answers;
 pub mod grant;
 pub mod manifest;
+pub mod remote_signed;
 pub mod seeds;
 pub mod session_token;
 pub mod shard;
@@ -74,6 +75,7 @@ pub fn run(target: &str, data: &[u8]) {
         "client_answers" => client_answers::run(data),
         "grant" => grant::run(data),
         "manifest" => manifest::run(data),
+        "remote_signed" => remote_signed::run(data),
         "session_token" => session_token::run(data),
         "shard" => shard::run(data),
         "volume_record" => volume_record::run(data),

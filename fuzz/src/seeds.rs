@@ -4,8 +4,9 @@
 //! They live as `corpus/<target>/seed-<name>`, the only corpus files kept in
 //! git. When a format changes, rewrite them with any built fuzz binary:
 //! `PYXIS_WRITE_SEEDS=fuzz/corpus fuzz/target/<triple>/release/shard` (see
-//! [`crate::init`]); `cargo test --lib` in `fuzz/` runs every seed through
-//! its target without libFuzzer.
+//! [`crate::init`]), or `cargo test --lib -- --ignored write_seeds`;
+//! `cargo test --lib` in `fuzz/` runs every seed through its target without
+//! libFuzzer.
 
 use pyxis_core::codec::ChunkCodec;
 use pyxis_core::erasure::Erasure;
@@ -39,6 +40,7 @@ pub fn all() -> Vec<(&'static str, Seeds)> {
         ("volume_record", volume_record()),
         ("api_json", api_json()),
         ("client_answers", client_answers()),
+        ("remote_signed", remote_signed()),
     ]
 }
 
@@ -108,6 +110,16 @@ fn grant() -> Seeds {
         ("put", signer.sign(&g(GrantOp::Put, NOW + 600)).into_bytes()),
         ("get", signer.sign(&g(GrantOp::Get, NOW)).into_bytes()),
         ("delete-expired", signer.sign(&g(GrantOp::Delete, NOW - 1)).into_bytes()),
+    ]
+}
+
+fn remote_signed() -> Seeds {
+    use crate::remote_signed::{BODY, METHOD, NOW_MS, PATH, key};
+    let r = pyxis_proto::receipt::Receipt { remote: 7, shard: ShardHash([9; 32]), len: 1 << 20, time_ms: NOW_MS };
+    vec![
+        ("receipt", key().sign_receipt(&r).into_bytes()),
+        ("call", key().sign_call(METHOD, PATH, NOW_MS, BODY).into_bytes()),
+        ("call-stale", key().sign_call(METHOD, PATH, NOW_MS - 3_600_000, BODY).into_bytes()),
     ]
 }
 
@@ -263,6 +275,14 @@ pub fn write(dir: &std::path::Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rewrites `corpus/<target>/seed-*` after a format change:
+    /// `cargo test --lib -- --ignored write_seeds` in `fuzz/`.
+    #[test]
+    #[ignore]
+    fn write_seeds() {
+        write(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")).unwrap();
+    }
 
     #[test]
     fn seeds_pass_their_targets() {
