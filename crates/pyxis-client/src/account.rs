@@ -52,7 +52,7 @@ pub async fn signup_with_key(
     kdf: KdfParams,
     master: MasterKey,
 ) -> Result<Session> {
-    let api = Api::new(server, http_client());
+    let api = Api::new(server, http_client(config.load_ca()?.as_deref())?);
     let salt = random_salt()?;
     let keys = stretch(password.as_bytes().to_vec(), salt.to_vec(), kdf).await?;
     let reader = Keyring::new(&master).reader_public_key()?;
@@ -72,7 +72,7 @@ pub async fn signup_with_key(
 
 /// Logs this device in: derives the login secret, unwraps the master key.
 pub async fn login(config: &ConfigDir, server: &str, username: &str, password: &str) -> Result<Session> {
-    let api = Api::new(server, http_client());
+    let api = Api::new(server, http_client(config.load_ca()?.as_deref())?);
     let pre = api.prelogin(username).await?;
     let salt = hex::decode(&pre.salt).map_err(|e| ClientError::Invalid(format!("server sent a bad salt: {e}")))?;
     let kdf =
@@ -90,7 +90,7 @@ pub async fn login(config: &ConfigDir, server: &str, username: &str, password: &
 /// Ends the session on the server (if reachable) and forgets it here.
 pub async fn logout(config: &ConfigDir) -> Result<()> {
     if let Some(s) = config.load()? {
-        let api = Api::new(&s.server, http_client()).with_token(&s.token);
+        let api = Api::new(&s.server, http_client(config.load_ca()?.as_deref())?).with_token(&s.token);
         match api.logout().await {
             Ok(()) | Err(ClientError::Api { status: 401, .. }) => {}
             Err(e) => return Err(e),

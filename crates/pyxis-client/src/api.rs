@@ -26,19 +26,25 @@ use crate::error::{ClientError, Result};
 /// The largest answer the server gives (a listing page of 10,000 entries or
 /// a read of 10,000 files with their manifests stays well under it).
 const MAX_ANSWER: usize = 256 << 20;
-/// How long a control call keeps retrying through a server restart.
+/// How long a call keeps retrying through a server restart...
 const RETRY_FOR: Duration = Duration::from_secs(60);
+/// ...once the server has answered this process at least once; before that
+/// a refusal is more likely a wrong URL or a server that is down, and is
+/// reported soon.
+const FIRST_CONTACT_RETRY_FOR: Duration = Duration::from_secs(3);
 
 /// The HTTP client every connection shares: HTTP/1.1 with keep-alive (faster
 /// than HTTP/2 for shard traffic here), a pool deep enough for the transfer
-/// lanes, and no redirects.
-pub fn http_client() -> reqwest::Client {
+/// lanes, no redirects, and TLS trusting `ca_pem` only (a private network's
+/// CA) or, without it, the platform's roots.
+pub fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client> {
     pyxis_net::client(&pyxis_net::HttpOptions {
         connect_timeout: Duration::from_secs(10),
         timeout: Duration::from_secs(300),
         pool_per_host: 64,
+        ca_pem: ca_pem.map(<[u8]>::to_vec),
     })
-    .expect("HTTP client with default TLS settings")
+    .map_err(|e| ClientError::Invalid(format!("the TLS settings: {e}")))
 }
 
 /// Turns a non-success response into a `ClientError::Api`.
@@ -68,11 +74,13 @@ pub struct Api {
     base: String,
     http: reqwest::Client,
     token: Option<String>,
+    /// The server has answered (anything) since this client was made.
+    reached: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Api {
     pub fn new(base: &str, http: reqwest::Client) -> Self {
-        Self { base: base.trim_end_matches('/').to_owned(), http, token: None }
+        Self { base: base.trim_end_matches('/').to_owned(), http, token: None, reached: Default::default() }
     }
 
     pub fn with_token(mut self, token: &str) -> Self {
@@ -100,6 +108,7 @@ impl Api {
             None => req,
         };
         let resp = req.send().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), source: e })?;
+        self.reached.store(true, std::sync::atomic::Ordering::Relaxed);
         if !resp.status().is_success() {
             return Err(api_error(resp).await);
         }
@@ -117,13 +126,16 @@ impl Api {
 
     /// Sends a request built by `build`, again and again with back-off while
     /// the server is restarting or overloaded (connection refused or reset,
-    /// timeouts, 502/503/504), for up to a minute. Only for calls that are
-    /// idempotent: a retried one must not do twice what the lost answer did.
+    /// timeouts, 502/503/504), for up to a minute (three seconds until the
+    /// server has answered once). Only for calls that are idempotent: a
+    /// retried one must not do twice what the lost answer did.
     async fn send_retrying<R: DeserializeOwned>(
         &self,
         build: impl Fn() -> Result<reqwest::RequestBuilder>,
     ) -> Result<Option<R>> {
-        let deadline = std::time::Instant::now() + RETRY_FOR;
+        let patience =
+            if self.reached.load(std::sync::atomic::Ordering::Relaxed) { RETRY_FOR } else { FIRST_CONTACT_RETRY_FOR };
+        let deadline = std::time::Instant::now() + patience;
         let mut wait = Duration::from_millis(100);
         loop {
             match self.send(build()?).await {
@@ -163,9 +175,12 @@ impl Api {
         self.send_retrying::<serde_json::Value>(|| Ok(self.http.post(url.clone()).json(body))).await.map(|_| ())
     }
 
+    /// GETs are reads: retried through restarts like the idempotent calls.
     async fn get_query<R: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<R> {
-        let req = self.http.get(self.url(path, query)?);
-        self.send(req).await?.ok_or_else(|| ClientError::Invalid(format!("empty answer from {path}")))
+        let url = self.url(path, query)?;
+        self.send_retrying(|| Ok(self.http.get(url.clone())))
+            .await?
+            .ok_or_else(|| ClientError::Invalid(format!("empty answer from {path}")))
     }
 
     pub async fn prelogin(&self, username: &str) -> Result<PreloginResponse> {
@@ -184,10 +199,7 @@ impl Api {
         self.get_query("/v1/auth/whoami", &[]).await
     }
     pub async fn network(&self) -> Result<NetworkResponse> {
-        let url = self.url("/v1/network", &[])?;
-        self.send_retrying(|| Ok(self.http.get(url.clone())))
-            .await?
-            .ok_or_else(|| ClientError::Invalid("empty answer from /v1/network".into()))
+        self.get_query("/v1/network", &[]).await
     }
     // The put path's calls are idempotent (or made so: placing a chunk
     // already placed re-places it without charging again; a commit of what
@@ -230,8 +242,15 @@ impl Api {
     pub async fn commit(&self, req: &CommitRequest) -> Result<CommitResponse> {
         self.call_idempotent("/v1/commit", req).await
     }
+    /// With `parents`, making a directory that exists is not an error, so
+    /// the call is idempotent and retried through restarts.
     pub async fn mkdir(&self, path: &str, parents: bool) -> Result<Entry> {
-        self.call(Method::POST, "/v1/mkdir", Some(&MkdirRequest { path: path.to_owned(), parents })).await
+        let req = MkdirRequest { path: path.to_owned(), parents };
+        if parents {
+            self.call_idempotent("/v1/mkdir", &req).await
+        } else {
+            self.call(Method::POST, "/v1/mkdir", Some(&req)).await
+        }
     }
     pub async fn rename(&self, from: &str, to: &str) -> Result<Entry> {
         self.call(Method::POST, "/v1/move", Some(&MoveRequest { from: from.to_owned(), to: to.to_owned() })).await

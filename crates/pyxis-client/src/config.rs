@@ -94,6 +94,26 @@ impl ConfigDir {
         result
     }
 
+    fn ca_path(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// The CA bundle this device trusts for its server and remotes (given
+    /// once, with `--ca` or `PYXIS_CA`, and kept), if any.
+    pub fn load_ca(&self) -> Result<Option<Vec<u8>>> {
+        match std::fs::read(self.ca_path()) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClientError::io(self.ca_path().display(), e)),
+        }
+    }
+
+    /// Keeps a CA bundle for later commands.
+    pub fn save_ca(&self, pem: &[u8]) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| ClientError::io(self.dir.display(), e))?;
+        write_private(&self.ca_path(), pem)
+    }
+
     pub fn clear(&self) -> Result<()> {
         match std::fs::remove_file(self.session_path()) {
             Ok(()) => Ok(()),

@@ -270,7 +270,9 @@ pub fn open_version(keys: &Keyring, fv: &FileVersion) -> Result<ManifestBody> {
 #[doc(hidden)]
 pub fn local_path(src: &str, dst: &Path, path: &str) -> Result<PathBuf> {
     let outside = || ClientError::Invalid(format!("the server listed {path:?}, which is not a path under {src}"));
-    if pyxis_proto::path::normalize(path).ok().as_deref() != Some(path) || !pyxis_proto::path::is_within(path, src) {
+    if pyxis_proto::path::normalize_existing(path).ok().as_deref() != Some(path)
+        || !pyxis_proto::path::is_within(path, src)
+    {
         return Err(outside());
     }
     let rel = path.get(src.len()..).ok_or_else(outside)?.trim_start_matches('/');

@@ -52,6 +52,9 @@ pub struct ClientOptions {
     /// Chunks encoded or decoded at once (default: one per core).
     pub workers: usize,
     pub chunker: ChunkerParams,
+    /// Trust only this CA bundle (PEM) for the server and remotes; default
+    /// the one kept in the config directory, else the platform's roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for ClientOptions {
@@ -60,6 +63,7 @@ impl Default for ClientOptions {
             lanes: 32,
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             chunker: ChunkerParams::default(),
+            ca_pem: None,
         }
     }
 }
@@ -84,9 +88,12 @@ pub struct Client {
 
 impl Client {
     /// A client for a saved session (`server` overrides its URL).
-    pub fn open(config: &ConfigDir, server: Option<&str>, opts: ClientOptions) -> Result<Client> {
+    pub fn open(config: &ConfigDir, server: Option<&str>, mut opts: ClientOptions) -> Result<Client> {
         let session = config.load()?.ok_or(ClientError::NotLoggedIn)?;
         let cache = Some(config.cache_dir().join("locations.json"));
+        if opts.ca_pem.is_none() {
+            opts.ca_pem = config.load_ca()?;
+        }
         Self::from_session(&session, server, cache, opts)
     }
 
@@ -96,7 +103,8 @@ impl Client {
         cache_file: Option<std::path::PathBuf>,
         opts: ClientOptions,
     ) -> Result<Client> {
-        let api = Api::new(server.unwrap_or(&session.server), api::http_client()).with_token(&session.token);
+        let api = Api::new(server.unwrap_or(&session.server), api::http_client(opts.ca_pem.as_deref())?)
+            .with_token(&session.token);
         let ctx = upload::Ctx {
             api,
             keys: Arc::new(session.keyring()?),

@@ -5,7 +5,16 @@
 //!   a registered remote cannot aim the server at other URLs;
 //! * **bounded waits**: connect and whole-request timeouts;
 //! * **bounded answers**: [`read_capped`] reads a body only up to the size it
-//!   should have, so a peer cannot exhaust memory with an endless answer.
+//!   should have, so a peer cannot exhaust memory with an endless answer;
+//! * **TLS** by rustls on aws-lc-rs: clients trust the platform's roots, or
+//!   only the CA bundle they are given ([`HttpOptions::ca_pem`]); servers
+//!   and remotes serve HTTPS through [`listen::Listener`], plain HTTP only
+//!   when asked for and only on loopback; [`ca::LocalCa`] makes the
+//!   certificates of a network on one machine.
+
+pub mod ca;
+mod fsutil;
+pub mod listen;
 
 use std::time::Duration;
 
@@ -20,24 +29,62 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Idle keep-alive connections kept per host (at least the transfers in flight).
     pub pool_per_host: usize,
+    /// Trust only these CA certificates (PEM bundle) instead of the
+    /// platform's roots: a private network's CA (`pyxis up`'s, or an
+    /// operator's).
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), timeout: Duration::from_secs(60), pool_per_host: 16 }
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            pool_per_host: 16,
+            ca_pem: None,
+        }
+    }
+}
+
+/// Why a client could not be built.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error("the CA bundle holds no certificate in PEM form")]
+    EmptyCa,
+    #[error("the CA bundle is not valid PEM: {0}")]
+    BadCa(reqwest::Error),
+    #[error("building the HTTP client: {0}")]
+    Build(reqwest::Error),
+}
+
+/// Reads a CA bundle (PEM) and checks that it holds a certificate.
+pub fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("reading the CA bundle {}: {e}", path.display()))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(c) if !c.is_empty() => Ok(pem),
+        Ok(_) => Err(format!("{} holds no certificate in PEM form", path.display())),
+        Err(e) => Err(format!("{} is not a PEM certificate bundle: {e}", path.display())),
     }
 }
 
 /// An HTTP/1.1 keep-alive client (faster than HTTP/2 for shard traffic here)
 /// that never follows a redirect.
-pub fn client(opts: &HttpOptions) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn client(opts: &HttpOptions) -> Result<reqwest::Client, ClientError> {
+    let mut b = reqwest::Client::builder()
         .http1_only()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(opts.pool_per_host)
         .connect_timeout(opts.connect_timeout)
-        .timeout(opts.timeout)
-        .build()
+        .timeout(opts.timeout);
+    if let Some(pem) = &opts.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(ClientError::BadCa)?;
+        if certs.is_empty() {
+            return Err(ClientError::EmptyCa);
+        }
+        b = b.tls_certs_only(certs);
+    }
+    b.build().map_err(ClientError::Build)
 }
 
 /// Why a peer's answer could not be read.

@@ -35,7 +35,9 @@ use crate::store::Store;
 
 /// Retry delays after a failure double from here...
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
-/// ...up to here, so a returning server is noticed within half a minute.
+/// ...up to here, or the heartbeat interval if shorter: a returning server
+/// hears from the remote as soon as it would have from a healthy one, and
+/// does not mark it offline for having been away itself.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Error)]
@@ -134,7 +136,7 @@ impl Heartbeat {
                         _ => warn!(error = %e, retry_in = ?backoff, "cannot talk to the server; still serving"),
                     }
                     let wait = backoff;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    backoff = (backoff * 2).min(BACKOFF_MAX.min(self.interval));
                     wait
                 }
             };

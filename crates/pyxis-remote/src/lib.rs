@@ -21,9 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use pyxis_core::grants::GrantVerifier;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -46,8 +44,15 @@ pub struct RemoteOptions {
     pub dir: PathBuf,
     /// Live shard bytes this remote offers.
     pub capacity: u64,
-    /// The URL clients use; default `http://{bound address}`.
+    /// The URL clients use; default `https://{bound address}`.
     pub public_url: Option<String>,
+    /// The certificate and key to serve HTTPS with.
+    pub tls: Option<pyxis_net::listen::TlsFiles>,
+    /// Serve plain HTTP instead (refused on anything but a loopback address).
+    pub insecure_http: bool,
+    /// Trust only these CAs (PEM) when talking to the server; default the
+    /// platform's roots.
+    pub ca_pem: Option<Vec<u8>>,
     /// A name for people; default the host name.
     pub name: Option<String>,
     /// Overrides the heartbeat interval the server asks for (tests use short ones).
@@ -160,9 +165,17 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
     let store = Store::open(opts.dir.join("store"), StoreOptions::new(opts.capacity))
         .await
         .context("opening the shard store")?;
-    let listener = TcpListener::bind(opts.listen).await.with_context(|| format!("listening on {}", opts.listen))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    let url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let security = match (&opts.tls, opts.insecure_http) {
+        (Some(files), _) => pyxis_net::listen::Security::Tls(pyxis_net::listen::server_config(files)?),
+        (None, true) => pyxis_net::listen::Security::InsecureHttp,
+        (None, false) => anyhow::bail!(
+            "no TLS certificate: give --tls-cert and --tls-key, or --insecure-http to serve plain HTTP on a \
+             loopback address"
+        ),
+    };
+    let listener = pyxis_net::listen::Listener::bind(opts.listen, security).await?;
+    let addr = axum::serve::Listener::local_addr(&listener).context("reading the bound address")?;
+    let url = opts.public_url.clone().unwrap_or_else(|| listener.url());
     let server_url = opts.server.trim_end_matches('/').to_owned();
 
     // A saved identity lets the remote serve at once, even while the server
@@ -179,11 +192,8 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
     let (stop, stopped) = watch::channel(false);
     let app = api::router(AppState { store: store.clone(), registration: registration.clone(), key: key.clone() });
     let mut server_stopped = stopped.clone();
-    let nodelay = |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    };
     let server = tokio::spawn(async move {
-        axum::serve(listener.tap_io(nodelay), app)
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = server_stopped.wait_for(|s| *s).await;
             })
@@ -194,6 +204,7 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
         connect_timeout: Duration::from_secs(10),
         timeout: Duration::from_secs(30),
         pool_per_host: 4,
+        ca_pem: opts.ca_pem.clone(),
     })
     .context("building the HTTP client")?;
     let link = ServerLink::new(&server_url, client, key);

@@ -34,8 +34,15 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// `postgres://...` for PostgreSQL; default a SQLite file in `data_dir`.
     pub database_url: Option<String>,
-    /// URL clients and remotes use; default `http://{bound address}`.
+    /// URL clients and remotes use; default `https://{bound address}`.
     pub public_url: Option<String>,
+    /// The certificate and key to serve HTTPS with.
+    pub tls: Option<pyxis_net::listen::TlsFiles>,
+    /// Serve plain HTTP instead (refused on anything but a loopback address).
+    pub insecure_http: bool,
+    /// Trust only these CAs (PEM) when talking to remotes (repair, audits,
+    /// collection); default the platform's roots.
+    pub ca_pem: Option<Vec<u8>>,
     pub session_ttl: Duration,
     pub grant_ttl: Duration,
     /// Interval remotes are told to heartbeat at.
@@ -122,6 +129,9 @@ impl Default for ServerOptions {
             data_dir: PathBuf::from("pyxis-data/server"),
             database_url: None,
             public_url: None,
+            tls: None,
+            insecure_http: false,
+            ca_pem: None,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
             grant_ttl: Duration::from_secs(3600),
             heartbeat: Duration::from_secs(10),
@@ -214,17 +224,26 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     }
     let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
     let (signer, rotations) = secrets::grant_key(&db, opts.rotate_grant_key).await?;
+    db.forgive_downtime().await.context("refreshing the remotes' liveness")?;
     let sessions = auth::SessionKeys::new(&db.server_key("session_key", auth::random_secret).await?);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;
 
-    let listener =
-        tokio::net::TcpListener::bind(opts.listen).await.with_context(|| format!("binding {}", opts.listen))?;
-    let addr = listener.local_addr()?;
-    let url = opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let security = match (&opts.tls, opts.insecure_http) {
+        (Some(files), _) => pyxis_net::listen::Security::Tls(pyxis_net::listen::server_config(files)?),
+        (None, true) => pyxis_net::listen::Security::InsecureHttp,
+        (None, false) => anyhow::bail!(
+            "no TLS certificate: give --tls-cert and --tls-key (or run `pyxis up`, which makes them), \
+             or --insecure-http to serve plain HTTP on a loopback address"
+        ),
+    };
+    let listener = pyxis_net::listen::Listener::bind(opts.listen, security).await?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
+    let url = opts.public_url.clone().unwrap_or_else(|| listener.url());
     let http = pyxis_net::client(&pyxis_net::HttpOptions {
         connect_timeout: Duration::from_secs(5),
         timeout: Duration::from_secs(60),
         pool_per_host: 16,
+        ca_pem: opts.ca_pem.clone(),
     })?;
     let state = Arc::new(AppState {
         db,
@@ -245,7 +264,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     let app = routes::router(state.clone());
     let mut shutdown = stopped;
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<pyxis_net::listen::Peer>())
             .with_graceful_shutdown(async move {
                 let _ = shutdown.wait_for(|s| *s).await;
             })

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use pyxis_client::{Client, ClientOptions, ConfigDir};
 use pyxis_core::keys::{KdfParams, MasterKey};
+use pyxis_net::ca::{LocalCa, local_names};
+use pyxis_net::listen::TlsFiles;
 use pyxis_remote::{RemoteOptions, RunningRemote};
 use pyxis_server::{RunningServer, ServerOptions};
 use sqlx::Connection;
@@ -34,10 +36,25 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Server options for tests: cheap password hashing, fast liveness.
+/// The CA of a test network (in its directory), as `pyxis up` makes one.
+pub fn test_ca(dir: &std::path::Path) -> anyhow::Result<LocalCa> {
+    Ok(LocalCa::load_or_create(&dir.join("tls"), "Pyxis test CA")?)
+}
+
+/// A certificate for a test daemon on 127.0.0.1, from the network's CA.
+pub fn test_tls(ca: &LocalCa, name: &str) -> anyhow::Result<TlsFiles> {
+    let (cert, key) = ca.issue_files(name, &local_names([127, 0, 0, 1].into()))?;
+    Ok(TlsFiles { cert, key })
+}
+
+/// Server options for tests: HTTPS with the network's CA, cheap password
+/// hashing, fast liveness.
 pub fn test_server_options(dir: PathBuf, database_url: Option<String>) -> ServerOptions {
+    let ca = test_ca(dir.parent().unwrap_or(&dir)).expect("the test CA");
     ServerOptions {
         listen: ([127, 0, 0, 1], 0).into(),
+        tls: Some(test_tls(&ca, "server").expect("the server's certificate")),
+        ca_pem: Some(ca.cert_pem().as_bytes().to_vec()),
         data_dir: dir,
         database_url,
         login_hash: KdfParams::INSECURE_FAST,
@@ -122,7 +139,22 @@ impl Cluster {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.server_opts.listen)
+        format!("https://{}", self.server_opts.listen)
+    }
+
+    /// The network's CA certificate (PEM): what its clients trust.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        test_ca(self.dir.path()).expect("the test CA").cert_pem().as_bytes().to_vec()
+    }
+
+    /// An HTTP client that trusts the network's CA (for raw calls in tests).
+    pub fn http(&self) -> reqwest::Client {
+        pyxis_client::api::http_client(Some(&self.ca_pem())).expect("an HTTP client")
+    }
+
+    /// An API client without a session, trusting the network's CA.
+    pub fn api(&self) -> pyxis_client::Api {
+        pyxis_client::Api::new(&self.url(), self.http())
     }
 
     pub fn remote(&self, i: usize) -> &RunningRemote {
@@ -158,6 +190,9 @@ impl Cluster {
             dir: self.remote_dir(i),
             capacity: self.capacity,
             public_url: None,
+            tls: Some(test_tls(&test_ca(self.dir.path())?, &format!("remote-{i}"))?),
+            insecure_http: false,
+            ca_pem: Some(self.ca_pem()),
             name: Some(format!("remote-{i}")),
             heartbeat: Some(Duration::from_millis(300)),
             scrub_every: self.upkeep.0,
@@ -237,9 +272,12 @@ impl Cluster {
         }
     }
 
-    /// A config directory for one simulated device.
+    /// A config directory for one simulated device, given the network's CA
+    /// (as `--ca` would keep it).
     pub fn device(&self, name: &str) -> ConfigDir {
-        ConfigDir::new(self.dir.path().join(format!("device-{name}")))
+        let dev = ConfigDir::new(self.dir.path().join(format!("device-{name}")));
+        dev.save_ca(&self.ca_pem()).expect("saving the CA in a device's config");
+        dev
     }
 
     /// Signs a user up (cheap KDF) and returns a client for them.

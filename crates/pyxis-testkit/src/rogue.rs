@@ -63,20 +63,27 @@ impl Drop for RogueRemote {
 }
 
 impl RogueRemote {
-    /// Joins the server at `server` with `token` and keeps heartbeating.
-    pub async fn start(server: &str, token: &str, lie: Lie) -> anyhow::Result<RogueRemote> {
+    /// Joins the cluster's server with `token` and keeps heartbeating. It
+    /// serves HTTPS with a certificate from the network's CA, like everyone.
+    pub async fn start(cluster: &crate::Cluster, token: &str, lie: Lie) -> anyhow::Result<RogueRemote> {
+        let server = cluster.url();
         let rogue =
             Arc::new(Rogue { key: RemoteKey::generate()?, id: AtomicI64::new(0), lie, acked: AtomicU64::new(0) });
         let app = Router::new()
             .route("/v1/shards/{hash}", put(store).get(fetch).delete(|| async { StatusCode::NO_CONTENT }))
             .route("/v1/status", get(status))
             .with_state(rogue.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        let ca = crate::test_ca(cluster.dir.path())?;
+        let tls = pyxis_net::listen::server_config(&crate::test_tls(&ca, "rogue")?)?;
+        let listener =
+            pyxis_net::listen::Listener::bind(([127, 0, 0, 1], 0).into(), pyxis_net::listen::Security::Tls(tls))
+                .await?;
+        let url = listener.url();
         let serve = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let link = ServerLink::new(server, reqwest::Client::new(), Arc::new(RemoteKey::from_seed(rogue.key.seed())?));
+        let http = pyxis_net::client(&pyxis_net::HttpOptions { ca_pem: Some(cluster.ca_pem()), ..Default::default() })?;
+        let link = ServerLink::new(&server, http, Arc::new(RemoteKey::from_seed(rogue.key.seed())?));
         let req = RegisterRequest {
             name: "rogue".into(),
             url: url.clone(),

@@ -13,6 +13,7 @@ pub struct UserArgs {
 }
 
 pub async fn signup(g: &Global, a: UserArgs) -> anyhow::Result<()> {
+    g.remember_ca()?;
     let password = g.password(true)?;
     let server = g.server_url();
     let s = account::signup(&g.config_dir(), &server, &a.user, &password, KdfParams::DEFAULT).await?;
@@ -23,6 +24,7 @@ pub async fn signup(g: &Global, a: UserArgs) -> anyhow::Result<()> {
 }
 
 pub async fn login(g: &Global, a: UserArgs) -> anyhow::Result<()> {
+    g.remember_ca()?;
     let password = g.password(false)?;
     let server = g.server_url();
     let s = account::login(&g.config_dir(), &server, &a.user, &password).await?;

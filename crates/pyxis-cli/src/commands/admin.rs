@@ -96,7 +96,7 @@ fn api(g: &Global, auth: &AdminAuth) -> anyhow::Result<Api> {
         }
     };
     let server = g.server.clone().unwrap_or_else(|| super::DEFAULT_SERVER.to_owned());
-    Ok(Api::new(&server, pyxis_client::api::http_client()).with_token(&token))
+    Ok(Api::new(&server, pyxis_client::api::http_client(g.ca_pem()?.as_deref())?).with_token(&token))
 }
 
 pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {

@@ -18,14 +18,19 @@ use pyxis_client::{Client, ClientOptions, ConfigDir};
 
 /// Where `pyxis up` puts its server, and where client commands look when
 /// nothing else says.
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
+pub const DEFAULT_SERVER: &str = "https://127.0.0.1:7070";
 
 /// Options every command understands.
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Server URL [default: the logged-in session's, else http://127.0.0.1:7070].
+    /// Server URL [default: the logged-in session's, else https://127.0.0.1:7070].
     #[arg(long, global = true, env = "PYXIS_SERVER")]
     pub server: Option<String>,
+    /// Trust only this CA bundle (PEM) for the server and remotes, e.g. the
+    /// one `pyxis up` prints; kept in this device's config once given
+    /// [default: the kept one, else the system's roots].
+    #[arg(long, global = true, env = "PYXIS_CA")]
+    pub ca: Option<PathBuf>,
     /// This device's login and keys [default: ~/.config/pyxis].
     #[arg(long, global = true, env = "PYXIS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -56,8 +61,36 @@ impl Global {
         }
     }
 
+    /// The CA bundle given with `--ca`/`PYXIS_CA`, checked, and kept in
+    /// this device's config so later commands need not be given it again.
+    pub fn remember_ca(&self) -> anyhow::Result<()> {
+        if let Some(path) = &self.ca {
+            let pem = pyxis_net::read_ca_bundle(path).map_err(anyhow::Error::msg)?;
+            let config = self.config_dir();
+            if config.load_ca()?.as_deref() != Some(&pem[..]) {
+                config.save_ca(&pem)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The CA bundle a daemon trusts for its peers: `--ca` only (a daemon
+    /// keeps no client config).
+    pub fn daemon_ca_pem(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.ca.as_deref().map(|p| pyxis_net::read_ca_bundle(p).map_err(anyhow::Error::msg)).transpose()
+    }
+
+    /// The CA bundle to trust: `--ca`, else the one kept in the config.
+    pub fn ca_pem(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        match &self.ca {
+            Some(path) => Ok(Some(pyxis_net::read_ca_bundle(path).map_err(anyhow::Error::msg)?)),
+            None => Ok(self.config_dir().load_ca()?),
+        }
+    }
+
     /// A client for this device's session.
     pub fn client(&self) -> anyhow::Result<Client> {
+        self.remember_ca()?;
         Ok(Client::open(&self.config_dir(), self.server.as_deref(), ClientOptions::default())?)
     }
 
@@ -94,6 +127,30 @@ impl Global {
 /// every argument that is a catalog path.
 pub fn catalog_path(s: &str) -> Result<String, std::convert::Infallible> {
     Ok(pyxis_proto::path::to_nfc(s).into_owned())
+}
+
+/// How a daemon serves (HTTPS, or plain HTTP on loopback when asked) and
+/// which CAs it trusts for its peers.
+#[derive(Debug, clap::Args)]
+pub struct TlsArgs {
+    /// Certificate chain to serve HTTPS with (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP instead; refused on anything but a loopback address.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub insecure_http: bool,
+}
+
+impl TlsArgs {
+    pub fn files(&self) -> Option<pyxis_net::listen::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(pyxis_net::listen::TlsFiles { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        }
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM.

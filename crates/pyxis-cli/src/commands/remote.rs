@@ -20,9 +20,11 @@ pub struct RemoteArgs {
     /// Disk space offered (e.g. 100GiB).
     #[arg(long)]
     pub capacity: ByteSize,
-    /// URL clients use to reach this remote [default: http://LISTEN].
+    /// URL clients use to reach this remote [default: https://LISTEN].
     #[arg(long)]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
     /// A name for people [default: the host name].
     #[arg(long)]
     pub name: Option<String>,
@@ -42,13 +44,16 @@ pub struct RemoteArgs {
     pub quarantine_keep: std::time::Duration,
 }
 
-pub async fn run(a: RemoteArgs) -> anyhow::Result<()> {
+pub async fn run(g: &super::Global, a: RemoteArgs) -> anyhow::Result<()> {
     let remote = pyxis_remote::start(RemoteOptions {
         server: a.server.clone(),
         listen: a.listen,
         dir: a.dir.clone(),
         capacity: a.capacity.0,
         public_url: a.public_url,
+        tls: a.tls.files(),
+        insecure_http: a.tls.insecure_http,
+        ca_pem: g.daemon_ca_pem()?,
         name: a.name,
         heartbeat: None,
         scrub_every: Some(a.scrub_every),

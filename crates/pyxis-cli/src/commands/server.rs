@@ -18,9 +18,11 @@ pub struct ServerArgs {
     /// PostgreSQL URL (postgres://user:pass@host/db) instead of SQLite.
     #[arg(long, env = "PYXIS_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// URL clients and remotes use to reach this server [default: http://LISTEN].
+    /// URL clients and remotes use to reach this server [default: https://LISTEN].
     #[arg(long)]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
     /// Quota of new users.
     #[arg(long, default_value = "10GiB")]
     pub quota: ByteSize,
@@ -70,12 +72,15 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    pub fn options(&self) -> ServerOptions {
-        ServerOptions {
+    pub fn options(&self, g: &super::Global) -> anyhow::Result<ServerOptions> {
+        Ok(ServerOptions {
             listen: self.listen,
             data_dir: self.data.clone(),
             database_url: self.database_url.clone(),
             public_url: self.public_url.clone(),
+            tls: self.tls.files(),
+            insecure_http: self.tls.insecure_http,
+            ca_pem: g.daemon_ca_pem()?,
             default_quota: self.quota.0,
             heartbeat: self.heartbeat,
             offline_after: self.offline_after,
@@ -94,12 +99,12 @@ impl ServerArgs {
             open_admission: self.open_admission.map(|c| pyxis_server::OpenAdmission { capacity_cap: c.0 }),
             rotate_grant_key: self.rotate_grant_key,
             ..ServerOptions::default()
-        }
+        })
     }
 }
 
-pub async fn run(a: ServerArgs) -> anyhow::Result<()> {
-    let server = pyxis_server::start(a.options()).await?;
+pub async fn run(g: &super::Global, a: ServerArgs) -> anyhow::Result<()> {
+    let server = pyxis_server::start(a.options(g)?).await?;
     eprintln!("pyxis server listening on {} (data in {})", server.url(), a.data.display());
     super::shutdown_signal().await;
     eprintln!("pyxis server stopping");

@@ -1,11 +1,14 @@
 //! `pyxis up`: a server and N remotes in this process, data under one
 //! directory, so one command gives a working network; run it again and it
-//! picks up the same data.
+//! picks up the same data. Everything speaks HTTPS, with certificates from
+//! a CA made for this network (`DIR/tls/ca.pem`, which clients are given).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use pyxis_net::ca::{LocalCa, local_names};
+use pyxis_net::listen::TlsFiles;
 use pyxis_proto::size::ByteSize;
 use pyxis_remote::RemoteOptions;
 use pyxis_server::ServerOptions;
@@ -29,9 +32,21 @@ pub struct UpArgs {
 pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
     let dir = a.dir.canonicalize()?;
+    // A CA of this network's own, kept with its data: it issues the server's
+    // and remotes' certificates, and is the one thing clients must trust.
+    let tls = dir.join("tls");
+    let ca = LocalCa::load_or_create(&tls, "Pyxis local network CA").context("making the local CA")?;
+    let names = local_names(a.listen.ip());
+    let issue = |name: &str| -> anyhow::Result<TlsFiles> {
+        let (cert, key) = ca.issue_files(name, &names).with_context(|| format!("issuing {name}'s certificate"))?;
+        Ok(TlsFiles { cert, key })
+    };
+    let ca_pem = Some(ca.cert_pem().as_bytes().to_vec());
     let server = pyxis_server::start(ServerOptions {
         listen: a.listen,
         data_dir: dir.join("server"),
+        tls: Some(issue("server")?),
+        ca_pem: ca_pem.clone(),
         ..ServerOptions::default()
     })
     .await
@@ -56,6 +71,9 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             dir: rdir,
             capacity: a.capacity.0,
             public_url: None,
+            tls: Some(issue(&format!("remote-{i}"))?),
+            insecure_http: false,
+            ca_pem: ca_pem.clone(),
             name: Some(format!("local-{i}")),
             heartbeat: None,
             scrub_every: None,
@@ -72,7 +90,7 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("Pyxis is up: server {url} with {} remotes, data in {}", a.remotes, dir.display());
     println!();
     println!("Try, in another terminal:");
-    println!("  export PYXIS_SERVER={url}");
+    println!("  export PYXIS_SERVER={url} PYXIS_CA={}", ca.cert_path().display());
     println!("  pyxis signup alice");
     println!("  pyxis put ./some-folder /");
     println!("  pyxis ls -R /");

@@ -76,10 +76,30 @@ fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
             .spawn()
             .unwrap()
     };
+    // What `up` prints for clients to export: the https URL and the CA.
+    let exports = |child: &mut std::process::Child| -> Vec<(String, String)> {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line =
+            lines.find_map(|l| l.ok().filter(|l| l.trim_start().starts_with("export "))).expect("an export line");
+        let vars: Vec<(String, String)> = line
+            .trim_start()
+            .trim_start_matches("export ")
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect();
+        // Keep draining, so `up` never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        vars
+    };
+    let mut first = up();
+    let vars = exports(&mut first);
+    assert!(vars.iter().any(|(k, v)| k == "PYXIS_SERVER" && v == &format!("https://127.0.0.1:{port}")), "{vars:?}");
+    assert!(vars.iter().any(|(k, v)| k == "PYXIS_CA" && std::path::Path::new(v).exists()), "{vars:?}");
     let client = |args: &[&str]| {
         Command::new(crate::procs::BIN)
             .args(args)
-            .env("PYXIS_SERVER", format!("http://127.0.0.1:{port}"))
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("PYXIS_CONFIG", dir.path().join("cfg"))
             .env("PYXIS_PASSWORD", "pw-for-up")
             .output()
@@ -97,7 +117,6 @@ fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
         }
         panic!("pyxis {args:?} never succeeded; last error: {last}");
     };
-    let mut first = up();
     until_ok(&["signup", "dana"]);
     let f = dir.path().join("keep.bin");
     random_file(&f, 5, 3 << 20);
@@ -114,8 +133,28 @@ fn up_stops_on_ctrl_c_and_picks_up_its_data_again() {
     assert!(status.success(), "up did not stop cleanly: {status}");
 
     let mut second = up();
+    let _ = exports(&mut second);
+    // The CA was kept in the client's config at signup: later commands need
+    // no PYXIS_CA (and the session remembers the server).
     let out = dir.path().join("back.bin");
-    until_ok(&["get", "/keep.bin", out.to_str().unwrap()]);
+    let bare = || {
+        Command::new(crate::procs::BIN)
+            .args(["get", "/keep.bin", out.to_str().unwrap()])
+            .env("PYXIS_CONFIG", dir.path().join("cfg"))
+            .env_remove("PYXIS_CA")
+            .env_remove("PYXIS_SERVER")
+            .output()
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got = bare();
+        if got.status.success() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", String::from_utf8_lossy(&got.stderr));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&f).unwrap());
     let _ = Command::new("kill").args(["-INT", &second.id().to_string()]).status();
     assert!(second.wait().unwrap().success());

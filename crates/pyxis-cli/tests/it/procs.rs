@@ -74,7 +74,18 @@ pub struct Net {
 
 impl Net {
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The network's CA (made in its directory, as `pyxis up` does).
+    pub fn ca(&self) -> pyxis_net::ca::LocalCa {
+        pyxis_net::ca::LocalCa::load_or_create(&self.dir.path().join("tls"), "Pyxis test CA").unwrap()
+    }
+
+    /// `--tls-cert CERT --tls-key KEY` for a daemon named `name`.
+    fn tls_args(&self, name: &str) -> Vec<String> {
+        let (cert, key) = self.ca().issue_files(name, &["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        ["--tls-cert".into(), cert.display().to_string(), "--tls-key".into(), key.display().to_string()].to_vec()
     }
 
     pub fn start(remotes: usize) -> Net {
@@ -132,6 +143,8 @@ impl Net {
         if !rdir.join("remote.key").exists() {
             args.extend(["--token".to_owned(), self.remote_token()]);
         }
+        args.extend(self.tls_args(&format!("remote-{i}")));
+        args.extend(["--ca".to_owned(), self.ca().cert_path().display().to_string()]);
         args.extend(["--inventory-every".to_owned(), "2s".to_owned()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         spawn_with(self.dir.path(), &format!("remote-{i}"), &args, env)
@@ -140,30 +153,38 @@ impl Net {
     pub fn start_server(&mut self) {
         let data = self.dir.path().join("server");
         let listen = format!("127.0.0.1:{}", self.port);
+        let tls = self.tls_args("server");
+        let ca = self.ca().cert_path();
+        let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
+        args.extend(["--ca", ca.to_str().unwrap()]);
         let p = spawn(
             self.dir.path(),
             "server",
             &[
-                "server",
-                "--listen",
-                &listen,
-                "--data",
-                data.to_str().unwrap(),
-                "--heartbeat",
-                "1s",
-                "--offline-after",
-                "3s",
-                "--admin-token",
-                ADMIN,
-                "--repair-grace",
-                "3s",
-                "--worker-interval",
-                "250ms",
-                "--garbage-delay",
-                "0s",
-                "--deleted-grace",
-                "0s",
-            ],
+                &[
+                    "server",
+                    "--listen",
+                    &listen,
+                    "--data",
+                    data.to_str().unwrap(),
+                    "--heartbeat",
+                    "1s",
+                    "--offline-after",
+                    "3s",
+                    "--admin-token",
+                    ADMIN,
+                    "--repair-grace",
+                    "3s",
+                    "--worker-interval",
+                    "250ms",
+                    "--garbage-delay",
+                    "0s",
+                    "--deleted-grace",
+                    "0s",
+                ][..],
+                &args[..],
+            ]
+            .concat(),
         );
         self.server = Some(p);
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -212,6 +233,7 @@ impl Net {
         let mut c = Command::new(BIN);
         c.args(args)
             .env("PYXIS_SERVER", self.url())
+            .env("PYXIS_CA", self.ca().cert_path())
             .env("PYXIS_CONFIG", self.config())
             .env("PYXIS_PASSWORD", "a long test password")
             .env_remove("RUST_LOG");

@@ -41,7 +41,7 @@ fn remotes_restarted_with_another_spelling_of_the_server_url_keep_every_shard() 
     random_file(&f, 31, 20 << 20);
     net.ok(&["put", f.to_str().unwrap(), "/f"]);
     let bytes_before: Vec<u64> = (0..6).map(|i| net.remote_bytes(i)).collect();
-    let typo = format!("http://localhost:{}", net.port);
+    let typo = format!("https://localhost:{}", net.port);
     for i in 0..6 {
         net.restart_remote(i, &typo);
     }
@@ -100,7 +100,7 @@ fn a_catalog_other_users_can_read_stops_the_server_at_start() {
     std::fs::set_permissions(data.join("catalog.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let port = crate::procs::free_port().to_string();
     let out = std::process::Command::new(BIN)
-        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data", data.to_str().unwrap()])
+        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data", data.to_str().unwrap(), "--insecure-http"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

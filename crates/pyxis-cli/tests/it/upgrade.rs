@@ -20,6 +20,7 @@ fn pyxis(dir: &Path, server: &str, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .args(args)
         .env("PYXIS_SERVER", server)
+        .env("PYXIS_CA", dir.join("data/tls/ca.pem"))
         .env("PYXIS_CONFIG", dir.join("device-new"))
         .env("PYXIS_PASSWORD", PASSWORD)
         .env_remove("RUST_LOG")
@@ -88,7 +89,7 @@ fn a_network_of_the_previous_release_upgrades_in_place() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     std::fs::set_permissions(data.join("catalog.db"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let _net = up(dir, port);
-    let server = format!("http://127.0.0.1:{port}");
+    let server = format!("https://127.0.0.1:{port}");
     let admin = ["--data", data.to_str().unwrap(), "--json"];
     let remotes = || -> serde_json::Value {
         let out = pyxis(dir, &server, &[&["admin", "remotes"][..], &admin[..]].concat());

@@ -277,6 +277,11 @@ pub fn options(server: &str, dir: &Path, capacity: u64) -> RemoteOptions {
         dir: dir.to_owned(),
         capacity,
         public_url: None,
+        // The stand-in server speaks plain HTTP, and so does the remote here
+        // (on loopback); TLS is tested where it matters (pyxis-net, testkit).
+        tls: None,
+        insecure_http: true,
+        ca_pem: None,
         name: Some("test-remote".into()),
         heartbeat: Some(Duration::from_millis(50)),
         scrub_every: None,

@@ -346,6 +346,23 @@ impl Db {
         Ok(out)
     }
 
+    /// At start: the remotes online when the server stopped get a fresh
+    /// `last_seen`, so the server's own downtime is not counted as theirs
+    /// (they have had no one to heartbeat to).
+    pub async fn forgive_downtime(&self) -> sqlx::Result<u64> {
+        on_db!(
+            self,
+            write | c | {
+                let r = sqlx::query("UPDATE remotes SET last_seen = $1 WHERE state = $2")
+                    .bind(now_ms())
+                    .bind(ONLINE)
+                    .execute(c)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+        )
+    }
+
     /// Marks online remotes silent since `before` (Unix ms) offline; returns
     /// how many changed.
     pub async fn mark_silent_offline(&self, before: i64) -> sqlx::Result<u64> {

@@ -19,7 +19,7 @@ async fn signup_login_whoami_logout() {
     // Logout revokes the token on the server.
     let token = first.token.clone();
     account::logout(&c.device("alice")).await.unwrap();
-    let api = pyxis_client::Api::new(&c.url(), pyxis_client::api::http_client()).with_token(&token);
+    let api = c.api().with_token(&token);
     let err = api.whoami().await.unwrap_err();
     assert_eq!(err.code(), Some("bad_session"), "{err}");
     // The other device's session is still good.
@@ -38,7 +38,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
         assert!(e.to_string().contains("wrong username or password"));
     }
     // Prelogin answers for unknown users too, with a stable salt.
-    let api = pyxis_client::Api::new(&c.url(), pyxis_client::api::http_client());
+    let api = c.api();
     let a = api.prelogin("nobody").await.unwrap();
     let b = api.prelogin("nobody").await.unwrap();
     assert_eq!(a, b);

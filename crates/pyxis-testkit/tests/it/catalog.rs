@@ -179,16 +179,16 @@ async fn admin_sets_quota_with_the_admin_token_only() {
     let c = Cluster::start(1).await.unwrap();
     c.signup("alice", "pw").await.unwrap();
     let token = std::fs::read_to_string(c.dir.path().join("server/admin-token")).unwrap();
-    let admin = pyxis_client::Api::new(&c.url(), pyxis_client::api::http_client()).with_token(token.trim());
+    let admin = c.api().with_token(token.trim());
     admin.admin_quota("alice", 12345).await.unwrap();
     let a = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
     assert_eq!(a.api().quota().await.unwrap().quota, 12345);
     assert_eq!(code(&admin.admin_quota("nobody", 1).await.unwrap_err()), "no_user");
-    let wrong = pyxis_client::Api::new(&c.url(), pyxis_client::api::http_client()).with_token("nope");
+    let wrong = c.api().with_token("nope");
     assert_eq!(code(&wrong.admin_quota("alice", 1).await.unwrap_err()), "bad_admin_token");
     // A user's session is not an admin token.
     let session = c.device("alice").load().unwrap().unwrap().token.clone();
-    let user = pyxis_client::Api::new(&c.url(), pyxis_client::api::http_client()).with_token(&session);
+    let user = c.api().with_token(&session);
     assert!(user.admin_remotes().await.is_err());
     assert_eq!(admin.admin_remotes().await.unwrap().remotes.len(), 1);
 }

@@ -293,7 +293,7 @@ async fn draining_a_remote_moves_its_shards_away() {
     assert_eq!(a.put(&f, "/f").await.unwrap().scheme, "4+2");
     let id = c.remote(0).remote_id().unwrap();
     let token = std::fs::read_to_string(c.dir.path().join("server/admin-token")).unwrap();
-    let admin = pyxis_client::Api::new(&c.url(), pyxis_client::api::http_client()).with_token(token.trim());
+    let admin = c.api().with_token(token.trim());
     admin.admin_drain(id).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {

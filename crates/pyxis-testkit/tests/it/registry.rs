@@ -33,7 +33,8 @@ async fn silent_remotes_go_offline_and_come_back() {
 #[tokio::test]
 async fn the_server_serves_its_openapi_document() {
     let c = Cluster::start(1).await.unwrap();
-    let doc: serde_json::Value = reqwest::get(format!("{}/openapi.json", c.url())).await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value =
+        c.http().get(format!("{}/openapi.json", c.url())).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with('3'));
     let paths = doc["paths"].as_object().unwrap();
     for p in ["/v1/auth/login", "/v1/chunks/place", "/v1/commit", "/v1/list", "/v1/remotes/register"] {
@@ -41,7 +42,7 @@ async fn the_server_serves_its_openapi_document() {
     }
     assert!(doc["components"]["schemas"]["CommitRequest"].is_object());
     // Unknown routes and malformed bodies get the JSON error shape.
-    let client = reqwest::Client::new();
+    let client = c.http();
     let r = client
         .post(format!("{}/v1/auth/login", c.url()))
         .body("{not json")

@@ -139,7 +139,7 @@ async fn lying_remotes_cannot_make_a_put_lose_data_and_audits_catch_them() {
     for _ in 0..5 {
         // Unvetted, capped at 1 GiB whatever they claim.
         let token = c.admission_token(false, Some(1 << 30)).await.unwrap();
-        rogues.push(RogueRemote::start(&c.url(), &token, Lie::NotFound).await.unwrap());
+        rogues.push(RogueRemote::start(&c, &token, Lie::NotFound).await.unwrap());
     }
     c.wait_online(11).await.unwrap();
     let db = &c.server().state().db;
@@ -203,8 +203,8 @@ async fn a_remote_answering_audits_with_a_redirect_or_an_endless_body_fails_them
     let honest_url = c.remote(0).url().to_owned();
     let t1 = c.admission_token(false, None).await.unwrap();
     let t2 = c.admission_token(false, None).await.unwrap();
-    let redirect = RogueRemote::start(&c.url(), &t1, Lie::Redirect(honest_url)).await.unwrap();
-    let endless = RogueRemote::start(&c.url(), &t2, Lie::Endless).await.unwrap();
+    let redirect = RogueRemote::start(&c, &t1, Lie::Redirect(honest_url)).await.unwrap();
+    let endless = RogueRemote::start(&c, &t2, Lie::Endless).await.unwrap();
     c.wait_online(8).await.unwrap();
     let a = c.signup("alice", "pw").await.unwrap();
     let f = c.dir.path().join("f");
@@ -336,7 +336,7 @@ async fn a_revoked_remote_is_refused_and_repaired_around() {
     a.put(&f, "/f").await.unwrap();
     let id = c.remote(0).remote_id().unwrap();
     let token = std::fs::read_to_string(c.dir.path().join("server/admin-token")).unwrap();
-    let admin = pyxis_client::Api::new(&c.url(), pyxis_client::api::http_client()).with_token(token.trim());
+    let admin = c.api().with_token(token.trim());
     admin.admin_revoke(id).await.unwrap();
     c.wait_health("the revoked remote's shards rebuilt elsewhere", 60, |h| fully_healthy(h, 6)).await.unwrap();
     let db = &c.server().state().db;
@@ -364,6 +364,9 @@ async fn an_unknown_remote_needs_a_single_use_token() {
         dir: c.dir.path().join("stranger"),
         capacity: 1 << 30,
         public_url: None,
+        tls: Some(pyxis_testkit::test_tls(&pyxis_testkit::test_ca(c.dir.path()).unwrap(), "stranger").unwrap()),
+        insecure_http: false,
+        ca_pem: Some(c.ca_pem()),
         name: Some("stranger".into()),
         heartbeat: Some(Duration::from_millis(100)),
         scrub_every: None,
@@ -404,6 +407,9 @@ fn remote_opts(c: &Cluster, name: &str, token: &str) -> pyxis_remote::RemoteOpti
         dir: c.dir.path().join(name),
         capacity: 1 << 30,
         public_url: None,
+        tls: Some(pyxis_testkit::test_tls(&pyxis_testkit::test_ca(c.dir.path()).unwrap(), name).unwrap()),
+        insecure_http: false,
+        ca_pem: Some(c.ca_pem()),
         name: Some(name.into()),
         heartbeat: Some(Duration::from_millis(100)),
         scrub_every: None,
