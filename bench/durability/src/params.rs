@@ -42,7 +42,8 @@ pub struct Params {
     #[arg(long, value_parser = parse_scheme)]
     pub scheme: Option<Scheme>,
     /// Repair threshold (healthy + unavailable shards at which a chunk is
-    /// repaired); default `pyxis_core::repair::default_threshold`, k+1.
+    /// repaired); default `pyxis_core::repair::default_threshold`:
+    /// min(k+2, n-1), never below k (8 for 6+4, 5 for 4+2).
     #[arg(long)]
     pub threshold: Option<usize>,
     /// Simulated days.

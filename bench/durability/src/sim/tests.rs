@@ -106,7 +106,7 @@ fn one_shard_repairs_cost_k_reads_and_one_write() {
 
 #[test]
 fn multi_shard_repairs_share_the_k_reads() {
-    // 6+4, threshold 7: three lost shards of chunk 0 are rebuilt in one
+    // 6+4, threshold 8 (the default): three lost shards of chunk 0 are rebuilt in one
     // repair that reads 6 and writes 3.
     let mut s = sim(calm(40, 400, "6+4"));
     for &r in &s.holders(0)[..3] {
@@ -160,4 +160,24 @@ fn same_seed_same_result() {
     assert_eq!(a, run(p.clone()));
     assert_eq!(a, run(Params { threads: 1, ..p.clone() }), "the thread count changes nothing");
     assert_ne!(a, run(Params { seed: 2, ..p }));
+}
+
+#[test]
+fn a_reboot_within_the_grace_triggers_no_repair_at_the_default_thresholds() {
+    // 4+2 repairs at n-1 = 5 and 6+4 at k+2 = 8: one remote of a 4+2 chunk,
+    // or two of a 6+4 chunk, rebooting for 6 h leave healthy + unavailable
+    // above the threshold and more than k healthy, so nothing moves.
+    for (scheme, threshold, remotes, rebooting) in [("4+2", 5, 30, 1), ("6+4", 8, 40, 2)] {
+        let mut s = sim(Params { repair_mbps: 1e9, ..calm(remotes, 10 * remotes, scheme) });
+        assert_eq!(s.cfg.threshold, threshold, "{scheme}");
+        for &r in &s.holders(0)[..rebooting] {
+            s.outage(r, 6.0);
+        }
+        steps(&mut s, 3);
+        let n = s.cfg.scheme.total();
+        assert_eq!(s.network().assess(0).0.unavailable, rebooting, "{scheme}: the outage happened");
+        steps(&mut s, 27);
+        assert_eq!(s.repair_stats(), Default::default(), "{scheme}: {rebooting} rebooting");
+        assert_eq!(s.network().assess(0).0.healthy, n, "{scheme}: back with their shards");
+    }
 }
