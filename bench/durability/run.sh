@@ -26,21 +26,23 @@ run $harsh --repair-mbps 3000 "$@"
 run $harsh --threshold 7 --repair-mbps 3000 "$@"
 # 12: the old threshold under harsh churn, beside run 4.
 run $harsh --threshold 7 "$@"
-# 13-16: lying remotes (10 % acknowledge shards and keep nothing), audited
-# as the server does (360 an hour) or slowly (0.05: caught in ~60 h).
+# 13-17: lying remotes (10 % acknowledge shards and keep nothing), audited
+# as the server does (360 an hour) or slowly (0.05: caught in ~60 h); 4+2
+# with more bandwidth too.
 run --liars 0.1 "$@"
 run --liars 0.1 --threshold 7 "$@"
 run --liars 0.1 --audits-per-hour 0.05 "$@"
 run --scheme 4+2 --liars 0.1 "$@"
-# 17-19: liars alone, every chunk committed at the success threshold with every
+run --scheme 4+2 --liars 0.1 --repair-mbps 3000 "$@"
+# 18-20: liars alone, every chunk committed at the success threshold with every
 # liar's receipt counted: no churn, audits as the server runs them or none.
 run --liars 0.1 --commit-at-threshold 1 $calm "$@"
 run --liars 0.1 --commit-at-threshold 1 $calm --audits-per-hour 0 "$@"
 run --scheme 4+2 --liars 0.1 --commit-at-threshold 1 $calm "$@"
-# 20-21: the same commits under churn, without liars and with them.
+# 21-22: the same commits under churn, without liars and with them.
 run --commit-at-threshold 1 "$@"
 run --liars 0.1 --commit-at-threshold 1 "$@"
-# 22-26: late joiners claiming 1000 TB (10 % of joiners), capped by admission
+# 23-27: late joiners claiming 1000 TB (10 % of joiners), capped by admission
 # or believed, honest or lying.
 run $greedy "$@"
 run $greedy --no-cap "$@"

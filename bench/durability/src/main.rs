@@ -50,7 +50,7 @@
 //!   remotes: expected fractions (lost, repair traffic / stored) do not
 //!   depend on the scale, but losses come in lumps, so a count of a few lost
 //!   chunks is mostly noise. More chunks narrow it (run time is linear in
-//!   `--chunks`: ~15 s per 100,000 for 6+4 on two busy cores). The report
+//!   `--chunks`: 30-50 s per 100,000 for 6+4 on two busy cores). The report
 //!   gives bytes both simulated and at full scale (`full_scale_*`).
 //! - **Time**: `--days 365` in steps of one hour ([`sim::STEP`]); churn
 //!   events take effect at their own instant, the server audits and looks at
