@@ -4,7 +4,9 @@
 //! its lifetime, then its outages in turn. So the churn depends only on the
 //! seed — every scheme simulated with one seed faces the same departures and
 //! outages at the same instants, and differences between runs are the
-//! scheme's and the repair's alone.
+//! scheme's and the repair's alone. Who lies and who claims too much comes
+//! from streams of their own ([`Roles`]), so it does not change the churn
+//! either.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -12,6 +14,7 @@ use std::collections::BinaryHeap;
 use crate::network::{Network, RemoteId};
 use crate::params::{Config, DAY, HOUR, TB};
 use crate::rng::Rng;
+use crate::roles::Roles;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -49,6 +52,7 @@ pub struct Churn {
     grace: u64,
     horizon: u64,
     capacity_tb: (f64, f64),
+    roles: Roles,
     rngs: Vec<Rng>,
     /// Pending events by (time, sequence number): ties go in scheduling order.
     events: BinaryHeap<Reverse<(u64, u64, Event)>>,
@@ -68,6 +72,7 @@ impl Churn {
             grace: cfg.grace,
             horizon: cfg.horizon,
             capacity_tb: (p.min_capacity_tb, p.max_capacity_tb),
+            roles: Roles::new(cfg),
             rngs: Vec::new(),
             events: BinaryHeap::new(),
             seq: 0,
@@ -85,6 +90,16 @@ impl Churn {
     /// Fixes the full-scale to simulated bytes factor, for later joiners.
     pub fn set_scale(&mut self, scale: f64) {
         self.scale = scale;
+    }
+
+    /// Adds remote `r` (the next id), which really has `capacity` full-scale
+    /// bytes, to the network as admission lets it in: its role, the
+    /// capacity placement may count, vetted or not.
+    pub fn admit(&self, net: &mut Network, r: RemoteId, capacity: f64) {
+        let (nature, admitted) = self.roles.of(r, capacity);
+        let id =
+            net.add_remote_as((admitted * self.scale).round() as u64, nature, self.roles.vetted_at_start(r, nature));
+        debug_assert_eq!(id, r, "remotes are admitted in id order");
     }
 
     fn rng(&mut self, r: RemoteId) -> &mut Rng {
@@ -154,8 +169,8 @@ impl Churn {
             self.schedule((since + self.grace + 1) as f64, Event::GraceOver { remote: r, since });
         }
         let id = RemoteId::try_from(net.remote_count()).expect("fewer than 2^32 remotes");
-        let capacity = self.draw_capacity(id) * self.scale;
-        net.add_remote(capacity.round() as u64);
+        let capacity = self.draw_capacity(id);
+        self.admit(net, id, capacity);
         self.start(id, now);
         self.stats.joined += 1;
     }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail, ensure};
 use clap::Args;
-use pyxis_core::policy::RedundancyPolicy;
+use pyxis_core::policy::{RedundancyPolicy, max_unvetted, success_threshold};
 use pyxis_core::repair;
 use pyxis_proto::Scheme;
 use serde::Serialize;
@@ -42,7 +42,8 @@ pub struct Params {
     #[arg(long, value_parser = parse_scheme)]
     pub scheme: Option<Scheme>,
     /// Repair threshold (healthy + unavailable shards at which a chunk is
-    /// repaired); default `pyxis_core::repair::default_threshold`, k+1.
+    /// repaired); default `pyxis_core::repair::default_threshold`:
+    /// min(k+2, n-1), never below k (8 for 6+4, 5 for 4+2).
     #[arg(long)]
     pub threshold: Option<usize>,
     /// Simulated days.
@@ -70,6 +71,45 @@ pub struct Params {
     /// outages whatever the scheme.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Fraction of remotes, among the starting ones and among joiners, that
+    /// acknowledge shards with receipts and discard them. They are admitted
+    /// unvetted and never pass the audits that would vet them.
+    #[arg(long, default_value_t = 0.0)]
+    pub liars: f64,
+    /// Fraction of joiners that claim `--claim-tb` of capacity.
+    #[arg(long, default_value_t = 0.0)]
+    pub greedy_joiners: f64,
+    /// What a greedy joiner claims, TB.
+    #[arg(long, default_value_t = 1000.0)]
+    pub claim_tb: f64,
+    /// Admission's cap on what a greedy joiner may claim, TB; default: a
+    /// capacity drawn like an honest remote's.
+    #[arg(long, conflicts_with = "no_cap")]
+    pub capacity_cap_tb: Option<f64>,
+    /// Believe greedy joiners' claims, as placement did before admission
+    /// caps (for comparison).
+    #[arg(long)]
+    pub no_cap: bool,
+    /// Greedy joiners lie too.
+    #[arg(long)]
+    pub greedy_liars: bool,
+    /// Audits of each online unvetted remote per hour. The server audits one
+    /// shard of every unvetted remote each pass, every 10 s by default: 360.
+    #[arg(long, default_value_t = 360.0)]
+    pub audits_per_hour: f64,
+    /// Passed audits that vet a remote (the server's default).
+    #[arg(long, default_value_t = 50)]
+    pub vet_after: u32,
+    /// Failed audits in a row that make a remote suspect (the server's
+    /// default).
+    #[arg(long, default_value_t = 3)]
+    pub suspect_after: u32,
+    /// Fraction of chunks committed with only the success threshold
+    /// (k + ceil(m/2)) of their shards stored; the worst case: the shards
+    /// that never arrived were all bound for honest remotes, so every liar's
+    /// receipt counted toward the threshold. Repair places the rest.
+    #[arg(long, default_value_t = 0.0)]
+    pub commit_at_threshold: f64,
     /// Threads ranking placement candidates; results do not depend on it.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
@@ -108,6 +148,10 @@ pub struct Config {
     /// Whether the scheme came from `RedundancyPolicy::default()`.
     pub from_policy: bool,
     pub threshold: usize,
+    /// Shards with receipts a chunk needs to be stored (`policy::success_threshold`).
+    pub success_threshold: usize,
+    /// Most shards of a chunk on unvetted remotes (`policy::max_unvetted`).
+    pub max_unvetted: usize,
     pub chunk_bytes: u64,
     /// Ciphertext split into k shards, the last padded: ceil(chunk / k).
     pub shard_bytes: u64,
@@ -144,6 +188,22 @@ impl Config {
             p.grace_hours.is_finite() && p.repair_mbps.is_finite(),
             "--grace-hours and --repair-mbps must be finite"
         );
+        for (flag, v) in [
+            ("--liars", p.liars),
+            ("--greedy-joiners", p.greedy_joiners),
+            ("--commit-at-threshold", p.commit_at_threshold),
+        ] {
+            ensure!((0.0..=1.0).contains(&v), "{flag} {v} must be a fraction from 0 to 1");
+        }
+        for (flag, v) in [("--claim-tb", p.claim_tb), ("--capacity-cap-tb", p.capacity_cap_tb.unwrap_or(1.0))] {
+            ensure!(v > 0.0 && v.is_finite(), "{flag} {v} must be positive");
+        }
+        ensure!(
+            p.audits_per_hour >= 0.0 && p.audits_per_hour.is_finite(),
+            "--audits-per-hour {} must not be negative",
+            p.audits_per_hour
+        );
+        ensure!(p.vet_after > 0 && p.suspect_after > 0, "--vet-after and --suspect-after must be at least 1");
         let policy = match p.scheme {
             Some(s) => RedundancyPolicy::Fixed(s),
             None => RedundancyPolicy::default(),
@@ -159,6 +219,8 @@ impl Config {
             scheme,
             from_policy: p.scheme.is_none(),
             threshold,
+            success_threshold: success_threshold(scheme),
+            max_unvetted: max_unvetted(scheme),
             chunk_bytes,
             shard_bytes: chunk_bytes.div_ceil(scheme.data() as u64),
             horizon: (p.days * DAY as f64).round() as u64,

@@ -1,5 +1,6 @@
 //! One run: build the network, place the data, then step through the year an
-//! hour at a time — churn, re-evaluate the chunks it touched, repair.
+//! hour at a time — churn, audits, re-evaluate the chunks they touched,
+//! repair.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use pyxis_core::placement;
 
+use crate::audit::Auditor;
 use crate::churn::Churn;
 use crate::network::{ChunkId, Network, RemoteId};
 use crate::par;
@@ -27,6 +29,7 @@ pub struct Sim {
     cfg: Config,
     net: Network,
     churn: Churn,
+    audit: Auditor,
     repair: RepairQueue,
     now: u64,
     /// Full-scale bytes to simulated bytes.
@@ -38,8 +41,12 @@ pub struct Sim {
     lost: u64,
     /// Worst `Health::margin` (healthy - k) the server saw on a live chunk.
     worst_margin: isize,
-    /// Worst durable margin (shards that exist or will return, minus k).
+    /// Worst durable margin (real shards that exist or will return, minus k).
     worst_durable_margin: isize,
+    /// The worst durable margin right after the data was written.
+    commit_durable_margin: isize,
+    /// Shards liars acknowledged when the data was written.
+    start_phantoms: u64,
     /// Each chunk's worst margin so far.
     min_margin: Vec<i16>,
     placement_time: Duration,
@@ -48,7 +55,7 @@ pub struct Sim {
 impl Sim {
     /// A network of `--remotes` remotes of random capacity, scaled so that
     /// `--chunks` chunks fill it to `--fill`, with every chunk placed by
-    /// `placement::choose`.
+    /// `placement::choose_limited` and evaluated as written.
     pub fn new(cfg: Config) -> anyhow::Result<Self> {
         let p = &cfg.params;
         let mut churn = Churn::new(&cfg);
@@ -56,21 +63,24 @@ impl Sim {
         let scale = cfg.stored_bytes() as f64 / (p.fill * caps.iter().sum::<f64>());
         churn.set_scale(scale);
         let mut net = Network::new(cfg.scheme, cfg.shard_bytes);
-        for (r, cap) in caps.iter().enumerate() {
-            net.add_remote((cap * scale).round() as u64);
+        for (r, &cap) in caps.iter().enumerate() {
+            churn.admit(&mut net, r as RemoteId, cap);
             churn.start(r as RemoteId, 0);
         }
         let started = Instant::now();
-        place(&mut net, p.chunks, p.seed, p.threads)?;
+        let start_phantoms = place(&mut net, &cfg)?;
         let budget = (p.repair_mbps * MB * STEP as f64 * scale).round() as i64;
         let k = cfg.scheme.data() as isize;
         let n = cfg.scheme.total() as isize;
-        Ok(Sim {
+        let mut sim = Sim {
             min_margin: vec![(n - k) as i16; p.chunks],
             worst_margin: n - k,
             worst_durable_margin: n - k,
+            commit_durable_margin: n - k,
+            start_phantoms,
             net,
             churn,
+            audit: Auditor::new(p.seed, p.audits_per_hour, p.vet_after, p.suspect_after),
             repair: RepairQueue::default(),
             now: 0,
             scale,
@@ -79,7 +89,10 @@ impl Sim {
             lost: 0,
             placement_time: started.elapsed(),
             cfg,
-        })
+        };
+        sim.evaluate();
+        sim.commit_durable_margin = sim.worst_durable_margin;
+        Ok(sim)
     }
 
     /// Runs to the horizon.
@@ -89,19 +102,22 @@ impl Sim {
         }
     }
 
-    /// One hour: churn, then what the server sees at its end, then repair.
+    /// One hour: churn, then audits and what the server sees at its end,
+    /// then repair.
     pub fn step(&mut self) {
         let end = self.now + STEP;
         self.churn.advance(&mut self.net, end);
         self.now = end;
+        self.audit.run(&mut self.net);
         self.evaluate();
         // Bandwidth not used in an hour is not saved up for later.
         self.credit = (self.credit + self.budget).min(self.budget);
         self.repair.run(&mut self.net, &mut self.credit, self.cfg.params.threads);
     }
 
-    /// Re-evaluates the chunks whose holders changed state: lost for good,
-    /// or (re)queued for repair as `needs_repair` says.
+    /// Re-evaluates the chunks whose shards changed state: lost for good
+    /// (fewer than k real shards left), or (re)queued for repair as
+    /// `needs_repair` says.
     fn evaluate(&mut self) {
         let k = self.cfg.scheme.data() as isize;
         for c in self.net.take_dirty() {
@@ -127,6 +143,10 @@ impl Sim {
         let rs = self.repair.stats;
         let stored = cfg.stored_bytes();
         let traffic = rs.bytes_read + rs.bytes_written;
+        let a = self.audit.stats;
+        let remotes = || (0..self.net.remote_count() as RemoteId).map(|r| self.net.remote(r));
+        let greedy_used: u64 = remotes().filter(|r| r.nature.greedy).map(|r| r.used).sum();
+        let used: u64 = remotes().map(|r| r.used).sum();
         let mut histogram = BTreeMap::new();
         for (c, &m) in self.min_margin.iter().enumerate() {
             if !self.net.is_lost(c as ChunkId) {
@@ -140,6 +160,8 @@ impl Sim {
             k: cfg.scheme.data(),
             n: cfg.scheme.total(),
             threshold: cfg.threshold,
+            success_threshold: cfg.success_threshold,
+            max_unvetted: cfg.max_unvetted,
             expansion: cfg.scheme.expansion(),
             scale: self.scale,
             shard_bytes: cfg.shard_bytes,
@@ -157,11 +179,28 @@ impl Sim {
             full_scale_repair_traffic_tb: traffic as f64 / self.scale / TB,
             worst_margin: self.worst_margin as i64,
             worst_durable_margin: self.worst_durable_margin as i64,
+            commit_durable_margin: self.commit_durable_margin as i64,
             min_margin_histogram: histogram,
             repair_waiting: rs.waiting,
             repair_no_targets: rs.no_targets,
             repair_reranked: rs.reranked,
             peak_backlog_chunks: rs.peak_backlog,
+            repair_read_failures: rs.read_failures,
+            shards_found_missing_on_read: rs.found_missing,
+            repairs_without_loss: rs.without_loss,
+            shards_rebuilt_unavailable: rs.rebuilt_unavailable,
+            most_unvetted_after_repair: rs.most_unvetted,
+            liar_remotes: remotes().filter(|r| r.nature.liar).count() as u64,
+            greedy_joiners: remotes().filter(|r| r.nature.greedy).count() as u64,
+            start_phantom_shards: self.start_phantoms,
+            shards_written_to_liars: rs.written_to_liars,
+            shards_written_to_greedy: rs.written_to_greedy,
+            greedy_share_of_rebuilt: rs.written_to_greedy as f64 / rs.shards_rebuilt.max(1) as f64,
+            greedy_share_of_stored_at_end: greedy_used as f64 / used.max(1) as f64,
+            audits_passed: a.passed,
+            audits_failed: a.failed,
+            remotes_vetted: a.vetted,
+            suspects: a.suspects,
             remotes_departed: self.churn.stats.departed,
             remotes_joined: self.churn.stats.joined,
             outages: self.churn.stats.outages,
@@ -172,26 +211,45 @@ impl Sim {
     }
 }
 
-/// Writes `chunks` chunks where `placement::choose` puts them, in batches
-/// that see the free space left by the batches before (uploads in the same
-/// minute see the same weights), each batch ranked on `threads` threads.
-fn place(net: &mut Network, chunks: usize, seed: u64, threads: usize) -> anyhow::Result<()> {
+/// Writes every chunk where `placement::choose_limited` puts it (at most
+/// `max_unvetted` shards on unvetted remotes), in batches that see the free
+/// space left by the batches before (uploads in the same minute see the
+/// same weights), each batch ranked on `--threads` threads. A chunk
+/// committed at the success threshold (`--commit-at-threshold`) is short of
+/// the `n - success_threshold` shards bound for its last honest holders in
+/// rank order. Returns the shards liars acknowledged.
+fn place(net: &mut Network, cfg: &Config) -> anyhow::Result<u64> {
     /// About a server's worth of uploads between refreshes of free space;
     /// small against the ~2000 shards a remote ends up with.
     const BATCH: u64 = 1000;
-    let n = net.scheme().total();
-    for start in (0..chunks as u64).step_by(BATCH as usize) {
-        let keys: Vec<[u8; 32]> =
-            (start..(start + BATCH).min(chunks as u64)).map(|c| Rng::stream(seed, KEY_STREAM + c).bytes32()).collect();
+    let p = &cfg.params;
+    let n = cfg.scheme.total();
+    let mut phantoms = 0;
+    for start in (0..p.chunks as u64).step_by(BATCH as usize) {
+        let chunks: Vec<([u8; 32], bool)> = (start..(start + BATCH).min(p.chunks as u64))
+            .map(|c| {
+                let mut rng = Rng::stream(p.seed, KEY_STREAM + c);
+                (rng.bytes32(), rng.unit() < p.commit_at_threshold)
+            })
+            .collect();
         let cands = net.candidates();
-        let picks = par::map(&keys, threads, |key| placement::choose(key, &cands, n));
-        for (i, (key, pick)) in keys.iter().zip(picks).enumerate() {
+        let unvetted = |id: i64| !net.is_vetted(id);
+        let picks = par::map(&chunks, p.threads, |(key, _)| {
+            placement::choose_limited(key, &cands, n, unvetted, cfg.max_unvetted)
+        });
+        for (i, ((key, short), pick)) in chunks.iter().zip(picks).enumerate() {
             let pick = pick.with_context(|| format!("placing chunk {}", start + i as u64))?;
             let holders: Vec<RemoteId> = pick.iter().map(|&r| RemoteId::try_from(r).expect("remote ids")).collect();
-            net.add_chunk(*key, &holders);
+            let liar = |i: usize| net.remote(holders[i]).nature.liar;
+            let never_arrived: Vec<usize> = match short {
+                true => (0..n).rev().filter(|&i| !liar(i)).take(n - cfg.success_threshold).collect(),
+                false => Vec::new(),
+            };
+            phantoms += (0..n).filter(|&i| liar(i)).count() as u64;
+            net.add_chunk_with(*key, &holders, |i| !never_arrived.contains(&i));
         }
     }
-    Ok(())
+    Ok(phantoms)
 }
 
 /// Hooks for the scenario tests: inspect the state, force events.
