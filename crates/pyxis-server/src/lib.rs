@@ -81,7 +81,8 @@ pub struct DurabilityOptions {
     pub repair_grace: Duration,
     /// How often the workers look for work.
     pub interval: Duration,
-    /// Repair when a chunk's healthy shards fall to this (default k+1).
+    /// Repair when a chunk's healthy shards fall to this (default
+    /// `min(k+2, n-1)`, `pyxis_core::repair::default_threshold`).
     pub repair_threshold: Option<usize>,
     /// Chunks repaired at once.
     pub repair_concurrency: usize,

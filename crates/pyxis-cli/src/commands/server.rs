@@ -38,7 +38,7 @@ pub struct ServerArgs {
     /// A remote offline this long counts as lost: its shards are rebuilt elsewhere.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub repair_grace: Duration,
-    /// Repair a chunk when its healthy shards fall to this many [default: k+1].
+    /// Repair a chunk when its healthy shards fall to this many [default: min(k+2, n-1)].
     #[arg(long)]
     pub repair_threshold: Option<usize>,
     /// Bandwidth of repair and re-encoding traffic, per second.

@@ -24,7 +24,7 @@ use pyxis_proto::{ChunkId, Scheme, ShardHash};
 use super::Stats;
 use super::limiter::Limiter;
 use crate::State;
-use crate::db::durability::{ChunkRef, NewShard, PROOF_NONE, PROOF_RECEIPT, ShardHealthRow};
+use crate::db::durability::{AuditLimits, ChunkRef, NewShard, PROOF_NONE, PROOF_RECEIPT, ShardHealthRow};
 use crate::db::now_ms;
 use crate::db::remotes::{DRAINING, OFFLINE, ONLINE, RemoteRow, SUSPECT};
 use crate::placement::{candidates, scheme_now, shard_len};
@@ -119,7 +119,12 @@ async fn read_k(state: &State, limiter: &Limiter, c: &ChunkRef, rows: &[ShardHea
             }
             Err(e) => {
                 if e.is_missing() {
-                    state.db.mark_shards_lost(r.remote_id, &[hash]).await?;
+                    // As good as a failed audit: held against the remote if it
+                    // receipted the shard, so a remote that discards what it
+                    // takes is not handed the rebuilt shard back.
+                    let d = &state.opts.durability;
+                    let limits = AuditLimits { suspect_after: d.suspect_after, vet_after: d.vet_after };
+                    state.db.audit_result(r.remote_id, &r.hash, false, r.proof == PROOF_RECEIPT, limits).await?;
                 }
                 tracing::debug!(error = %e, "repair source failed");
             }
@@ -188,7 +193,11 @@ async fn repair_chunk(
     let is_unvetted = unvetted(remotes);
     let kept_unvetted = rows
         .iter()
-        .filter(|r| status(r, cutoff) == ShardStatus::Healthy || lost.contains(&LostOn::GoodStanding(r.remote_id)))
+        .filter(|r| {
+            status(r, cutoff) == ShardStatus::Healthy
+                || lost.contains(&LostOn::GoodStanding(r.remote_id))
+                || lost.contains(&LostOn::Failing(r.remote_id))
+        })
         .filter(|r| is_unvetted(r.remote_id))
         .count();
     let limit = Limit { limited: &is_unvetted, max: max_unvetted(scheme).saturating_sub(kept_unvetted) };
