@@ -50,11 +50,11 @@ enum Command {
     /// Make an older version of a file current again.
     Restore(commands::catalog::RestoreArgs),
     /// Run the server.
-    Server(commands::server::ServerArgs),
+    Server(Box<commands::server::ServerArgs>),
     /// Run a remote (a storage daemon).
     Remote(commands::remote::RemoteArgs),
     /// A whole local network in one command: a server and N remotes.
-    Up(commands::up::UpArgs),
+    Up(Box<commands::up::UpArgs>),
     /// Operator commands.
     #[command(subcommand)]
     Admin(commands::admin::AdminCommand),
@@ -118,9 +118,9 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Stat(a) => catalog::stat(&g, a).await,
             Command::Versions(a) => catalog::versions(&g, a).await,
             Command::Restore(a) => catalog::restore(&g, a).await,
-            Command::Server(a) => server::run(&g, a).await,
+            Command::Server(a) => server::run(&g, *a).await,
             Command::Remote(a) => remote::run(&g, a).await,
-            Command::Up(a) => up::run(a).await,
+            Command::Up(a) => up::run(*a).await,
             Command::Admin(a) => admin::run(&g, a).await,
             Command::Bench(_) => unreachable!("handled synchronously"),
         }

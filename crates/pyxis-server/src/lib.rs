@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod limits;
 pub mod openapi;
 pub mod placement;
 pub mod registry;
@@ -54,6 +55,14 @@ pub struct ServerOptions {
     pub default_quota: u64,
     /// Argon2id cost of the server's own hash of login secrets.
     pub login_hash: KdfParams,
+    /// The least Argon2id cost a client may sign up with (its password KDF):
+    /// a weaker one makes a stolen catalog cheap to attack.
+    pub min_client_kdf: KdfParams,
+    /// Abuse limits (per instance).
+    pub limits: limits::LimitOptions,
+    /// Also serve `/metrics` here, without the admin token (for Prometheus);
+    /// on the main listener it needs the admin token.
+    pub metrics_listen: Option<SocketAddr>,
     pub policy: RedundancyPolicy,
     /// Operator token for `/v1/admin`; default: generated once, written to
     /// `data_dir/admin-token`.
@@ -142,6 +151,11 @@ impl Default for ServerOptions {
             // OWASP's Argon2id minimum (19 MiB, 2 passes): the input is already a
             // strong key derived on the client, so this guards a stolen database.
             login_hash: KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 },
+            // OWASP's Argon2id minimum again: below it a stolen catalog
+            // makes a user's password cheap to guess offline.
+            min_client_kdf: KdfParams { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 },
+            limits: limits::LimitOptions::default(),
+            metrics_listen: None,
             policy: RedundancyPolicy::default(),
             admin_token: None,
             durability: DurabilityOptions::default(),
@@ -169,6 +183,12 @@ pub struct AppState {
     /// When each remote a client reported was last probed (probes are rate
     /// limited, so clients cannot make the server hammer a remote).
     pub probes: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
+    pub limits: limits::Limits,
+    /// A hash of nothing, checked for logins of unknown names, so that they
+    /// cost the same work as a wrong password.
+    pub dummy_login_hash: String,
+    /// Keys the made-up salts of unknown names (`prelogin`).
+    pub fake_salt_key: [u8; 32],
 }
 
 impl std::fmt::Debug for AppState {
@@ -215,6 +235,18 @@ impl RunningServer {
     }
 }
 
+/// Forgets idle keys of the rate limiters every minute.
+fn spawn_limit_upkeep(state: State, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => state.limits.forget_idle(),
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+}
+
 /// Opens the catalog, binds, and starts serving and the background workers.
 pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     // Checked before the catalog is opened: opening it would create its WAL
@@ -228,6 +260,13 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     db.forgive_downtime().await.context("refreshing the remotes' liveness")?;
     let sessions = auth::SessionKeys::new(&db.server_key("session_key", auth::random_secret).await?);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;
+    let fake_salt_key: [u8; 32] = db
+        .server_key("fake_salt_key", auth::random_secret)
+        .await?
+        .as_slice()
+        .try_into()
+        .context("stored fake-salt key is not 32 bytes")?;
+    let dummy_login_hash = auth::hash_with(auth::random_secret(), opts.login_hash).await?;
 
     let security = match (&opts.tls, opts.insecure_http) {
         (Some(files), _) => pyxis_net::listen::Security::Tls(pyxis_net::listen::server_config(files)?),
@@ -246,6 +285,8 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         pool_per_host: 16,
         ca_pem: opts.ca_pem.clone(),
     })?;
+    let state_limits = opts.limits.clone();
+    let metrics_listen = opts.metrics_listen;
     let state = Arc::new(AppState {
         db,
         opts,
@@ -257,10 +298,17 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         stats: workers::Stats::default(),
         rotations,
         probes: Default::default(),
+        limits: limits::Limits::new(state_limits),
+        dummy_login_hash,
+        fake_salt_key,
     });
 
     let (stop, stopped) = watch::channel(false);
     registry::spawn_sweeper(state.clone(), stopped.clone());
+    spawn_limit_upkeep(state.clone(), stopped.clone());
+    if let Some(addr) = metrics_listen {
+        routes::admin::serve_metrics(state.clone(), addr, stopped.clone()).await?;
+    }
     workers::spawn(state.clone(), stopped.clone());
     let app = routes::router(state.clone());
     let mut shutdown = stopped;

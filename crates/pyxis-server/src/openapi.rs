@@ -18,7 +18,7 @@ use crate::routes::{accounts, admin, catalog, chunks, remotes};
         catalog::rename, catalog::remove, catalog::restore, catalog::quota,
         remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
         admin::set_quota, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
-        admin::vet, admin::release_quarantine,
+        admin::vet, admin::release_quarantine, admin::metrics,
     ),
     tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "remotes"), (name = "admin"))
 )]

@@ -58,6 +58,8 @@ pub fn test_server_options(dir: PathBuf, database_url: Option<String>) -> Server
         data_dir: dir,
         database_url,
         login_hash: KdfParams::INSECURE_FAST,
+        min_client_kdf: KdfParams::INSECURE_FAST,
+        limits: loose_limits(),
         heartbeat: Duration::from_millis(500),
         offline_after: Duration::from_secs(3),
         // Workers idle unless a test turns them up; garbage goes at once.
@@ -73,6 +75,20 @@ pub fn test_server_options(dir: PathBuf, database_url: Option<String>) -> Server
     }
 }
 
+/// Limits no honest test reaches: tests sign up many users from one
+/// address. Tests of the limits themselves set their own.
+pub fn loose_limits() -> pyxis_server::limits::LimitOptions {
+    use pyxis_server::limits::Rate;
+    let loose = Rate { burst: 100_000, every: Duration::from_micros(10) };
+    pyxis_server::limits::LimitOptions {
+        api: loose,
+        auth: loose,
+        signup: loose,
+        login_attempts: loose,
+        ..Default::default()
+    }
+}
+
 /// A fresh PostgreSQL database if `PYXIS_TEST_DATABASE_URL` is set.
 pub async fn test_database() -> anyhow::Result<Option<String>> {
     let Ok(base) = std::env::var("PYXIS_TEST_DATABASE_URL") else { return Ok(None) };
@@ -83,6 +99,42 @@ pub async fn test_database() -> anyhow::Result<Option<String>> {
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
     let (prefix, _) = base.rsplit_once('/').context("database URL has no database name")?;
     Ok(Some(format!("{prefix}/{name}")))
+}
+
+/// A connection to the PostgreSQL server of `url`, outside its database,
+/// and that database's name.
+async fn admin_connection(url: &str) -> anyhow::Result<(sqlx::PgConnection, String)> {
+    let base = std::env::var("PYXIS_TEST_DATABASE_URL").context("PYXIS_TEST_DATABASE_URL")?;
+    let (_, db) = url.rsplit_once('/').context("database URL has no database name")?;
+    Ok((sqlx::PgConnection::connect(&base).await?, db.to_owned()))
+}
+
+/// Replaces database `to` with a copy of `from` (no one may be connected to
+/// either: left-over connections of a stopped server are ended first).
+async fn copy_database(conn: &mut sqlx::PgConnection, from: &str, to: &str) -> anyhow::Result<()> {
+    for db in [from, to] {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(db)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {to}"))).execute(&mut *conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {to} TEMPLATE {from}"))).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Copies a SQLite catalog (with its WAL) from one directory to another.
+fn copy_sqlite(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for name in ["catalog.db", "catalog.db-wal", "catalog.db-shm"] {
+        let _ = std::fs::remove_file(to.join(name));
+        if from.join(name).exists() {
+            std::fs::copy(from.join(name), to.join(name)).with_context(|| format!("copying {name}"))?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -157,6 +209,14 @@ impl Cluster {
         pyxis_client::Api::new(&self.url(), self.http())
     }
 
+    /// The operator's token (generated into the server's data directory).
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.server_opts.data_dir.join("admin-token"))
+            .expect("the admin token")
+            .trim()
+            .to_owned()
+    }
+
     pub fn remote(&self, i: usize) -> &RunningRemote {
         self.remotes[i].as_ref().expect("remote running")
     }
@@ -221,6 +281,32 @@ impl Cluster {
     pub async fn stop_server(&mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
+        }
+    }
+
+    /// Keeps a copy of the stopped server's catalog as `name`, the way an
+    /// operator backs it up: the SQLite files, or a PostgreSQL database
+    /// made from it as a template.
+    pub async fn backup_catalog(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(self.server.is_none(), "stop the server before copying its catalog");
+        match &self.server_opts.database_url {
+            None => copy_sqlite(&self.server_opts.data_dir, &self.dir.path().join(name)),
+            Some(url) => {
+                let (mut conn, db) = admin_connection(url).await?;
+                copy_database(&mut conn, &db, &format!("{db}_{name}")).await
+            }
+        }
+    }
+
+    /// Puts the catalog kept by `backup_catalog(name)` back in place.
+    pub async fn restore_catalog(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(self.server.is_none(), "stop the server before restoring its catalog");
+        match &self.server_opts.database_url {
+            None => copy_sqlite(&self.dir.path().join(name), &self.server_opts.data_dir),
+            Some(url) => {
+                let (mut conn, db) = admin_connection(url).await?;
+                copy_database(&mut conn, &format!("{db}_{name}"), &db).await
+            }
         }
     }
 

@@ -69,6 +69,52 @@ pub struct ServerArgs {
     /// (remotes follow with their next heartbeat).
     #[arg(long)]
     pub rotate_grant_key: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Abuse limits, per server instance (see docs/SECURITY.md). A rate is
+/// `BURST/PERIOD`: that many requests at once, then one more per period.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Requests of any kind from one client address.
+    #[arg(long, default_value = "2000/2ms")]
+    pub limit_api: pyxis_server::limits::Rate,
+    /// Logins and prelogins from one client address.
+    #[arg(long, default_value = "10/1s")]
+    pub limit_auth: pyxis_server::limits::Rate,
+    /// Signups from one client address.
+    #[arg(long, default_value = "3/60s")]
+    pub limit_signup: pyxis_server::limits::Rate,
+    /// Login attempts at one account from one client address.
+    #[arg(long, default_value = "5/10s")]
+    pub limit_login: pyxis_server::limits::Rate,
+    /// Password checks (Argon2) running at once [default: one per core].
+    #[arg(long, default_value_t = 0)]
+    pub password_checks: usize,
+    /// A reverse proxy whose X-Forwarded-For is believed (address or CIDR;
+    /// repeat for several). From anyone else the header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<pyxis_server::limits::Cidr>,
+    /// Also serve /metrics here, without the admin token (plain HTTP: keep
+    /// it where only Prometheus reaches). On the main address /metrics needs
+    /// the admin token.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl LimitArgs {
+    pub fn options(&self) -> pyxis_server::limits::LimitOptions {
+        pyxis_server::limits::LimitOptions {
+            api: self.limit_api,
+            auth: self.limit_auth,
+            signup: self.limit_signup,
+            login_attempts: self.limit_login,
+            password_checks: self.password_checks,
+            password_wait: std::time::Duration::from_secs(5),
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
 }
 
 impl ServerArgs {
@@ -98,6 +144,8 @@ impl ServerArgs {
             },
             open_admission: self.open_admission.map(|c| pyxis_server::OpenAdmission { capacity_cap: c.0 }),
             rotate_grant_key: self.rotate_grant_key,
+            limits: self.limits.options(),
+            metrics_listen: self.limits.metrics_listen,
             ..ServerOptions::default()
         })
     }

@@ -27,6 +27,8 @@ pub struct UpArgs {
     /// Disk space each remote offers.
     #[arg(long, default_value = "10GiB")]
     pub capacity: ByteSize,
+    #[command(flatten)]
+    pub limits: super::server::LimitArgs,
 }
 
 pub async fn run(a: UpArgs) -> anyhow::Result<()> {
@@ -47,6 +49,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         data_dir: dir.join("server"),
         tls: Some(issue("server")?),
         ca_pem: ca_pem.clone(),
+        limits: a.limits.options(),
+        metrics_listen: a.limits.metrics_listen,
         ..ServerOptions::default()
     })
     .await

@@ -1,7 +1,9 @@
 //! Signup, login, logout, whoami, quota.
 
 use axum::Json;
-use axum::extract::State as StateX;
+use axum::extract::{ConnectInfo, State as StateX};
+use axum::http::HeaderMap;
+use pyxis_net::listen::Peer;
 use pyxis_proto::api::auth::{
     KdfParams, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
@@ -77,9 +79,7 @@ pub async fn prelogin(
     if let Some(u) = state.db.user_by_name(&req.username).await? {
         return Ok(Json(PreloginResponse { salt: hex::encode(&u.kdf_salt), kdf: kdf_of(&u) }));
     }
-    let key = state.db.server_key("fake_salt_key", crate::auth::random_secret).await?;
-    let key: [u8; 32] = key.as_slice().try_into().map_err(ApiError::internal)?;
-    let fake = blake3::keyed_hash(&key, req.username.as_bytes());
+    let fake = blake3::keyed_hash(&state.fake_salt_key, req.username.as_bytes());
     let d = pyxis_core::keys::KdfParams::DEFAULT;
     Ok(Json(PreloginResponse {
         salt: hex::encode(&fake.as_bytes()[..16]),
@@ -98,9 +98,20 @@ pub async fn signup(StateX(state): StateX<State>, Body(req): Body<SignupRequest>
     pyxis_core::keys::KdfParams { memory_kib: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism }
         .validate()
         .map_err(|e| ApiError::bad_request("bad_kdf", e.to_string()))?;
+    let min = state.opts.min_client_kdf;
+    if k.memory_kib < min.memory_kib || k.iterations < min.iterations {
+        return Err(ApiError::bad_request(
+            "weak_kdf",
+            format!(
+                "the password KDF asked for ({} KiB, {} passes) is below this server's minimum ({} KiB, {} passes): \
+                 a stolen catalog would make the password cheap to guess",
+                k.memory_kib, k.iterations, min.memory_kib, min.iterations
+            ),
+        ));
+    }
     pyxis_proto::format::wrapped::WrappedKey::parse(&req.wrapped_master_key)
         .map_err(|e| ApiError::bad_request("bad_wrapped_key", e.to_string()))?;
-    let login_hash = hash_login(secret.to_vec(), &state.opts).await?;
+    let login_hash = hash_login(secret.to_vec(), &state).await?;
     let new = NewUser {
         username: &req.username,
         kdf_salt: &salt,
@@ -118,18 +129,29 @@ pub async fn signup(StateX(state): StateX<State>, Body(req): Body<SignupRequest>
     Ok(Json(new_session(&state, &user).await?))
 }
 
+/// A login: limited per account name and client address, and the same
+/// work and the same answer whether the name exists or not (an unknown name
+/// is checked against a dummy hash).
 #[utoipa::path(post, path = "/v1/auth/login", request_body = LoginRequest,
-    responses((status = 200, body = SessionResponse), (status = 401, body = pyxis_proto::api::ErrorBody)), tag = "accounts")]
-pub async fn login(StateX(state): StateX<State>, Body(req): Body<LoginRequest>) -> ApiResult<Json<SessionResponse>> {
+    responses((status = 200, body = SessionResponse), (status = 401, body = pyxis_proto::api::ErrorBody),
+              (status = 429, body = pyxis_proto::api::ErrorBody)), tag = "accounts")]
+pub async fn login(
+    StateX(state): StateX<State>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    Body(req): Body<LoginRequest>,
+) -> ApiResult<Json<SessionResponse>> {
     let wrong = || ApiError::unauthorized("wrong_password", "wrong username or password");
+    let ip = crate::limits::client_ip(peer.0.ip(), &headers, &state.limits.opts.trusted_proxies);
+    state.limits.login_attempt(&req.username, ip)?;
     let secret: [u8; 32] = hex_field("login_secret", &req.login_secret)?;
-    let Some(user) = state.db.user_by_name(&req.username).await? else {
-        return Err(wrong());
-    };
-    if !verify_login(secret.to_vec(), user.login_hash.clone()).await? {
-        return Err(wrong());
+    let user = state.db.user_by_name(&req.username).await?;
+    let stored = user.as_ref().map_or_else(|| state.dummy_login_hash.clone(), |u| u.login_hash.clone());
+    let matches = verify_login(secret.to_vec(), stored, &state).await?;
+    match user {
+        Some(user) if matches => Ok(Json(new_session(&state, &user).await?)),
+        _ => Err(wrong()),
     }
-    Ok(Json(new_session(&state, &user).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", responses((status = 204)), tag = "accounts")]

@@ -176,10 +176,40 @@ pub async fn release_quarantine(
     }
 }
 
+/// `/metrics` on the main listener: behind the admin token (a scrape costs
+/// queries; `--metrics-listen` serves it without a token elsewhere).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain")), tag = "admin")]
+pub async fn metrics(StateX(state): StateX<State>, _: Admin) -> ApiResult<String> {
+    metrics_text(&state).await
+}
+
+/// Serves `/metrics` alone, without a token, on `addr` (plain HTTP: the
+/// numbers are no secret; keep the address where only Prometheus reaches).
+pub async fn serve_metrics(
+    state: State,
+    addr: std::net::SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} for metrics"))?;
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(|StateX(s): StateX<State>| async move { metrics_text(&s).await }))
+        .with_state(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    tracing::info!(%addr, "metrics listening");
+    Ok(())
+}
+
 /// Prometheus text exposition of the health numbers and worker counters.
-pub async fn metrics(StateX(state): StateX<State>) -> ApiResult<String> {
+pub async fn metrics_text(state: &State) -> ApiResult<String> {
     use std::fmt::Write;
-    let h = health_report(&state).await?;
+    let h = health_report(state).await?;
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, v: u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");

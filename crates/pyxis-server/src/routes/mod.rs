@@ -14,49 +14,95 @@ use tower_http::trace::TraceLayer;
 
 use crate::State;
 
-/// JSON bodies can be big (a commit of 10,000 files with their manifests).
-const BODY_LIMIT: usize = 64 << 20;
+/// Bodies are bounded by what each route can honestly need, so that one
+/// request cannot make the server decode hundreds of MiB of JSON (a decoded
+/// array of small strings takes ten times its bytes). serde_json also stops
+/// at 128 levels of nesting.
+mod limit {
+    /// Login, signup and the like.
+    pub const AUTH: usize = 64 << 10;
+    /// Chunk calls: up to 1,024 chunks of 10 shards and their receipts.
+    pub const CHUNKS: usize = 4 << 20;
+    /// A commit of 1,000 files with their sealed manifests (a big file's
+    /// manifest is 76 bytes per chunk), or a read of 10,000 paths.
+    pub const CATALOG: usize = 32 << 20;
+    /// Everything else.
+    pub const SMALL: usize = 1 << 20;
+}
+
+fn sized(router: Router<State>, bytes: usize) -> Router<State> {
+    router.layer(DefaultBodyLimit::max(bytes))
+}
 
 pub fn router(state: State) -> Router {
+    let l = &state.limits;
+    let rates = state.opts.limits.clone();
+    let auth = sized(
+        Router::new()
+            .route("/v1/auth/prelogin", post(accounts::prelogin))
+            .route("/v1/auth/login", post(accounts::login))
+            .layer(crate::limits::layer("auth", rates.auth, &l.auth)),
+        limit::AUTH,
+    );
+    let signup = sized(
+        Router::new().route("/v1/auth/signup", post(accounts::signup)).layer(crate::limits::layer(
+            "signup",
+            rates.signup,
+            &l.signup,
+        )),
+        limit::AUTH,
+    );
+    let chunks = sized(
+        Router::new()
+            .route("/v1/chunks/missing", post(chunks::missing))
+            .route("/v1/chunks/place", post(chunks::place))
+            .route("/v1/chunks/replace", post(chunks::replace))
+            .route("/v1/chunks/stored", post(chunks::stored))
+            .route("/v1/chunks/abandon", post(chunks::abandon))
+            .route("/v1/chunks/locate", post(chunks::locate)),
+        limit::CHUNKS,
+    );
+    let catalog = sized(
+        Router::new().route("/v1/files/read", post(catalog::read)).route("/v1/commit", post(catalog::commit)),
+        limit::CATALOG,
+    );
+    let rest = sized(
+        Router::new()
+            .route("/v1/auth/logout", post(accounts::logout))
+            .route("/v1/auth/whoami", get(accounts::whoami))
+            .route("/v1/quota", get(catalog::quota))
+            .route("/v1/network", get(chunks::network))
+            .route("/v1/list", get(catalog::list))
+            .route("/v1/stat", get(catalog::stat))
+            .route("/v1/versions", get(catalog::versions))
+            .route("/v1/mkdir", post(catalog::mkdir))
+            .route("/v1/move", post(catalog::rename))
+            .route("/v1/remove", post(catalog::remove))
+            .route("/v1/restore", post(catalog::restore))
+            .route("/v1/remotes/register", post(remotes::register))
+            .route("/v1/remotes/{id}/heartbeat", post(remotes::heartbeat))
+            .route("/v1/remotes/{id}/report", post(remotes::report))
+            .route("/v1/remotes/{id}/inventory", post(remotes::inventory))
+            .route("/v1/admin/quota", post(admin::set_quota))
+            .route("/v1/admin/remotes", get(admin::remotes))
+            .route("/v1/admin/health", get(admin::health))
+            .route("/v1/admin/drain", post(admin::drain))
+            .route("/v1/admin/remote-tokens", post(admin::remote_token))
+            .route("/v1/admin/revoke", post(admin::revoke))
+            .route("/v1/admin/vet", post(admin::vet))
+            .route("/v1/admin/quarantine/release", post(admin::release_quarantine))
+            .route("/metrics", get(admin::metrics))
+            .route("/openapi.json", get(crate::openapi::document))
+            .route("/healthz", get(|| async { "ok" })),
+        limit::SMALL,
+    );
     Router::new()
-        .route("/v1/auth/prelogin", post(accounts::prelogin))
-        .route("/v1/auth/signup", post(accounts::signup))
-        .route("/v1/auth/login", post(accounts::login))
-        .route("/v1/auth/logout", post(accounts::logout))
-        .route("/v1/auth/whoami", get(accounts::whoami))
-        .route("/v1/quota", get(catalog::quota))
-        .route("/v1/network", get(chunks::network))
-        .route("/v1/chunks/missing", post(chunks::missing))
-        .route("/v1/chunks/place", post(chunks::place))
-        .route("/v1/chunks/replace", post(chunks::replace))
-        .route("/v1/chunks/stored", post(chunks::stored))
-        .route("/v1/chunks/abandon", post(chunks::abandon))
-        .route("/v1/chunks/locate", post(chunks::locate))
-        .route("/v1/list", get(catalog::list))
-        .route("/v1/stat", get(catalog::stat))
-        .route("/v1/versions", get(catalog::versions))
-        .route("/v1/files/read", post(catalog::read))
-        .route("/v1/commit", post(catalog::commit))
-        .route("/v1/mkdir", post(catalog::mkdir))
-        .route("/v1/move", post(catalog::rename))
-        .route("/v1/remove", post(catalog::remove))
-        .route("/v1/restore", post(catalog::restore))
-        .route("/v1/remotes/register", post(remotes::register))
-        .route("/v1/remotes/{id}/heartbeat", post(remotes::heartbeat))
-        .route("/v1/remotes/{id}/report", post(remotes::report))
-        .route("/v1/remotes/{id}/inventory", post(remotes::inventory))
-        .route("/v1/admin/quota", post(admin::set_quota))
-        .route("/v1/admin/remotes", get(admin::remotes))
-        .route("/v1/admin/health", get(admin::health))
-        .route("/v1/admin/drain", post(admin::drain))
-        .route("/v1/admin/remote-tokens", post(admin::remote_token))
-        .route("/v1/admin/revoke", post(admin::revoke))
-        .route("/v1/admin/vet", post(admin::vet))
-        .route("/v1/admin/quarantine/release", post(admin::release_quarantine))
-        .route("/metrics", get(admin::metrics))
-        .route("/openapi.json", get(crate::openapi::document))
-        .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(auth)
+        .merge(signup)
+        .merge(chunks)
+        .merge(catalog)
+        .merge(rest)
+        .layer(crate::limits::layer("api", rates.api, &l.api))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

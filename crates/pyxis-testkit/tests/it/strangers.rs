@@ -240,15 +240,14 @@ async fn a_server_restored_from_an_older_catalog_deletes_nothing() {
     random_file(&f1, 5, 6 << 20);
     random_file(&f2, 6, 6 << 20);
     a.put(&f1, "/one").await.unwrap();
-    let backup = c.dir.path().join("backup");
     c.stop_server().await;
-    copy_catalog(&c.dir.path().join("server"), &backup);
+    c.backup_catalog("backup").await.unwrap();
     c.restart_server().await.unwrap();
     c.wait_online(6).await.unwrap();
     a.put(&f2, "/two").await.unwrap();
     let held: Vec<Vec<ShardHash>> = (0..6).map(|i| c.remote(i).store().list()).collect();
     c.stop_server().await;
-    copy_catalog(&backup, &c.dir.path().join("server"));
+    c.restore_catalog("backup").await.unwrap();
     c.restart_server().await.unwrap();
     c.wait_online(6).await.unwrap();
     let mut quarantined = 0;
@@ -279,16 +278,6 @@ async fn a_server_restored_from_an_older_catalog_deletes_nothing() {
     std::fs::remove_file(&out).unwrap();
     a.get("/two", &out, None).await.unwrap();
     same_file(&f2, &out);
-}
-
-fn copy_catalog(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for name in ["catalog.db", "catalog.db-wal", "catalog.db-shm"] {
-        let _ = std::fs::remove_file(to.join(name));
-        if from.join(name).exists() {
-            std::fs::copy(from.join(name), to.join(name)).unwrap();
-        }
-    }
 }
 
 /// A shard the catalog records where it is not any more (its remote gone)
