@@ -31,6 +31,9 @@ use crate::upload::{self, ChunkJob, Ctx};
 
 /// Files per commit request.
 const COMMIT_BATCH: usize = 1000;
+/// Bytes of sealed manifests per commit request, well under the server's
+/// body limit for commits (32 MiB): a batch of big files commits sooner.
+const COMMIT_BYTES: usize = 8 << 20;
 /// A partial batch is committed after this long, so progress is visible.
 const COMMIT_DELAY: Duration = Duration::from_millis(500);
 
@@ -321,8 +324,10 @@ async fn commit_loop(
     let (mut open, mut uploading) = (true, true);
     let mut since = Instant::now();
     let (mut committed, mut unchanged, mut failed) = (0u64, 0u64, Vec::new());
+    let mut batch_bytes = 0usize;
     loop {
-        if open || (uploading && !pending.is_empty()) {
+        let ready = pending.front().is_some_and(|f| f.max_seq <= *mark.borrow());
+        if !ready && (open || (uploading && !pending.is_empty())) {
             tokio::select! {
                 f = done.recv(), if open => match f {
                     Some(f) => pending.push_back(f),
@@ -333,12 +338,18 @@ async fn commit_loop(
             }
         }
         let stored = *mark.borrow();
-        while pending.front().is_some_and(|f| f.max_seq <= stored) {
+        let full = |batch: &Vec<CommitFile>, bytes: usize| batch.len() >= COMMIT_BATCH || bytes >= COMMIT_BYTES;
+        while !full(&batch, batch_bytes) && pending.front().is_some_and(|f| f.max_seq <= stored) {
             let f = pending.pop_front().expect("front exists");
-            batch.push(seal(&ctx.keys, f)?);
+            let sealed = seal(&ctx.keys, f)?;
+            // Base64 manifest and key, hex chunk ids, the path and field names.
+            batch_bytes += sealed.manifest.len() * 4 / 3 + sealed.chunks.len() * 67 + sealed.path.len() + 256;
+            batch.push(sealed);
         }
-        let finished = !open && (pending.is_empty() || !uploading);
-        if batch.len() >= COMMIT_BATCH || (!batch.is_empty() && (finished || since.elapsed() >= COMMIT_DELAY)) {
+        let more_ready = pending.front().is_some_and(|f| f.max_seq <= stored);
+        let finished = !open && (pending.is_empty() || !uploading) && !more_ready;
+        if full(&batch, batch_bytes) || (!batch.is_empty() && (finished || since.elapsed() >= COMMIT_DELAY)) {
+            batch_bytes = 0;
             let files = std::mem::take(&mut batch);
             let n = files.len() as u64;
             match ctx.api.commit(&CommitRequest { files: files.clone() }).await {

@@ -5,8 +5,6 @@
 //! by a `sessions` row, so logout revokes a token before it expires. Login
 //! secrets are hashed with Argon2id (own salt) off the async runtime.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -14,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::{ServerOptions, State};
-use pyxis_core::keys::KdfParams;
 
 /// 32 random bytes (session keys, tokens).
 pub fn random_secret() -> Vec<u8> {
@@ -83,48 +80,14 @@ impl SessionKeys {
     }
 }
 
-/// A turn at an Argon2 run: at most `limits.password_checks` at once, each
-/// tens of MiB and tens of ms, so a flood of logins cannot exhaust memory.
-async fn password_check(state: &crate::AppState) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
-    match tokio::time::timeout(state.limits.opts.password_wait, state.limits.password_checks.acquire()).await {
-        Ok(Ok(permit)) => Ok(permit),
-        _ => Err(ApiError::unavailable(
-            "busy",
-            "the password_checks limit is reached (too many logins at once on this server): retry in a second",
-        )
-        .retry_after(1)),
-    }
-}
-
 /// Hashes a login secret for storage (Argon2id PHC string, own random salt).
 pub async fn hash_login(secret: Vec<u8>, state: &crate::AppState) -> ApiResult<String> {
-    let _turn = password_check(state).await?;
-    hash_with(secret, state.opts.login_hash).await
-}
-
-/// Hashes with these parameters, off the async runtime.
-pub async fn hash_with(secret: Vec<u8>, p: KdfParams) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let params =
-            argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None).map_err(ApiError::internal)?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-        let mut salt = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut salt).map_err(|_| ApiError::internal("RNG"))?;
-        argon.hash_password_with_salt(&secret, &salt).map(|h| h.to_string()).map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)?
+    state.passwords.hash(secret, state.opts.login_hash).await
 }
 
 /// Checks a login secret against its stored hash (the hash carries its params).
 pub async fn verify_login(secret: Vec<u8>, stored: String, state: &crate::AppState) -> ApiResult<bool> {
-    let _turn = password_check(state).await?;
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
-        Ok(argon2::Argon2::default().verify_password(&secret, &parsed).is_ok())
-    })
-    .await
-    .map_err(ApiError::internal)?
+    state.passwords.verify(secret, stored).await
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod limits;
 pub mod openapi;
+pub mod passwords;
 pub mod placement;
 pub mod registry;
 pub mod routes;
@@ -184,6 +185,7 @@ pub struct AppState {
     /// limited, so clients cannot make the server hammer a remote).
     pub probes: std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>,
     pub limits: limits::Limits,
+    pub passwords: passwords::Passwords,
     /// A hash of nothing, checked for logins of unknown names, so that they
     /// cost the same work as a wrong password.
     pub dummy_login_hash: String,
@@ -266,7 +268,8 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         .as_slice()
         .try_into()
         .context("stored fake-salt key is not 32 bytes")?;
-    let dummy_login_hash = auth::hash_with(auth::random_secret(), opts.login_hash).await?;
+    let passwords = passwords::Passwords::new(opts.limits.password_checks, opts.limits.password_wait);
+    let dummy_login_hash = passwords.hash(auth::random_secret(), opts.login_hash).await?;
 
     let security = match (&opts.tls, opts.insecure_http) {
         (Some(files), _) => pyxis_net::listen::Security::Tls(pyxis_net::listen::server_config(files)?),
@@ -299,6 +302,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         rotations,
         probes: Default::default(),
         limits: limits::Limits::new(state_limits),
+        passwords,
         dummy_login_hash,
         fake_salt_key,
     });

@@ -10,7 +10,7 @@
 //! | `auth` (prelogin, login) | client address | 10 at once, then 1 a second |
 //! | `signup` | client address | 3 at once, then 1 a minute |
 //! | `login_attempts` | account name and client address | 5 at once, then 1 every 10 s |
-//! | `password_checks` | the whole instance | one Argon2 check per core at once; a request waits up to 5 s, then 503 |
+//! | `password_checks` | the whole instance | one Argon2 check per core at once; a request waits up to 5 s, then 503 (see `passwords`) |
 //!
 //! There is no limit on one account across all addresses: anyone could use
 //! it to lock the owner out. An attacker spread over many addresses is slowed
@@ -220,16 +220,11 @@ pub struct Limits {
     pub auth: AddressLimit,
     pub signup: AddressLimit,
     pub login_attempts: DefaultKeyedRateLimiter<(String, IpAddr)>,
-    pub password_checks: tokio::sync::Semaphore,
 }
 
 impl Limits {
     pub fn new(opts: LimitOptions) -> Self {
         let trusted = Arc::new(opts.trusted_proxies.clone());
-        let checks = match opts.password_checks {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        };
         let attempts = Quota::with_period(opts.login_attempts.every)
             .expect("a period of at least a nanosecond")
             .allow_burst(NonZeroU32::new(opts.login_attempts.burst.max(1)).expect("at least one"));
@@ -238,7 +233,6 @@ impl Limits {
             auth: address_limit(opts.auth, &trusted),
             signup: address_limit(opts.signup, &trusted),
             login_attempts: RateLimiter::keyed(attempts),
-            password_checks: tokio::sync::Semaphore::new(checks),
             opts,
         }
     }

@@ -70,6 +70,8 @@ pub struct Net {
     pub remotes: Vec<Proc>,
     /// Each remote's port, kept across restarts.
     pub ports: Vec<u16>,
+    /// Extra arguments of `pyxis server`.
+    pub server_args: Vec<String>,
 }
 
 impl Net {
@@ -89,11 +91,17 @@ impl Net {
     }
 
     pub fn start(remotes: usize) -> Net {
+        Self::start_with(remotes, &[])
+    }
+
+    /// A network whose server gets `server_args` on top of the usual ones.
+    pub fn start_with(remotes: usize, server_args: &[&str]) -> Net {
         // PYXIS_TEST_KEEP=1 keeps the directory (logs of every process) for a post-mortem.
         let dir =
             tempfile::Builder::new().disable_cleanup(std::env::var_os("PYXIS_TEST_KEEP").is_some()).tempdir().unwrap();
         eprintln!("test network in {}", dir.path().display());
-        let mut net = Net { dir, port: free_port(), server: None, remotes: vec![], ports: vec![] };
+        let server_args = server_args.iter().map(|s| (*s).to_owned()).collect();
+        let mut net = Net { dir, port: free_port(), server: None, remotes: vec![], ports: vec![], server_args };
         net.start_server();
         for _ in 0..remotes {
             net.spawn_remote();
@@ -157,6 +165,7 @@ impl Net {
         let ca = self.ca().cert_path();
         let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
         args.extend(["--ca", ca.to_str().unwrap()]);
+        args.extend(self.server_args.iter().map(String::as_str));
         let p = spawn(
             self.dir.path(),
             "server",

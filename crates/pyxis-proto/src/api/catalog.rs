@@ -86,6 +86,7 @@ pub struct FileVersion {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReadRequest {
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::FILES}, _, _>")]
     pub paths: Vec<String>,
     /// A version number; only with a single path.
     #[serde(default)]
@@ -126,6 +127,7 @@ pub struct CommitFile {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommitRequest {
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::FILES}, _, _>")]
     pub files: Vec<CommitFile>,
 }
 

@@ -26,6 +26,7 @@ pub struct NetworkResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MissingRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::CHUNKS}, _, _>")]
     pub ids: Vec<ChunkId>,
 }
 
@@ -51,6 +52,7 @@ pub struct PlaceChunk {
     pub blob_len: u32,
     /// Hash of every shard, by index.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::SHARDS}, _, _>")]
     pub shards: Vec<ShardHash>,
 }
 
@@ -58,6 +60,7 @@ pub struct PlaceChunk {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlaceRequest {
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::CHUNKS}, _, _>")]
     pub chunks: Vec<PlaceChunk>,
 }
 
@@ -100,6 +103,7 @@ pub struct ReplaceRequest {
     pub id: ChunkId,
     pub index: u8,
     /// Remotes that failed for this chunk and must not be chosen again.
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::FAILED}, _, _>")]
     pub failed: Vec<i64>,
 }
 
@@ -109,6 +113,7 @@ pub struct ReplaceRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredRequest {
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::CHUNKS}, _, _>")]
     pub chunks: Vec<StoredChunk>,
 }
 
@@ -117,6 +122,7 @@ pub struct StoredRequest {
 pub struct StoredChunk {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: ChunkId,
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::SHARDS}, _, _>")]
     pub receipts: Vec<ShardReceipt>,
 }
 
@@ -133,6 +139,7 @@ pub struct ShardReceipt {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AbandonRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::CHUNKS}, _, _>")]
     pub ids: Vec<ChunkId>,
 }
 
@@ -141,6 +148,7 @@ pub struct AbandonRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocateRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::CHUNKS}, _, _>")]
     pub ids: Vec<ChunkId>,
 }
 

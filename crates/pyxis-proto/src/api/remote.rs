@@ -127,6 +127,7 @@ pub struct RemoteStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::HASHES}, _, _>")]
     pub corrupt: Vec<crate::ShardHash>,
 }
 
@@ -135,6 +136,7 @@ pub struct ReportRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::HASHES}, _, _>")]
     pub hashes: Vec<crate::ShardHash>,
 }
 

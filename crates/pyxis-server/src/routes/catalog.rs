@@ -27,7 +27,7 @@ use crate::db::catalog::{CatalogError, CommitItem, DIR, ListedRow, VersionRow};
 use crate::error::{ApiError, ApiResult};
 
 /// Files one commit may carry.
-const MAX_COMMIT: usize = 10_000;
+const MAX_COMMIT: usize = pyxis_proto::api::max::FILES;
 /// Entries per list page by default, and at most.
 const PAGE: i64 = 1000;
 const MAX_PAGE: i64 = 10_000;

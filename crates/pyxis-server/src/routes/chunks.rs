@@ -23,7 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::placement::{choose, scheme_now, shard_len};
 
 /// The most chunks one request may name (keeps a request's transaction short).
-const MAX_BATCH: usize = 1024;
+const MAX_BATCH: usize = pyxis_proto::api::max::CHUNKS;
 
 fn check_batch(n: usize) -> ApiResult<()> {
     if n > MAX_BATCH {

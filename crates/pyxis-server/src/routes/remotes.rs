@@ -18,7 +18,7 @@ use crate::db::remotes::{Admission, AdmitError, REVOKED, RemoteRow, RemoteSpace}
 use crate::error::{ApiError, ApiResult};
 
 /// The most hashes one inventory batch may carry.
-pub const MAX_INVENTORY_BATCH: usize = 10_000;
+pub const MAX_INVENTORY_BATCH: usize = pyxis_proto::api::max::HASHES;
 
 fn check_url(url: &str) -> ApiResult<()> {
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
