@@ -7,6 +7,8 @@
 #   bench/compare.sh                  # RUNS=3 PEERS="restic tahoe" by default
 #   RUNS=1 PEERS=restic bench/compare.sh
 #   cat /tmp/pyxis-bench/summary.md
+#   UP_ARGS=--insecure-http SCHEME=http bench/compare.sh   # without TLS
+#   PYXIS=/path/to/older/pyxis SCHEME=http bench/compare.sh   # a release before TLS
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -14,6 +16,8 @@ PYXIS=${PYXIS:-$HERE/../target/release/pyxis}
 RUNS=${RUNS:-3}
 PEERS=${PEERS:-restic tahoe}
 PORT=${PORT:-17270}
+SCHEME=${SCHEME:-https}
+UP_ARGS=${UP_ARGS:-}
 [ -x "$PYXIS" ] || (cd "$HERE/.." && cargo build --release -p pyxis-cli)
 "$HERE/install-peers.sh"
 "$HERE/data.sh"
@@ -25,9 +29,16 @@ warm() { cat "$DATA"/rand1g* > /dev/null; tar -cf - -C "$DATA" corpus > /dev/nul
 run_pyxis() {
   local r=$1 N="$PB/pyxis"
   rm -rf "$N"; mkdir -p "$N"
-  "$PYXIS" up --remotes 6 --dir "$N/data" --listen "127.0.0.1:$PORT" > "$N/up.log" 2>&1 &
+  # shellcheck disable=SC2086
+  "$PYXIS" up --remotes 6 --dir "$N/data" --listen "127.0.0.1:$PORT" $UP_ARGS > "$N/up.log" 2>&1 &
   local up=$!
-  export PYXIS_SERVER="http://127.0.0.1:$PORT" PYXIS_CONFIG="$N/cfg" PYXIS_PASSWORD=bench-not-secret
+  export PYXIS_SERVER="$SCHEME://127.0.0.1:$PORT" PYXIS_CONFIG="$N/cfg" PYXIS_PASSWORD=bench-not-secret
+  if [ "$SCHEME" = https ]; then
+    for _ in $(seq 1 100); do [ -s "$N/data/tls/ca.pem" ] && break; sleep 0.1; done
+    export PYXIS_CA="$N/data/tls/ca.pem"
+  else
+    unset PYXIS_CA
+  fi
   for _ in $(seq 1 100); do
     n=$("$PYXIS" admin remotes --data "$N/data/server" --json 2>/dev/null | python3 -c 'import json,sys; print(sum(r["state"]=="online" for r in json.load(sys.stdin)["remotes"]))' 2>/dev/null || echo 0)
     [ "$n" = 6 ] && break; sleep 0.2

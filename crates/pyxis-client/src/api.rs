@@ -32,6 +32,8 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 /// a refusal is more likely a wrong URL or a server that is down, and is
 /// reported soon.
 const FIRST_CONTACT_RETRY_FOR: Duration = Duration::from_secs(3);
+/// The longest `Retry-After` a call waits out on its own.
+const MAX_PACED_WAIT: Duration = Duration::from_secs(5);
 
 /// The HTTP client every connection shares: HTTP/1.1 with keep-alive (faster
 /// than HTTP/2 for shard traffic here), a pool deep enough for the transfer
@@ -102,12 +104,38 @@ impl Api {
         url.map_err(|e| ClientError::Invalid(format!("server URL {:?}: {e}", self.base)))
     }
 
+    /// Sends, and sends again when a rate limit answers 429 with a short
+    /// `Retry-After`: the server refused the request before doing anything,
+    /// so even a call that is not idempotent may be repeated. A long wait
+    /// (a login limit after wrong passwords) is the caller's to see.
+    async fn send_paced(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let deadline = std::time::Instant::now() + RETRY_FOR;
+        let mut req = req;
+        loop {
+            let again = req.try_clone();
+            let resp = req.send().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), source: e })?;
+            let wait = (resp.status() == StatusCode::TOO_MANY_REQUESTS)
+                .then(|| resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.parse::<u64>().ok())
+                .flatten()
+                .map(Duration::from_secs)
+                .filter(|w| *w <= MAX_PACED_WAIT && std::time::Instant::now() + *w < deadline);
+            match (wait, again) {
+                (Some(wait), Some(again)) => {
+                    tracing::info!(retry_in = ?wait, "rate limited by the server; waiting");
+                    tokio::time::sleep(wait).await;
+                    req = again;
+                }
+                _ => return Ok(resp),
+            }
+        }
+    }
+
     async fn send<R: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<Option<R>> {
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| ClientError::Unreachable { url: self.base.clone(), source: e })?;
+        let resp = self.send_paced(req).await?;
         self.reached.store(true, std::sync::atomic::Ordering::Relaxed);
         if !resp.status().is_success() {
             return Err(api_error(resp).await);

@@ -27,6 +27,10 @@ pub struct UpArgs {
     /// Disk space each remote offers.
     #[arg(long, default_value = "10GiB")]
     pub capacity: ByteSize,
+    /// Plain HTTP instead of HTTPS (loopback only; for measuring what TLS
+    /// costs, or for tools that cannot be given a CA).
+    #[arg(long)]
+    pub insecure_http: bool,
     #[command(flatten)]
     pub limits: super::server::LimitArgs,
 }
@@ -39,15 +43,19 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     let tls = dir.join("tls");
     let ca = LocalCa::load_or_create(&tls, "Pyxis local network CA").context("making the local CA")?;
     let names = local_names(a.listen.ip());
-    let issue = |name: &str| -> anyhow::Result<TlsFiles> {
+    let issue = |name: &str| -> anyhow::Result<Option<TlsFiles>> {
+        if a.insecure_http {
+            return Ok(None);
+        }
         let (cert, key) = ca.issue_files(name, &names).with_context(|| format!("issuing {name}'s certificate"))?;
-        Ok(TlsFiles { cert, key })
+        Ok(Some(TlsFiles { cert, key }))
     };
     let ca_pem = Some(ca.cert_pem().as_bytes().to_vec());
     let server = pyxis_server::start(ServerOptions {
         listen: a.listen,
         data_dir: dir.join("server"),
-        tls: Some(issue("server")?),
+        tls: issue("server")?,
+        insecure_http: a.insecure_http,
         ca_pem: ca_pem.clone(),
         limits: a.limits.options(),
         metrics_listen: a.limits.metrics_listen,
@@ -75,8 +83,8 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             dir: rdir,
             capacity: a.capacity.0,
             public_url: None,
-            tls: Some(issue(&format!("remote-{i}"))?),
-            insecure_http: false,
+            tls: issue(&format!("remote-{i}"))?,
+            insecure_http: a.insecure_http,
             ca_pem: ca_pem.clone(),
             name: Some(format!("local-{i}")),
             heartbeat: None,
@@ -94,7 +102,11 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("Pyxis is up: server {url} with {} remotes, data in {}", a.remotes, dir.display());
     println!();
     println!("Try, in another terminal:");
-    println!("  export PYXIS_SERVER={url} PYXIS_CA={}", ca.cert_path().display());
+    if a.insecure_http {
+        println!("  export PYXIS_SERVER={url}");
+    } else {
+        println!("  export PYXIS_SERVER={url} PYXIS_CA={}", ca.cert_path().display());
+    }
     println!("  pyxis signup alice");
     println!("  pyxis put ./some-folder /");
     println!("  pyxis ls -R /");
