@@ -436,9 +436,24 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     for batch in files.chunks(READ_BATCH) {
         let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
         let versions = ctx.api.read(&ReadRequest { paths, version: None }).await?.files;
-        reader.prefetch(versions.iter().flat_map(|v| v.chunks.iter().copied())).await?;
-        let (small, big): (Vec<_>, Vec<_>) =
-            versions.into_iter().zip(batch).partition(|(fv, _)| fv.info.size <= SMALL_FILE);
+        // The answer must hold the paths asked for, in order: a version
+        // answered under another path is not written anywhere.
+        let (versions, mismatched): (Vec<_>, Vec<_>) =
+            versions.into_iter().zip(batch).partition(|(fv, (path, _))| fv.path == *path);
+        for (fv, (path, _)) in mismatched {
+            let error = format!("the server answered a read of {path:?} with {:?}", fv.path);
+            failed.push(Skipped { path: path.clone(), error });
+        }
+        if versions.len() < batch.len() {
+            let answered: std::collections::HashSet<&str> = versions.iter().map(|(fv, _)| fv.path.as_str()).collect();
+            for (path, _) in batch.iter().filter(|(p, _)| !answered.contains(p.as_str())) {
+                if !failed.iter().any(|f| f.path == *path) {
+                    failed.push(Skipped { path: path.clone(), error: "the server's read answer left it out".into() });
+                }
+            }
+        }
+        reader.prefetch(versions.iter().flat_map(|(v, _)| v.chunks.iter().copied())).await?;
+        let (small, big): (Vec<_>, Vec<_>) = versions.into_iter().partition(|(fv, _)| fv.info.size <= SMALL_FILE);
         let mut assembled = Vec::with_capacity(small.len());
         let mut jobs = futures::stream::iter(small.into_iter().map(|(fv, (path, local))| {
             let reader = reader.clone();

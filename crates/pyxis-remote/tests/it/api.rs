@@ -237,3 +237,62 @@ async fn parallel_uploads_through_http_all_land() {
     assert_eq!(store.stats().shards, 64);
     store.close().await;
 }
+
+/// Every shard route against every kind of bad grant: nothing is stored,
+/// served or deleted, and the refusal names the reason.
+#[tokio::test]
+async fn every_shard_route_refuses_every_bad_grant() {
+    let server = TestServer::start().await;
+    let forger = TestServer::start_with_seed([9; 32]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (remote, id) = start_remote(&server, dir.path(), 1 << 30).await;
+    // `kept` is stored (for GET and DELETE); `fresh` is not (for PUT).
+    let (kept, kept_data) = shard(1, 4_000);
+    let (fresh, fresh_data) = shard(2, 4_000);
+    let (other, _) = shard(3, 4_000);
+    let put = server.grant(GrantOp::Put, id, kept, 4_000, 60);
+    assert_eq!(call(Method::PUT, &shard_url(remote.url(), &kept), Some(&put), Some(kept_data)).await.0, 201);
+
+    let (unauth, forbidden) = (StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN);
+    for (method, op, target, body) in [
+        (Method::PUT, GrantOp::Put, fresh, Some(fresh_data.clone())),
+        (Method::GET, GrantOp::Get, kept, None),
+        (Method::DELETE, GrantOp::Delete, kept, None),
+    ] {
+        let size = if op == GrantOp::Put { 4_000 } else { 0 };
+        let wrong_op = if op == GrantOp::Get { GrantOp::Delete } else { GrantOp::Get };
+        let good = server.grant(op, id, target, size, 60);
+        let mut tampered = good.clone().into_bytes();
+        let mid = tampered.len() / 2;
+        tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let cases: [(&str, Option<String>, StatusCode, &[&str]); 7] = [
+            ("no grant", None, unauth, &["grant_missing"]),
+            ("an expired grant", Some(server.grant(op, id, target, size, -10)), unauth, &["grant_expired"]),
+            ("a forged grant", Some(forger.grant(op, id, target, size, 60)), unauth, &["grant_bad_signature"]),
+            ("a tampered grant", Some(tampered), unauth, &["grant_bad_signature", "grant_malformed"]),
+            (
+                "another remote's grant",
+                Some(server.grant(op, id + 1, target, size, 60)),
+                forbidden,
+                &["grant_wrong_remote"],
+            ),
+            ("another shard's grant", Some(server.grant(op, id, other, size, 60)), forbidden, &["grant_wrong_shard"]),
+            (
+                "a grant for another operation",
+                Some(server.grant(wrong_op, id, target, size, 60)),
+                forbidden,
+                &["grant_wrong_op"],
+            ),
+        ];
+        for (what, grant, status, codes) in cases {
+            let (got, bytes) =
+                call(method.clone(), &shard_url(remote.url(), &target), grant.as_deref(), body.clone()).await;
+            let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} with {what}: {got}"));
+            assert!(got == status && codes.contains(&e.code.as_str()), "{method} with {what}: {got} {}", e.code);
+        }
+    }
+    assert!(!remote.store().contains(&fresh), "a shard was stored under a bad grant");
+    assert!(remote.store().contains(&kept), "a shard was deleted under a bad grant");
+    remote.shutdown().await;
+}
