@@ -27,6 +27,15 @@ enum Command {
     Login(commands::account::UserArgs),
     /// End this device's session.
     Logout,
+    /// Change the password (the current one from PYXIS_PASSWORD or asked;
+    /// the new one from PYXIS_NEW_PASSWORD, --password-stdin, or asked).
+    Passwd,
+    /// Make a recovery key, shown once, that can set a new password if this
+    /// one is lost (replaces an earlier one).
+    RecoveryKey,
+    /// Set a new password with the recovery key (from PYXIS_RECOVERY_KEY or
+    /// asked) and log this device in.
+    Recover(commands::account::UserArgs),
     /// Show who this device is logged in as.
     Whoami,
     /// Show storage used and the quota.
@@ -107,6 +116,9 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Signup(a) => account::signup(&g, a).await,
             Command::Login(a) => account::login(&g, a).await,
             Command::Logout => account::logout(&g).await,
+            Command::Passwd => account::passwd(&g).await,
+            Command::RecoveryKey => account::recovery_key(&g).await,
+            Command::Recover(a) => account::recover(&g, a).await,
             Command::Whoami => account::whoami(&g).await,
             Command::Quota => account::quota(&g).await,
             Command::Put(a) => put::run(&g, a).await,

@@ -3,7 +3,7 @@
 //! created and wrapped here too (docs/SECURITY.md).
 
 use pyxis_core::keys::{
-    KdfParams, Keyring, MasterKey, derive_password_keys, random_salt, unwrap_master_key, wrap_master_key,
+    KdfParams, Keyring, MasterKey, RecoveryKey, derive_password_keys, random_salt, unwrap_master_key, wrap_master_key,
 };
 use pyxis_proto::api::auth::{self, LoginRequest, SessionResponse, SignupRequest};
 use pyxis_proto::hex;
@@ -97,4 +97,96 @@ pub async fn logout(config: &ConfigDir) -> Result<()> {
         }
     }
     config.clear()
+}
+
+/// The login secret of `password` for this account, from its salt and KDF.
+async fn current_keys(api: &Api, username: &str, password: &str) -> Result<pyxis_core::keys::PasswordKeys> {
+    let pre = api.prelogin(username).await?;
+    let salt = hex::decode(&pre.salt).map_err(|e| ClientError::Invalid(format!("server sent a bad salt: {e}")))?;
+    let kdf =
+        KdfParams { memory_kib: pre.kdf.memory_kib, iterations: pre.kdf.iterations, parallelism: pre.kdf.parallelism };
+    stretch(password.as_bytes().to_vec(), salt, kdf).await
+}
+
+/// A new password's salt, KDF, login secret and wrapping of `master`.
+async fn new_password(password: &str, kdf: KdfParams, master: &MasterKey) -> Result<auth::NewPassword> {
+    let salt = random_salt()?;
+    let keys = stretch(password.as_bytes().to_vec(), salt.to_vec(), kdf).await?;
+    Ok(auth::NewPassword {
+        salt: hex::encode(&salt),
+        kdf: auth::KdfParams { memory_kib: kdf.memory_kib, iterations: kdf.iterations, parallelism: kdf.parallelism },
+        login_secret: keys.login.to_hex(),
+        wrapped_master_key: wrap_master_key(master, &keys.wrapping)?,
+    })
+}
+
+fn logged_in(config: &ConfigDir) -> Result<(Session, Api)> {
+    let s = config.load()?.ok_or_else(|| ClientError::Invalid("not logged in: run `pyxis login`".into()))?;
+    let api = Api::new(&s.server, http_client(config.load_ca()?.as_deref())?).with_token(&s.token);
+    Ok((s, api))
+}
+
+/// Changes the password of the logged-in account: the master key is
+/// wrapped again under the new one (no data is re-encrypted), and every
+/// other device is logged out.
+pub async fn change_password(config: &ConfigDir, current: &str, new: &str, kdf: KdfParams) -> Result<()> {
+    let (s, api) = logged_in(config)?;
+    let old = current_keys(&api, &s.username, current).await?;
+    let master = MasterKey::from_bytes(
+        hex::decode_array(&s.master_key).map_err(|e| ClientError::Invalid(format!("session.json: master key: {e}")))?,
+    );
+    let req = auth::PasswordChangeRequest {
+        current_login_secret: old.login.to_hex(),
+        new: new_password(new, kdf, &master).await?,
+    };
+    api.change_password(&req).await
+}
+
+/// Makes a recovery key for the logged-in account (replacing any earlier
+/// one) and returns it: it is shown once and kept by the user.
+pub async fn make_recovery_key(config: &ConfigDir, current: &str) -> Result<RecoveryKey> {
+    let (s, api) = logged_in(config)?;
+    let old = current_keys(&api, &s.username, current).await?;
+    let master = MasterKey::from_bytes(
+        hex::decode_array(&s.master_key).map_err(|e| ClientError::Invalid(format!("session.json: master key: {e}")))?,
+    );
+    let key = RecoveryKey::generate()?;
+    let keys = key.keys();
+    let req = auth::RecoveryKeyRequest {
+        current_login_secret: old.login.to_hex(),
+        recovery_secret: keys.login.to_hex(),
+        wrapped_master_key: wrap_master_key(&master, &keys.wrapping)?,
+    };
+    api.set_recovery_key(&req).await?;
+    Ok(key)
+}
+
+/// Sets a new password with the recovery key, when the old password is
+/// lost, and logs this device in. Every other session ends.
+pub async fn recover(
+    config: &ConfigDir,
+    server: &str,
+    username: &str,
+    key: &RecoveryKey,
+    new: &str,
+    kdf: KdfParams,
+) -> Result<Session> {
+    let api = Api::new(server, http_client(config.load_ca()?.as_deref())?);
+    let keys = key.keys();
+    let ask = auth::RecoverRequest {
+        username: username.to_owned(),
+        recovery_secret: keys.login.to_hex(),
+        new_password: None,
+    };
+    let wrapped = api.recover(&ask).await?.recovery_wrapped_master_key;
+    // The master key must open before the password is replaced: a server
+    // answering with another wrapping must not make this device adopt it.
+    let master = unwrap_master_key(&wrapped, &keys.wrapping)
+        .map_err(|e| ClientError::Invalid(format!("the recovery key does not open this account's master key ({e})")))?;
+    let set = auth::RecoverRequest { new_password: Some(new_password(new, kdf, &master).await?), ..ask };
+    let resp =
+        api.recover(&set).await?.session.ok_or_else(|| ClientError::Invalid("the server set no session".into()))?;
+    let s = session(&api, &resp, &master);
+    config.save(&s)?;
+    Ok(s)
 }

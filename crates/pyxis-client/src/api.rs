@@ -6,6 +6,7 @@ use pyxis_proto::api::ErrorBody;
 use pyxis_proto::api::admin::{
     HealthResponse, QuotaRequest, RemoteRequest, RemoteTokenRequest, RemoteTokenResponse, RemotesResponse,
 };
+use pyxis_proto::api::auth;
 use pyxis_proto::api::auth::{
     LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
@@ -219,6 +220,15 @@ impl Api {
     }
     pub async fn login(&self, req: &LoginRequest) -> Result<SessionResponse> {
         self.call(Method::POST, "/v1/auth/login", Some(req)).await
+    }
+    pub async fn change_password(&self, req: &auth::PasswordChangeRequest) -> Result<()> {
+        self.call_empty("/v1/auth/password", req).await
+    }
+    pub async fn set_recovery_key(&self, req: &auth::RecoveryKeyRequest) -> Result<()> {
+        self.call_empty("/v1/auth/recovery-key", req).await
+    }
+    pub async fn recover(&self, req: &auth::RecoverRequest) -> Result<auth::RecoverResponse> {
+        self.call(Method::POST, "/v1/auth/recover", Some(req)).await
     }
     pub async fn logout(&self) -> Result<()> {
         self.call_empty("/v1/auth/logout", &serde_json::json!({})).await

@@ -28,6 +28,8 @@ const CTX_LOGIN: &str = "pyxis 2026-11-21 login secret v1";
 const CTX_KWK: &str = "pyxis 2026-11-21 key wrapping key v1";
 const CTX_X25519_WRAP: &str = "pyxis 2026-11-21 x25519 file key wrap v1";
 const CTX_CONTENT: &str = "pyxis 2026-11-21 content hash key v1";
+const CTX_RECOVERY_LOGIN: &str = "pyxis 2026-11-30 recovery login secret v1";
+const CTX_RECOVERY_KWK: &str = "pyxis 2026-11-30 recovery key wrapping key v1";
 
 macro_rules! secret {
     ($(#[$doc:meta])* $name:ident) => {
@@ -79,6 +81,11 @@ secret!(
     /// Wraps the master key; derived from the password, never sent anywhere.
     KeyWrappingKey
 );
+secret!(
+    /// 32 random bytes the user keeps on paper: opens a second wrapping of
+    /// the master key when the password is lost.
+    RecoveryKey
+);
 
 fn random_key() -> Result<[u8; 32]> {
     let mut k = [0u8; 32];
@@ -95,6 +102,36 @@ impl MasterKey {
 impl FileKey {
     pub fn generate() -> Result<Self> {
         random_key().map(Self)
+    }
+}
+
+impl RecoveryKey {
+    pub fn generate() -> Result<Self> {
+        random_key().map(Self)
+    }
+
+    /// For people: 64 hex digits in eight groups, `xxxxxxxx-xxxxxxxx-...`.
+    pub fn display(&self) -> String {
+        let hex = pyxis_proto::hex::encode(&self.0);
+        hex.as_bytes().chunks(8).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("-")
+    }
+
+    /// Reads [`display`](Self::display)'s form back; dashes and spaces are
+    /// ignored, and case too.
+    pub fn parse(text: &str) -> Result<Self> {
+        let hex: String = text.chars().filter(|c| !matches!(c, '-' | ' ' | '\n' | '\r' | '\t')).collect();
+        pyxis_proto::hex::decode_array(&hex.to_ascii_lowercase())
+            .map(Self)
+            .map_err(|_| Error::Kdf("a recovery key is 64 hex digits (dashes and spaces allowed)".into()))
+    }
+
+    /// The login secret and wrapping key it stands for, as a password's
+    /// would (no Argon2: the key has 256 bits of entropy already).
+    pub fn keys(&self) -> PasswordKeys {
+        PasswordKeys {
+            login: LoginSecret(blake3::derive_key(CTX_RECOVERY_LOGIN, &self.0)),
+            wrapping: KeyWrappingKey(blake3::derive_key(CTX_RECOVERY_KWK, &self.0)),
+        }
     }
 }
 

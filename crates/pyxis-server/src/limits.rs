@@ -9,7 +9,7 @@
 //! | `api` | client address | 2,000 at once, then 500 a second |
 //! | `auth` (prelogin, login) | client address | 10 at once, then 1 a second |
 //! | `signup` | client address | 3 at once, then 1 a minute |
-//! | `login_attempts` | account name and client address | 5 at once, then 1 every 10 s |
+//! | `login_attempts` (login, password change, recovery) | account name and client address | 10 at once, then 1 every 6 s |
 //! | `password_checks` | the whole instance | one Argon2 check per core at once; a request waits up to 5 s, then 503 (see `passwords`) |
 //!
 //! There is no limit on one account across all addresses: anyone could use
@@ -83,7 +83,7 @@ impl Default for LimitOptions {
             api: Rate { burst: 2000, every: Duration::from_millis(2) },
             auth: Rate { burst: 10, every: Duration::from_secs(1) },
             signup: Rate { burst: 3, every: Duration::from_secs(60) },
-            login_attempts: Rate { burst: 5, every: Duration::from_secs(10) },
+            login_attempts: Rate { burst: 10, every: Duration::from_secs(6) },
             password_checks: 0,
             password_wait: Duration::from_secs(5),
             trusted_proxies: Vec::new(),

@@ -1,4 +1,4 @@
-//! `signup`, `login`, `logout`, `whoami`, `quota`.
+//! `signup`, `login`, `logout`, `whoami`, `quota`, `passwd`, `recovery-key`, `recover`.
 
 use pyxis_client::account;
 use pyxis_core::keys::KdfParams;
@@ -52,6 +52,44 @@ pub async fn quota(g: &Global) -> anyhow::Result<()> {
     emit(g.json, &u, |u| {
         let pct = if u.quota == 0 { 0.0 } else { 100.0 * u.used as f64 / u.quota as f64 };
         println!("{} of {} used ({pct:.1} %)", size(u.used), size(u.quota))
+    });
+    Ok(())
+}
+
+pub async fn passwd(g: &Global) -> anyhow::Result<()> {
+    let current = super::read_secret("PYXIS_PASSWORD", "Current password", false, false)?;
+    let new = g.new_password()?;
+    account::change_password(&g.config_dir(), &current, &new, KdfParams::DEFAULT).await?;
+    emit(g.json, &serde_json::json!({"password_changed": true}), |_| {
+        println!("Password changed; every other device is logged out. Files need no re-encryption.")
+    });
+    Ok(())
+}
+
+pub async fn recovery_key(g: &Global) -> anyhow::Result<()> {
+    let current = g.password(false)?;
+    let key = account::make_recovery_key(&g.config_dir(), &current).await?;
+    emit(g.json, &serde_json::json!({"recovery_key": key.display()}), |_| {
+        println!("Recovery key (shown once; keep it offline, e.g. on paper):");
+        println!();
+        println!("    {}", key.display());
+        println!();
+        println!("With it, `pyxis recover USER` sets a new password if this one is lost.");
+        println!("Anyone holding it and your username can do the same: keep it as safe as the password.");
+        println!("Making a new one replaces this one.");
+    });
+    Ok(())
+}
+
+pub async fn recover(g: &Global, a: UserArgs) -> anyhow::Result<()> {
+    g.remember_ca()?;
+    let text = super::read_secret("PYXIS_RECOVERY_KEY", "Recovery key", false, false)?;
+    let key = pyxis_core::keys::RecoveryKey::parse(&text)?;
+    let new = g.new_password()?;
+    let server = g.server_url();
+    let s = account::recover(&g.config_dir(), &server, &a.user, &key, &new, KdfParams::DEFAULT).await?;
+    emit(g.json, &serde_json::json!({"username": s.username, "server": s.server}), |_| {
+        println!("New password set for {} with the recovery key; every other device is logged out.", s.username)
     });
     Ok(())
 }

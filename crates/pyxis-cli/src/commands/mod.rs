@@ -96,30 +96,43 @@ impl Global {
 
     /// The password: `PYXIS_PASSWORD`, `--password-stdin`, or a prompt.
     pub fn password(&self, confirm: bool) -> anyhow::Result<String> {
-        if let Ok(p) = std::env::var("PYXIS_PASSWORD") {
-            return Ok(p);
-        }
-        if self.password_stdin {
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
-            let p = line.trim_end_matches(['\r', '\n']).to_owned();
-            if p.is_empty() {
-                bail!("no password on standard input");
-            }
-            return Ok(p);
-        }
-        if !std::io::stdin().is_terminal() {
-            bail!("no password: set PYXIS_PASSWORD, use --password-stdin, or run in a terminal");
-        }
-        let p = rpassword::prompt_password("Password: ").context("reading the password")?;
-        if confirm && rpassword::prompt_password("Again: ").context("reading the password")? != p {
-            bail!("the passwords do not match");
-        }
-        if p.is_empty() {
-            bail!("the password is empty");
-        }
-        Ok(p)
+        read_secret("PYXIS_PASSWORD", "Password", self.password_stdin, confirm)
     }
+
+    /// A new password (`passwd`, `recover`): `PYXIS_NEW_PASSWORD`, standard
+    /// input with `--password-stdin`, or asked twice.
+    pub fn new_password(&self) -> anyhow::Result<String> {
+        read_secret("PYXIS_NEW_PASSWORD", "New password", self.password_stdin, true)
+    }
+}
+
+/// A secret from the environment variable `env`, else a line of standard
+/// input (`stdin`), else asked for on the terminal (twice with `confirm`).
+pub fn read_secret(env: &str, prompt: &str, stdin: bool, confirm: bool) -> anyhow::Result<String> {
+    let what = prompt.to_lowercase();
+    if let Ok(p) = std::env::var(env) {
+        return Ok(p);
+    }
+    if stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).with_context(|| format!("reading the {what} from standard input"))?;
+        let p = line.trim_end_matches(['\r', '\n']).to_owned();
+        if p.is_empty() {
+            bail!("no {what} on standard input");
+        }
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no {what}: set {env}, use --password-stdin, or run in a terminal");
+    }
+    let p = rpassword::prompt_password(format!("{prompt}: ")).with_context(|| format!("reading the {what}"))?;
+    if confirm && rpassword::prompt_password("Again: ").with_context(|| format!("reading the {what}"))? != p {
+        bail!("the {what}s do not match");
+    }
+    if p.is_empty() {
+        bail!("the {what} is empty");
+    }
+    Ok(p)
 }
 
 /// A catalog path from the command line, in NFC as the catalog stores names

@@ -87,7 +87,7 @@ pub struct LimitArgs {
     #[arg(long, default_value = "3/60s")]
     pub limit_signup: pyxis_server::limits::Rate,
     /// Login attempts at one account from one client address.
-    #[arg(long, default_value = "5/10s")]
+    #[arg(long, default_value = "10/6s")]
     pub limit_login: pyxis_server::limits::Rate,
     /// Password checks (Argon2) running at once [default: one per core].
     #[arg(long, default_value_t = 0)]

@@ -191,3 +191,35 @@ fn bench_edits_counts_only_the_chunks_an_edit_touches() {
         Command::new(crate::procs::BIN).args(["bench", "edits", "--keys", "0", paths[0], paths[1]]).output().unwrap();
     assert!(!out.status.success(), "zero keys is refused");
 }
+
+#[test]
+fn passwd_recovery_key_and_recover_are_scriptable() {
+    let net = Net::start(0);
+    net.ok(&["signup", "carol"]);
+    let v: serde_json::Value = serde_json::from_str(&net.ok(&["--json", "recovery-key"])).unwrap();
+    let key = v["recovery_key"].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 64 + 7, "{key}");
+    let out = net.command(&["passwd"]).env("PYXIS_NEW_PASSWORD", "second password").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let old = net.command(&["login", "carol"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&old.stderr).contains("wrong username or password"));
+    let out = net.command(&["login", "carol"]).env("PYXIS_PASSWORD", "second password").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The password is lost: the recovery key (as printed) sets a third one.
+    let out = net
+        .command(&["recover", "carol"])
+        .env("PYXIS_RECOVERY_KEY", &key)
+        .env("PYXIS_NEW_PASSWORD", "third password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(net.ok(&["whoami"]).contains("carol"));
+    let bad = net
+        .command(&["recover", "carol"])
+        .env("PYXIS_RECOVERY_KEY", "not-a-key")
+        .env("PYXIS_NEW_PASSWORD", "x")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("64 hex digits"));
+}

@@ -77,3 +77,69 @@ pub struct SessionResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     pub wrapped_master_key: Vec<u8>,
 }
+
+/// A new password: what signup sends about one, for `password` and `recover`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewPassword {
+    /// Hex, 16 bytes, random, chosen by the client.
+    pub salt: String,
+    pub kdf: KdfParams,
+    /// Hex, 32 bytes.
+    pub login_secret: String,
+    /// The same master key, wrapped under the new key-wrapping key.
+    #[serde(with = "super::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub wrapped_master_key: Vec<u8>,
+}
+
+/// `POST /v1/auth/password`: replace the logged-in user's password. The
+/// current one is proved again (a stolen session token is not enough), every
+/// other session ends, and no data is re-encrypted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordChangeRequest {
+    /// Hex, 32 bytes: the login secret of the current password.
+    pub current_login_secret: String,
+    pub new: NewPassword,
+}
+
+/// `POST /v1/auth/recovery-key`: keep a second wrapping of the master key,
+/// under a key derived from a recovery key the user writes down.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryKeyRequest {
+    /// Hex, 32 bytes: the login secret of the current password.
+    pub current_login_secret: String,
+    /// Hex, 32 bytes: the recovery key's login secret (the server keeps its hash).
+    pub recovery_secret: String,
+    /// The master key wrapped under the recovery key's wrapping key.
+    #[serde(with = "super::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub wrapped_master_key: Vec<u8>,
+}
+
+/// `POST /v1/auth/recover`: with the recovery key's secret, get the master
+/// key's recovery wrapping; with `new_password` as well, set a new password,
+/// end every session and log this device in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoverRequest {
+    pub username: String,
+    /// Hex, 32 bytes.
+    pub recovery_secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_password: Option<NewPassword>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoverResponse {
+    /// The master key wrapped under the recovery key.
+    #[serde(with = "super::b64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    pub recovery_wrapped_master_key: Vec<u8>,
+    /// With `new_password`: the new session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionResponse>,
+}

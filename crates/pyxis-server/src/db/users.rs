@@ -32,6 +32,15 @@ pub struct NewUser<'a> {
     pub quota_bytes: i64,
 }
 
+/// What a new password replaces.
+#[derive(Debug)]
+pub struct NewPasswordRow<'a> {
+    pub kdf_salt: &'a [u8],
+    pub kdf: (i64, i64, i64),
+    pub login_hash: &'a str,
+    pub wrapped_master_key: &'a [u8],
+}
+
 const USER_COLUMNS: &str = "id, username, kdf_salt, kdf_memory_kib, kdf_iterations, kdf_parallelism, login_hash, \
      wrapped_master_key, reader_public_key, quota_bytes, used_bytes, created_at";
 
@@ -85,6 +94,77 @@ impl Db {
                 Ok(r.rows_affected() == 1)
             }
         )
+    }
+
+    /// Replaces a user's password (salt, KDF, login hash, wrapped master
+    /// key) and ends every session but `keep`, in one transaction: no moment
+    /// exists where the old password's sessions live on under the new one.
+    pub async fn set_password(&self, user: i64, p: &NewPasswordRow<'_>, keep: Option<&str>) -> sqlx::Result<()> {
+        let now = now_ms();
+        on_db!(
+            self,
+            write | c | {
+                let mut tx = c.begin().await?;
+                sqlx::query(
+                    "UPDATE users SET kdf_salt = $1, kdf_memory_kib = $2, kdf_iterations = $3, kdf_parallelism = $4, \
+                     login_hash = $5, wrapped_master_key = $6 WHERE id = $7",
+                )
+                .bind(p.kdf_salt)
+                .bind(p.kdf.0)
+                .bind(p.kdf.1)
+                .bind(p.kdf.2)
+                .bind(p.login_hash)
+                .bind(p.wrapped_master_key)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL \
+                     AND id <> COALESCE($3, '')",
+                )
+                .bind(now)
+                .bind(user)
+                .bind(keep)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await
+            }
+        )
+    }
+
+    /// Keeps (or replaces) a user's recovery key: the hash of its login
+    /// secret and the master key wrapped under it.
+    pub async fn set_recovery(&self, user: i64, hash: &[u8], wrapped: &[u8]) -> sqlx::Result<()> {
+        on_db!(
+            self,
+            write | c | {
+                sqlx::query("UPDATE users SET recovery_hash = $1, recovery_wrapped_master_key = $2 WHERE id = $3")
+                    .bind(hash)
+                    .bind(wrapped)
+                    .bind(user)
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+            }
+        )
+    }
+
+    /// A user's recovery key hash and wrapping, if they made one.
+    pub async fn recovery_of(&self, user: i64) -> sqlx::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        type Row = (Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<Row> = on_db!(
+            self,
+            read | c | {
+                sqlx::query_as("SELECT recovery_hash, recovery_wrapped_master_key FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_optional(c)
+                    .await
+            }
+        )?;
+        Ok(match row {
+            Some((Some(h), Some(w))) => Some((h, w)),
+            _ => None,
+        })
     }
 
     pub async fn create_session(&self, id: &str, user_id: i64, expires_at: i64) -> sqlx::Result<()> {

@@ -5,7 +5,7 @@ use axum::extract::{ConnectInfo, State as StateX};
 use axum::http::HeaderMap;
 use pyxis_net::listen::Peer;
 use pyxis_proto::api::auth::{
-    KdfParams, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
+    KdfParams, LoginRequest, NewPassword, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
 use pyxis_proto::hex;
 
@@ -32,7 +32,33 @@ pub fn check_username(name: &str) -> ApiResult<()> {
     }
 }
 
-fn hex_field<const N: usize>(field: &'static str, value: &str) -> ApiResult<[u8; N]> {
+/// Checks what a new password brings (signup, password change, recovery):
+/// its salt and login secret, a KDF at least the server's minimum, a wrapped
+/// master key that parses. Returns the salt and the login secret.
+pub fn check_new_password(state: &State, p: &NewPassword) -> ApiResult<([u8; 16], [u8; 32])> {
+    let salt: [u8; 16] = hex_field("salt", &p.salt)?;
+    let secret: [u8; 32] = hex_field("login_secret", &p.login_secret)?;
+    let k = p.kdf;
+    pyxis_core::keys::KdfParams { memory_kib: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism }
+        .validate()
+        .map_err(|e| ApiError::bad_request("bad_kdf", e.to_string()))?;
+    let min = state.opts.min_client_kdf;
+    if k.memory_kib < min.memory_kib || k.iterations < min.iterations {
+        return Err(ApiError::bad_request(
+            "weak_kdf",
+            format!(
+                "the password KDF asked for ({} KiB, {} passes) is below this server's minimum ({} KiB, {} passes): \
+                 a stolen catalog would make the password cheap to guess",
+                k.memory_kib, k.iterations, min.memory_kib, min.iterations
+            ),
+        ));
+    }
+    pyxis_proto::format::wrapped::WrappedKey::parse(&p.wrapped_master_key)
+        .map_err(|e| ApiError::bad_request("bad_wrapped_key", e.to_string()))?;
+    Ok((salt, secret))
+}
+
+pub fn hex_field<const N: usize>(field: &'static str, value: &str) -> ApiResult<[u8; N]> {
     hex::decode_array(value).map_err(|e| ApiError::bad_request("bad_request", format!("{field}: {e}")))
 }
 
@@ -54,7 +80,7 @@ pub fn user_info(u: &UserRow) -> UserInfo {
     }
 }
 
-async fn new_session(state: &State, user: &UserRow) -> ApiResult<SessionResponse> {
+pub async fn new_session(state: &State, user: &UserRow) -> ApiResult<SessionResponse> {
     let session = random_token();
     let expires_at = crate::db::now_ms() / 1000 + state.opts.session_ttl.as_secs() as i64;
     state.db.create_session(&session, user.id, expires_at).await?;
@@ -91,26 +117,15 @@ pub async fn prelogin(
     responses((status = 200, body = SessionResponse), (status = 409, body = pyxis_proto::api::ErrorBody)), tag = "accounts")]
 pub async fn signup(StateX(state): StateX<State>, Body(req): Body<SignupRequest>) -> ApiResult<Json<SessionResponse>> {
     check_username(&req.username)?;
-    let salt: [u8; 16] = hex_field("salt", &req.salt)?;
-    let secret: [u8; 32] = hex_field("login_secret", &req.login_secret)?;
     let reader: [u8; 32] = hex_field("reader_public_key", &req.reader_public_key)?;
+    let fresh = NewPassword {
+        salt: req.salt.clone(),
+        kdf: req.kdf,
+        login_secret: req.login_secret.clone(),
+        wrapped_master_key: req.wrapped_master_key.clone(),
+    };
+    let (salt, secret) = check_new_password(&state, &fresh)?;
     let k = req.kdf;
-    pyxis_core::keys::KdfParams { memory_kib: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism }
-        .validate()
-        .map_err(|e| ApiError::bad_request("bad_kdf", e.to_string()))?;
-    let min = state.opts.min_client_kdf;
-    if k.memory_kib < min.memory_kib || k.iterations < min.iterations {
-        return Err(ApiError::bad_request(
-            "weak_kdf",
-            format!(
-                "the password KDF asked for ({} KiB, {} passes) is below this server's minimum ({} KiB, {} passes): \
-                 a stolen catalog would make the password cheap to guess",
-                k.memory_kib, k.iterations, min.memory_kib, min.iterations
-            ),
-        ));
-    }
-    pyxis_proto::format::wrapped::WrappedKey::parse(&req.wrapped_master_key)
-        .map_err(|e| ApiError::bad_request("bad_wrapped_key", e.to_string()))?;
     let login_hash = hash_login(secret.to_vec(), &state).await?;
     let new = NewUser {
         username: &req.username,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod catalog;
 pub mod chunks;
 pub mod extract;
+pub mod password;
 pub mod remotes;
 
 use axum::Router;
@@ -41,6 +42,9 @@ pub fn router(state: State) -> Router {
         Router::new()
             .route("/v1/auth/prelogin", post(accounts::prelogin))
             .route("/v1/auth/login", post(accounts::login))
+            .route("/v1/auth/password", post(password::change))
+            .route("/v1/auth/recovery-key", post(password::set_recovery_key))
+            .route("/v1/auth/recover", post(password::recover))
             .layer(crate::limits::layer("auth", rates.auth, &l.auth)),
         limit::AUTH,
     );

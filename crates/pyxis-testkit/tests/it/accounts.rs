@@ -56,3 +56,82 @@ async fn usernames_are_validated_and_unique() {
     let e = account::signup(&c.device("d2"), &c.url(), "carol", "pw2", KdfParams::INSECURE_FAST).await.unwrap_err();
     assert!(matches!(&e, ClientError::Api { status: 409, .. }), "{e}");
 }
+
+#[tokio::test]
+async fn passwd_rewraps_the_master_key_and_logs_other_devices_out() {
+    use crate::support::{random_file, same_file};
+    let c = Cluster::start(3).await.unwrap();
+    let alice = c.signup("alice", "old password").await.unwrap();
+    let f = c.dir.path().join("f");
+    random_file(&f, 1, 300_000);
+    alice.put(&f, "/f").await.unwrap();
+    let laptop = c.device("alice-laptop");
+    account::login(&laptop, &c.url(), "alice", "old password").await.unwrap();
+    let master = c.device("alice").load().unwrap().unwrap().master_key.clone();
+
+    // The current password is proved again: a session alone is not enough.
+    let e = account::change_password(&c.device("alice"), "wrong", "new password", KdfParams::INSECURE_FAST)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    account::change_password(&c.device("alice"), "old password", "new password", KdfParams::INSECURE_FAST)
+        .await
+        .unwrap();
+
+    // This device goes on; the laptop is logged out; the old password is refused.
+    assert_eq!(alice.api().whoami().await.unwrap().username, "alice");
+    let laptop_client = pyxis_client::Client::open(&laptop, None, Default::default()).unwrap();
+    assert_eq!(laptop_client.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    let e = account::login(&c.device("phone"), &c.url(), "alice", "old password").await.unwrap_err();
+    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    // The new one opens the same master key, and the files read as before.
+    let s = account::login(&c.device("phone"), &c.url(), "alice", "new password").await.unwrap();
+    assert_eq!(s.master_key, master, "the master key must not change");
+    let phone = pyxis_client::Client::open(&c.device("phone"), None, Default::default()).unwrap();
+    let out = c.dir.path().join("out");
+    phone.get("/f", &out, None).await.unwrap();
+    same_file(&f, &out);
+}
+
+#[tokio::test]
+async fn a_recovery_key_sets_a_new_password_when_the_old_one_is_lost() {
+    use crate::support::{random_file, same_file};
+    use pyxis_core::keys::RecoveryKey;
+    let c = Cluster::start(3).await.unwrap();
+    let alice = c.signup("alice", "forgotten").await.unwrap();
+    c.signup("bob", "pw").await.unwrap();
+    let f = c.dir.path().join("f");
+    random_file(&f, 2, 200_000);
+    alice.put(&f, "/f").await.unwrap();
+    let e = account::make_recovery_key(&c.device("alice"), "not it").await.unwrap_err();
+    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    let key = account::make_recovery_key(&c.device("alice"), "forgotten").await.unwrap();
+    assert_eq!(RecoveryKey::parse(&key.display().to_uppercase()).unwrap(), key, "the printed form reads back");
+
+    // A wrong key, an unknown name and an account without a recovery key
+    // are refused alike.
+    let wrong = RecoveryKey::generate().unwrap();
+    for (user, k) in [("alice", &wrong), ("nobody", &key), ("bob", &key)] {
+        let e = account::recover(&c.device("x"), &c.url(), user, k, "new", KdfParams::INSECURE_FAST).await.unwrap_err();
+        assert_eq!(e.code(), Some("wrong_recovery_key"), "{user}: {e}");
+        assert!(e.to_string().contains("wrong username or recovery key"), "{e}");
+    }
+    assert!(
+        account::login(&c.device("y"), &c.url(), "alice", "forgotten").await.is_ok(),
+        "a refused recovery changed nothing"
+    );
+
+    let s = account::recover(&c.device("new"), &c.url(), "alice", &key, "remembered", KdfParams::INSECURE_FAST)
+        .await
+        .unwrap();
+    assert_eq!(s.username, "alice");
+    // Every earlier session ended; the lost password is refused, the new one works.
+    assert_eq!(alice.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    let e = account::login(&c.device("z"), &c.url(), "alice", "forgotten").await.unwrap_err();
+    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    account::login(&c.device("z"), &c.url(), "alice", "remembered").await.unwrap();
+    let again = pyxis_client::Client::open(&c.device("new"), None, Default::default()).unwrap();
+    let out = c.dir.path().join("out");
+    again.get("/f", &out, None).await.unwrap();
+    same_file(&f, &out);
+}

@@ -22,7 +22,8 @@ enum Caller {
 
 fn caller(path: &str) -> Caller {
     match path {
-        "/v1/auth/prelogin" | "/v1/auth/signup" | "/v1/auth/login" | "/healthz" | "/openapi.json" => Caller::Anyone,
+        "/v1/auth/prelogin" | "/v1/auth/signup" | "/v1/auth/login" | "/v1/auth/recover" | "/healthz"
+        | "/openapi.json" => Caller::Anyone,
         p if p.starts_with("/v1/admin/") || p == "/metrics" => Caller::Admin,
         p if p.starts_with("/v1/remotes/") => Caller::Remote,
         _ => Caller::User,
