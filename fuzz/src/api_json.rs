@@ -120,6 +120,10 @@ pub static BODIES: &[(&str, fn(&[u8]))] = table![
     RemoteTokenResponse,
     AbandonRequest,
     KeyRotation,
+    PasswordChangeRequest,
+    RecoveryKeyRequest,
+    RecoverRequest,
+    RecoverResponse,
 ];
 
 /// The check a selector byte picks.
