@@ -4,6 +4,7 @@
 //! With `PYXIS_TEST_DATABASE_URL=postgres://...` set, every cluster gets a
 //! fresh PostgreSQL database of its own, so the same tests cover both backends.
 
+pub mod hostile;
 pub mod rogue;
 
 use std::path::PathBuf;

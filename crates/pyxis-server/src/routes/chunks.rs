@@ -207,10 +207,20 @@ pub async fn stored(
     Body(req): Body<StoredRequest>,
 ) -> ApiResult<axum::http::StatusCode> {
     check_batch(req.chunks.len())?;
-    let mut short = Vec::new();
+    let mut verified = Vec::with_capacity(req.chunks.len());
     for c in &req.chunks {
-        let (have, need) = record_receipts(&state, user.id, c).await?;
-        if have < need {
+        verified.push(verify_receipts(&state, user.id, c).await?);
+    }
+    let batch: Vec<crate::db::chunks::Receipted> = req
+        .chunks
+        .iter()
+        .zip(&verified)
+        .map(|(c, (valid, need))| crate::db::chunks::Receipted { id: &c.id, shards: valid, threshold: *need })
+        .collect();
+    let have = state.db.record_receipts(user.id, &batch).await?;
+    let mut short = Vec::new();
+    for ((c, (_, need)), have) in req.chunks.iter().zip(&verified).zip(have) {
+        if have < *need {
             short.push(format!("chunk {}: {have} of the {need} shards needed have receipts", c.id));
         }
     }
@@ -223,9 +233,9 @@ pub async fn stored(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-/// Verifies one chunk's receipts and records the valid ones. Returns how many
-/// of its shards have receipts and how many it needs.
-async fn record_receipts(state: &State, user: i64, c: &StoredChunk) -> ApiResult<(i64, i64)> {
+/// Verifies one chunk's receipts. Returns the (index, remote) of each valid
+/// one and how many receipted shards the chunk needs.
+async fn verify_receipts(state: &State, user: i64, c: &StoredChunk) -> ApiResult<(Vec<(i64, i64)>, i64)> {
     let row = state
         .db
         .chunk(user, &c.id)
@@ -256,9 +266,7 @@ async fn record_receipts(state: &State, user: i64, c: &StoredChunk) -> ApiResult
         }
         valid.push((s.idx, s.remote_id));
     }
-    let need = success_threshold(scheme) as i64;
-    let have = state.db.record_receipts(user, &c.id, &valid, need).await?;
-    Ok((have, need))
+    Ok((valid, success_threshold(scheme) as i64))
 }
 
 /// A put failed: chunks it placed that no version uses are dropped and their

@@ -5,6 +5,7 @@ mod accounts;
 mod catalog;
 mod durability;
 mod failures;
+mod hostile;
 mod limits;
 mod names;
 mod putget;
