@@ -33,6 +33,11 @@ enum Command {
     /// Make a recovery key, shown once, that can set a new password if this
     /// one is lost (replaces an earlier one).
     RecoveryKey,
+    /// List this account's logged-in devices, or log one out.
+    Devices {
+        #[command(subcommand)]
+        cmd: Option<commands::account::DevicesCommand>,
+    },
     /// Set a new password with the recovery key (from PYXIS_RECOVERY_KEY or
     /// asked) and log this device in.
     Recover(commands::account::UserArgs),
@@ -119,6 +124,7 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Passwd => account::passwd(&g).await,
             Command::RecoveryKey => account::recovery_key(&g).await,
             Command::Recover(a) => account::recover(&g, a).await,
+            Command::Devices { cmd } => account::devices(&g, cmd).await,
             Command::Whoami => account::whoami(&g).await,
             Command::Quota => account::quota(&g).await,
             Command::Put(a) => put::run(&g, a).await,

@@ -54,6 +54,15 @@ pub fn shown(path: &str) -> std::borrow::Cow<'_, str> {
     pyxis_proto::path::escape_for_display(path)
 }
 
+/// Unix milliseconds as RFC 3339 to the second ("-" for none).
+pub fn when(ms: i64) -> String {
+    if ms <= 0 {
+        return "-".into();
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 pub fn size(n: u64) -> String {
     ByteSize(n).to_string()
 }

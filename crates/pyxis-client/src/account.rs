@@ -12,6 +12,18 @@ use crate::api::{Api, http_client};
 use crate::config::{ConfigDir, Session};
 use crate::error::{ClientError, Result};
 
+/// This device's name for `pyxis devices`: `PYXIS_DEVICE`, else the host
+/// name, cut to 64 characters and cleared of control characters.
+pub fn device_name() -> Option<String> {
+    let raw = std::env::var("PYXIS_DEVICE")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())?;
+    let name: String = raw.chars().filter(|c| !c.is_control()).take(64).collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 fn session(server: &Api, resp: &SessionResponse, master: &MasterKey) -> Session {
     Session {
         server: server.base().to_owned(),
@@ -63,6 +75,7 @@ pub async fn signup_with_key(
         login_secret: keys.login.to_hex(),
         wrapped_master_key: wrap_master_key(&master, &keys.wrapping)?,
         reader_public_key: hex::encode(&reader),
+        device: device_name(),
     };
     let resp = api.signup(&req).await?;
     let s = session(&api, &resp, &master);
@@ -78,7 +91,8 @@ pub async fn login(config: &ConfigDir, server: &str, username: &str, password: &
     let kdf =
         KdfParams { memory_kib: pre.kdf.memory_kib, iterations: pre.kdf.iterations, parallelism: pre.kdf.parallelism };
     let keys = stretch(password.as_bytes().to_vec(), salt, kdf).await?;
-    let resp = api.login(&LoginRequest { username: username.to_owned(), login_secret: keys.login.to_hex() }).await?;
+    let req = LoginRequest { username: username.to_owned(), login_secret: keys.login.to_hex(), device: device_name() };
+    let resp = api.login(&req).await?;
     let master = unwrap_master_key(&resp.wrapped_master_key, &keys.wrapping).map_err(|e| {
         ClientError::Invalid(format!("the server accepted the password but the master key does not open ({e})"))
     })?;
@@ -177,6 +191,7 @@ pub async fn recover(
         username: username.to_owned(),
         recovery_secret: keys.login.to_hex(),
         new_password: None,
+        device: device_name(),
     };
     let wrapped = api.recover(&ask).await?.recovery_wrapped_master_key;
     // The master key must open before the password is replaced: a server
@@ -189,4 +204,16 @@ pub async fn recover(
     let s = session(&api, &resp, &master);
     config.save(&s)?;
     Ok(s)
+}
+
+/// The account's logged-in devices.
+pub async fn devices(config: &ConfigDir) -> Result<Vec<auth::DeviceInfo>> {
+    let (_, api) = logged_in(config)?;
+    Ok(api.devices().await?.devices)
+}
+
+/// Logs one of the account's devices out (its id from [`devices`]).
+pub async fn revoke_device(config: &ConfigDir, id: &str) -> Result<()> {
+    let (_, api) = logged_in(config)?;
+    api.revoke_device(&auth::RevokeDeviceRequest { id: id.to_owned() }).await
 }

@@ -230,6 +230,12 @@ impl Api {
     pub async fn recover(&self, req: &auth::RecoverRequest) -> Result<auth::RecoverResponse> {
         self.call(Method::POST, "/v1/auth/recover", Some(req)).await
     }
+    pub async fn devices(&self) -> Result<auth::DevicesResponse> {
+        self.get_query("/v1/devices", &[]).await
+    }
+    pub async fn revoke_device(&self, req: &auth::RevokeDeviceRequest) -> Result<()> {
+        self.call_empty("/v1/devices/revoke", req).await
+    }
     pub async fn logout(&self) -> Result<()> {
         self.call_empty("/v1/auth/logout", &serde_json::json!({})).await
     }

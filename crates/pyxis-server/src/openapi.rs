@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::routes::{accounts, admin, catalog, chunks, password, remotes};
+use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -13,7 +13,7 @@ use crate::routes::{accounts, admin, catalog, chunks, password, remotes};
         key (every call signed, see docs/PROTOCOL.md), operators the admin token."),
     paths(
         accounts::prelogin, accounts::signup, accounts::login, accounts::logout, accounts::whoami,
-        password::change, password::set_recovery_key, password::recover,
+        password::change, password::set_recovery_key, password::recover, devices::list, devices::revoke,
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::quota,

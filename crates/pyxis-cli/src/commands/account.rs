@@ -1,4 +1,4 @@
-//! `signup`, `login`, `logout`, `whoami`, `quota`, `passwd`, `recovery-key`, `recover`.
+//! `signup`, `login`, `logout`, `whoami`, `quota`, `passwd`, `recovery-key`, `recover`, `devices`.
 
 use pyxis_client::account;
 use pyxis_core::keys::KdfParams;
@@ -91,5 +91,32 @@ pub async fn recover(g: &Global, a: UserArgs) -> anyhow::Result<()> {
     emit(g.json, &serde_json::json!({"username": s.username, "server": s.server}), |_| {
         println!("New password set for {} with the recovery key; every other device is logged out.", s.username)
     });
+    Ok(())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DevicesCommand {
+    /// Log a device out (its id from `pyxis devices`).
+    Revoke { id: String },
+}
+
+pub async fn devices(g: &Global, cmd: Option<DevicesCommand>) -> anyhow::Result<()> {
+    match cmd {
+        Some(DevicesCommand::Revoke { id }) => {
+            account::revoke_device(&g.config_dir(), &id).await?;
+            emit(g.json, &serde_json::json!({"revoked": id}), |_| println!("Device {id} is logged out."));
+        }
+        None => {
+            let list = account::devices(&g.config_dir()).await?;
+            emit(g.json, &serde_json::json!({"devices": list}), |_| {
+                for d in &list {
+                    let when = crate::output::when(d.logged_in_at);
+                    let name = crate::output::shown(d.device.as_deref().unwrap_or("(unnamed)"));
+                    let mark = if d.current { "  (this device)" } else { "" };
+                    println!("{}  {name:<24}  logged in {when}{mark}", d.id);
+                }
+            });
+        }
+    }
     Ok(())
 }

@@ -7,7 +7,7 @@
 use pyxis_proto::api::catalog::{Entry, EntryKind};
 
 use super::{Global, catalog_path};
-use crate::output::{emit, shown, size};
+use crate::output::{emit, shown, size, when};
 
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {
@@ -58,14 +58,6 @@ pub struct RestoreArgs {
     /// The version to make current again.
     #[arg(long)]
     pub version: i64,
-}
-
-fn when(ms: i64) -> String {
-    if ms <= 0 {
-        return "-".into();
-    }
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 fn line(e: &Entry) {

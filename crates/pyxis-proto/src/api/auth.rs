@@ -45,6 +45,9 @@ pub struct SignupRequest {
     pub wrapped_master_key: Vec<u8>,
     /// Hex, 32 bytes: the user's X25519 public key, for sharing.
     pub reader_public_key: String,
+    /// A name for this device (as in [`LoginRequest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// `POST /v1/auth/login`.
@@ -53,6 +56,10 @@ pub struct SignupRequest {
 pub struct LoginRequest {
     pub username: String,
     pub login_secret: String,
+    /// A name for this device, shown by `pyxis devices` (at most 64
+    /// characters, no control characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -130,6 +137,9 @@ pub struct RecoverRequest {
     pub recovery_secret: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_password: Option<NewPassword>,
+    /// A name for this device (as in [`LoginRequest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -142,4 +152,35 @@ pub struct RecoverResponse {
     /// With `new_password`: the new session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionResponse>,
+}
+
+/// One logged-in device of the account: a live session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceInfo {
+    /// Names the session without revealing it (16 hex digits of a hash of
+    /// its id): what `revoke` takes.
+    pub id: String,
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Unix milliseconds.
+    pub logged_in_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// The session of the caller.
+    pub current: bool,
+}
+
+/// `GET /v1/devices`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DevicesResponse {
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// `POST /v1/devices/revoke`: end one of the account's sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevokeDeviceRequest {
+    pub id: String,
 }

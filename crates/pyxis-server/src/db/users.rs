@@ -32,6 +32,15 @@ pub struct NewUser<'a> {
     pub quota_bytes: i64,
 }
 
+/// A live session, as `pyxis devices` lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub device: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// What a new password replaces.
 #[derive(Debug)]
 pub struct NewPasswordRow<'a> {
@@ -167,18 +176,44 @@ impl Db {
         })
     }
 
-    pub async fn create_session(&self, id: &str, user_id: i64, expires_at: i64) -> sqlx::Result<()> {
+    pub async fn create_session(
+        &self,
+        id: &str,
+        user_id: i64,
+        expires_at: i64,
+        device: Option<&str>,
+    ) -> sqlx::Result<()> {
         on_db!(
             self,
             write | c | {
-                sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                    .bind(id)
-                    .bind(user_id)
-                    .bind(now_ms())
-                    .bind(expires_at)
-                    .execute(c)
-                    .await
-                    .map(|_| ())
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, created_at, expires_at, device) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(user_id)
+                .bind(now_ms())
+                .bind(expires_at)
+                .bind(device)
+                .execute(c)
+                .await
+                .map(|_| ())
+            }
+        )
+    }
+
+    /// A user's live sessions (not revoked, not expired), oldest first.
+    pub async fn sessions_of(&self, user_id: i64) -> sqlx::Result<Vec<SessionRow>> {
+        on_db!(
+            self,
+            read | c | {
+                sqlx::query_as(
+                    "SELECT id, device, created_at, expires_at FROM sessions WHERE user_id = $1 \
+                     AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at, id",
+                )
+                .bind(user_id)
+                .bind(now_ms() / 1000)
+                .fetch_all(c)
+                .await
             }
         )
     }

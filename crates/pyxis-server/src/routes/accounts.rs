@@ -80,10 +80,25 @@ pub fn user_info(u: &UserRow) -> UserInfo {
     }
 }
 
-pub async fn new_session(state: &State, user: &UserRow) -> ApiResult<SessionResponse> {
+/// A device name as given at login: at most 64 characters, none of them
+/// control characters (it is printed to terminals).
+pub fn check_device(name: Option<&str>) -> ApiResult<Option<&str>> {
+    match name {
+        Some(n) if n.chars().count() > 64 || n.chars().any(char::is_control) || n.trim().is_empty() => {
+            Err(ApiError::bad_request(
+                "bad_device",
+                format!("device name {n:?}: use 1 to 64 characters, no control characters"),
+            ))
+        }
+        other => Ok(other),
+    }
+}
+
+pub async fn new_session(state: &State, user: &UserRow, device: Option<&str>) -> ApiResult<SessionResponse> {
+    let device = check_device(device)?;
     let session = random_token();
     let expires_at = crate::db::now_ms() / 1000 + state.opts.session_ttl.as_secs() as i64;
-    state.db.create_session(&session, user.id, expires_at).await?;
+    state.db.create_session(&session, user.id, expires_at, device).await?;
     let token = state.sessions.issue(user.id, &session, expires_at)?;
     Ok(SessionResponse {
         token,
@@ -117,6 +132,7 @@ pub async fn prelogin(
     responses((status = 200, body = SessionResponse), (status = 409, body = pyxis_proto::api::ErrorBody)), tag = "accounts")]
 pub async fn signup(StateX(state): StateX<State>, Body(req): Body<SignupRequest>) -> ApiResult<Json<SessionResponse>> {
     check_username(&req.username)?;
+    check_device(req.device.as_deref())?;
     let reader: [u8; 32] = hex_field("reader_public_key", &req.reader_public_key)?;
     let fresh = NewPassword {
         salt: req.salt.clone(),
@@ -141,7 +157,7 @@ pub async fn signup(StateX(state): StateX<State>, Body(req): Body<SignupRequest>
     }
     let user = state.db.user_by_name(&req.username).await?.ok_or_else(|| ApiError::internal("user vanished"))?;
     tracing::info!(user = %user.username, "signup");
-    Ok(Json(new_session(&state, &user).await?))
+    Ok(Json(new_session(&state, &user, req.device.as_deref()).await?))
 }
 
 /// A login: limited per account name and client address, and the same
@@ -164,7 +180,7 @@ pub async fn login(
     let stored = user.as_ref().map_or_else(|| state.dummy_login_hash.clone(), |u| u.login_hash.clone());
     let matches = verify_login(secret.to_vec(), stored, &state).await?;
     match user {
-        Some(user) if matches => Ok(Json(new_session(&state, &user).await?)),
+        Some(user) if matches => Ok(Json(new_session(&state, &user, req.device.as_deref()).await?)),
         _ => Err(wrong()),
     }
 }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod catalog;
 pub mod chunks;
+pub mod devices;
 pub mod extract;
 pub mod password;
 pub mod remotes;
@@ -74,6 +75,8 @@ pub fn router(state: State) -> Router {
         Router::new()
             .route("/v1/auth/logout", post(accounts::logout))
             .route("/v1/auth/whoami", get(accounts::whoami))
+            .route("/v1/devices", get(devices::list))
+            .route("/v1/devices/revoke", post(devices::revoke))
             .route("/v1/quota", get(catalog::quota))
             .route("/v1/network", get(chunks::network))
             .route("/v1/list", get(catalog::list))

@@ -118,7 +118,7 @@ pub async fn recover(
             store_password(&state, user.id, new, None).await?;
             let user = state.db.user_by_id(user.id).await?.ok_or_else(wrong)?;
             tracing::info!(user = %user.username, "password set with the recovery key; every session ended");
-            Some(new_session(&state, &user).await?)
+            Some(new_session(&state, &user, req.device.as_deref()).await?)
         }
     };
     Ok(Json(RecoverResponse { recovery_wrapped_master_key: wrapped, session }))

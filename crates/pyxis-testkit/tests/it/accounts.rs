@@ -135,3 +135,35 @@ async fn a_recovery_key_sets_a_new_password_when_the_old_one_is_lost() {
     again.get("/f", &out, None).await.unwrap();
     same_file(&f, &out);
 }
+
+#[tokio::test]
+async fn devices_are_listed_and_one_can_be_logged_out() {
+    let c = Cluster::start(0).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let laptop = c.device("laptop");
+    // Every device of a test is on this host: they all carry its name.
+    let named = pyxis_client::account::device_name();
+    account::login(&laptop, &c.url(), "alice", "pw").await.unwrap();
+    c.signup("bob", "pw").await.unwrap();
+
+    let list = account::devices(&c.device("alice")).await.unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list.iter().filter(|d| d.current).count(), 1);
+    assert!(list.iter().all(|d| d.device == named && d.id.len() == 16), "{list:?}");
+    let other = list.iter().find(|d| !d.current).unwrap().id.clone();
+
+    // Bob cannot log out alice's laptop, nor can anyone name a device that is not there.
+    let e = account::revoke_device(&c.device("bob"), &other).await.unwrap_err();
+    assert_eq!(e.code(), Some("no_device"), "{e}");
+    let laptop_client = pyxis_client::Client::open(&laptop, None, Default::default()).unwrap();
+    assert_eq!(laptop_client.api().whoami().await.unwrap().username, "alice");
+
+    account::revoke_device(&c.device("alice"), &other).await.unwrap();
+    assert_eq!(laptop_client.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    assert_eq!(alice.api().whoami().await.unwrap().username, "alice");
+    let list = account::devices(&c.device("alice")).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].current);
+    let e = account::revoke_device(&c.device("alice"), &other).await.unwrap_err();
+    assert_eq!(e.code(), Some("no_device"), "{e}");
+}
