@@ -63,6 +63,9 @@ enum Command {
     Versions(commands::catalog::PathArg),
     /// Make an older version of a file current again.
     Restore(commands::catalog::RestoreArgs),
+    /// Verify that every file's current version opens and its chunks are
+    /// readable; with --read-data, read every chunk back.
+    Check(commands::check::CheckArgs),
     /// Run the server.
     Server(Box<commands::server::ServerArgs>),
     /// Run a remote (a storage daemon).
@@ -125,6 +128,7 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::RecoveryKey => account::recovery_key(&g).await,
             Command::Recover(a) => account::recover(&g, a).await,
             Command::Devices { cmd } => account::devices(&g, cmd).await,
+            Command::Check(a) => commands::check::run(&g, a).await,
             Command::Whoami => account::whoami(&g).await,
             Command::Quota => account::quota(&g).await,
             Command::Put(a) => put::run(&g, a).await,

@@ -7,6 +7,7 @@
 pub mod account;
 pub mod api;
 pub mod cache;
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod get;
@@ -170,6 +171,13 @@ impl Client {
             unchanged::skip_unchanged(&mut plan, &known);
         }
         put::put(self.ctx.clone(), self.chunker, plan).await
+    }
+
+    /// Checks every current version under `root` (`pyxis check`).
+    pub async fn check(&self, root: &str, read_data: bool) -> Result<check::CheckReport> {
+        let root = pyxis_proto::path::normalize_existing(root)?;
+        let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
+        check::check(self.ctx.clone(), reader, &root, read_data).await
     }
 
     /// Gets catalog path `src` (a file, or a directory tree) to local `dst`.

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod bench;
 pub mod catalog;
+pub mod check;
 pub mod get;
 pub mod put;
 pub mod remote;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod check;
 mod durability;
 mod failures;
 mod hostile;
