@@ -50,7 +50,7 @@ run_variant() {
   fi
   n=0
   for _ in $(seq 1 150); do
-    n=$("$bin" admin remotes --data "$N/data/server" --json 2>/dev/null | python3 -c 'import json,sys; print(sum(r["state"]=="online" for r in json.load(sys.stdin)["remotes"]))' 2>/dev/null || echo 0)
+    n=$(online "$bin" "$N/data")
     [ "$n" = 6 ] && break; sleep 0.2
   done
   [ "$n" = 6 ] || fail "$v.r$r.remotes_online_$n"

@@ -40,7 +40,7 @@ run_pyxis() {
     unset PYXIS_CA
   fi
   for _ in $(seq 1 100); do
-    n=$("$PYXIS" admin remotes --data "$N/data/server" --json 2>/dev/null | python3 -c 'import json,sys; print(sum(r["state"]=="online" for r in json.load(sys.stdin)["remotes"]))' 2>/dev/null || echo 0)
+    n=$(online "$PYXIS" "$N/data")
     [ "$n" = 6 ] && break; sleep 0.2
   done
   "$PYXIS" signup bench > /dev/null

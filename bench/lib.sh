@@ -33,3 +33,11 @@ record() { printf '%s\t%s\n' "$1" "$2" >> "$FACTS"; echo "[fact] $1 = $2" >&2; }
 
 # Peak resident memory (KiB) of a running process, from the kernel.
 vmhwm() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# online BIN DIR: how many remotes of the `pyxis up` in DIR are online (0
+# while it starts).
+online() {
+  "$1" admin remotes --data "$2/server" --json 2>/dev/null \
+    | python3 -c 'import json,sys; print(sum(r["state"]=="online" for r in json.load(sys.stdin)["remotes"]))' 2>/dev/null \
+    || echo 0
+}

@@ -9,6 +9,7 @@
 set -eu
 BIN=$1; SCHEME=$2; shift 2
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 DATA=${DATA:-/tmp/pyxis-bench/data}; PORT=${PORT:-17470}
 [ -s "$DATA/rand1g" ] || "$HERE/data.sh"
 D=$(mktemp -d /tmp/pyxis-putcpu.XXXX)
@@ -22,7 +23,7 @@ else
   unset PYXIS_CA
 fi
 for _ in $(seq 1 100); do
-  n=$("$BIN" admin remotes --data "$D/data/server" --json 2>/dev/null | python3 -c 'import json,sys; print(sum(r["state"]=="online" for r in json.load(sys.stdin)["remotes"]))' 2>/dev/null || echo 0)
+  n=$(online "$BIN" "$D/data")
   [ "$n" = 6 ] && break; sleep 0.2
 done
 "$BIN" signup bench > /dev/null
