@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod chunks;
 pub mod durability;
+pub mod garbage;
 pub mod remotes;
 pub mod users;
 
