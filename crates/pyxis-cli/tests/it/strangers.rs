@@ -72,9 +72,11 @@ fn a_put_right_after_two_of_six_remotes_die_succeeds_and_widens_when_they_return
     let out: serde_json::Value = serde_json::from_str(&net.ok(&["--json", "put", f.to_str().unwrap(), "/f"])).unwrap();
     assert!(out["failed"].as_array().unwrap().is_empty(), "{out}");
     read_back(&net, "/f", &f);
-    // Whole in the scheme they were written with (narrower: the four left).
+    // Narrower than 4+2, and each past its success threshold k + ceil(m/2):
+    // 2+2 on the four left, or 3+2 stored with 4 receipts when the server
+    // still counted a killed remote online at placement (under load it can).
     let now = chunks(&net);
-    assert!(!now.is_empty() && now.iter().all(|(h, t, _)| h == t && *t < 6), "{now:?}");
+    assert!(!now.is_empty() && now.iter().all(|(h, t, _)| *t < 6 && *h + 1 >= *t), "{now:?}");
     // The remotes come back: re-encoding brings every chunk to 4+2.
     let url = net.url();
     net.restart_remote(0, &url);
