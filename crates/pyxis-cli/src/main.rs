@@ -66,6 +66,13 @@ enum Command {
     /// Verify that every file's current version opens and its chunks are
     /// readable; with --read-data, read every chunk back.
     Check(commands::check::CheckArgs),
+    /// Bind the current versions written before bindings (docs/SECURITY.md);
+    /// with none left, this device refuses unbound versions from then on.
+    Upgrade(commands::check::UpgradeArgs),
+    /// Accept the server's catalog as it is now after this device reported a
+    /// rollback (the server was restored from an older backup): forget the
+    /// versions seen here.
+    AcceptRollback,
     /// Run the server.
     Server(Box<commands::server::ServerArgs>),
     /// Run a remote (a storage daemon).
@@ -129,6 +136,8 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Recover(a) => account::recover(&g, a).await,
             Command::Devices { cmd } => account::devices(&g, cmd).await,
             Command::Check(a) => commands::check::run(&g, a).await,
+            Command::Upgrade(a) => commands::check::upgrade(&g, a).await,
+            Command::AcceptRollback => commands::check::accept_rollback(&g),
             Command::Whoami => account::whoami(&g).await,
             Command::Quota => account::quota(&g).await,
             Command::Put(a) => put::run(&g, a).await,

@@ -80,6 +80,11 @@ pub async fn signup_with_key(
     let resp = api.signup(&req).await?;
     let s = session(&api, &resp, &master);
     config.save(&s)?;
+    // A new account has no version written before bindings: this device
+    // refuses unbound ones from the start.
+    let seen = crate::binding::Seen::load(Some(config.seen_file(&s)))?;
+    seen.set_strict(true);
+    seen.save()?;
     Ok(s)
 }
 

@@ -11,8 +11,8 @@ use pyxis_proto::api::auth::{
     LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
 use pyxis_proto::api::catalog::{
-    CommitRequest, CommitResponse, Entry, ListResponse, MkdirRequest, MoveRequest, ReadRequest, ReadResponse,
-    RemoveRequest, RemoveResponse, RestoreRequest, VersionsResponse,
+    BindRequest, BindResponse, CommitRequest, CommitResponse, Entry, ListResponse, MkdirRequest, MoveRequest, PathTag,
+    ReadRequest, ReadResponse, RemoveRequest, RemoveResponse, RestoreRequest, VersionsResponse,
 };
 use pyxis_proto::api::chunks::{
     AbandonRequest, LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse, PlaceRequest,
@@ -296,8 +296,17 @@ impl Api {
             self.call(Method::POST, "/v1/mkdir", Some(&req)).await
         }
     }
+    /// A move without bindings: the files moved become unbound (clients
+    /// report them). [`crate::Client::rename`] re-binds.
     pub async fn rename(&self, from: &str, to: &str) -> Result<Entry> {
-        self.call(Method::POST, "/v1/move", Some(&MoveRequest { from: from.to_owned(), to: to.to_owned() })).await
+        self.rename_bound(from, to, Vec::new()).await
+    }
+    pub async fn rename_bound(&self, from: &str, to: &str, tags: Vec<PathTag>) -> Result<Entry> {
+        let req = MoveRequest { from: from.to_owned(), to: to.to_owned(), tags };
+        self.call(Method::POST, "/v1/move", Some(&req)).await
+    }
+    pub async fn bind(&self, req: &BindRequest) -> Result<BindResponse> {
+        self.call(Method::POST, "/v1/bind", Some(req)).await
     }
     pub async fn remove(&self, path: &str, recursive: bool) -> Result<RemoveResponse> {
         self.call(Method::POST, "/v1/remove", Some(&RemoveRequest { path: path.to_owned(), recursive })).await

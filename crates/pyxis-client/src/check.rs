@@ -4,6 +4,9 @@
 //! `read_data`, every chunk is fetched and decoded, which checks its shards'
 //! hashes, its AEAD tag and that its plaintext hashes to its id.
 //!
+//! Every current version must be bound (docs/SECURITY.md, "Authenticated
+//! versions"): one that is not, or whose binding fails, is a problem.
+//!
 //! Success is only ever reported from what the client verified itself: a
 //! server that answers less (a file left out of a read, a chunk not
 //! located) makes a problem, never a pass. What it cannot see is what the
@@ -19,6 +22,7 @@ use pyxis_proto::api::chunks::LocateRequest;
 use pyxis_proto::format::manifest::ManifestBody;
 use serde::Serialize;
 
+use crate::binding::verify_version;
 use crate::error::Result;
 use crate::get::{Reader, open_version};
 use crate::plan::Skipped;
@@ -86,6 +90,12 @@ pub async fn check(ctx: Arc<Ctx>, reader: Arc<Reader>, root: &str, read_data: bo
                 continue;
             }
             report.files += 1;
+            if fv.binding.is_none() {
+                problems.push(problem(&fv.path, "not bound (written before bindings): run `pyxis upgrade`".into()));
+            } else if let Err(e) = verify_version(&ctx.keys, &ctx.seen, fv, None) {
+                problems.push(problem(&fv.path, e.to_string()));
+                continue;
+            }
             let body = match open_version(&ctx.keys, fv) {
                 Ok(b) => b,
                 Err(e) => {

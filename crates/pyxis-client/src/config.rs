@@ -75,6 +75,13 @@ impl ConfigDir {
         self.dir.join("cache")
     }
 
+    /// This device's memory of the versions it has seen, one file per
+    /// account and server (docs/FORMAT.md, "seen").
+    pub fn seen_file(&self, s: &Session) -> PathBuf {
+        let server = blake3::hash(s.server.trim_end_matches('/').as_bytes()).to_hex();
+        self.path().join("seen").join(format!("{}-{}.json", s.user_id, &server[..16]))
+    }
+
     pub fn load(&self) -> Result<Option<Session>> {
         let p = self.session_path();
         match std::fs::read(&p) {

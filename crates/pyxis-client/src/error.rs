@@ -39,6 +39,19 @@ pub enum ClientError {
     #[error("{0}")]
     Invalid(String),
 
+    /// A catalog answer that does not match what its writer bound: nothing
+    /// of it was written or trusted.
+    #[error("{path}: refused what the server sent: {why}; it may have swapped, altered or made it up")]
+    Tampered { path: String, why: String },
+
+    /// The server serves an older version than this device has seen.
+    #[error(
+        "{path}: the server serves version {served}, but this device has seen version {seen}: \
+         the server rolled it back, or was restored from an older backup. If that is what happened, \
+         `pyxis accept-rollback` accepts the server's state"
+    )]
+    Rollback { path: String, seen: i64, served: i64 },
+
     #[error("{failed} of {total} files failed; first: {first}")]
     Partial { failed: usize, total: usize, first: String },
 }

@@ -25,6 +25,7 @@ use pyxis_proto::format::manifest::ManifestBody;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::binding::{verify_entry, verify_version};
 use crate::cache::LocationCache;
 use crate::error::{ClientError, Result};
 use crate::plan::Skipped;
@@ -376,6 +377,12 @@ pub async fn get(reader: Arc<Reader>, src: &str, dst: &Path, version: Option<i64
     if entry.kind == EntryKind::File {
         let resp = ctx.api.read(&ReadRequest { paths: vec![entry.path.clone()], version }).await?;
         let fv = single_file(resp, &entry.path)?;
+        // An older version is checked against the verified current one.
+        let head = match version {
+            Some(_) => verify_entry(&ctx.keys, &ctx.seen, &entry)?,
+            None => None,
+        };
+        verify_version(&ctx.keys, &ctx.seen, &fv, head.as_ref())?;
         ctx.progress.total.store(fv.info.size, std::sync::atomic::Ordering::Relaxed);
         ctx.progress.files_total.store(1, std::sync::atomic::Ordering::Relaxed);
         write_file(&reader, fv, dst, true).await?;
@@ -444,6 +451,16 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
             let error = format!("the server answered a read of {path:?} with {:?}", fv.path);
             failed.push(Skipped { path: path.clone(), error });
         }
+        // Each version must be the one its writer bound to this path; one
+        // that is not is reported and never written.
+        let (versions, tampered): (Vec<_>, Vec<_>) = versions
+            .into_iter()
+            .map(|(fv, b)| (verify_version(&ctx.keys, &ctx.seen, &fv, None), fv, b))
+            .partition(|(check, _, _)| check.is_ok());
+        for (check, fv, _) in tampered {
+            failed.push(Skipped { path: fv.path, error: check.err().map(|e| e.to_string()).unwrap_or_default() });
+        }
+        let versions: Vec<_> = versions.into_iter().map(|(_, fv, b)| (fv, b)).collect();
         if versions.len() < batch.len() {
             let answered: std::collections::HashSet<&str> = versions.iter().map(|(fv, _)| fv.path.as_str()).collect();
             for (path, _) in batch.iter().filter(|(p, _)| !answered.contains(p.as_str())) {
@@ -584,6 +601,7 @@ mod tests {
             manifest: vec![],
             wrapped_key: vec![],
             chunks: vec![],
+            binding: None,
         };
         // An empty answer used to panic the client (`files.remove(0)`).
         assert!(single_file(ReadResponse { files: vec![] }, "/a").is_err());

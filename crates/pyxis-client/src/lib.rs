@@ -6,9 +6,11 @@
 
 pub mod account;
 pub mod api;
+pub mod binding;
 pub mod cache;
 pub mod check;
 pub mod config;
+pub mod edit;
 pub mod error;
 pub mod get;
 pub mod pack;
@@ -95,13 +97,15 @@ impl Client {
         if opts.ca_pem.is_none() {
             opts.ca_pem = config.load_ca()?;
         }
-        Self::from_session(&session, server, cache, opts)
+        let seen = binding::Seen::load(Some(config.seen_file(&session)))?;
+        Self::from_session(&session, server, cache, seen, opts)
     }
 
     pub fn from_session(
         session: &Session,
         server: Option<&str>,
         cache_file: Option<std::path::PathBuf>,
+        seen: binding::Seen,
         opts: ClientOptions,
     ) -> Result<Client> {
         let api = Api::new(server.unwrap_or(&session.server), api::http_client(opts.ca_pem.as_deref())?)
@@ -115,6 +119,7 @@ impl Client {
             reduced: AtomicBool::new(false),
             scheme: std::sync::Mutex::new(None),
             placed: std::sync::Mutex::new(Vec::new()),
+            seen: Arc::new(seen),
         };
         Ok(Client {
             ctx: Arc::new(ctx),
@@ -166,18 +171,54 @@ impl Client {
         let mut plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
             .await
             .map_err(|e| ClientError::Invalid(format!("planning task: {e}")))??;
+        let known = unchanged::current_versions(&self.ctx, &mut plan).await?;
         if !opts.checksum {
-            let known = unchanged::current_versions(&self.ctx.api, &plan).await?;
             unchanged::skip_unchanged(&mut plan, &known);
         }
-        put::put(self.ctx.clone(), self.chunker, plan).await
+        let report = put::put(self.ctx.clone(), self.chunker, plan).await;
+        self.ctx.seen.save()?;
+        report
+    }
+
+    /// Moves a file or a directory, re-binding what it moves (`pyxis mv`).
+    pub async fn rename(&self, from: &str, to: &str) -> Result<pyxis_proto::api::catalog::Entry> {
+        edit::rename(&self.ctx, from, to).await
+    }
+
+    /// Removes a path and remembers what was removed (`pyxis rm`).
+    pub async fn remove(&self, path: &str, recursive: bool) -> Result<pyxis_proto::api::catalog::RemoveResponse> {
+        edit::remove(&self.ctx, path, recursive).await
+    }
+
+    /// Makes an older version current again, as a new bound version.
+    pub async fn restore(&self, path: &str, version: i64) -> Result<pyxis_proto::api::catalog::Entry> {
+        edit::restore(&self.ctx, path, version).await
+    }
+
+    /// Binds the current versions written before bindings (`pyxis upgrade`).
+    pub async fn upgrade(&self, root: &str) -> Result<edit::UpgradeReport> {
+        edit::upgrade(&self.ctx, root).await
+    }
+
+    /// Forgets the versions this device has seen, accepting the server's
+    /// state as it is now (after a restore from a backup).
+    pub fn accept_rollback(&self) -> Result<()> {
+        self.ctx.seen.forget();
+        self.ctx.seen.save()
+    }
+
+    /// Legacy versions (written before bindings) accepted so far.
+    pub fn legacy_seen(&self) -> u64 {
+        self.ctx.seen.legacy.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks every current version under `root` (`pyxis check`).
     pub async fn check(&self, root: &str, read_data: bool) -> Result<check::CheckReport> {
         let root = pyxis_proto::path::normalize_existing(root)?;
         let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
-        check::check(self.ctx.clone(), reader, &root, read_data).await
+        let report = check::check(self.ctx.clone(), reader, &root, read_data).await;
+        self.ctx.seen.save()?;
+        report
     }
 
     /// Gets catalog path `src` (a file, or a directory tree) to local `dst`.
@@ -188,6 +229,7 @@ impl Client {
         let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
         let result = get::get(reader, &src, dst, version).await;
         self.locations.save();
+        self.ctx.seen.save()?;
         result
     }
 }

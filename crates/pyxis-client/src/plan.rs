@@ -47,6 +47,9 @@ pub struct Plan {
     pub bytes: u64,
     /// Files left out because the catalog already has them unchanged.
     pub unchanged: u64,
+    /// The verified current versions at the destination (new versions are
+    /// bound as their successors).
+    pub heads: std::collections::HashMap<String, crate::binding::Head>,
 }
 
 impl Plan {

@@ -8,9 +8,10 @@ use std::collections::HashMap;
 
 use pyxis_proto::api::catalog::EntryKind;
 
-use crate::api::Api;
+use crate::binding::verify_entry;
 use crate::error::Result;
 use crate::plan::{Plan, Planned, mtime_ms};
+use crate::upload::Ctx;
 
 /// A file whose mtime is this close to (or after) the commit of its version
 /// may have changed again within one tick of a coarse filesystem clock (2 s
@@ -24,38 +25,47 @@ pub struct Known {
     pub size: u64,
     pub mtime: i64,
     pub committed_at: i64,
+    /// The entry's binding verified (a legacy one is read again: its size
+    /// and mtime are only the server's word).
+    pub bound: bool,
 }
 
-/// The current versions under the plan's destination. A destination that
-/// does not exist (or that the server refuses to list) knows nothing; a
-/// network failure is an error.
-pub async fn current_versions(api: &Api, plan: &Plan) -> Result<HashMap<String, Known>> {
-    let mut known = HashMap::new();
-    let mut add = |e: pyxis_proto::api::catalog::Entry| {
-        if e.kind == EntryKind::File {
-            known.insert(e.path, Known { size: e.size, mtime: e.mtime, committed_at: e.committed_at });
-        }
-    };
+/// The current versions under the plan's destination, each entry checked
+/// against its binding (a tampered one fails the put) and kept in the plan's
+/// `heads` for binding the new versions. A destination that does not exist
+/// (or that the server refuses to list) knows nothing; a network failure is
+/// an error.
+pub async fn current_versions(ctx: &Ctx, plan: &mut Plan) -> Result<HashMap<String, Known>> {
+    let mut entries = Vec::new();
     if let Some(root) = &plan.root_dir {
         let mut after: Option<String> = None;
         loop {
-            let page = match api.list(root, true, after.as_deref()).await {
+            let page = match ctx.api.list(root, true, after.as_deref()).await {
                 Ok(p) => p,
                 Err(e) if e.code().is_some() => break,
                 Err(e) => return Err(e),
             };
-            page.entries.into_iter().for_each(&mut add);
+            entries.extend(page.entries);
             match page.next {
                 Some(n) => after = Some(n),
                 None => break,
             }
         }
     } else if let Some(f) = plan.inline.iter().chain(&plan.packed).chain(&plan.big).next() {
-        match api.stat(&f.dst).await {
-            Ok(e) => add(e),
+        match ctx.api.stat(&f.dst).await {
+            Ok(e) => entries.push(e),
             Err(e) if e.code().is_some() => {}
             Err(e) => return Err(e),
         }
+    }
+    let mut known = HashMap::new();
+    for e in entries.into_iter().filter(|e| e.kind == EntryKind::File) {
+        let Some(head) = verify_entry(&ctx.keys, &ctx.seen, &e)? else { continue };
+        known.insert(
+            e.path.clone(),
+            Known { size: e.size, mtime: e.mtime, committed_at: e.committed_at, bound: head.file_id.is_some() },
+        );
+        plan.heads.insert(e.path, head);
     }
     Ok(known)
 }
@@ -65,7 +75,11 @@ pub fn skip_unchanged(plan: &mut Plan, known: &HashMap<String, Known>) -> u64 {
     let same = |p: &Planned| {
         let mtime = mtime_ms(p.mtime);
         known.get(&p.dst).is_some_and(|k| {
-            k.size == p.size && mtime != 0 && k.mtime == mtime && mtime.saturating_add(RACY_MS) <= k.committed_at
+            k.bound
+                && k.size == p.size
+                && mtime != 0
+                && k.mtime == mtime
+                && mtime.saturating_add(RACY_MS) <= k.committed_at
         })
     };
     let mut skipped = 0u64;
@@ -113,12 +127,13 @@ mod tests {
             plan.inline.push(p);
         }
         plan.bytes = 51;
-        let k = |committed_at| Known { size: 10, mtime: 1_000_000, committed_at };
+        let k = |committed_at| Known { size: 10, mtime: 1_000_000, committed_at, bound: true };
         let known: HashMap<String, Known> = [
             ("/d/same", k(1_000_000 + RACY_MS)),
             ("/d/bigger", k(2_000_000)),
             ("/d/touched", k(2_000_000)),
             ("/d/racy", k(1_000_000 + RACY_MS - 1)),
+            ("/d/new", Known { bound: false, ..k(2_000_000) }),
         ]
         .into_iter()
         .map(|(p, k)| (p.to_owned(), k))
@@ -134,7 +149,7 @@ mod tests {
         let mut plan = Plan::default();
         plan.big.push(Planned { src: "f".into(), dst: "/f".into(), size: 5, mtime: None });
         plan.bytes = 5;
-        let known = HashMap::from([("/f".to_owned(), Known { size: 5, mtime: 0, committed_at: 10_000 })]);
+        let known = HashMap::from([("/f".to_owned(), Known { size: 5, mtime: 0, committed_at: 10_000, bound: true })]);
         assert_eq!(skip_unchanged(&mut plan, &known), 0);
         assert_eq!(plan.big.len(), 1);
     }

@@ -67,6 +67,8 @@ pub struct Ctx {
     pub scheme: Mutex<Option<Scheme>>,
     /// Chunks placed by the put in progress (given back if it fails).
     pub placed: Mutex<Vec<ChunkId>>,
+    /// What this device has seen of the catalog (rollback detection).
+    pub seen: Arc<crate::binding::Seen>,
 }
 
 /// A chunk to upload, numbered in the order the reader produced it.

@@ -30,6 +30,7 @@ const CTX_X25519_WRAP: &str = "pyxis 2026-11-21 x25519 file key wrap v1";
 const CTX_CONTENT: &str = "pyxis 2026-11-21 content hash key v1";
 const CTX_RECOVERY_LOGIN: &str = "pyxis 2026-11-30 recovery login secret v1";
 const CTX_RECOVERY_KWK: &str = "pyxis 2026-11-30 recovery key wrapping key v1";
+const CTX_BINDING_ROOT: &str = "pyxis 2026-11-30 binding key root v1";
 
 macro_rules! secret {
     ($(#[$doc:meta])* $name:ident) => {
@@ -297,6 +298,7 @@ pub struct Keyring {
     owner_wrap: [u8; 32],
     reader_secret: [u8; 32],
     content: [u8; 32],
+    binding_root: [u8; 32],
     chunker_seed: u64,
 }
 
@@ -315,6 +317,7 @@ impl Keyring {
             owner_wrap: blake3::derive_key(CTX_OWNER_WRAP, &master.0),
             reader_secret: blake3::derive_key(CTX_READER, &master.0),
             content: blake3::derive_key(CTX_CONTENT, &master.0),
+            binding_root: blake3::derive_key(CTX_BINDING_ROOT, &master.0),
             chunker_seed: u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
         }
     }
@@ -330,6 +333,13 @@ impl Keyring {
 
     pub fn dedup_key(&self) -> &DedupKey {
         &self.dedup
+    }
+
+    /// A file's binding key: keyed BLAKE3 of its id under the account's
+    /// binding root. One key a file (not one an account), so that a writer
+    /// the file is shared with can be given it and bind new versions too.
+    pub fn binding_key(&self, file_id: &pyxis_proto::FileId) -> crate::binding::BindingKey {
+        crate::binding::BindingKey(*blake3::keyed_hash(&self.binding_root, file_id.as_bytes()).as_bytes())
     }
 
     /// Keys the content hash of file versions (see `manifest::content_hash`).

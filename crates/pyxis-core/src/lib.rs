@@ -7,6 +7,7 @@
 //! as hostile (see [`error`]).
 
 mod aead;
+pub mod binding;
 pub mod chunker;
 pub mod codec;
 pub mod erasure;

@@ -81,6 +81,21 @@ hash32!(
     "shard"
 );
 
+hash32!(
+    /// A file's stable identity, chosen at random by the client that first
+    /// writes it and kept by every later version, move and restore: what a
+    /// directory entry is bound to (docs/SECURITY.md, "Authenticated versions").
+    FileId,
+    "file"
+);
+
+hash32!(
+    /// A binding tag: keyed BLAKE3 under the file's binding key, which the
+    /// server never holds (docs/FORMAT.md, "Bindings").
+    Tag,
+    "tag"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,5 +15,5 @@ pub mod remote_call;
 pub mod scheme;
 pub mod size;
 
-pub use ids::{ChunkId, ShardHash};
+pub use ids::{ChunkId, FileId, ShardHash, Tag};
 pub use scheme::Scheme;

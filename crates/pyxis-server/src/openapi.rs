@@ -16,7 +16,7 @@ use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes
         password::change, password::set_recovery_key, password::recover, devices::list, devices::revoke,
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
-        catalog::rename, catalog::remove, catalog::restore, catalog::quota,
+        catalog::rename, catalog::remove, catalog::restore, catalog::bind, catalog::quota,
         remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
         admin::set_quota, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
         admin::vet, admin::release_quarantine, admin::metrics,

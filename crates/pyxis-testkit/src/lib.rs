@@ -367,6 +367,14 @@ impl Cluster {
         dev
     }
 
+    /// The keys of a user signed up on this cluster (from their device's
+    /// saved session): for tests that write the catalog as an older server
+    /// or a user's other client would.
+    pub fn keyring(&self, user: &str) -> anyhow::Result<pyxis_core::keys::Keyring> {
+        let session = self.device(user).load()?.ok_or_else(|| anyhow::anyhow!("{user} is not signed up"))?;
+        Ok(session.keyring()?)
+    }
+
     /// Signs a user up (cheap KDF) and returns a client for them.
     pub async fn signup(&self, user: &str, password: &str) -> anyhow::Result<Client> {
         self.signup_with_key(user, password, MasterKey::generate()?).await

@@ -85,13 +85,13 @@ pub async fn ls(g: &Global, a: LsArgs) -> anyhow::Result<()> {
 }
 
 pub async fn rm(g: &Global, a: RmArgs) -> anyhow::Result<()> {
-    let r = g.client()?.api().remove(&a.path, a.recursive).await?;
+    let r = g.client()?.remove(&a.path, a.recursive).await?;
     emit(g.json, &r, |r| println!("removed {} files and {} directories", r.files, r.dirs));
     Ok(())
 }
 
 pub async fn mv(g: &Global, a: MvArgs) -> anyhow::Result<()> {
-    let e = g.client()?.api().rename(&a.from, &a.to).await?;
+    let e = g.client()?.rename(&a.from, &a.to).await?;
     emit(g.json, &e, line);
     Ok(())
 }
@@ -135,7 +135,7 @@ pub async fn versions(g: &Global, a: PathArg) -> anyhow::Result<()> {
 }
 
 pub async fn restore(g: &Global, a: RestoreArgs) -> anyhow::Result<()> {
-    let e = g.client()?.api().restore(&a.path, a.version).await?;
+    let e = g.client()?.restore(&a.path, a.version).await?;
     emit(g.json, &e, |e| {
         println!("{} is now version {} (a copy of version {})", shown(&e.path), e.version.unwrap_or(0), a.version)
     });

@@ -1,4 +1,4 @@
-//! `pyxis check [PATH] [--read-data]`.
+//! `pyxis check [PATH] [--read-data]`, `pyxis upgrade`, `pyxis accept-rollback`.
 
 use anyhow::bail;
 
@@ -41,5 +41,40 @@ pub async fn run(g: &Global, a: CheckArgs) -> anyhow::Result<()> {
             report.problems[0].error
         );
     }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpgradeArgs {
+    /// Where to start [default: the whole catalog].
+    #[arg(value_parser = catalog_path, default_value = "/")]
+    pub path: String,
+}
+
+pub async fn upgrade(g: &Global, a: UpgradeArgs) -> anyhow::Result<()> {
+    let report = g.client()?.upgrade(&a.path).await?;
+    emit(g.json, &report, |r| {
+        for p in &r.problems {
+            eprintln!("pyxis: {}: {}", shown(&p.path), p.error);
+        }
+        println!(
+            "bound {} files ({} were bound already); {} left unbound{}",
+            r.bound,
+            r.already,
+            r.remaining,
+            if r.remaining == 0 && a.path == "/" { ": unbound versions are refused from now on" } else { "" }
+        );
+    });
+    if report.remaining > 0 {
+        bail!("{} files are still unbound", report.remaining);
+    }
+    Ok(())
+}
+
+pub fn accept_rollback(g: &Global) -> anyhow::Result<()> {
+    g.client()?.accept_rollback()?;
+    emit(g.json, &serde_json::json!({ "forgotten": true }), |_| {
+        println!("forgot the versions this device had seen; the server's catalog is accepted as it is now")
+    });
     Ok(())
 }

@@ -104,9 +104,12 @@ fn a_network_of_the_previous_release_upgrades_in_place() {
                 && v.iter().all(|x| x["state"] == "online" && x["public_key"].as_str().is_some_and(|k| k.len() == 64))
         })
     });
+    // Each remote rewrites its state file after the server has it online.
     for i in 0..6 {
-        let saved = std::fs::read_to_string(dir.join(format!("data/remote-{i}/remote.json"))).unwrap();
-        assert!(!saved.contains("\"token\""), "remote {i} kept its old token: {saved}");
+        let state = dir.join(format!("data/remote-{i}/remote.json"));
+        wait_until(&format!("remote {i} to drop its old token"), 30, || {
+            std::fs::read_to_string(&state).is_ok_and(|saved| !saved.contains("\"token\""))
+        });
         assert!(dir.join(format!("data/remote-{i}/remote.key")).exists());
     }
     // Every file reads back, byte for byte.
@@ -122,6 +125,16 @@ fn a_network_of_the_previous_release_upgrades_in_place() {
     let versions: serde_json::Value =
         serde_json::from_str(&ok(dir, &server, &["--json", "versions", "/v0/notes.txt"])).unwrap();
     assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2), "{versions}");
+    // Its versions predate bindings: read as legacy, reported by check until
+    // `pyxis upgrade` binds them; after that this device refuses unbound ones.
+    let unbound = pyxis(dir, &server, &["check"]);
+    let said = String::from_utf8_lossy(&unbound.stderr);
+    assert!(!unbound.status.success() && said.contains("not bound"), "{said}");
+    let upgraded = ok(dir, &server, &["upgrade"]);
+    assert!(upgraded.contains(&format!("bound {} files", expected.as_object().unwrap().len())), "{upgraded}");
+    assert!(upgraded.contains("0 left unbound"), "{upgraded}");
+    ok(dir, &server, &["check"]);
+    ok(dir, &server, &["get", "/v0/notes.txt", dir.join("notes.again").to_str().unwrap()]);
     // The shards stored before receipts are audited (adopted); none is lost.
     wait_until("every remote's old shards audited", 90, || {
         let r = remotes();

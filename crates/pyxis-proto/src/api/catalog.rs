@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ChunkId;
+use crate::ids::{ChunkId, FileId, Tag};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -31,6 +31,37 @@ pub struct Entry {
     /// is well before this (a file changed in the same tick is re-read).
     #[serde(default)]
     pub committed_at: i64,
+    /// The writer's binding of this path to the file and its current
+    /// version (files only; absent for a legacy version written before
+    /// bindings). The client checks it; the server cannot make one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<EntryBinding>,
+}
+
+/// A path bound to a file: `tag` is the entry tag over the path, the file
+/// id and the current version's number, size, mtime and content hash.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EntryBinding {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub file_id: FileId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub tag: Tag,
+}
+
+/// A version bound to its file: the version tag over the file id, the
+/// version's facts, its manifest and its wrapped key; with the entry tag
+/// when the version is (or, at commit, becomes) the path's current one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionBinding {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub file_id: FileId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub version_tag: Tag,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub entry_tag: Option<Tag>,
 }
 
 /// `GET /v1/list?path=P&recursive=true&after=CURSOR&limit=N`.
@@ -80,6 +111,9 @@ pub struct FileVersion {
     /// Distinct chunks the version uses.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub chunks: Vec<ChunkId>,
+    /// Absent for a legacy version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<VersionBinding>,
 }
 
 /// `POST /v1/files/read`: several files' current (or given) versions at once.
@@ -121,6 +155,10 @@ pub struct CommitFile {
     /// exist). Absent: commit whatever is there.
     #[serde(default)]
     pub expect: Option<i64>,
+    /// Tags for version `expect + 1` (so `expect` is required with it); the
+    /// entry tag is required too. Absent: a legacy commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<VersionBinding>,
 }
 
 /// `POST /v1/commit`: all files become visible at once, or none does.
@@ -165,6 +203,45 @@ pub struct MkdirRequest {
 pub struct MoveRequest {
     pub from: String,
     pub to: String,
+    /// A new entry tag for every file that moves, under its new path: the
+    /// client re-binds, the server only stores (a file left out becomes
+    /// unbound, which clients report).
+    #[serde(default, deserialize_with = "crate::api::at_most::<{crate::api::max::MOVED}, _, _>")]
+    pub tags: Vec<PathTag>,
+}
+
+/// A path's new entry tag.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PathTag {
+    pub path: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub tag: Tag,
+}
+
+/// `POST /v1/bind`: bindings for current versions written before them
+/// (`pyxis upgrade`). Only a version without a binding takes one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BindRequest {
+    #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::FILES}, _, _>")]
+    pub files: Vec<BindFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BindFile {
+    pub path: String,
+    pub version: i64,
+    pub binding: VersionBinding,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BindResponse {
+    /// Versions that took their binding (others were bound already, or
+    /// were no longer current).
+    pub bound: u64,
 }
 
 /// `POST /v1/remove`.

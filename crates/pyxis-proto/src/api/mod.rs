@@ -33,6 +33,9 @@ pub mod max {
     pub const SHARDS: usize = 255;
     /// Remotes a client reports as failed for one shard.
     pub const FAILED: usize = 64;
+    /// Files re-bound by one move: a directory rename stays one call (about
+    /// 150 bytes a file, inside the catalog routes' 32 MiB body limit).
+    pub const MOVED: usize = 200_000;
 }
 
 /// Serde helper: a JSON array of at most `N` items. Decoding stops at item

@@ -13,11 +13,11 @@ use axum::extract::State as StateX;
 use axum::http::StatusCode;
 use pyxis_proto::api::auth::UserInfo;
 use pyxis_proto::api::catalog::{
-    CommitRequest, CommitResponse, CommittedFile, Entry, EntryKind, FileVersion, ListResponse, MkdirRequest,
-    MoveRequest, ReadRequest, ReadResponse, RemoveRequest, RemoveResponse, RestoreRequest, VersionInfo,
-    VersionsResponse,
+    BindRequest, BindResponse, CommitRequest, CommitResponse, CommittedFile, Entry, EntryBinding, EntryKind,
+    FileVersion, ListResponse, MkdirRequest, MoveRequest, ReadRequest, ReadResponse, RemoveRequest, RemoveResponse,
+    RestoreRequest, VersionBinding, VersionInfo, VersionsResponse,
 };
-use pyxis_proto::{hex, path};
+use pyxis_proto::{FileId, Tag, hex, path};
 use serde::Deserialize;
 
 use super::extract::{Body, Query};
@@ -60,7 +60,32 @@ fn entry(r: ListedRow) -> Entry {
         version: r.seq,
         content_hash: r.content_hash.map(|h| hex::encode(&h)),
         committed_at: r.committed_at.unwrap_or(0),
+        binding: match (
+            r.file_id.as_deref().and_then(FileId::from_slice),
+            r.entry_tag.as_deref().and_then(Tag::from_slice),
+        ) {
+            (Some(file_id), Some(tag)) => Some(EntryBinding { file_id, tag }),
+            _ => None,
+        },
     }
+}
+
+/// A stored version's binding, as it came from its writer.
+fn version_binding(v: &VersionRow) -> Option<VersionBinding> {
+    Some(VersionBinding {
+        file_id: FileId::from_slice(v.file_id.as_deref()?)?,
+        version_tag: Tag::from_slice(v.version_tag.as_deref()?)?,
+        entry_tag: v.entry_tag.as_deref().and_then(Tag::from_slice),
+    })
+}
+
+/// A binding from a client, for storage.
+fn stored_binding(b: VersionBinding) -> Option<crate::db::catalog::Binding> {
+    Some(crate::db::catalog::Binding {
+        file_id: b.file_id.0.to_vec(),
+        version_tag: b.version_tag.0.to_vec(),
+        entry_tag: b.entry_tag?.0.to_vec(),
+    })
 }
 
 fn version_info(v: &VersionRow) -> VersionInfo {
@@ -83,6 +108,7 @@ fn root() -> Entry {
         version: None,
         content_hash: None,
         committed_at: 0,
+        binding: None,
     }
 }
 
@@ -175,6 +201,7 @@ pub async fn read(
                 let fv = FileVersion {
                     path: p.clone(),
                     info: version_info(&v),
+                    binding: version_binding(&v),
                     manifest: v.manifest,
                     wrapped_key: v.wrapped_key,
                     chunks,
@@ -199,6 +226,7 @@ pub async fn read(
         files: vec![FileVersion {
             path: p,
             info: version_info(&v),
+            binding: version_binding(&v),
             manifest: v.manifest,
             wrapped_key: v.wrapped_key,
             chunks,
@@ -252,6 +280,13 @@ pub async fn commit(
         let mut chunks = f.chunks;
         chunks.sort_unstable();
         chunks.dedup();
+        let binding = match f.binding {
+            None => None,
+            Some(_) if f.expect.is_none() => {
+                return Err(bad("a binding names the version it makes, so it needs `expect`".into()));
+            }
+            Some(b) => Some(stored_binding(b).ok_or_else(|| bad("a binding needs an entry tag".into()))?),
+        };
         items.push(CommitItem {
             path: p,
             size,
@@ -261,6 +296,7 @@ pub async fn commit(
             wrapped_key: f.wrapped_key,
             chunks,
             expect: f.expect,
+            binding,
         });
     }
     let seqs = state.db.commit(user.id, &items).await?;
@@ -296,7 +332,11 @@ pub async fn rename(
     if from == "/" || to == "/" {
         return Err(ApiError::bad_request("bad_path", "the root cannot be moved or replaced"));
     }
-    state.db.rename(user.id, &from, &to).await?;
+    let mut tags = Vec::with_capacity(req.tags.len());
+    for t in req.tags {
+        tags.push((path::normalize(&t.path)?, t.tag.0.to_vec()));
+    }
+    state.db.rename(user.id, &from, &to, &tags).await?;
     Ok(Json(stat_entry(&state, user.id, &to).await?))
 }
 
@@ -321,6 +361,23 @@ pub async fn restore(
     let p = path::normalize_existing(&req.path)?;
     state.db.restore(user.id, &p, req.version).await?;
     Ok(Json(stat_entry(&state, user.id, &p).await?))
+}
+
+/// Bindings for current versions written before them (`pyxis upgrade`).
+#[utoipa::path(post, path = "/v1/bind", request_body = BindRequest, responses((status = 200, body = BindResponse)), tag = "catalog")]
+pub async fn bind(
+    StateX(state): StateX<State>,
+    user: AuthUser,
+    Body(req): Body<BindRequest>,
+) -> ApiResult<Json<BindResponse>> {
+    let mut items = Vec::with_capacity(req.files.len());
+    for f in req.files {
+        let p = path::normalize_existing(&f.path)?;
+        let b = stored_binding(f.binding)
+            .ok_or_else(|| ApiError::bad_request("bad_file", format!("{p}: a binding needs an entry tag")))?;
+        items.push((p, f.version, b));
+    }
+    Ok(Json(BindResponse { bound: state.db.bind(user.id, &items).await? }))
 }
 
 #[utoipa::path(get, path = "/v1/quota", responses((status = 200, body = UserInfo)), tag = "catalog")]

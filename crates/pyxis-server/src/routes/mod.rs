@@ -68,7 +68,12 @@ pub fn router(state: State) -> Router {
         limit::CHUNKS,
     );
     let catalog = sized(
-        Router::new().route("/v1/files/read", post(catalog::read)).route("/v1/commit", post(catalog::commit)),
+        Router::new()
+            .route("/v1/files/read", post(catalog::read))
+            .route("/v1/commit", post(catalog::commit))
+            // A directory rename carries a new entry tag for every file under it.
+            .route("/v1/move", post(catalog::rename))
+            .route("/v1/bind", post(catalog::bind)),
         limit::CATALOG,
     );
     let rest = sized(
@@ -83,7 +88,6 @@ pub fn router(state: State) -> Router {
             .route("/v1/stat", get(catalog::stat))
             .route("/v1/versions", get(catalog::versions))
             .route("/v1/mkdir", post(catalog::mkdir))
-            .route("/v1/move", post(catalog::rename))
             .route("/v1/remove", post(catalog::remove))
             .route("/v1/restore", post(catalog::restore))
             .route("/v1/remotes/register", post(remotes::register))

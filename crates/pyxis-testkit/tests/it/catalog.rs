@@ -33,7 +33,7 @@ async fn mkdir_mv_rm_and_listing() {
     assert_eq!(all, ["/docs/a", "/docs/a/x", "/docs/a/y", "/docs/empty"]);
 
     // Move a directory with its contents; the old names are gone.
-    api.rename("/docs/a", "/archive").await.unwrap();
+    a.rename("/docs/a", "/archive").await.unwrap();
     assert_eq!(api.stat("/archive/x").await.unwrap().size, 10_000);
     assert_eq!(code(&api.stat("/docs/a/x").await.unwrap_err()), "not_found");
     assert_eq!(code(&api.rename("/archive", "/archive/inner").await.unwrap_err()), "into_itself");
@@ -65,16 +65,16 @@ async fn versions_and_restore() {
     let v = a.api().versions("/v").await.unwrap();
     assert_eq!(v.versions.iter().map(|x| x.version).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(v.current, 3);
-    let e = a.api().restore("/v", 1).await.unwrap();
+    let e = a.restore("/v", 1).await.unwrap();
     assert_eq!(e.version, Some(4));
     let out = c.dir.path().join("v.out");
     a.get("/v", &out, None).await.unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), bodies[0]);
-    assert_eq!(code(&a.api().restore("/v", 9).await.unwrap_err()), "not_found");
+    assert_eq!(code(&a.restore("/v", 9).await.unwrap_err()), "not_found");
     // Restoring what is already current, or re-putting it, adds nothing:
     // no version, no quota.
     let used = a.api().quota().await.unwrap().used;
-    assert_eq!(a.api().restore("/v", 1).await.unwrap().version, Some(4));
+    assert_eq!(a.restore("/v", 1).await.unwrap().version, Some(4));
     let back = c.dir.path().join("v.back");
     std::fs::write(&back, &bodies[0]).unwrap();
     let mtime = a.api().stat("/v").await.unwrap().mtime;
@@ -108,6 +108,7 @@ async fn bad_paths_are_rejected_by_client_and_server() {
             wrapped_key: vec![],
             chunks: vec![],
             expect: None,
+            binding: None,
         };
         let e = a.api().commit(&CommitRequest { files: vec![file] }).await.unwrap_err();
         assert_eq!(code(&e), "bad_path", "{bad:?}: {e}");
@@ -148,6 +149,7 @@ async fn another_users_files_are_out_of_reach() {
         wrapped_key: file.wrapped_key,
         chunks: file.chunks,
         expect: None,
+        binding: None,
     };
     let e = bob.api().commit(&CommitRequest { files: vec![commit] }).await.unwrap_err();
     assert_eq!(code(&e), "missing_chunk", "{e}");

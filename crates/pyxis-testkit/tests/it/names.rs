@@ -82,6 +82,7 @@ async fn the_server_refuses_nfd_and_hidden_characters_with_bad_path() {
             wrapped_key: vec![],
             chunks: vec![],
             expect: None,
+            binding: None,
         };
         let (status, code, _) = refusal(api.commit(&CommitRequest { files: vec![file] }).await.unwrap_err());
         assert_eq!((status, code.as_str()), (400, "bad_path"), "{bad:?}");
@@ -137,9 +138,16 @@ async fn names_stored_before_the_rules_can_be_read_renamed_and_removed() {
     a.put(&f, "/old/g").await.unwrap();
     // What an older server accepted, written where no rule applies.
     let (rlo, nfd) = ("/old/photo\u{202E}gnp.exe", format!("/old/{CAFE_NFD}"));
-    let db = &c.server().state().db;
-    db.rename(uid, "/old/f", rlo).await.unwrap();
-    db.rename(uid, "/old/g", &nfd).await.unwrap();
+    // Re-bound as the owner's client would have (a name with no binding for
+    // it is refused as tampering).
+    let keys = c.keyring("alice").unwrap();
+    let seen = pyxis_client::binding::Seen::default();
+    for (from, to) in [("/old/f", rlo), ("/old/g", nfd.as_str())] {
+        let head =
+            pyxis_client::binding::verify_entry(&keys, &seen, &a.api().stat(from).await.unwrap()).unwrap().unwrap();
+        let tag = pyxis_client::binding::rebind_entry(&keys, to, &head).unwrap();
+        c.server().state().db.rename(uid, from, to, &[(to.to_owned(), tag.0.to_vec())]).await.unwrap();
+    }
 
     assert_eq!(names(&a, "/old").await, [nfd.clone(), rlo.to_owned()]);
     assert_eq!(a.api().stat(rlo).await.unwrap().size, 100);
@@ -147,7 +155,7 @@ async fn names_stored_before_the_rules_can_be_read_renamed_and_removed() {
     a.get("/old", &out, None).await.unwrap();
     assert_eq!(std::fs::read(out.join(CAFE_NFD)).unwrap(), body);
     // Renamed to a valid name, and removed.
-    a.api().rename(rlo, "/old/photo.exe").await.unwrap();
-    a.api().remove(&nfd, false).await.unwrap();
+    a.rename(rlo, "/old/photo.exe").await.unwrap();
+    a.remove(&nfd, false).await.unwrap();
     assert_eq!(names(&a, "/old").await, ["/old/photo.exe"]);
 }

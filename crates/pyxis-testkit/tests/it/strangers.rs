@@ -94,6 +94,7 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
             wrapped_key: keys.wrap_file_key(&file_key).unwrap(),
             chunks: vec![id],
             expect: None,
+            binding: None,
         }],
     };
     assert_eq!(code(mallory.api().commit(&commit).await.unwrap_err()), "missing_chunk");

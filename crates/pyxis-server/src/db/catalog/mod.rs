@@ -24,6 +24,8 @@ pub struct ListedRow {
     pub seq: Option<i64>,
     pub content_hash: Option<Vec<u8>>,
     pub committed_at: Option<i64>,
+    pub file_id: Option<Vec<u8>>,
+    pub entry_tag: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -36,19 +38,25 @@ pub struct VersionRow {
     pub manifest: Vec<u8>,
     pub wrapped_key: Vec<u8>,
     pub created_at: i64,
+    pub file_id: Option<Vec<u8>>,
+    pub version_tag: Option<Vec<u8>>,
+    /// The path's entry tag, when this version is its current one.
+    pub entry_tag: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct PathVersionRow {
     path: String,
-    id: i64,
-    seq: i64,
-    size: i64,
-    mtime: i64,
-    content_hash: Vec<u8>,
-    manifest: Vec<u8>,
-    wrapped_key: Vec<u8>,
-    created_at: i64,
+    #[sqlx(flatten)]
+    v: VersionRow,
+}
+
+/// A version's binding as stored: file id, version tag, entry tag.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub file_id: Vec<u8>,
+    pub version_tag: Vec<u8>,
+    pub entry_tag: Vec<u8>,
 }
 
 /// One file of a commit, already validated by the caller.
@@ -63,6 +71,7 @@ pub struct CommitItem {
     /// Distinct.
     pub chunks: Vec<ChunkId>,
     pub expect: Option<i64>,
+    pub binding: Option<Binding>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +115,8 @@ fn ancestors(p: &str) -> Vec<&str> {
     out
 }
 
-const LIST_SELECT: &str = "SELECT e.path, e.kind, v.size, v.mtime, v.seq, v.content_hash, v.created_at AS committed_at \
+const LIST_SELECT: &str = "SELECT e.path, e.kind, v.size, v.mtime, v.seq, v.content_hash, v.created_at AS committed_at, \
+     v.file_id, e.entry_tag \
      FROM entries e LEFT JOIN versions v ON v.id = e.current_version";
 
 /// Runs the transactional body once per backend (the macro duplicates it with
@@ -217,7 +227,8 @@ impl Db {
             read | c
                 | {
                     sqlx::query_as(
-                "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at \
+                "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
+                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag \
                  FROM versions v JOIN entries e ON e.id = v.entry_id WHERE e.user_id = $1 AND e.path = $2 ORDER BY v.seq",
             )
             .bind(user)
@@ -239,7 +250,8 @@ impl Db {
             self,
             read | c | {
                 sqlx::query_as(
-                    "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at \
+                    "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
+                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag \
                  FROM versions v JOIN entries e ON e.id = v.entry_id \
                  WHERE e.user_id = $1 AND e.path = $2 AND (v.seq = $3 OR ($3 IS NULL AND v.id = e.current_version))",
                 )
@@ -276,7 +288,8 @@ impl Db {
         }
         let marks: Vec<String> = (0..paths.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT e.path, v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at \
+            "SELECT e.path, v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
+                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag \
              FROM versions v JOIN entries e ON e.id = v.entry_id \
              WHERE e.user_id = $1 AND v.id = e.current_version AND e.path IN ({})",
             marks.join(", ")
@@ -304,7 +317,7 @@ impl Db {
             read | c | {
                 let mut q = sqlx::query_as(sql);
                 for r in &rows {
-                    q = q.bind(r.id);
+                    q = q.bind(r.v.id);
                 }
                 q.fetch_all(c).await
             }
@@ -318,17 +331,8 @@ impl Db {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let ids = chunks.remove(&r.id).unwrap_or_default();
-                let v = VersionRow {
-                    id: r.id,
-                    seq: r.seq,
-                    size: r.size,
-                    mtime: r.mtime,
-                    content_hash: r.content_hash,
-                    manifest: r.manifest,
-                    wrapped_key: r.wrapped_key,
-                    created_at: r.created_at,
-                };
+                let ids = chunks.remove(&r.v.id).unwrap_or_default();
+                let v = r.v;
                 (r.path, v, ids)
             })
             .collect())

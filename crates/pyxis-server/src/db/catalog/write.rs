@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use pyxis_proto::path::{self, parent};
 
-use super::{CatalogError, CommitItem, DIR, FILE, ancestors, descendants};
+use super::{Binding, CatalogError, CommitItem, DIR, FILE, ancestors, descendants};
 use crate::db::{Db, now_ms};
 use crate::on_db;
 
@@ -114,9 +114,10 @@ impl Db {
                         continue;
                     }
                     let seq = current + 1;
+                    let b = it.binding.as_ref();
                     let version_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO versions (entry_id, seq, size, mtime, content_hash, manifest, wrapped_key, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                        "INSERT INTO versions (entry_id, seq, size, mtime, content_hash, manifest, wrapped_key, created_at, \
+                         file_id, version_tag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                     )
                     .bind(entry_id)
                     .bind(seq)
@@ -126,6 +127,8 @@ impl Db {
                     .bind(&it.manifest)
                     .bind(&it.wrapped_key)
                     .bind(now)
+                    .bind(b.map(|b| &b.file_id))
+                    .bind(b.map(|b| &b.version_tag))
                     .fetch_one(&mut *tx)
                     .await?;
                     for id in &it.chunks {
@@ -146,9 +149,10 @@ impl Db {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    sqlx::query("UPDATE entries SET current_version = $1, updated_at = $2 WHERE id = $3")
+                    sqlx::query("UPDATE entries SET current_version = $1, updated_at = $2, entry_tag = $3 WHERE id = $4")
                         .bind(version_id)
                         .bind(now)
+                        .bind(b.map(|b| &b.entry_tag))
                         .bind(entry_id)
                         .execute(&mut *tx)
                         .await?;
@@ -169,8 +173,16 @@ impl Db {
         })
     }
 
-    /// Renames a file or a directory and everything under it.
-    pub async fn rename(&self, user: i64, from: &str, to: &str) -> Result<(), CatalogError> {
+    /// Renames a file or a directory and everything under it. Every moved
+    /// file's entry tag is replaced by the one given for its new path, or
+    /// cleared: a tag names its path, so an old one would not verify.
+    pub async fn rename(
+        &self,
+        user: i64,
+        from: &str,
+        to: &str,
+        tags: &[(String, Vec<u8>)],
+    ) -> Result<(), CatalogError> {
         if path::is_within(to, from) {
             return Err(CatalogError::IntoItself(from.to_owned()));
         }
@@ -215,6 +227,28 @@ impl Db {
                 .bind(from)
                 .execute(&mut *tx)
                 .await?;
+                let (new_lo, new_hi) = descendants(to);
+                sqlx::query(
+                    "UPDATE entries SET entry_tag = NULL WHERE user_id = $1 AND (path = $2 OR (path > $3 AND path < $4))",
+                )
+                .bind(user)
+                .bind(to)
+                .bind(&new_lo)
+                .bind(&new_hi)
+                .execute(&mut *tx)
+                .await?;
+                for (p, tag) in tags {
+                    if p != to && !path::is_within(p, to) {
+                        return Err(CatalogError::NotFound(format!("{p} (a tag for a path the move does not make)")));
+                    }
+                    sqlx::query("UPDATE entries SET entry_tag = $1 WHERE user_id = $2 AND path = $3 AND kind = $4")
+                        .bind(tag)
+                        .bind(user)
+                        .bind(p)
+                        .bind(FILE)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 Ok(())
             }
             .await;
@@ -299,7 +333,43 @@ impl Db {
             wrapped_key: old.wrapped_key,
             chunks,
             expect: None,
+            // The server cannot bind: a restore made here is unbound, and
+            // clients say so (they restore by committing, and re-bind).
+            binding: None,
         };
         Ok(self.commit(user, std::slice::from_ref(&item)).await?[0].0)
+    }
+
+    /// Gives current versions without a binding the one their owner made
+    /// (`pyxis upgrade`). Returns how many took it.
+    pub async fn bind(&self, user: i64, items: &[(String, i64, Binding)]) -> Result<u64, CatalogError> {
+        in_tx!(self, |tx| {
+            let result: Result<u64, CatalogError> = async {
+                let mut bound = 0;
+                for (p, seq, b) in items {
+                    let Some((entry, FILE, Some(current))) = lookup!(tx, user, p) else { continue };
+                    let r = sqlx::query(
+                        "UPDATE versions SET file_id = $1, version_tag = $2 WHERE id = $3 AND seq = $4 AND version_tag IS NULL",
+                    )
+                    .bind(&b.file_id)
+                    .bind(&b.version_tag)
+                    .bind(current)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                    if r.rows_affected() == 1 {
+                        sqlx::query("UPDATE entries SET entry_tag = $1 WHERE id = $2")
+                            .bind(&b.entry_tag)
+                            .bind(entry)
+                            .execute(&mut *tx)
+                            .await?;
+                        bound += 1;
+                    }
+                }
+                Ok(bound)
+            }
+            .await;
+            result
+        })
     }
 }

@@ -1,0 +1,288 @@
+//! What the client checks in every catalog answer before it trusts it: the
+//! bindings its writers made (pyxis-core's `binding`), and its own memory of
+//! the newest version it has seen of each path.
+//!
+//! A binding that does not verify is tampering, named with the path. A
+//! version without one is *legacy* (written before bindings): accepted and
+//! counted until `pyxis upgrade` has bound them all, refused after that (a
+//! server cannot strip bindings to get past the checks). A version older than
+//! one this device has seen at the same path is a rollback: reported, never
+//! written, until the user accepts the server's state (`pyxis accept-rollback`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pyxis_core::binding::{Facts, new_file_id, tags_equal};
+use pyxis_core::keys::Keyring;
+use pyxis_proto::api::catalog::{Entry, EntryKind, FileVersion, VersionBinding};
+use pyxis_proto::{FileId, hex};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ClientError, Result};
+
+/// A path's current version as the client verified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub version: i64,
+    /// `None`: a legacy version.
+    pub file_id: Option<FileId>,
+    pub size: u64,
+    pub mtime: i64,
+    pub content_hash: [u8; 32],
+}
+
+/// What this device has seen of one path.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+struct Sighting {
+    file: FileId,
+    version: i64,
+    /// This device removed it at `version`.
+    #[serde(default)]
+    removed: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Memory {
+    /// Every current version was bound when `pyxis upgrade` last ran: an
+    /// unbound answer is stripped, not legacy.
+    #[serde(default)]
+    strict: bool,
+    #[serde(default)]
+    seen: HashMap<String, Sighting>,
+}
+
+/// The memory of what this device has seen, kept in the config directory
+/// (one file per account and server, 0600).
+#[derive(Debug, Default)]
+pub struct Seen {
+    file: Option<PathBuf>,
+    mem: Mutex<Memory>,
+    dirty: std::sync::atomic::AtomicBool,
+    /// Legacy versions accepted since this was loaded.
+    pub legacy: AtomicU64,
+}
+
+impl Seen {
+    /// Loads the memory (a missing file is an empty one; an unreadable one
+    /// is an error, so a corrupted file cannot silently turn the checks off).
+    pub fn load(file: Option<PathBuf>) -> Result<Self> {
+        let mem = match file.as_ref().map(std::fs::read) {
+            Some(Ok(bytes)) => serde_json::from_slice(&bytes).map_err(|e| {
+                ClientError::Invalid(format!(
+                    "{}: unreadable ({e}); it is this device's memory of the versions it has seen: \
+                     move it away to start a new one",
+                    file.as_ref().map(|f| f.display().to_string()).unwrap_or_default()
+                ))
+            })?,
+            Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ClientError::io(file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(), e));
+            }
+            _ => Memory::default(),
+        };
+        Ok(Self { file, mem: Mutex::new(mem), ..Default::default() })
+    }
+
+    fn mem(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.mem.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the memory back if it changed (atomically, fsync'd).
+    pub fn save(&self) -> Result<()> {
+        let (Some(file), true) = (&self.file, self.dirty.swap(false, Ordering::Relaxed)) else { return Ok(()) };
+        let bytes = serde_json::to_vec(&*self.mem()).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ClientError::io(dir.display(), e))?;
+        }
+        crate::config::write_private(file, &bytes)
+    }
+
+    pub fn strict(&self) -> bool {
+        self.mem().strict
+    }
+
+    pub fn set_strict(&self, strict: bool) {
+        self.mem().strict = strict;
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Forgets what was seen (the user accepted the server's older state).
+    pub fn forget(&self) {
+        self.mem().seen.clear();
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Records `version` of `file` at `path` as seen, or refuses it as a
+    /// rollback or a revival below what was seen.
+    pub fn observe(&self, path: &str, file: FileId, version: i64) -> Result<()> {
+        let mut mem = self.mem();
+        if let Some(s) = mem.seen.get(path)
+            && s.file == file
+        {
+            if s.removed && version <= s.version {
+                return Err(tampered(
+                    path,
+                    format!("this device removed it at version {}; the server serves it again", s.version),
+                ));
+            }
+            if version < s.version {
+                return Err(ClientError::Rollback { path: path.to_owned(), seen: s.version, served: version });
+            }
+            if version == s.version && !s.removed {
+                return Ok(());
+            }
+        }
+        mem.seen.insert(path.to_owned(), Sighting { file, version, removed: false });
+        self.dirty.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Records that this device removed what it last saw at these paths.
+    pub fn removed(&self, paths: impl IntoIterator<Item = String>) {
+        let mut mem = self.mem();
+        for p in paths {
+            if let Some(s) = mem.seen.get_mut(&p) {
+                s.removed = true;
+            }
+        }
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Moves what was seen under `from` to `to` (a move this device made).
+    pub fn moved(&self, from: &str, to: &str) {
+        let mut mem = self.mem();
+        let moved: Vec<String> =
+            mem.seen.keys().filter(|p| *p == from || pyxis_proto::path::is_within(p, from)).cloned().collect();
+        for p in moved {
+            if let Some(s) = mem.seen.remove(&p) {
+                mem.seen.insert(format!("{to}{}", &p[from.len()..]), s);
+            }
+        }
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    fn legacy(&self, path: &str) -> Result<()> {
+        let mem = self.mem();
+        if mem.strict {
+            return Err(tampered(path, "it has no binding, and every version was bound by `pyxis upgrade`".into()));
+        }
+        if mem.seen.get(path).is_some_and(|s| !s.removed) {
+            return Err(tampered(path, "it has no binding, but this device saw it bound".into()));
+        }
+        self.legacy.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn tampered(path: &str, why: String) -> ClientError {
+    ClientError::Tampered { path: path.to_owned(), why }
+}
+
+fn content_hash(path: &str, hex_hash: &str) -> Result<[u8; 32]> {
+    hex::decode_array(hex_hash).map_err(|e| tampered(path, format!("bad content hash: {e}")))
+}
+
+/// Checks a listed entry (a file's binding to its path and current version).
+/// Directories carry none. Returns the verified head of a file.
+pub fn verify_entry(keys: &Keyring, seen: &Seen, e: &Entry) -> Result<Option<Head>> {
+    if e.kind != EntryKind::File {
+        return Ok(None);
+    }
+    let version = e.version.ok_or_else(|| tampered(&e.path, "a file without a version".into()))?;
+    let hash = content_hash(&e.path, e.content_hash.as_deref().unwrap_or_default())?;
+    let Some(b) = &e.binding else {
+        seen.legacy(&e.path)?;
+        return Ok(Some(Head { version, file_id: None, size: e.size, mtime: e.mtime, content_hash: hash }));
+    };
+    let facts = Facts { file_id: &b.file_id, version, size: e.size, mtime: e.mtime, content_hash: &hash };
+    if !tags_equal(&keys.binding_key(&b.file_id).entry_tag(&e.path, &facts), &b.tag) {
+        return Err(tampered(&e.path, "its entry does not match what its writer bound".into()));
+    }
+    seen.observe(&e.path, b.file_id, version)?;
+    Ok(Some(Head { version, file_id: Some(b.file_id), size: e.size, mtime: e.mtime, content_hash: hash }))
+}
+
+/// Checks a version read from the server: its version tag, and when it is
+/// the path's current version (`current`), its entry tag. For an older
+/// version, `head` is the path's verified current version: the old one must
+/// belong to the same file and come before it.
+pub fn verify_version(keys: &Keyring, seen: &Seen, fv: &FileVersion, head: Option<&Head>) -> Result<()> {
+    let path = &fv.path;
+    let i = &fv.info;
+    let hash = content_hash(path, &i.content_hash)?;
+    let Some(b) = &fv.binding else { return seen.legacy(path) };
+    let key = keys.binding_key(&b.file_id);
+    let facts = Facts { file_id: &b.file_id, version: i.version, size: i.size, mtime: i.mtime, content_hash: &hash };
+    if !tags_equal(&key.version_tag(&facts, &fv.manifest, &fv.wrapped_key), &b.version_tag) {
+        return Err(tampered(
+            path,
+            format!("version {} does not match what its writer bound (another file's or another version's)", i.version),
+        ));
+    }
+    match head {
+        None => {
+            let tag =
+                b.entry_tag.as_ref().ok_or_else(|| tampered(path, "the current version has no entry tag".into()))?;
+            if !tags_equal(&key.entry_tag(path, &facts), tag) {
+                return Err(tampered(path, "it is not bound to this path".into()));
+            }
+            seen.observe(path, b.file_id, i.version)
+        }
+        Some(h) => {
+            if h.file_id.is_some_and(|f| f != b.file_id) || i.version > h.version {
+                return Err(tampered(path, format!("version {} is not a version of this file", i.version)));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The binding for a new version of `path`: version `head.version + 1` of
+/// the same file, or version 1 of a new one.
+#[derive(Debug)]
+pub struct NewVersion<'a> {
+    pub path: &'a str,
+    pub head: Option<&'a Head>,
+    pub size: u64,
+    pub mtime: i64,
+    pub content_hash: &'a [u8; 32],
+    pub manifest: &'a [u8],
+    pub wrapped_key: &'a [u8],
+}
+
+impl NewVersion<'_> {
+    /// Returns `expect` (the current version it replaces) and the binding.
+    pub fn bind(&self, keys: &Keyring) -> Result<(i64, VersionBinding)> {
+        let expect = self.head.map_or(0, |h| h.version);
+        let file_id = match self.head.and_then(|h| h.file_id) {
+            Some(f) => f,
+            None => new_file_id()?,
+        };
+        Ok((expect, bind_version(keys, self.path, file_id, expect + 1, self)))
+    }
+}
+
+/// Tags for version `version` of `file_id` at `path`.
+pub fn bind_version(keys: &Keyring, path: &str, file_id: FileId, version: i64, v: &NewVersion) -> VersionBinding {
+    let key = keys.binding_key(&file_id);
+    let facts = Facts { file_id: &file_id, version, size: v.size, mtime: v.mtime, content_hash: v.content_hash };
+    VersionBinding {
+        file_id,
+        version_tag: key.version_tag(&facts, v.manifest, v.wrapped_key),
+        entry_tag: Some(key.entry_tag(path, &facts)),
+    }
+}
+
+/// The entry tag of a verified head under a new path (a move re-binds).
+pub fn rebind_entry(keys: &Keyring, new_path: &str, head: &Head) -> Option<pyxis_proto::Tag> {
+    let file_id = head.file_id?;
+    let facts = Facts {
+        file_id: &file_id,
+        version: head.version,
+        size: head.size,
+        mtime: head.mtime,
+        content_hash: &head.content_hash,
+    };
+    Some(keys.binding_key(&file_id).entry_tag(new_path, &facts))
+}

@@ -1,0 +1,210 @@
+//! Catalog edits the client makes and binds: a move re-binds every file it
+//! moves to its new path (still one catalog call), a restore commits the old
+//! version again as the next one, a remove is remembered so the file cannot
+//! come back unnoticed, and `upgrade` binds versions written before bindings.
+
+use std::collections::HashMap;
+
+use pyxis_proto::api::catalog::{
+    BindFile, BindRequest, CommitFile, CommitRequest, Entry, EntryKind, PathTag, ReadRequest, RemoveResponse,
+};
+use pyxis_proto::hex;
+use serde::Serialize;
+
+use crate::binding::{Head, NewVersion, bind_version, rebind_entry, verify_entry, verify_version};
+use crate::error::{ClientError, Result};
+use crate::upload::Ctx;
+
+/// Every entry under `root` (itself included), each file's binding checked.
+async fn verified_tree(ctx: &Ctx, root: &str) -> Result<Vec<(Entry, Option<Head>)>> {
+    let top = ctx.api.stat(root).await?;
+    let mut out = Vec::new();
+    if top.kind == EntryKind::Dir {
+        let mut after: Option<String> = None;
+        loop {
+            let page = ctx.api.list(root, true, after.as_deref()).await?;
+            for e in page.entries {
+                if !pyxis_proto::path::is_within(&e.path, root) {
+                    return Err(ClientError::Tampered {
+                        path: e.path,
+                        why: format!("listed under {root}, where it is not"),
+                    });
+                }
+                let head = verify_entry(&ctx.keys, &ctx.seen, &e)?;
+                out.push((e, head));
+            }
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+    }
+    let head = verify_entry(&ctx.keys, &ctx.seen, &top)?;
+    out.push((top, head));
+    Ok(out)
+}
+
+/// Moves a file or a directory, re-binding every bound file under it to its
+/// new path (legacy files stay legacy).
+pub async fn rename(ctx: &Ctx, from: &str, to: &str) -> Result<Entry> {
+    let from = pyxis_proto::path::normalize_existing(from)?;
+    let to = pyxis_proto::path::normalize_local(to)?;
+    let mut tags = Vec::new();
+    for (e, head) in verified_tree(ctx, &from).await? {
+        let new_path = format!("{to}{}", &e.path[from.len()..]);
+        if let Some(tag) = head.as_ref().and_then(|h| rebind_entry(&ctx.keys, &new_path, h)) {
+            tags.push(PathTag { path: new_path, tag });
+        }
+    }
+    let moved = ctx.api.rename_bound(&from, &to, tags).await?;
+    ctx.seen.moved(&from, &to);
+    ctx.seen.save()?;
+    Ok(moved)
+}
+
+/// Removes a path, remembering the versions removed: the server serving one
+/// of them again later is reported as a revival.
+pub async fn remove(ctx: &Ctx, path: &str, recursive: bool) -> Result<RemoveResponse> {
+    let path = pyxis_proto::path::normalize_existing(path)?;
+    let tree = if recursive || ctx.api.stat(&path).await?.kind == EntryKind::File {
+        verified_tree(ctx, &path).await?
+    } else {
+        Vec::new()
+    };
+    let r = ctx.api.remove(&path, recursive).await?;
+    ctx.seen.removed(tree.into_iter().filter(|(_, h)| h.is_some()).map(|(e, _)| e.path));
+    ctx.seen.save()?;
+    Ok(r)
+}
+
+/// Makes version `version` current again: read, checked against the
+/// verified current version, and committed as the next version of the same
+/// file (no data moves; the manifest and key are reused).
+pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
+    let path = pyxis_proto::path::normalize_existing(path)?;
+    let entry = ctx.api.stat(&path).await?;
+    let head = verify_entry(&ctx.keys, &ctx.seen, &entry)?
+        .ok_or_else(|| ClientError::Invalid(format!("{path} is a directory: restore applies to files")))?;
+    let read = ctx.api.read(&ReadRequest { paths: vec![path.clone()], version: Some(version) }).await?;
+    let old = match read.files.as_slice() {
+        [fv] if fv.path == path && fv.info.version == version => fv.clone(),
+        _ => return Err(ClientError::Invalid(format!("the server did not answer with {path} version {version}"))),
+    };
+    verify_version(&ctx.keys, &ctx.seen, &old, Some(&head))?;
+    // The old manifest must still open: a restore never makes a version that
+    // cannot be read.
+    crate::get::open_version(&ctx.keys, &old)?;
+    let hash: [u8; 32] = hex::decode_array(&old.info.content_hash)
+        .map_err(|e| ClientError::Tampered { path: path.clone(), why: format!("bad content hash: {e}") })?;
+    let (expect, binding) = NewVersion {
+        path: &path,
+        head: Some(&head),
+        size: old.info.size,
+        mtime: old.info.mtime,
+        content_hash: &hash,
+        manifest: &old.manifest,
+        wrapped_key: &old.wrapped_key,
+    }
+    .bind(&ctx.keys)?;
+    let file_id = binding.file_id;
+    let commit = CommitFile {
+        path: path.clone(),
+        size: old.info.size,
+        mtime: old.info.mtime,
+        content_hash: old.info.content_hash.clone(),
+        manifest: old.manifest,
+        wrapped_key: old.wrapped_key,
+        chunks: old.chunks,
+        expect: Some(expect),
+        binding: Some(binding),
+    };
+    let r = ctx.api.commit(&CommitRequest { files: vec![commit] }).await?;
+    match r.files.as_slice() {
+        [c] if c.unchanged && c.version == head.version && head.content_hash == hash => {}
+        [c] if !c.unchanged && c.version == expect + 1 => ctx.seen.observe(&path, file_id, c.version)?,
+        _ => {
+            return Err(ClientError::Tampered {
+                path,
+                why: format!("the server's answer to restoring version {version} is not the version bound"),
+            });
+        }
+    }
+    ctx.seen.save()?;
+    let after = ctx.api.stat(&path).await?;
+    verify_entry(&ctx.keys, &ctx.seen, &after)?;
+    Ok(after)
+}
+
+/// What `pyxis upgrade` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpgradeReport {
+    /// Current versions bound now.
+    pub bound: u64,
+    /// Current versions without a binding left (could not be opened, or
+    /// changed meanwhile); the client accepts legacy versions while any
+    /// remain.
+    pub remaining: u64,
+    /// Files whose current version was bound already.
+    pub already: u64,
+    pub problems: Vec<crate::plan::Skipped>,
+}
+
+/// Binds every legacy current version under `root`: each is read, opened with
+/// this account's keys (so only versions the user could have written are
+/// bound) and given a fresh file id. With none left under `/`, this device
+/// refuses unbound versions from then on.
+pub async fn upgrade(ctx: &Ctx, root: &str) -> Result<UpgradeReport> {
+    let root = pyxis_proto::path::normalize_existing(root)?;
+    let mut report = UpgradeReport::default();
+    let mut legacy = Vec::new();
+    for (e, head) in verified_tree(ctx, &root).await? {
+        match head {
+            Some(h) if h.file_id.is_none() => legacy.push(e.path),
+            Some(_) => report.already += 1,
+            None => {}
+        }
+    }
+    for batch in legacy.chunks(1000) {
+        let read = ctx.api.read(&ReadRequest { paths: batch.to_vec(), version: None }).await?;
+        let by_path: HashMap<&str, _> = read.files.iter().map(|fv| (fv.path.as_str(), fv)).collect();
+        let mut files = Vec::new();
+        for p in batch {
+            let Some(fv) = by_path.get(p.as_str()).filter(|fv| fv.binding.is_none()) else {
+                report.remaining += 1;
+                continue;
+            };
+            let opened = crate::get::open_version(&ctx.keys, fv);
+            let hash = hex::decode_array::<32>(&fv.info.content_hash);
+            let (Ok(_), Ok(hash)) = (opened, hash) else {
+                report.remaining += 1;
+                let error = "it does not open with this account's keys; left unbound".to_owned();
+                report.problems.push(crate::plan::Skipped { path: p.clone(), error });
+                continue;
+            };
+            let file_id = pyxis_core::binding::new_file_id()?;
+            let v = NewVersion {
+                path: p,
+                head: None,
+                size: fv.info.size,
+                mtime: fv.info.mtime,
+                content_hash: &hash,
+                manifest: &fv.manifest,
+                wrapped_key: &fv.wrapped_key,
+            };
+            let binding = bind_version(&ctx.keys, p, file_id, fv.info.version, &v);
+            files.push(BindFile { path: p.clone(), version: fv.info.version, binding });
+        }
+        if files.is_empty() {
+            continue;
+        }
+        let n = files.len() as u64;
+        let bound = ctx.api.bind(&BindRequest { files }).await?.bound;
+        report.bound += bound;
+        report.remaining += n.saturating_sub(bound);
+    }
+    if root == "/" && report.remaining == 0 {
+        ctx.seen.set_strict(true);
+    }
+    ctx.seen.save()?;
+    Ok(report)
+}
