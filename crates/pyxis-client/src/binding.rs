@@ -222,8 +222,12 @@ pub fn verify_version(keys: &Keyring, seen: &Seen, fv: &FileVersion, head: Optio
     }
     match head {
         None => {
-            let tag =
-                b.entry_tag.as_ref().ok_or_else(|| tampered(path, "the current version has no entry tag".into()))?;
+            let tag = b.entry_tag.as_ref().ok_or_else(|| {
+                tampered(
+                    path,
+                    "it has no binding to this path (moved or restored by the server, not by a client)".into(),
+                )
+            })?;
             if !tags_equal(&key.entry_tag(path, &facts), tag) {
                 return Err(tampered(path, "it is not bound to this path".into()));
             }

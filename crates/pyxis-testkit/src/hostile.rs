@@ -21,8 +21,9 @@ pub type Rewrite = Arc<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync>;
 struct Proxy {
     upstream: String,
     http: reqwest::Client,
-    /// Rewrites by route path (`/v1/list`, `/v1/files/read`, ...).
-    rewrites: std::sync::Mutex<Vec<(String, Rewrite)>>,
+    /// Rewrites by route path (`/v1/list`, `/v1/files/read`, ...), with the
+    /// status to answer instead of the server's, if any.
+    rewrites: std::sync::Mutex<Vec<(String, Rewrite, Option<StatusCode>)>>,
     told: AtomicU64,
 }
 
@@ -69,7 +70,15 @@ impl HostileServer {
 
     /// From now on, answers of `route` go through `rewrite`.
     pub fn rewrite(&self, route: &str, rewrite: impl Fn(&str, &[u8]) -> Option<Vec<u8>> + Send + Sync + 'static) {
-        self.proxy.rewrites.lock().expect("rewrites").push((route.to_owned(), Arc::new(rewrite)));
+        self.proxy.rewrites.lock().expect("rewrites").push((route.to_owned(), Arc::new(rewrite), None));
+    }
+
+    /// From now on, `route` answers `body` with `status`, whatever the server
+    /// said (a file the server has deleted, served again).
+    pub fn answer(&self, route: &str, status: u16, body: Vec<u8>) {
+        let status = StatusCode::from_u16(status).expect("a valid status");
+        let rewrite: Rewrite = Arc::new(move |_, _| Some(body.clone()));
+        self.proxy.rewrites.lock().expect("rewrites").push((route.to_owned(), rewrite, Some(status)));
     }
 
     /// Back to honest.
@@ -104,13 +113,14 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     let Ok(body) = resp.bytes().await else {
         return StatusCode::BAD_GATEWAY.into_response();
     };
-    let rewrite = p.rewrites.lock().expect("rewrites").iter().find(|(r, _)| *r == path).map(|(_, f)| f.clone());
-    let body: Bytes = match rewrite.and_then(|f| f(&path, &body)) {
-        Some(lie) => {
+    let rewrite =
+        p.rewrites.lock().expect("rewrites").iter().find(|(r, _, _)| *r == path).map(|(_, f, s)| (f.clone(), *s));
+    let (body, status): (Bytes, StatusCode) = match rewrite.and_then(|(f, s)| Some((f(&path, &body)?, s))) {
+        Some((lie, forced)) => {
             p.told.fetch_add(1, Ordering::SeqCst);
-            Bytes::from(lie)
+            (Bytes::from(lie), forced.unwrap_or(status))
         }
-        None => body,
+        None => (body, status),
     };
     let mut answer = Response::new(Body::from(body));
     *answer.status_mut() = status;

@@ -2,6 +2,7 @@
 //! over 127.0.0.1 sockets, in one process (one test binary: links are slow).
 
 mod accounts;
+mod bindings;
 mod catalog;
 mod check;
 mod durability;
