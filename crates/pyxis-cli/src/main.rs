@@ -42,7 +42,17 @@ enum Command {
     /// asked) and log this device in.
     Recover(commands::account::UserArgs),
     /// Show who this device is logged in as.
-    Whoami,
+    Whoami {
+        /// Also the fingerprint of this account's public key (what others
+        /// pin when they share with you), checked against the server's copy.
+        #[arg(long)]
+        fingerprint: bool,
+    },
+    /// Account upkeep.
+    Account {
+        #[command(subcommand)]
+        cmd: commands::account::AccountCommand,
+    },
     /// Show storage used and the quota.
     Quota,
     /// Store a file or a directory tree.
@@ -138,7 +148,8 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Check(a) => commands::check::run(&g, a).await,
             Command::Upgrade(a) => commands::check::upgrade(&g, a).await,
             Command::AcceptRollback => commands::check::accept_rollback(&g),
-            Command::Whoami => account::whoami(&g).await,
+            Command::Whoami { fingerprint } => account::whoami(&g, fingerprint).await,
+            Command::Account { cmd } => account::account(&g, cmd).await,
             Command::Quota => account::quota(&g).await,
             Command::Put(a) => put::run(&g, a).await,
             Command::Get(a) => get::run(&g, a).await,

@@ -222,3 +222,37 @@ pub async fn revoke_device(config: &ConfigDir, id: &str) -> Result<()> {
     let (_, api) = logged_in(config)?;
     api.revoke_device(&auth::RevokeDeviceRequest { id: id.to_owned() }).await
 }
+
+/// Deletes the logged-in account (the password proved again): every device
+/// is logged out now, and the files are removed after the server's grace.
+/// This device's session is forgotten. Returns when the files go (Unix ms).
+pub async fn delete_account(config: &ConfigDir, password: &str) -> Result<i64> {
+    let (s, api) = logged_in(config)?;
+    let keys = current_keys(&api, &s.username, password).await?;
+    let r = api.delete_account(&auth::AccountDeleteRequest { current_login_secret: keys.login.to_hex() }).await?;
+    config.clear()?;
+    Ok(r.delete_after)
+}
+
+/// This account's public key as the server hands it to others, checked
+/// against the one this account's keys give: a server that substitutes it
+/// is caught here. Returns the fingerprint (what others compare, and pin).
+pub async fn fingerprint(config: &ConfigDir) -> Result<String> {
+    let (s, api) = logged_in(config)?;
+    let own = s.keyring()?.reader_public_key()?;
+    let served = api.whoami().await?.reader_public_key;
+    if served.as_deref() != Some(hex::encode(&own).as_str()) {
+        return Err(ClientError::Tampered {
+            path: format!("the public key of {}", s.username),
+            why: "the server hands out a key that is not this account's".into(),
+        });
+    }
+    Ok(key_fingerprint(&own))
+}
+
+/// A public key's fingerprint: BLAKE3 of it, 20 bytes in groups of four hex
+/// digits, short enough to read out and compare.
+pub fn key_fingerprint(public_key: &[u8; 32]) -> String {
+    let h = blake3::hash(public_key).to_hex();
+    h.as_bytes()[..40].chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join(" ")
+}

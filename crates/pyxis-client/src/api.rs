@@ -233,6 +233,9 @@ impl Api {
     pub async fn devices(&self) -> Result<auth::DevicesResponse> {
         self.get_query("/v1/devices", &[]).await
     }
+    pub async fn delete_account(&self, req: &auth::AccountDeleteRequest) -> Result<auth::AccountDeleteResponse> {
+        self.call(Method::POST, "/v1/account/delete", Some(req)).await
+    }
     pub async fn revoke_device(&self, req: &auth::RevokeDeviceRequest) -> Result<()> {
         self.call_empty("/v1/devices/revoke", req).await
     }
@@ -316,6 +319,13 @@ impl Api {
     }
     pub async fn quota(&self) -> Result<UserInfo> {
         self.get_query("/v1/quota", &[]).await
+    }
+    pub async fn admin_users(&self) -> Result<pyxis_proto::api::admin::UsersResponse> {
+        self.get_query("/v1/admin/users", &[]).await
+    }
+    pub async fn admin_disable(&self, username: &str, disabled: bool) -> Result<()> {
+        let req = pyxis_proto::api::admin::DisableRequest { username: username.to_owned(), disabled };
+        self.call_empty("/v1/admin/users/disable", &req).await
     }
     pub async fn admin_quota(&self, username: &str, quota: u64) -> Result<()> {
         self.call_empty("/v1/admin/quota", &QuotaRequest { username: username.to_owned(), quota }).await

@@ -69,6 +69,9 @@ pub struct ServerOptions {
     /// `data_dir/admin-token`.
     pub admin_token: Option<String>,
     pub durability: DurabilityOptions,
+    /// A deleted account's files are removed this long after its owner
+    /// deleted it (the operator can undo it until then).
+    pub account_grace: Duration,
     /// Let remotes join without an admission token (unvetted, capped).
     /// Off by default: a remote joins with `pyxis admin remote-token`.
     pub open_admission: Option<OpenAdmission>,
@@ -160,6 +163,7 @@ impl Default for ServerOptions {
             policy: RedundancyPolicy::default(),
             admin_token: None,
             durability: DurabilityOptions::default(),
+            account_grace: Duration::from_secs(7 * 24 * 3600),
             open_admission: None,
             rotate_grant_key: false,
         }

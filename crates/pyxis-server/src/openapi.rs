@@ -13,12 +13,12 @@ use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes
         key (every call signed, see docs/PROTOCOL.md), operators the admin token."),
     paths(
         accounts::prelogin, accounts::signup, accounts::login, accounts::logout, accounts::whoami,
-        password::change, password::set_recovery_key, password::recover, devices::list, devices::revoke,
+        password::change, password::set_recovery_key, password::recover, devices::list, devices::revoke, password::delete_account,
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::bind, catalog::quota,
         remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
-        admin::set_quota, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
+        admin::set_quota, admin::users, admin::disable_user, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
         admin::vet, admin::release_quarantine, admin::metrics,
     ),
     tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "remotes"), (name = "admin"))

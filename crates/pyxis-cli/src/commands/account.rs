@@ -40,10 +40,55 @@ pub async fn logout(g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn whoami(g: &Global) -> anyhow::Result<()> {
+pub async fn whoami(g: &Global, fingerprint: bool) -> anyhow::Result<()> {
     let c = g.client()?;
     let u = c.api().whoami().await?;
-    emit(g.json, &u, |u| println!("{} on {} (user {})", u.username, c.api().base(), u.id));
+    let print = if fingerprint { Some(account::fingerprint(&g.config_dir()).await?) } else { None };
+    let out = serde_json::json!({ "user": u, "fingerprint": print });
+    emit(g.json, &out, |_| {
+        println!("{} on {} (user {})", u.username, c.api().base(), u.id);
+        if let Some(f) = &print {
+            println!("fingerprint: {f}");
+        }
+    });
+    Ok(())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AccountCommand {
+    /// Delete this account: every device is logged out now, and its files
+    /// are removed after the server's grace (7 days by default; the operator
+    /// can undo it until then). Asks for the password (or PYXIS_PASSWORD).
+    Delete {
+        /// Do not ask to type the username to confirm.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub async fn account(g: &Global, cmd: AccountCommand) -> anyhow::Result<()> {
+    match cmd {
+        AccountCommand::Delete { yes } => {
+            let session = g.config_dir().load()?.ok_or_else(|| anyhow::anyhow!("not logged in"))?;
+            if !yes {
+                eprint!("Delete the account {} and every file in it? Type its name to confirm: ", session.username);
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                if line.trim() != session.username {
+                    anyhow::bail!("not confirmed; nothing was deleted");
+                }
+            }
+            let password = g.password(false)?;
+            let after = account::delete_account(&g.config_dir(), &password).await?;
+            emit(g.json, &serde_json::json!({ "deleted": session.username, "delete_after": after }), |_| {
+                println!(
+                    "{} is deleted: every device is logged out; its files are removed after {}",
+                    session.username,
+                    crate::output::when(after)
+                )
+            });
+        }
+    }
     Ok(())
 }
 

@@ -30,6 +30,13 @@ pub enum AdminCommand {
         #[command(flatten)]
         auth: AdminAuth,
     },
+    /// List the accounts with their use and state, or disable/enable one.
+    Users {
+        #[command(subcommand)]
+        cmd: Option<UsersCommand>,
+        #[command(flatten)]
+        auth: AdminAuth,
+    },
     /// List the remotes the server knows.
     Remotes {
         #[command(flatten)]
@@ -84,6 +91,19 @@ pub enum AdminCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// No login and no session for this account (ended at once); its data
+    /// stays.
+    Disable { user: String },
+    /// Allow it again; also cancels its owner's deletion while the grace runs.
+    Enable { user: String },
+}
+
+fn when(ms: Option<i64>) -> String {
+    ms.map_or_else(String::new, crate::output::when)
+}
+
 fn api(g: &Global, auth: &AdminAuth) -> anyhow::Result<Api> {
     let token = match &auth.token {
         Some(t) => t.clone(),
@@ -105,6 +125,37 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
             api(g, &auth)?.admin_quota(&user, quota.0).await?;
             emit(g.json, &serde_json::json!({"username": user, "quota": quota.0}), |_| {
                 println!("{user}'s quota is now {quota}")
+            });
+        }
+        AdminCommand::Users { cmd: Some(cmd), auth } => {
+            let (user, disabled) = match cmd {
+                UsersCommand::Disable { user } => (user, true),
+                UsersCommand::Enable { user } => (user, false),
+            };
+            api(g, &auth)?.admin_disable(&user, disabled).await?;
+            emit(g.json, &serde_json::json!({"username": user, "disabled": disabled}), |_| {
+                println!("{user} is {}", if disabled { "disabled; its sessions ended" } else { "enabled" })
+            });
+        }
+        AdminCommand::Users { cmd: None, auth } => {
+            let r = api(g, &auth)?.admin_users().await?;
+            emit(g.json, &r, |r| {
+                for u in &r.users {
+                    let state = match (u.deleted_at, u.delete_after, u.disabled_at) {
+                        (Some(t), _, _) => format!("deleted {}", when(Some(t))),
+                        (_, Some(t), _) => format!("deleted by its owner; files go {}", when(Some(t))),
+                        (_, _, Some(t)) => format!("disabled {}", when(Some(t))),
+                        _ => "active".to_owned(),
+                    };
+                    println!(
+                        "{:>5}  {:<24} {:>10} of {:<10} since {}  {state}",
+                        u.id,
+                        crate::output::shown(&u.username),
+                        size(u.used),
+                        size(u.quota),
+                        when(Some(u.created_at))
+                    );
+                }
             });
         }
         AdminCommand::Remotes { auth } => {

@@ -10,6 +10,39 @@ pub struct QuotaRequest {
     pub quota: u64,
 }
 
+/// An account as `pyxis admin users` lists it (no keys, no paths).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub quota: u64,
+    pub used: u64,
+    pub created_at: i64,
+    /// Unix milliseconds; absent: not disabled.
+    pub disabled_at: Option<i64>,
+    /// The owner deleted it; its files go after this.
+    pub delete_after: Option<i64>,
+    /// Its files were removed.
+    pub deleted_at: Option<i64>,
+}
+
+/// `GET /v1/admin/users`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UsersResponse {
+    pub users: Vec<UserSummary>,
+}
+
+/// `POST /v1/admin/users/disable`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DisableRequest {
+    pub username: String,
+    /// false: enable again (which also cancels a deletion in its grace).
+    pub disabled: bool,
+}
+
 /// A remote as the registry sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

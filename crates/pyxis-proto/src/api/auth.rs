@@ -70,6 +70,27 @@ pub struct UserInfo {
     pub quota: u64,
     pub used: u64,
     pub created_at: i64,
+    /// The X25519 public key the server hands out for this user (hex): what
+    /// others wrap file keys to. `pyxis whoami --fingerprint` compares it
+    /// with the one the user's own keys give.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_public_key: Option<String>,
+}
+
+/// `POST /v1/account/delete`: the owner deletes the account, proving the
+/// password again.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountDeleteRequest {
+    pub current_login_secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountDeleteResponse {
+    /// Unix milliseconds after which the account's files are removed (until
+    /// then the operator can enable it again with everything in place).
+    pub delete_after: i64,
 }
 
 /// Answer to signup and login: a session token (`Authorization: Bearer`).

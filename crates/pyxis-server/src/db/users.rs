@@ -18,6 +18,9 @@ pub struct UserRow {
     pub quota_bytes: i64,
     pub used_bytes: i64,
     pub created_at: i64,
+    pub disabled_at: Option<i64>,
+    pub delete_after: Option<i64>,
+    pub deleted_at: Option<i64>,
 }
 
 /// Everything signup stores.
@@ -51,7 +54,7 @@ pub struct NewPasswordRow<'a> {
 }
 
 const USER_COLUMNS: &str = "id, username, kdf_salt, kdf_memory_kib, kdf_iterations, kdf_parallelism, login_hash, \
-     wrapped_master_key, reader_public_key, quota_bytes, used_bytes, created_at";
+     wrapped_master_key, reader_public_key, quota_bytes, used_bytes, created_at, disabled_at, delete_after, deleted_at";
 
 impl Db {
     /// Creates a user; `None` if the name is taken.
@@ -244,6 +247,92 @@ impl Db {
                 sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
                     .bind(now_ms())
                     .bind(id)
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+            }
+        )
+    }
+
+    /// Every account, for `pyxis admin users`.
+    pub async fn all_users(&self) -> sqlx::Result<Vec<UserRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"));
+        on_db!(self, read | c | sqlx::query_as(sql).fetch_all(c).await)
+    }
+
+    /// Disables an account (its sessions end; its data stays) or enables it
+    /// again, which also cancels a deletion still within its grace. Returns
+    /// false for an unknown name.
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> sqlx::Result<bool> {
+        on_db!(
+            self,
+            write | c | {
+                let mut tx = c.begin().await?;
+                let id: Option<i64> = if disabled {
+                    sqlx::query_scalar(
+                        "UPDATE users SET disabled_at = COALESCE(disabled_at, $1) WHERE username = $2 RETURNING id",
+                    )
+                    .bind(now_ms())
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                } else {
+                    sqlx::query_scalar(
+                        "UPDATE users SET disabled_at = NULL, delete_after = NULL WHERE username = $1 RETURNING id",
+                    )
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                };
+                if let (Some(id), true) = (id, disabled) {
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(id.is_some())
+            }
+        )
+    }
+
+    /// The owner deleted the account: it is disabled now (every session
+    /// ends) and its files are removed after `delete_after`.
+    pub async fn schedule_deletion(&self, user: i64, delete_after: i64) -> sqlx::Result<()> {
+        on_db!(
+            self,
+            write | c | {
+                let mut tx = c.begin().await?;
+                sqlx::query("UPDATE users SET disabled_at = $1, delete_after = $2 WHERE id = $3")
+                    .bind(now_ms())
+                    .bind(delete_after)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user).execute(&mut *tx).await?;
+                tx.commit().await
+            }
+        )
+    }
+
+    /// Accounts whose deletion grace is over.
+    pub async fn deletions_due(&self, now: i64) -> sqlx::Result<Vec<i64>> {
+        on_db!(
+            self,
+            read | c | {
+                sqlx::query_scalar("SELECT id FROM users WHERE delete_after IS NOT NULL AND delete_after <= $1")
+                    .bind(now)
+                    .fetch_all(c)
+                    .await
+            }
+        )
+    }
+
+    /// Records that a deleted account's files are gone (after removing them).
+    pub async fn mark_deleted(&self, user: i64) -> sqlx::Result<()> {
+        on_db!(
+            self,
+            write | c | {
+                sqlx::query("UPDATE users SET deleted_at = $1, delete_after = NULL WHERE id = $2")
+                    .bind(now_ms())
+                    .bind(user)
                     .execute(c)
                     .await
                     .map(|_| ())

@@ -77,6 +77,25 @@ pub fn user_info(u: &UserRow) -> UserInfo {
         quota: u.quota_bytes.max(0) as u64,
         used: u.used_bytes.max(0) as u64,
         created_at: u.created_at,
+        reader_public_key: Some(pyxis_proto::hex::encode(&u.reader_public_key)),
+    }
+}
+
+/// A disabled or deleted account gets no session, told only to whoever
+/// proved its password (so it reveals nothing to a guesser).
+pub fn refuse_disabled(u: &UserRow) -> ApiResult<()> {
+    match (u.disabled_at, u.delete_after, u.deleted_at) {
+        (_, _, Some(_)) => Err(ApiError::forbidden("account_deleted", "this account was deleted")),
+        (_, Some(after), _) => Err(ApiError::forbidden(
+            "account_deleted",
+            format!(
+                "this account was deleted; its files are removed after {} (Unix ms): until then the \
+                 server's operator can enable it again",
+                after
+            ),
+        )),
+        (Some(_), _, _) => Err(ApiError::forbidden("account_disabled", "this account is disabled by the operator")),
+        _ => Ok(()),
     }
 }
 
@@ -180,7 +199,10 @@ pub async fn login(
     let stored = user.as_ref().map_or_else(|| state.dummy_login_hash.clone(), |u| u.login_hash.clone());
     let matches = verify_login(secret.to_vec(), stored, &state).await?;
     match user {
-        Some(user) if matches => Ok(Json(new_session(&state, &user, req.device.as_deref()).await?)),
+        Some(user) if matches => {
+            refuse_disabled(&user)?;
+            Ok(Json(new_session(&state, &user, req.device.as_deref()).await?))
+        }
         _ => Err(wrong()),
     }
 }

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State as StateX;
 use axum::http::StatusCode;
 use pyxis_proto::api::admin::{
-    HealthBucket, HealthResponse, QuotaRequest, RemoteInfo, RemoteRequest, RemoteTokenRequest, RemoteTokenResponse,
-    RemotesResponse,
+    DisableRequest, HealthBucket, HealthResponse, QuotaRequest, RemoteInfo, RemoteRequest, RemoteTokenRequest,
+    RemoteTokenResponse, RemotesResponse, UserSummary, UsersResponse,
 };
 
 use super::extract::Body;
@@ -21,6 +21,44 @@ pub async fn set_quota(StateX(state): StateX<State>, _: Admin, Body(req): Body<Q
     let quota = i64::try_from(req.quota).map_err(|_| ApiError::bad_request("bad_quota", "quota too large"))?;
     if state.db.set_quota(&req.username, quota).await? {
         tracing::info!(user = %req.username, quota, "quota set");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no_user", format!("no user {:?}", req.username)))
+    }
+}
+
+/// Every account, with its use and state (no keys, no paths).
+#[utoipa::path(get, path = "/v1/admin/users", responses((status = 200, body = UsersResponse)), tag = "admin")]
+pub async fn users(StateX(state): StateX<State>, _: Admin) -> ApiResult<Json<UsersResponse>> {
+    let users = state
+        .db
+        .all_users()
+        .await?
+        .into_iter()
+        .map(|u| UserSummary {
+            id: u.id,
+            quota: u.quota_bytes.max(0) as u64,
+            used: u.used_bytes.max(0) as u64,
+            created_at: u.created_at,
+            disabled_at: u.disabled_at,
+            delete_after: u.delete_after,
+            deleted_at: u.deleted_at,
+            username: u.username,
+        })
+        .collect();
+    Ok(Json(UsersResponse { users }))
+}
+
+/// Disables an account (its sessions end at once, its data stays) or
+/// enables it again (which also cancels a deletion still in its grace).
+#[utoipa::path(post, path = "/v1/admin/users/disable", request_body = DisableRequest, responses((status = 204)), tag = "admin")]
+pub async fn disable_user(
+    StateX(state): StateX<State>,
+    _: Admin,
+    Body(req): Body<DisableRequest>,
+) -> ApiResult<StatusCode> {
+    if state.db.set_disabled(&req.username, req.disabled).await? {
+        tracing::warn!(user = %req.username, disabled = req.disabled, "account state set by the operator");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no_user", format!("no user {:?}", req.username)))

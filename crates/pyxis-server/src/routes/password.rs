@@ -1,12 +1,16 @@
-//! Changing a password, and the recovery key that sets a new one when the
-//! password is lost. The master key never changes: only its wrappings do,
-//! so no data is re-encrypted.
+//! Changing a password, the recovery key that sets a new one when the
+//! password is lost, and deleting the account: each proves the password
+//! again. The master key never changes: only its wrappings do, so no data is
+//! re-encrypted.
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State as StateX};
 use axum::http::{HeaderMap, StatusCode};
 use pyxis_net::listen::Peer;
-use pyxis_proto::api::auth::{PasswordChangeRequest, RecoverRequest, RecoverResponse, RecoveryKeyRequest};
+use pyxis_proto::api::auth::{
+    AccountDeleteRequest, AccountDeleteResponse, PasswordChangeRequest, RecoverRequest, RecoverResponse,
+    RecoveryKeyRequest,
+};
 
 use super::accounts::{check_new_password, hex_field, new_session};
 use super::extract::Body;
@@ -112,6 +116,7 @@ pub async fn recover(
     if !same_hash(blake3::hash(&secret).as_bytes(), &hash) {
         return Err(wrong());
     }
+    super::accounts::refuse_disabled(&user)?;
     let session = match &req.new_password {
         None => None,
         Some(new) => {
@@ -122,4 +127,23 @@ pub async fn recover(
         }
     };
     Ok(Json(RecoverResponse { recovery_wrapped_master_key: wrapped, session }))
+}
+
+/// The owner deletes the account: every session ends at once, and after the
+/// grace (`--account-grace`, 7 days by default) its files are removed and
+/// their storage freed. Until then the operator can enable it again.
+#[utoipa::path(post, path = "/v1/account/delete", request_body = AccountDeleteRequest,
+    responses((status = 200, body = AccountDeleteResponse), (status = 401, body = pyxis_proto::api::ErrorBody)), tag = "accounts")]
+pub async fn delete_account(
+    StateX(state): StateX<State>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    user: AuthUser,
+    Body(req): Body<AccountDeleteRequest>,
+) -> ApiResult<Json<AccountDeleteResponse>> {
+    let row = prove_current(&state, &user, peer, &headers, &req.current_login_secret).await?;
+    let delete_after = crate::db::now_ms() + state.opts.account_grace.as_millis() as i64;
+    state.db.schedule_deletion(user.id, delete_after).await?;
+    tracing::warn!(user = %row.username, delete_after, "account deleted by its owner; files go after the grace");
+    Ok(Json(AccountDeleteResponse { delete_after }))
 }

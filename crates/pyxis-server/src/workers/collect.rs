@@ -1,4 +1,5 @@
-//! Collection: chunks nobody references are expired (uploads never
+//! Collection: deleted accounts' files are removed after their grace; chunks
+//! nobody references are expired (uploads never
 //! committed, removed data past its grace) and their shards deleted from the
 //! remotes under delete grants. A remote that is offline keeps its garbage
 //! rows until it returns; drained remotes with nothing left are marked so.
@@ -14,6 +15,13 @@ use crate::db::remotes::{DRAINED, DRAINING, ONLINE, SUSPECT};
 const BATCH: i64 = 2000;
 
 pub async fn pass(state: State) -> anyhow::Result<()> {
+    // Accounts deleted by their owners, past the grace: every file goes
+    // (the chunks follow below as unreferenced), and that is recorded.
+    for user in state.db.deletions_due(now_ms()).await? {
+        let (files, dirs) = state.db.remove(user, "/", true, 0).await?;
+        state.db.mark_deleted(user).await?;
+        tracing::warn!(user, files, dirs, "deleted account's files removed");
+    }
     let expired = state.db.expire_chunks(BATCH).await?;
     if expired > 0 {
         Stats::add(&state.stats.chunks_expired, expired);

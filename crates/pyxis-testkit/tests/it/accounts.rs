@@ -167,3 +167,91 @@ async fn devices_are_listed_and_one_can_be_logged_out() {
     let e = account::revoke_device(&c.device("alice"), &other).await.unwrap_err();
     assert_eq!(e.code(), Some("no_device"), "{e}");
 }
+
+/// Waits up to 30 s for `f` to hold.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_account_is_logged_out_everywhere_and_its_files_go_after_the_grace() {
+    let c = Cluster::start_with(3, 1 << 30, |o| o.account_grace = std::time::Duration::from_secs(2)).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let bob = c.signup("bob", "pw").await.unwrap();
+    let f = c.dir.path().join("f");
+    crate::support::random_file(&f, 1, 300_000);
+    alice.put(&f, "/f").await.unwrap();
+    bob.put(&f, "/f").await.unwrap();
+    let laptop = c.device("alice-laptop");
+    account::login(&laptop, &c.url(), "alice", "pw").await.unwrap();
+    let admin = c.api().with_token(&c.admin_token());
+    let used = |name: &'static str| {
+        let admin = admin.clone();
+        async move { admin.admin_users().await.unwrap().users.into_iter().find(|u| u.username == name).unwrap() }
+    };
+    assert!(used("alice").await.used > 300_000);
+
+    // A wrong password deletes nothing.
+    let e = account::delete_account(&c.device("alice"), "wrong").await.unwrap_err();
+    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    account::delete_account(&c.device("alice"), "pw").await.unwrap();
+    // Every device is logged out now, and a login is refused with why.
+    let other = pyxis_client::Client::open(&laptop, None, Default::default()).unwrap();
+    assert_eq!(other.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    let e = account::login(&c.device("again"), &c.url(), "alice", "pw").await.unwrap_err();
+    assert_eq!(e.code(), Some("account_deleted"), "{e}");
+    // After the grace the files are gone and their storage freed; bob's stay.
+    eventually("alice's files removed", || async { used("alice").await.deleted_at.is_some() }).await;
+    eventually("alice's storage freed", || async { used("alice").await.used == 0 }).await;
+    let back = c.dir.path().join("bob.out");
+    bob.get("/f", &back, None).await.unwrap();
+    crate::support::same_file(&f, &back);
+    // The name stays taken.
+    assert!(c.signup("alice", "pw2").await.unwrap_err().to_string().contains("taken"));
+}
+
+#[tokio::test]
+async fn the_operator_lists_disables_and_enables_accounts() {
+    let c = Cluster::start(1).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    c.signup("bob", "pw").await.unwrap();
+    let admin = c.api().with_token(&c.admin_token());
+    let names: Vec<String> = admin.admin_users().await.unwrap().users.into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    // A user's token is not the admin's.
+    assert_eq!(alice.api().admin_users().await.unwrap_err().code(), Some("bad_admin_token"));
+    admin.admin_disable("alice", true).await.unwrap();
+    assert_eq!(alice.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    let e = account::login(&c.device("a2"), &c.url(), "alice", "pw").await.unwrap_err();
+    assert_eq!(e.code(), Some("account_disabled"), "{e}");
+    // A wrong password still gets the wrong-password answer: the state is
+    // told only to whoever knows the password.
+    let e = account::login(&c.device("a3"), &c.url(), "alice", "nope").await.unwrap_err();
+    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    admin.admin_disable("alice", false).await.unwrap();
+    account::login(&c.device("a4"), &c.url(), "alice", "pw").await.unwrap();
+    assert_eq!(admin.admin_disable("nobody", true).await.unwrap_err().code(), Some("no_user"));
+}
+
+#[tokio::test]
+async fn whoami_fingerprint_checks_the_key_the_server_hands_out() {
+    let c = Cluster::start(1).await.unwrap();
+    c.signup("alice", "pw").await.unwrap();
+    let f = account::fingerprint(&c.device("alice")).await.unwrap();
+    assert_eq!(f.split(' ').count(), 10, "{f}");
+    assert_eq!(f, account::fingerprint(&c.device("alice")).await.unwrap(), "stable");
+    // A server that hands out another key is caught.
+    let proxy = pyxis_testkit::hostile::HostileServer::start(&c).await.unwrap();
+    let dev = c.device("alice-via-proxy");
+    account::login(&dev, &proxy.url, "alice", "pw").await.unwrap();
+    proxy.rewrite("/v1/auth/whoami", |_, body| {
+        pyxis_testkit::hostile::edit_json(body, |v| v["reader_public_key"] = serde_json::json!("11".repeat(32)))
+    });
+    let e = account::fingerprint(&dev).await.unwrap_err();
+    assert!(matches!(e, ClientError::Tampered { .. }), "{e}");
+    assert!(proxy.lies_told() >= 1);
+}
