@@ -53,6 +53,10 @@ pub struct ServerArgs {
     /// Removed data is collected after this.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub deleted_grace: Duration,
+    /// A deleted account's files are removed this long after its owner
+    /// deleted it (`pyxis admin users enable` undoes it until then).
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    pub account_grace: Duration,
     /// Garbage shards are deleted from remotes after this.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub garbage_delay: Duration,
@@ -142,6 +146,7 @@ impl ServerArgs {
                 vet_after: self.vet_after,
                 ..Default::default()
             },
+            account_grace: self.account_grace,
             open_admission: self.open_admission.map(|c| pyxis_server::OpenAdmission { capacity_cap: c.0 }),
             rotate_grant_key: self.rotate_grant_key,
             limits: self.limits.options(),
