@@ -70,7 +70,7 @@ fn line(e: &Entry) {
 pub async fn ls(g: &Global, a: LsArgs) -> anyhow::Result<()> {
     let c = g.client()?;
     let path = a.path.unwrap_or_else(|| "/".into());
-    let mut entries = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut after = None;
     loop {
         let page = c.api().list(&path, a.recursive, after.as_deref()).await?;
@@ -80,8 +80,22 @@ pub async fn ls(g: &Global, a: LsArgs) -> anyhow::Result<()> {
             None => break,
         }
     }
-    emit(g.json, &serde_json::json!({ "entries": entries }), |_| entries.iter().for_each(line));
-    Ok(())
+    // An entry whose binding fails is not shown as if it were there.
+    let refused = c.check_entries(&entries)?;
+    entries.retain(|e| !refused.iter().any(|(p, _)| *p == e.path));
+    emit(g.json, &serde_json::json!({ "entries": entries, "refused": refused }), |_| entries.iter().for_each(line));
+    refuse(&refused)
+}
+
+/// Fails a listing command that refused entries, naming the first.
+fn refuse(refused: &[(String, String)]) -> anyhow::Result<()> {
+    for (_, why) in refused {
+        eprintln!("pyxis: {why}");
+    }
+    match refused.first() {
+        Some((path, _)) => anyhow::bail!("{} entries refused; first: {}", refused.len(), shown(path)),
+        None => Ok(()),
+    }
 }
 
 pub async fn rm(g: &Global, a: RmArgs) -> anyhow::Result<()> {
@@ -103,7 +117,9 @@ pub async fn mkdir(g: &Global, a: MkdirArgs) -> anyhow::Result<()> {
 }
 
 pub async fn stat(g: &Global, a: PathArg) -> anyhow::Result<()> {
-    let e = g.client()?.api().stat(&a.path).await?;
+    let c = g.client()?;
+    let e = c.api().stat(&a.path).await?;
+    refuse(&c.check_entries(std::slice::from_ref(&e))?)?;
     emit(g.json, &e, |e| {
         println!("path:     {}", shown(&e.path));
         println!("kind:     {:?}", e.kind);
