@@ -81,8 +81,8 @@ enum Command {
     Upgrade(commands::check::UpgradeArgs),
     /// Accept the server's catalog as it is now after this device reported a
     /// rollback (the server was restored from an older backup): forget the
-    /// versions seen here.
-    AcceptRollback,
+    /// versions seen here (under PATH, or everywhere).
+    AcceptRollback(commands::check::AcceptRollbackArgs),
     /// Run the server.
     Server(Box<commands::server::ServerArgs>),
     /// Run a remote (a storage daemon).
@@ -147,7 +147,7 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Devices { cmd } => account::devices(&g, cmd).await,
             Command::Check(a) => commands::check::run(&g, a).await,
             Command::Upgrade(a) => commands::check::upgrade(&g, a).await,
-            Command::AcceptRollback => commands::check::accept_rollback(&g),
+            Command::AcceptRollback(a) => commands::check::accept_rollback(&g, a),
             Command::Whoami { fingerprint } => account::whoami(&g, fingerprint).await,
             Command::Account { cmd } => account::account(&g, cmd).await,
             Command::Quota => account::quota(&g).await,

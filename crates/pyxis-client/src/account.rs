@@ -24,7 +24,7 @@ pub fn device_name() -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-fn session(server: &Api, resp: &SessionResponse, master: &MasterKey) -> Session {
+fn session(server: &Api, resp: &SessionResponse, master: &MasterKey, bound: bool) -> Session {
     Session {
         server: server.base().to_owned(),
         username: resp.user.username.clone(),
@@ -32,6 +32,7 @@ fn session(server: &Api, resp: &SessionResponse, master: &MasterKey) -> Session 
         token: resp.token.clone(),
         expires_at: resp.expires_at,
         master_key: hex::encode(master.as_bytes()),
+        bound,
     }
 }
 
@@ -73,18 +74,14 @@ pub async fn signup_with_key(
         salt: hex::encode(&salt),
         kdf: auth::KdfParams { memory_kib: kdf.memory_kib, iterations: kdf.iterations, parallelism: kdf.parallelism },
         login_secret: keys.login.to_hex(),
-        wrapped_master_key: wrap_master_key(&master, &keys.wrapping)?,
+        // A new account binds every version from the start.
+        wrapped_master_key: wrap_master_key(&master, &keys.wrapping, true)?,
         reader_public_key: hex::encode(&reader),
         device: device_name(),
     };
     let resp = api.signup(&req).await?;
-    let s = session(&api, &resp, &master);
+    let s = session(&api, &resp, &master, true);
     config.save(&s)?;
-    // A new account has no version written before bindings: this device
-    // refuses unbound ones from the start.
-    let seen = crate::binding::Seen::load(Some(config.seen_file(&s)))?;
-    seen.set_strict(true);
-    seen.save()?;
     Ok(s)
 }
 
@@ -98,10 +95,10 @@ pub async fn login(config: &ConfigDir, server: &str, username: &str, password: &
     let keys = stretch(password.as_bytes().to_vec(), salt, kdf).await?;
     let req = LoginRequest { username: username.to_owned(), login_secret: keys.login.to_hex(), device: device_name() };
     let resp = api.login(&req).await?;
-    let master = unwrap_master_key(&resp.wrapped_master_key, &keys.wrapping).map_err(|e| {
+    let (master, bound) = unwrap_master_key(&resp.wrapped_master_key, &keys.wrapping).map_err(|e| {
         ClientError::Invalid(format!("the server accepted the password but the master key does not open ({e})"))
     })?;
-    let s = session(&api, &resp, &master);
+    let s = session(&api, &resp, &master, bound);
     config.save(&s)?;
     Ok(s)
 }
@@ -128,14 +125,14 @@ async fn current_keys(api: &Api, username: &str, password: &str) -> Result<pyxis
 }
 
 /// A new password's salt, KDF, login secret and wrapping of `master`.
-async fn new_password(password: &str, kdf: KdfParams, master: &MasterKey) -> Result<auth::NewPassword> {
+async fn new_password(password: &str, kdf: KdfParams, master: &MasterKey, bound: bool) -> Result<auth::NewPassword> {
     let salt = random_salt()?;
     let keys = stretch(password.as_bytes().to_vec(), salt.to_vec(), kdf).await?;
     Ok(auth::NewPassword {
         salt: hex::encode(&salt),
         kdf: auth::KdfParams { memory_kib: kdf.memory_kib, iterations: kdf.iterations, parallelism: kdf.parallelism },
         login_secret: keys.login.to_hex(),
-        wrapped_master_key: wrap_master_key(master, &keys.wrapping)?,
+        wrapped_master_key: wrap_master_key(master, &keys.wrapping, bound)?,
     })
 }
 
@@ -156,7 +153,7 @@ pub async fn change_password(config: &ConfigDir, current: &str, new: &str, kdf: 
     );
     let req = auth::PasswordChangeRequest {
         current_login_secret: old.login.to_hex(),
-        new: new_password(new, kdf, &master).await?,
+        new: new_password(new, kdf, &master, s.bound).await?,
     };
     api.change_password(&req).await
 }
@@ -174,7 +171,7 @@ pub async fn make_recovery_key(config: &ConfigDir, current: &str) -> Result<Reco
     let req = auth::RecoveryKeyRequest {
         current_login_secret: old.login.to_hex(),
         recovery_secret: keys.login.to_hex(),
-        wrapped_master_key: wrap_master_key(&master, &keys.wrapping)?,
+        wrapped_master_key: wrap_master_key(&master, &keys.wrapping, s.bound)?,
     };
     api.set_recovery_key(&req).await?;
     Ok(key)
@@ -201,12 +198,12 @@ pub async fn recover(
     let wrapped = api.recover(&ask).await?.recovery_wrapped_master_key;
     // The master key must open before the password is replaced: a server
     // answering with another wrapping must not make this device adopt it.
-    let master = unwrap_master_key(&wrapped, &keys.wrapping)
+    let (master, bound) = unwrap_master_key(&wrapped, &keys.wrapping)
         .map_err(|e| ClientError::Invalid(format!("the recovery key does not open this account's master key ({e})")))?;
-    let set = auth::RecoverRequest { new_password: Some(new_password(new, kdf, &master).await?), ..ask };
+    let set = auth::RecoverRequest { new_password: Some(new_password(new, kdf, &master, bound).await?), ..ask };
     let resp =
         api.recover(&set).await?.session.ok_or_else(|| ClientError::Invalid("the server set no session".into()))?;
-    let s = session(&api, &resp, &master);
+    let s = session(&api, &resp, &master, bound);
     config.save(&s)?;
     Ok(s)
 }

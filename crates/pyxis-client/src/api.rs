@@ -277,8 +277,45 @@ impl Api {
         }
         self.get_query("/v1/list", &q).await
     }
+    /// The entry at `path`; an answer about any other path is refused (the
+    /// server must not be able to answer for a name with another file).
     pub async fn stat(&self, path: &str) -> Result<Entry> {
-        self.get_query("/v1/stat", &[("path", path)]).await
+        let e: Entry = self.get_query("/v1/stat", &[("path", path)]).await?;
+        let asked = pyxis_proto::path::normalize_existing(path).unwrap_or_else(|_| path.to_owned());
+        if e.path != asked {
+            return Err(ClientError::Tampered {
+                path: asked,
+                why: format!("the server answered a stat of it with {:?}", e.path),
+            });
+        }
+        Ok(e)
+    }
+
+    /// Every entry under `root` (all pages), each within it, the cursor
+    /// never repeating and at most `max` entries: a server cannot make a
+    /// client loop or fill its memory with a listing.
+    pub async fn list_all(&self, root: &str, recursive: bool, max: usize) -> Result<Vec<Entry>> {
+        let mut out: Vec<Entry> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list(root, recursive, after.as_deref()).await?;
+            let bad = |why: String| ClientError::Tampered { path: root.to_owned(), why };
+            for e in &page.entries {
+                if !pyxis_proto::path::is_within(&e.path, root) {
+                    return Err(bad(format!("the listing holds {:?}, which is not under it", e.path)));
+                }
+            }
+            out.extend(page.entries);
+            if out.len() > max {
+                return Err(bad(format!("the listing holds more than {max} entries")));
+            }
+            match page.next {
+                Some(n) if after.as_deref() != Some(n.as_str()) => after = Some(n),
+                Some(_) => return Err(bad("the listing's cursor does not move".into())),
+                None => break,
+            }
+        }
+        Ok(out)
     }
     pub async fn versions(&self, path: &str) -> Result<VersionsResponse> {
         self.get_query("/v1/versions", &[("path", path)]).await

@@ -4,23 +4,19 @@
 //!
 //! A binding that does not verify is tampering, named with the path. A
 //! version without one is *legacy* (written before bindings): accepted and
-//! counted until `pyxis upgrade` has bound them all, refused after that (a
-//! server cannot strip bindings to get past the checks). A version older than
-//! one this device has seen at the same path is a rollback: reported, never
-//! written, until the user accepts the server's state (`pyxis accept-rollback`).
+//! counted on a device of an account from before bindings until `pyxis
+//! upgrade` has bound them all, refused after that and always on an account
+//! that binds every version (a server cannot strip bindings to get past the
+//! checks). A version older than one this device has seen of the same file is
+//! a rollback ([`Seen`]): reported, never written, until the user accepts the
+//! server's state (`pyxis accept-rollback`).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use crate::error::{ClientError, Result};
+pub use crate::seen::Seen;
 use pyxis_core::binding::{Facts, new_file_id, tags_equal};
 use pyxis_core::keys::Keyring;
 use pyxis_proto::api::catalog::{Entry, EntryKind, FileVersion, VersionBinding};
 use pyxis_proto::{FileId, hex};
-use serde::{Deserialize, Serialize};
-
-use crate::error::{ClientError, Result};
 
 /// A path's current version as the client verified it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,148 +27,6 @@ pub struct Head {
     pub size: u64,
     pub mtime: i64,
     pub content_hash: [u8; 32],
-}
-
-/// What this device has seen of one path.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-struct Sighting {
-    file: FileId,
-    version: i64,
-    /// This device removed it at `version`.
-    #[serde(default)]
-    removed: bool,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Memory {
-    /// Every current version was bound when `pyxis upgrade` last ran: an
-    /// unbound answer is stripped, not legacy.
-    #[serde(default)]
-    strict: bool,
-    #[serde(default)]
-    seen: HashMap<String, Sighting>,
-}
-
-/// The memory of what this device has seen, kept in the config directory
-/// (one file per account and server, 0600).
-#[derive(Debug, Default)]
-pub struct Seen {
-    file: Option<PathBuf>,
-    mem: Mutex<Memory>,
-    dirty: std::sync::atomic::AtomicBool,
-    /// Legacy versions accepted since this was loaded.
-    pub legacy: AtomicU64,
-}
-
-impl Seen {
-    /// Loads the memory (a missing file is an empty one; an unreadable one
-    /// is an error, so a corrupted file cannot silently turn the checks off).
-    pub fn load(file: Option<PathBuf>) -> Result<Self> {
-        let mem = match file.as_ref().map(std::fs::read) {
-            Some(Ok(bytes)) => serde_json::from_slice(&bytes).map_err(|e| {
-                ClientError::Invalid(format!(
-                    "{}: unreadable ({e}); it is this device's memory of the versions it has seen: \
-                     move it away to start a new one",
-                    file.as_ref().map(|f| f.display().to_string()).unwrap_or_default()
-                ))
-            })?,
-            Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(ClientError::io(file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(), e));
-            }
-            _ => Memory::default(),
-        };
-        Ok(Self { file, mem: Mutex::new(mem), ..Default::default() })
-    }
-
-    fn mem(&self) -> std::sync::MutexGuard<'_, Memory> {
-        self.mem.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writes the memory back if it changed (atomically, fsync'd).
-    pub fn save(&self) -> Result<()> {
-        let (Some(file), true) = (&self.file, self.dirty.swap(false, Ordering::Relaxed)) else { return Ok(()) };
-        let bytes = serde_json::to_vec(&*self.mem()).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| ClientError::io(dir.display(), e))?;
-        }
-        crate::config::write_private(file, &bytes)
-    }
-
-    pub fn strict(&self) -> bool {
-        self.mem().strict
-    }
-
-    pub fn set_strict(&self, strict: bool) {
-        self.mem().strict = strict;
-        self.dirty.store(true, Ordering::Relaxed);
-    }
-
-    /// Forgets what was seen (the user accepted the server's older state).
-    pub fn forget(&self) {
-        self.mem().seen.clear();
-        self.dirty.store(true, Ordering::Relaxed);
-    }
-
-    /// Records `version` of `file` at `path` as seen, or refuses it as a
-    /// rollback or a revival below what was seen.
-    pub fn observe(&self, path: &str, file: FileId, version: i64) -> Result<()> {
-        let mut mem = self.mem();
-        if let Some(s) = mem.seen.get(path)
-            && s.file == file
-        {
-            if s.removed && version <= s.version {
-                return Err(tampered(
-                    path,
-                    format!("this device removed it at version {}; the server serves it again", s.version),
-                ));
-            }
-            if version < s.version {
-                return Err(ClientError::Rollback { path: path.to_owned(), seen: s.version, served: version });
-            }
-            if version == s.version && !s.removed {
-                return Ok(());
-            }
-        }
-        mem.seen.insert(path.to_owned(), Sighting { file, version, removed: false });
-        self.dirty.store(true, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Records that this device removed what it last saw at these paths.
-    pub fn removed(&self, paths: impl IntoIterator<Item = String>) {
-        let mut mem = self.mem();
-        for p in paths {
-            if let Some(s) = mem.seen.get_mut(&p) {
-                s.removed = true;
-            }
-        }
-        self.dirty.store(true, Ordering::Relaxed);
-    }
-
-    /// Moves what was seen under `from` to `to` (a move this device made).
-    pub fn moved(&self, from: &str, to: &str) {
-        let mut mem = self.mem();
-        let moved: Vec<String> =
-            mem.seen.keys().filter(|p| *p == from || pyxis_proto::path::is_within(p, from)).cloned().collect();
-        for p in moved {
-            if let Some(s) = mem.seen.remove(&p) {
-                mem.seen.insert(format!("{to}{}", &p[from.len()..]), s);
-            }
-        }
-        self.dirty.store(true, Ordering::Relaxed);
-    }
-
-    fn legacy(&self, path: &str) -> Result<()> {
-        let mem = self.mem();
-        if mem.strict {
-            return Err(tampered(path, "it has no binding, and every version was bound by `pyxis upgrade`".into()));
-        }
-        if mem.seen.get(path).is_some_and(|s| !s.removed) {
-            return Err(tampered(path, "it has no binding, but this device saw it bound".into()));
-        }
-        self.legacy.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
 }
 
 fn tampered(path: &str, why: String) -> ClientError {
@@ -259,11 +113,13 @@ impl NewVersion<'_> {
     /// Returns `expect` (the current version it replaces) and the binding.
     pub fn bind(&self, keys: &Keyring) -> Result<(i64, VersionBinding)> {
         let expect = self.head.map_or(0, |h| h.version);
+        let next =
+            expect.checked_add(1).ok_or_else(|| tampered(self.path, format!("version {expect} has no successor")))?;
         let file_id = match self.head.and_then(|h| h.file_id) {
             Some(f) => f,
             None => new_file_id()?,
         };
-        Ok((expect, bind_version(keys, self.path, file_id, expect + 1, self)))
+        Ok((expect, bind_version(keys, self.path, file_id, next, self)))
     }
 }
 

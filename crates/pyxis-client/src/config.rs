@@ -22,6 +22,10 @@ pub struct Session {
     pub expires_at: i64,
     /// Hex of the master key.
     pub master_key: String,
+    /// The account binds every version (its wrapped master key says so):
+    /// this device refuses unbound versions.
+    #[serde(default)]
+    pub bound: bool,
 }
 
 impl Drop for Session {
@@ -76,10 +80,11 @@ impl ConfigDir {
     }
 
     /// This device's memory of the versions it has seen, one file per
-    /// account and server (docs/FORMAT.md, "seen").
-    pub fn seen_file(&self, s: &Session) -> PathBuf {
+    /// account and server, named from the account's keys and the server's
+    /// URL (nothing the server says: docs/FORMAT.md, "Client device files").
+    pub fn seen_file(&self, s: &Session) -> Result<PathBuf> {
         let server = blake3::hash(s.server.trim_end_matches('/').as_bytes()).to_hex();
-        self.path().join("seen").join(format!("{}-{}.json", s.user_id, &server[..16]))
+        Ok(self.path().join("seen").join(format!("{}-{}.json", s.keyring()?.memory_id(), &server[..16])))
     }
 
     pub fn load(&self) -> Result<Option<Session>> {

@@ -15,28 +15,18 @@ use crate::binding::{Head, NewVersion, bind_version, rebind_entry, verify_entry,
 use crate::error::{ClientError, Result};
 use crate::upload::Ctx;
 
+/// The most entries a move, remove or upgrade walks (a hostile listing
+/// cannot grow without bound).
+const MAX_TREE: usize = 10_000_000;
+
 /// Every entry under `root` (itself included), each file's binding checked.
 async fn verified_tree(ctx: &Ctx, root: &str) -> Result<Vec<(Entry, Option<Head>)>> {
     let top = ctx.api.stat(root).await?;
     let mut out = Vec::new();
     if top.kind == EntryKind::Dir {
-        let mut after: Option<String> = None;
-        loop {
-            let page = ctx.api.list(root, true, after.as_deref()).await?;
-            for e in page.entries {
-                if !pyxis_proto::path::is_within(&e.path, root) {
-                    return Err(ClientError::Tampered {
-                        path: e.path,
-                        why: format!("listed under {root}, where it is not"),
-                    });
-                }
-                let head = verify_entry(&ctx.keys, &ctx.seen, &e)?;
-                out.push((e, head));
-            }
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
+        for e in ctx.api.list_all(root, true, MAX_TREE).await? {
+            let head = verify_entry(&ctx.keys, &ctx.seen, &e)?;
+            out.push((e, head));
         }
     }
     let head = verify_entry(&ctx.keys, &ctx.seen, &top)?;
@@ -50,14 +40,20 @@ pub async fn rename(ctx: &Ctx, from: &str, to: &str) -> Result<Entry> {
     let from = pyxis_proto::path::normalize_existing(from)?;
     let to = pyxis_proto::path::normalize_local(to)?;
     let mut tags = Vec::new();
+    let mut files = Vec::new();
     for (e, head) in verified_tree(ctx, &from).await? {
-        let new_path = format!("{to}{}", &e.path[from.len()..]);
-        if let Some(tag) = head.as_ref().and_then(|h| rebind_entry(&ctx.keys, &new_path, h)) {
+        // Within `from` (stat and list_all check it), so this cannot fail.
+        let Some(rest) = e.path.get(from.len()..) else { continue };
+        let new_path = format!("{to}{rest}");
+        if let Some(h) = &head
+            && let (Some(tag), Some(id)) = (rebind_entry(&ctx.keys, &new_path, h), h.file_id)
+        {
+            files.push((id, h.version, e.path.clone(), new_path.clone()));
             tags.push(PathTag { path: new_path, tag });
         }
     }
     let moved = ctx.api.rename_bound(&from, &to, tags).await?;
-    ctx.seen.moved(&from, &to);
+    ctx.seen.moved(files);
     ctx.seen.save()?;
     Ok(moved)
 }
@@ -72,7 +68,7 @@ pub async fn remove(ctx: &Ctx, path: &str, recursive: bool) -> Result<RemoveResp
         Vec::new()
     };
     let r = ctx.api.remove(&path, recursive).await?;
-    ctx.seen.removed(tree.into_iter().filter(|(_, h)| h.is_some()).map(|(e, _)| e.path));
+    ctx.seen.removed(tree.into_iter().filter_map(|(e, h)| h.and_then(|h| h.file_id.map(|id| (e.path, id, h.version)))));
     ctx.seen.save()?;
     Ok(r)
 }

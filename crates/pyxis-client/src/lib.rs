@@ -17,6 +17,7 @@ pub mod pack;
 pub mod plan;
 pub mod progress;
 pub mod put;
+pub mod seen;
 pub mod transfer;
 pub mod unchanged;
 pub mod upload;
@@ -97,7 +98,10 @@ impl Client {
         if opts.ca_pem.is_none() {
             opts.ca_pem = config.load_ca()?;
         }
-        let seen = binding::Seen::load(Some(config.seen_file(&session)))?;
+        let seen = binding::Seen::load(Some(config.seen_file(&session)?))?;
+        if session.bound {
+            seen.set_strict(true);
+        }
         Self::from_session(&session, server, cache, seen, opts)
     }
 
@@ -200,10 +204,12 @@ impl Client {
         edit::upgrade(&self.ctx, root).await
     }
 
-    /// Forgets the versions this device has seen, accepting the server's
-    /// state as it is now (after a restore from a backup).
-    pub fn accept_rollback(&self) -> Result<()> {
-        self.ctx.seen.forget();
+    /// Forgets the versions this device has seen under `path` (default:
+    /// everywhere), accepting the server's state there as it is now (after
+    /// a restore from a backup).
+    pub fn accept_rollback(&self, path: Option<&str>) -> Result<()> {
+        let path = path.map(pyxis_proto::path::normalize_existing).transpose()?;
+        self.ctx.seen.forget(path.as_deref());
         self.ctx.seen.save()
     }
 

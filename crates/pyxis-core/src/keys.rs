@@ -242,20 +242,28 @@ fn expect_purpose(w: &WrappedKey, purpose: Purpose, what: &'static str) -> Resul
     if w.purpose() == purpose { Ok(()) } else { Err(Error::Key { what }) }
 }
 
-/// Seals the master key under the password's key-wrapping key, for the server to keep.
-pub fn wrap_master_key(master: &MasterKey, kwk: &KeyWrappingKey) -> Result<Vec<u8>> {
-    wrap_symmetric(&kwk.0, &master.0, Purpose::MasterKey)
+/// Seals the master key under the password's key-wrapping key, for the server
+/// to keep. `bound`: the account binds every version (its devices refuse
+/// unbound ones); sealed into the associated data, so it cannot be flipped.
+pub fn wrap_master_key(master: &MasterKey, kwk: &KeyWrappingKey, bound: bool) -> Result<Vec<u8>> {
+    let purpose = if bound { Purpose::BoundMasterKey } else { Purpose::MasterKey };
+    wrap_symmetric(&kwk.0, &master.0, purpose)
 }
 
 /// Opens a wrapped master key; fails on a wrong password or a tampered blob.
-pub fn unwrap_master_key(bytes: &[u8], kwk: &KeyWrappingKey) -> Result<MasterKey> {
+/// Returns whether the account binds every version (see [`wrap_master_key`]).
+pub fn unwrap_master_key(bytes: &[u8], kwk: &KeyWrappingKey) -> Result<(MasterKey, bool)> {
     const WHAT: &str = "wrapped master key";
     let w = WrappedKey::parse(bytes)?;
-    expect_purpose(&w, Purpose::MasterKey, WHAT)?;
+    let purpose = w.purpose();
+    if !matches!(purpose, Purpose::MasterKey | Purpose::BoundMasterKey) {
+        return Err(Error::Key { what: WHAT });
+    }
     match w {
         WrappedKey::Symmetric { nonce, sealed, .. } => {
-            let aad = wrapped::prefix(wrapped::ALG_SYMMETRIC, Purpose::MasterKey);
-            open_sealed(&kwk.0, nonce, &aad, &sealed, WHAT).map(MasterKey)
+            let aad = wrapped::prefix(wrapped::ALG_SYMMETRIC, purpose);
+            let master = open_sealed(&kwk.0, nonce, &aad, &sealed, WHAT).map(MasterKey)?;
+            Ok((master, purpose == Purpose::BoundMasterKey))
         }
         WrappedKey::X25519 { .. } => Err(Error::Key { what: WHAT }),
     }
@@ -333,6 +341,12 @@ impl Keyring {
 
     pub fn dedup_key(&self) -> &DedupKey {
         &self.dedup
+    }
+
+    /// A name for this account's per-device memory files that the server
+    /// cannot influence (docs/FORMAT.md, "Client device files").
+    pub fn memory_id(&self) -> String {
+        blake3::keyed_hash(&self.binding_root, b"pyxis device memory v1").to_hex()[..16].to_owned()
     }
 
     /// A file's binding key: keyed BLAKE3 of its id under the account's
@@ -435,14 +449,20 @@ mod tests {
         let master = MasterKey::generate().unwrap();
         let right = derive_password_keys(b"pw", &salt(), &KdfParams::INSECURE_FAST).unwrap();
         let wrong = derive_password_keys(b"pW", &salt(), &KdfParams::INSECURE_FAST).unwrap();
-        let blob = wrap_master_key(&master, &right.wrapping).unwrap();
-        assert_eq!(blob.len(), wrapped::SYMMETRIC_LEN);
-        assert_eq!(unwrap_master_key(&blob, &right.wrapping).unwrap(), master);
-        assert!(matches!(unwrap_master_key(&blob, &wrong.wrapping), Err(Error::Decrypt { .. })));
-        for bit in 0..blob.len() * 8 {
-            let mut b = blob.clone();
-            b[bit / 8] ^= 1 << (bit % 8);
-            assert!(unwrap_master_key(&b, &right.wrapping).is_err(), "bit {bit}");
+        for bound in [false, true] {
+            let blob = wrap_master_key(&master, &right.wrapping, bound).unwrap();
+            assert_eq!(blob.len(), wrapped::SYMMETRIC_LEN);
+            assert_eq!(unwrap_master_key(&blob, &right.wrapping).unwrap(), (master.clone(), bound));
+            assert!(matches!(unwrap_master_key(&blob, &wrong.wrapping), Err(Error::Decrypt { .. })));
+            for bit in 0..blob.len() * 8 {
+                let mut b = blob.clone();
+                b[bit / 8] ^= 1 << (bit % 8);
+                assert!(unwrap_master_key(&b, &right.wrapping).is_err(), "bit {bit}");
+            }
+            // The server cannot turn a bound account's key into a legacy one.
+            let mut flipped = blob.clone();
+            flipped[6] = if bound { 1 } else { 3 };
+            assert!(matches!(unwrap_master_key(&flipped, &right.wrapping), Err(Error::Decrypt { .. })));
         }
     }
 
@@ -471,7 +491,7 @@ mod tests {
     fn a_master_key_blob_is_not_a_file_key() {
         let kr = Keyring::new(&MasterKey::from_bytes([1; 32]));
         let pw = derive_password_keys(b"pw", &salt(), &KdfParams::INSECURE_FAST).unwrap();
-        let blob = wrap_master_key(&MasterKey::from_bytes([1; 32]), &pw.wrapping).unwrap();
+        let blob = wrap_master_key(&MasterKey::from_bytes([1; 32]), &pw.wrapping, true).unwrap();
         assert!(matches!(kr.unwrap_file_key(&blob), Err(Error::Key { .. })));
     }
 

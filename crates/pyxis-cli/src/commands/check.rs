@@ -71,8 +71,15 @@ pub async fn upgrade(g: &Global, a: UpgradeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn accept_rollback(g: &Global) -> anyhow::Result<()> {
-    g.client()?.accept_rollback()?;
+#[derive(Debug, clap::Args)]
+pub struct AcceptRollbackArgs {
+    /// Only under this path [default: everywhere].
+    #[arg(value_parser = catalog_path)]
+    pub path: Option<String>,
+}
+
+pub fn accept_rollback(g: &Global, a: AcceptRollbackArgs) -> anyhow::Result<()> {
+    g.client()?.accept_rollback(a.path.as_deref())?;
     emit(g.json, &serde_json::json!({ "forgotten": true }), |_| {
         println!("forgot the versions this device had seen; the server's catalog is accepted as it is now")
     });

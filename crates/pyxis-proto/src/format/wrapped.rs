@@ -7,7 +7,8 @@
 //!   4   1 version = 1
 //!   5   1 algorithm: 1 = AES-256-GCM under a symmetric wrapping key
 //!                    2 = X25519 (ephemeral-static) + AES-256-GCM, to a reader
-//!   6   1 purpose: 1 = master key, 2 = file key
+//!   6   1 purpose: 1 = master key, 2 = file key, 3 = master key of an account
+//!                  that binds every version
 //!   7   1 reserved = 0
 //! algorithm 1:  8 12 nonce,            20 32 sealed key, 52 16 tag  (68 bytes)
 //! algorithm 2:  8 32 ephemeral public, 40 32 sealed key, 72 16 tag  (88 bytes)
@@ -31,6 +32,11 @@ const WHAT: &str = "wrapped key";
 pub enum Purpose {
     MasterKey = 1,
     FileKey = 2,
+    /// The master key of an account that binds every version (created with
+    /// bindings, docs/SECURITY.md "Authenticated versions"): its devices
+    /// refuse unbound versions. In the associated data like every purpose,
+    /// so the server cannot turn it back into `MasterKey`.
+    BoundMasterKey = 3,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +79,7 @@ impl WrappedKey {
         let purpose = match r.u8()? {
             1 => Purpose::MasterKey,
             2 => Purpose::FileKey,
+            3 => Purpose::BoundMasterKey,
             v => {
                 return Err(FormatError::Unknown { what: WHAT, field: "purpose", value: v.into() });
             }

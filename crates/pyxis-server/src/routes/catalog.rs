@@ -44,6 +44,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::Conflict { .. } => ApiError::conflict("version_conflict", msg),
             CatalogError::MissingChunk { .. } => ApiError::conflict("missing_chunk", msg),
             CatalogError::IntoItself(_) => ApiError::bad_request("into_itself", msg),
+            CatalogError::BindingRequired { .. } => ApiError::bad_request("binding_required", msg),
             CatalogError::Quota { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", msg),
             CatalogError::Db(e) => e.into(),
         }
@@ -334,7 +335,8 @@ pub async fn rename(
     }
     let mut tags = Vec::with_capacity(req.tags.len());
     for t in req.tags {
-        tags.push((path::normalize(&t.path)?, t.tag.0.to_vec()));
+        // Names stored before today's rules move too: existing-name rules.
+        tags.push((path::normalize_existing(&t.path)?, t.tag.0.to_vec()));
     }
     state.db.rename(user.id, &from, &to, &tags).await?;
     Ok(Json(stat_entry(&state, user.id, &to).await?))
@@ -359,6 +361,11 @@ pub async fn restore(
     Body(req): Body<RestoreRequest>,
 ) -> ApiResult<Json<Entry>> {
     let p = path::normalize_existing(&req.path)?;
+    // The server cannot bind: a restore of a bound file is the client's
+    // (read the old version, commit it as the next one).
+    if state.db.stat(user.id, &p).await?.is_some_and(|e| e.entry_tag.is_some()) {
+        return Err(CatalogError::BindingRequired { path: p, bound: 1, tags: 0 }.into());
+    }
     state.db.restore(user.id, &p, req.version).await?;
     Ok(Json(stat_entry(&state, user.id, &p).await?))
 }

@@ -107,7 +107,7 @@ async fn an_older_version_served_as_current_is_a_rollback_until_accepted() {
     assert!(!out.exists());
     assert!(proxy.lies_told() >= 1);
     // The user says the server was restored from a backup: accepted.
-    victim.accept_rollback().unwrap();
+    victim.accept_rollback(Some("/notes.txt")).unwrap();
     victim.get("/notes.txt", &out, None).await.unwrap();
     assert_ne!(std::fs::read(&out).unwrap(), edited);
 }
@@ -231,12 +231,30 @@ async fn moves_and_restores_by_the_client_pass_and_the_servers_own_do_not() {
     assert_eq!(std::fs::read(&out).unwrap(), first);
     let r = victim.check("/", true).await.unwrap();
     assert!(r.ok(), "{r:?}");
-    // The server's own move and restore bind nothing: refused by name.
-    alice.api().rename("/archive/a.txt", "/archive/a2.txt").await.unwrap();
-    alice.api().restore("/archive/v.txt", 2).await.unwrap();
+    // An honest server refuses a move or restore that would leave bound
+    // files unbound (an older client's) ...
+    for e in [
+        alice.api().rename("/archive/a.txt", "/archive/a2.txt").await.unwrap_err(),
+        alice.api().restore("/archive/v.txt", 2).await.unwrap_err(),
+    ] {
+        assert_eq!(e.code(), Some("binding_required"), "{e}");
+    }
+    // ... and a server that makes them on its own binds nothing: refused by name.
+    let uid = alice.api().whoami().await.unwrap().id;
+    let db = &c.server().state().db;
+    let head = pyxis_client::binding::verify_entry(
+        &c.keyring("alice").unwrap(),
+        &Default::default(),
+        &alice.api().stat("/archive/a.txt").await.unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(head.file_id.is_some());
+    db.rename(uid, "/archive/a.txt", "/archive/a2.txt", &[("/archive/a2.txt".into(), vec![0; 32])]).await.unwrap();
+    db.restore(uid, "/archive/v.txt", 2).await.unwrap();
     for p in ["/archive/a2.txt", "/archive/v.txt"] {
         let e = victim.get(p, &c.dir.path().join("x"), None).await.unwrap_err();
-        assert!(tampered(&e, p) && e.to_string().contains("no binding"), "{p}: {e}");
+        assert!(tampered(&e, p), "{p}: {e}");
     }
     let r = victim.check("/", false).await.unwrap();
     assert_eq!(r.problems.len(), 2, "{r:?}");

@@ -92,6 +92,11 @@ pub enum CatalogError {
     MissingChunk { path: String, id: ChunkId },
     #[error("cannot move {0} into itself")]
     IntoItself(String),
+    #[error(
+        "{path}: {bound} bound files would move with {tags} new entry tags: a client must re-bind what it moves \
+         (upgrade the client)"
+    )]
+    BindingRequired { path: String, bound: i64, tags: usize },
     #[error("quota exceeded: {used} of {quota} bytes used, {need} more needed")]
     Quota { used: i64, quota: i64, need: i64 },
     #[error(transparent)]

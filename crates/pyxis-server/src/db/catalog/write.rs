@@ -197,6 +197,21 @@ impl Db {
                 if lookup!(tx, user, to).is_some() {
                     return Err(CatalogError::Exists(to.to_owned()));
                 }
+                // A client that does not re-bind (an older one) would leave
+                // bound files unbound: refused, so no honest move breaks them.
+                let bound: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM entries WHERE user_id = $1 AND (path = $2 OR (path > $3 AND path < $4)) \
+                     AND entry_tag IS NOT NULL",
+                )
+                .bind(user)
+                .bind(from)
+                .bind(&lo)
+                .bind(&hi)
+                .fetch_one(&mut *tx)
+                .await?;
+                if bound > tags.len() as i64 {
+                    return Err(CatalogError::BindingRequired { path: from.to_owned(), bound, tags: tags.len() });
+                }
                 if let Some(dir) = parent(to).filter(|d| *d != "/") {
                     match lookup!(tx, user, dir) {
                         None => return Err(CatalogError::NotFound(dir.to_owned())),

@@ -1,0 +1,317 @@
+//! This device's memory of the catalog: the newest version it has seen of
+//! each file (by file id, wherever the file lives), what it removed and
+//! moved, and whether it refuses unbound versions. What a server rolls back,
+//! revives or serves at a path the file left is caught against it
+//! (docs/SECURITY.md, "Authenticated versions").
+//!
+//! One JSON file per account and server (docs/FORMAT.md), written atomically
+//! under a lock and merged with what other commands wrote meanwhile, so two
+//! commands running at once never undo each other's records.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use pyxis_proto::FileId;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ClientError, Result};
+
+/// What this device knows of one file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct FileSeen {
+    /// The newest version seen.
+    version: i64,
+    /// This device removed it at `version`.
+    #[serde(default)]
+    removed: bool,
+    /// This device moved it away from this path at `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    moved_from: Option<String>,
+}
+
+impl FileSeen {
+    /// The later of two records of the same file.
+    fn merge(self, other: FileSeen) -> FileSeen {
+        if other.version > self.version {
+            return other;
+        }
+        if self.version > other.version {
+            return self;
+        }
+        FileSeen {
+            version: self.version,
+            removed: self.removed || other.removed,
+            moved_from: self.moved_from.or(other.moved_from),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Memory {
+    /// Refuse unbound versions (the account binds every version, or
+    /// `pyxis upgrade` left none unbound).
+    #[serde(default)]
+    strict: bool,
+    #[serde(default)]
+    files: HashMap<FileId, FileSeen>,
+    /// The file last seen at each path.
+    #[serde(default)]
+    paths: HashMap<String, FileId>,
+}
+
+impl Memory {
+    fn merge(&mut self, other: Memory) {
+        self.strict |= other.strict;
+        for (id, f) in other.files {
+            let merged = match self.files.remove(&id) {
+                Some(mine) => mine.merge(f),
+                None => f,
+            };
+            self.files.insert(id, merged);
+        }
+        for (p, id) in other.paths {
+            self.paths.entry(p).or_insert(id);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Seen {
+    file: Option<PathBuf>,
+    mem: Mutex<Memory>,
+    dirty: AtomicBool,
+    /// Legacy versions accepted since this was loaded.
+    pub legacy: AtomicU64,
+}
+
+fn read(file: &std::path::Path) -> Result<Memory> {
+    match std::fs::read(file) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            ClientError::Invalid(format!(
+                "{}: unreadable ({e}); it is this device's memory of the versions it has seen: \
+                 move it away to start a new one",
+                file.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Memory::default()),
+        Err(e) => Err(ClientError::io(file.display(), e)),
+    }
+}
+
+impl Seen {
+    /// Loads the memory (a missing file is an empty one; an unreadable one
+    /// is an error, so a corrupted file cannot silently turn the checks off).
+    pub fn load(file: Option<PathBuf>) -> Result<Self> {
+        let mem = match &file {
+            Some(f) => read(f)?,
+            None => Memory::default(),
+        };
+        Ok(Self { file, mem: Mutex::new(mem), ..Default::default() })
+    }
+
+    fn mem(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.mem.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn touch(&self) {
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Writes the memory back if it changed: under a lock, merged with what
+    /// is on disk now, atomically and fsync'd.
+    pub fn save(&self) -> Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        if !self.dirty.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let dir = file.parent().unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| ClientError::io(dir.display(), e))?;
+        let lock_path = file.with_extension("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| ClientError::io(lock_path.display(), e))?;
+        lock.lock().map_err(|e| ClientError::io(lock_path.display(), e))?;
+        let on_disk = read(file)?;
+        let bytes = {
+            let mut mem = self.mem();
+            mem.merge(on_disk);
+            serde_json::to_vec(&*mem).map_err(|e| ClientError::Invalid(e.to_string()))?
+        };
+        crate::config::write_private(file, &bytes)?;
+        self.dirty.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn strict(&self) -> bool {
+        self.mem().strict
+    }
+
+    pub fn set_strict(&self, strict: bool) {
+        let mut mem = self.mem();
+        if mem.strict != strict {
+            mem.strict = strict;
+            self.touch();
+        }
+    }
+
+    /// Forgets what was seen at `path` (or everywhere): the user accepts the
+    /// server's state as it is now (after a restore from a backup).
+    pub fn forget(&self, path: Option<&str>) {
+        let mut mem = self.mem();
+        match path {
+            None => {
+                mem.files.clear();
+                mem.paths.clear();
+            }
+            Some(p) => {
+                let within = |q: &str| q == p || pyxis_proto::path::is_within(q, p);
+                let ids: Vec<FileId> = mem.paths.iter().filter(|(q, _)| within(q)).map(|(_, id)| *id).collect();
+                mem.paths.retain(|q, _| !within(q));
+                for id in ids {
+                    mem.files.remove(&id);
+                }
+                mem.files.retain(|_, f| !f.moved_from.as_deref().is_some_and(within));
+            }
+        }
+        // Forgetting must stick even against another command's merge: the
+        // file is rewritten from this memory alone.
+        drop(mem);
+        self.touch();
+        if let Some(f) = &self.file {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+
+    /// Records `version` of `file` at `path` as seen, or refuses it as a
+    /// rollback, a revival of what this device removed, or the file served
+    /// at a path this device moved it away from.
+    pub fn observe(&self, path: &str, file: FileId, version: i64) -> Result<()> {
+        let mut mem = self.mem();
+        if let Some(f) = mem.files.get(&file) {
+            if f.removed && version <= f.version {
+                return Err(ClientError::Tampered {
+                    path: path.to_owned(),
+                    why: format!("this device removed it at version {}; the server serves it again", f.version),
+                });
+            }
+            if version < f.version {
+                return Err(ClientError::Rollback { path: path.to_owned(), seen: f.version, served: version });
+            }
+            if version == f.version && f.moved_from.as_deref() == Some(path) {
+                return Err(ClientError::Tampered {
+                    path: path.to_owned(),
+                    why: "this device moved this file away from here; the server serves it here again".into(),
+                });
+            }
+            if version == f.version && mem.paths.get(path) == Some(&file) {
+                return Ok(());
+            }
+        }
+        let seen = FileSeen { version, removed: false, moved_from: None };
+        let merged = match mem.files.remove(&file) {
+            Some(old) if old.version == version => FileSeen { moved_from: old.moved_from, ..seen },
+            _ => seen,
+        };
+        mem.files.insert(file, merged);
+        mem.paths.insert(path.to_owned(), file);
+        drop(mem);
+        self.touch();
+        Ok(())
+    }
+
+    /// Records that this device removed these files at these versions.
+    pub fn removed(&self, files: impl IntoIterator<Item = (String, FileId, i64)>) {
+        let mut mem = self.mem();
+        for (path, id, version) in files {
+            mem.files.insert(id, FileSeen { version, removed: true, moved_from: None });
+            mem.paths.remove(&path);
+        }
+        drop(mem);
+        self.touch();
+    }
+
+    /// Records that this device moved these files (old path, new path).
+    pub fn moved(&self, files: impl IntoIterator<Item = (FileId, i64, String, String)>) {
+        let mut mem = self.mem();
+        for (id, version, from, to) in files {
+            mem.files.insert(id, FileSeen { version, removed: false, moved_from: Some(from.clone()) });
+            mem.paths.remove(&from);
+            mem.paths.insert(to, id);
+        }
+        drop(mem);
+        self.touch();
+    }
+
+    /// An unbound version at `path`: accepted (and counted) only on a device
+    /// that is not strict and never saw a bound file there.
+    pub fn legacy(&self, path: &str) -> Result<()> {
+        let mem = self.mem();
+        let refuse = |why: &str| Err(ClientError::Tampered { path: path.to_owned(), why: why.to_owned() });
+        if mem.strict {
+            return refuse("it has no binding, and this account binds every version");
+        }
+        if mem.paths.contains_key(path) {
+            return refuse("it has no binding, but this device saw it bound");
+        }
+        self.legacy.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> FileId {
+        FileId([n; 32])
+    }
+
+    #[test]
+    fn rollbacks_revivals_and_moves_are_refused_and_merges_keep_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seen.json");
+        let a = Seen::load(Some(file.clone())).unwrap();
+        a.observe("/x", id(1), 3).unwrap();
+        assert!(matches!(a.observe("/x", id(1), 2), Err(ClientError::Rollback { seen: 3, served: 2, .. })));
+        // The same file under another name still may not go back.
+        assert!(a.observe("/y", id(1), 2).is_err());
+        a.observe("/x", id(1), 4).unwrap();
+        a.save().unwrap();
+        // A second command, loaded before: its records merge, none is lost.
+        let b = Seen::load(Some(file.clone())).unwrap();
+        a.removed([("/x".to_owned(), id(1), 4)]);
+        b.observe("/z", id(2), 1).unwrap();
+        b.save().unwrap();
+        a.save().unwrap();
+        let c = Seen::load(Some(file.clone())).unwrap();
+        assert!(c.observe("/x", id(1), 4).unwrap_err().to_string().contains("removed it"));
+        c.observe("/x", id(1), 5).unwrap(); // a newer version: someone wrote it again
+        c.observe("/z", id(2), 1).unwrap();
+        assert!(c.observe("/z", id(2), 0).is_err(), "b's record survived a's save");
+        c.moved([(id(2), 1, "/z".to_owned(), "/w".to_owned())]);
+        assert!(c.observe("/z", id(2), 1).unwrap_err().to_string().contains("moved this file away"));
+        c.observe("/w", id(2), 1).unwrap();
+        // Legacy: refused where a bound file was seen, and once strict.
+        assert!(c.legacy("/w").is_err());
+        c.legacy("/new").unwrap();
+        c.set_strict(true);
+        assert!(c.legacy("/new").is_err());
+        // Forgetting one path keeps the rest.
+        c.forget(Some("/w"));
+        c.observe("/w", id(2), 0).unwrap();
+        assert!(c.observe("/x", id(1), 1).is_err());
+    }
+
+    #[test]
+    fn a_corrupt_memory_is_an_error_not_an_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seen.json");
+        std::fs::write(&file, b"{not json").unwrap();
+        assert!(Seen::load(Some(file)).unwrap_err().to_string().contains("move it away"));
+    }
+}
