@@ -3,8 +3,6 @@
 //! version again as the next one, a remove is remembered so the file cannot
 //! come back unnoticed, and `upgrade` binds versions written before bindings.
 
-use std::collections::HashMap;
-
 use pyxis_proto::api::catalog::{
     BindFile, BindRequest, CommitFile, CommitRequest, Entry, EntryKind, PathTag, ReadRequest, RemoveResponse,
 };
@@ -145,10 +143,11 @@ pub struct UpgradeReport {
     pub problems: Vec<crate::plan::Skipped>,
 }
 
-/// Binds every legacy current version under `root`: each is read, opened with
-/// this account's keys (so only versions the user could have written are
-/// bound) and given a fresh file id. With none left under `/`, this device
-/// refuses unbound versions from then on.
+/// Binds every legacy version under `root`: each is read, opened with this
+/// account's keys (so only versions the user could have written are bound)
+/// and bound to a fresh file id for its file, older versions too (without
+/// an entry tag). With none left under `/`, this device refuses unbound
+/// versions from then on.
 pub async fn upgrade(ctx: &Ctx, root: &str) -> Result<UpgradeReport> {
     let root = pyxis_proto::path::normalize_existing(root)?;
     let mut report = UpgradeReport::default();
@@ -160,47 +159,61 @@ pub async fn upgrade(ctx: &Ctx, root: &str) -> Result<UpgradeReport> {
             None => {}
         }
     }
-    for batch in legacy.chunks(1000) {
-        let read = ctx.api.read(&ReadRequest { paths: batch.to_vec(), version: None }).await?;
-        let by_path: HashMap<&str, _> = read.files.iter().map(|fv| (fv.path.as_str(), fv)).collect();
-        let mut files = Vec::new();
-        for p in batch {
-            let Some(fv) = by_path.get(p.as_str()).filter(|fv| fv.binding.is_none()) else {
+    for p in &legacy {
+        match bind_history(ctx, p).await {
+            Ok(true) => report.bound += 1,
+            Ok(false) => report.remaining += 1,
+            Err(e) => {
                 report.remaining += 1;
-                continue;
-            };
-            let opened = crate::get::open_version(&ctx.keys, fv);
-            let hash = hex::decode_array::<32>(&fv.info.content_hash);
-            let (Ok(_), Ok(hash)) = (opened, hash) else {
-                report.remaining += 1;
-                let error = "it does not open with this account's keys; left unbound".to_owned();
-                report.problems.push(crate::plan::Skipped { path: p.clone(), error });
-                continue;
-            };
-            let file_id = pyxis_core::binding::new_file_id()?;
-            let v = NewVersion {
-                path: p,
-                head: None,
-                size: fv.info.size,
-                mtime: fv.info.mtime,
-                content_hash: &hash,
-                manifest: &fv.manifest,
-                wrapped_key: &fv.wrapped_key,
-            };
-            let binding = bind_version(&ctx.keys, p, file_id, fv.info.version, &v);
-            files.push(BindFile { path: p.clone(), version: fv.info.version, binding });
+                report.problems.push(crate::plan::Skipped { path: p.clone(), error: e.to_string() });
+            }
         }
-        if files.is_empty() {
-            continue;
-        }
-        let n = files.len() as u64;
-        let bound = ctx.api.bind(&BindRequest { files }).await?.bound;
-        report.bound += bound;
-        report.remaining += n.saturating_sub(bound);
     }
     if root == "/" && report.remaining == 0 {
         ctx.seen.set_strict(true);
     }
     ctx.seen.save()?;
     Ok(report)
+}
+
+/// Binds every unbound version of one legacy file to one new file id.
+/// Returns whether its current version was bound.
+async fn bind_history(ctx: &Ctx, path: &str) -> Result<bool> {
+    let history = ctx.api.versions(path).await?;
+    let file_id = pyxis_core::binding::new_file_id()?;
+    let mut files = Vec::new();
+    for v in &history.versions {
+        let read = ctx.api.read(&ReadRequest { paths: vec![path.to_owned()], version: Some(v.version) }).await?;
+        let Some(fv) = read.files.into_iter().find(|f| f.path == path && f.info.version == v.version) else {
+            return Err(ClientError::Invalid(format!("the server did not answer with version {}", v.version)));
+        };
+        if fv.binding.is_some() {
+            continue;
+        }
+        crate::get::open_version(&ctx.keys, &fv).map_err(|e| {
+            ClientError::Invalid(format!(
+                "version {} does not open with this account's keys ({e}); left unbound",
+                v.version
+            ))
+        })?;
+        let hash = hex::decode_array::<32>(&fv.info.content_hash)
+            .map_err(|e| ClientError::Invalid(format!("version {}: bad content hash: {e}", v.version)))?;
+        let new = NewVersion {
+            path,
+            head: None,
+            size: fv.info.size,
+            mtime: fv.info.mtime,
+            content_hash: &hash,
+            manifest: &fv.manifest,
+            wrapped_key: &fv.wrapped_key,
+        };
+        let mut binding = bind_version(&ctx.keys, path, file_id, v.version, &new);
+        if v.version != history.current {
+            binding.entry_tag = None;
+        }
+        files.push(BindFile { path: path.to_owned(), version: v.version, binding });
+    }
+    let current_sent = files.iter().any(|f| f.version == history.current);
+    let bound = ctx.api.bind(&BindRequest { files }).await?.bound;
+    Ok(current_sent && bound > 0)
 }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod binding;
 pub mod cache;
 pub mod check;
+mod commit;
 pub mod config;
 pub mod edit;
 pub mod error;

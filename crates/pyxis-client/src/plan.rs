@@ -50,9 +50,24 @@ pub struct Plan {
     /// The verified current versions at the destination (new versions are
     /// bound as their successors).
     pub heads: std::collections::HashMap<String, crate::binding::Head>,
+    /// Files not put because what the catalog shows at their path was
+    /// refused (a binding that does not verify): reported as failed.
+    pub refused: Vec<Skipped>,
 }
 
 impl Plan {
+    /// Takes the file put at `dst` out of the plan, as failed with `why`.
+    pub fn refuse(&mut self, dst: &str, why: String) {
+        for list in [&mut self.inline, &mut self.packed, &mut self.big] {
+            if let Some(i) = list.iter().position(|p| p.dst == dst) {
+                let p = list.remove(i);
+                self.bytes -= p.size;
+                self.refused.push(Skipped { path: dst.to_owned(), error: why });
+                return;
+            }
+        }
+    }
+
     pub fn files(&self) -> usize {
         self.inline.len() + self.packed.len() + self.big.len()
     }

@@ -7,36 +7,23 @@
 //! stored. A file is visible only once committed; a failed file is reported,
 //! never half there.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pyxis_core::chunker::{Chunker, ChunkerParams};
 use pyxis_core::codec::ChunkCodec;
-use pyxis_core::keys::{FileKey, Keyring};
-use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, seal_manifest};
+use pyxis_core::keys::Keyring;
+use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks};
 use pyxis_proto::ChunkId;
-use pyxis_proto::api::catalog::{CommitFile, CommitRequest, CommittedFile};
 use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
-use pyxis_proto::hex;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::binding::{Head, NewVersion, verify_entry};
 use crate::error::{ClientError, Result};
 use crate::pack::{PackItem, PackReader};
 use crate::plan::{Plan, Planned, Skipped, mtime_ms};
 use crate::progress::{Progress, Totals};
 use crate::upload::{self, ChunkJob, Ctx};
-
-/// Files per commit request.
-const COMMIT_BATCH: usize = 1000;
-/// Bytes of sealed manifests per commit request, well under the server's
-/// body limit for commits (32 MiB): a batch of big files commits sooner.
-const COMMIT_BYTES: usize = 8 << 20;
-/// A partial batch is committed after this long, so progress is visible.
-const COMMIT_DELAY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PutReport {
@@ -57,14 +44,14 @@ pub struct PutReport {
 
 /// A file whose manifest is built, waiting for its chunks to be stored.
 #[derive(Debug)]
-struct FileDone {
-    dst: String,
-    size: u64,
-    mtime: i64,
-    hash: [u8; 32],
-    body: ManifestBody,
-    chunks: Vec<ChunkId>,
-    max_seq: u64,
+pub struct FileDone {
+    pub dst: String,
+    pub size: u64,
+    pub mtime: i64,
+    pub hash: [u8; 32],
+    pub body: ManifestBody,
+    pub chunks: Vec<ChunkId>,
+    pub max_seq: u64,
 }
 
 /// Runs a planned put to the end. Whatever happens, chunks it placed that no
@@ -108,14 +95,16 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, mut plan: Plan) -> Result<P
     let uploader = AbortOnDropHandle::new(tokio::spawn(upload::run(ctx.clone(), jobs_rx, mark_tx)));
     let keys = (*ctx.keys).clone();
     let skipped = plan.skipped.clone();
+    let refused = std::mem::take(&mut plan.refused);
     let unchanged_unread = plan.unchanged;
     let producer = tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &jobs_tx, &done_tx, &progress));
-    let committed = commit_loop(&ctx, heads, done_rx, mark_rx).await;
+    let committed = crate::commit::commit_loop(&ctx, heads, done_rx, mark_rx).await;
     let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
     let uploaded = uploader.await.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))?;
     uploaded?;
     let (files, unchanged, mut failed) = committed?;
     failed.extend(produced?);
+    failed.extend(refused);
     Ok(PutReport {
         files: files + unchanged_unread,
         unchanged: unchanged + unchanged_unread,
@@ -298,191 +287,4 @@ fn produce_packed(
         failed.push(Skipped { path: f.dst.clone(), error: s.error.clone().unwrap_or_else(|| "not read".into()) });
     }
     Ok(())
-}
-
-fn seal(keys: &Keyring, f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
-    let file_key = FileKey::generate()?;
-    let manifest = seal_manifest(&f.body, &file_key)?;
-    let wrapped_key = keys.wrap_file_key(&file_key)?;
-    let (expect, binding) = NewVersion {
-        path: &f.dst,
-        head,
-        size: f.size,
-        mtime: f.mtime,
-        content_hash: &f.hash,
-        manifest: &manifest,
-        wrapped_key: &wrapped_key,
-    }
-    .bind(keys)?;
-    Ok(CommitFile {
-        path: f.dst,
-        size: f.size,
-        mtime: f.mtime,
-        content_hash: hex::encode(&f.hash),
-        manifest,
-        wrapped_key,
-        chunks: f.chunks,
-        expect: Some(expect),
-        binding: Some(binding),
-    })
-}
-
-/// Binds a sealed file again as the successor of `head` (its current version
-/// moved on while the put ran).
-fn rebind(keys: &Keyring, f: &mut CommitFile, head: Option<&Head>) -> Result<()> {
-    let hash: [u8; 32] = hex::decode_array(&f.content_hash).map_err(|e| ClientError::Invalid(e.to_string()))?;
-    let (expect, binding) = NewVersion {
-        path: &f.path,
-        head,
-        size: f.size,
-        mtime: f.mtime,
-        content_hash: &hash,
-        manifest: &f.manifest,
-        wrapped_key: &f.wrapped_key,
-    }
-    .bind(keys)?;
-    f.expect = Some(expect);
-    f.binding = Some(binding);
-    Ok(())
-}
-
-/// Checks the server's answer to a commit against what was asked: a new
-/// version must be the one bound, and "unchanged" is believed only for a
-/// file whose verified current version has the same facts. Returns how
-/// many were unchanged, and the files the answer lied about.
-fn check_committed(
-    ctx: &Ctx,
-    heads: &HashMap<String, Head>,
-    sent: &[CommitFile],
-    got: &[CommittedFile],
-) -> (u64, Vec<Skipped>) {
-    let mut unchanged = 0;
-    let mut bad = Vec::new();
-    if got.len() != sent.len() {
-        let why = format!("the server answered {} files to a commit of {}", got.len(), sent.len());
-        return (0, sent.iter().map(|f| Skipped { path: f.path.clone(), error: why.clone() }).collect());
-    }
-    for (f, c) in sent.iter().zip(got) {
-        let Some(b) = &f.binding else { continue };
-        let expect = f.expect.unwrap_or(0);
-        let verdict = if c.path != f.path {
-            Err(format!("the server answered for {}", c.path))
-        } else if c.unchanged {
-            let same = heads.get(&f.path).is_some_and(|h| {
-                h.version == c.version
-                    && h.version == expect
-                    && h.size == f.size
-                    && h.mtime == f.mtime
-                    && hex::encode(&h.content_hash) == f.content_hash
-            });
-            if same {
-                unchanged += 1;
-                Ok(())
-            } else {
-                Err("the server claims it is unchanged, but its verified current version differs: \
-                     the new content was not stored; put it again"
-                    .to_owned())
-            }
-        } else if c.version != expect + 1 {
-            Err(format!("the server made version {} of it, but version {} was bound", c.version, expect + 1))
-        } else {
-            ctx.seen.observe(&f.path, b.file_id, c.version).map_err(|e| e.to_string())
-        };
-        if let Err(why) = verdict {
-            bad.push(Skipped {
-                path: f.path.clone(),
-                error: ClientError::Tampered { path: f.path.clone(), why }.to_string(),
-            });
-        }
-    }
-    (unchanged, bad)
-}
-
-/// A commit refused because a file's current version moved on: learns the
-/// new current versions (verified) and binds the batch again, once.
-async fn refresh_heads(ctx: &Ctx, heads: &mut HashMap<String, Head>, files: &mut [CommitFile]) -> Result<()> {
-    for f in files.iter_mut() {
-        match ctx.api.stat(&f.path).await {
-            Ok(e) => match verify_entry(&ctx.keys, &ctx.seen, &e)? {
-                Some(h) => {
-                    heads.insert(f.path.clone(), h);
-                }
-                None => {
-                    heads.remove(&f.path);
-                }
-            },
-            Err(e) if e.code() == Some("not_found") => {
-                heads.remove(&f.path);
-            }
-            Err(e) => return Err(e),
-        }
-        rebind(&ctx.keys, f, heads.get(&f.path))?;
-    }
-    Ok(())
-}
-
-/// Commits files as their chunks become stored. Returns how many were
-/// committed, how many of those were unchanged, and those that failed.
-async fn commit_loop(
-    ctx: &Arc<Ctx>,
-    mut heads: HashMap<String, Head>,
-    mut done: mpsc::Receiver<FileDone>,
-    mut mark: watch::Receiver<u64>,
-) -> Result<(u64, u64, Vec<Skipped>)> {
-    let mut pending: VecDeque<FileDone> = VecDeque::new();
-    let mut batch: Vec<CommitFile> = Vec::new();
-    let (mut open, mut uploading) = (true, true);
-    let mut since = Instant::now();
-    let (mut committed, mut unchanged, mut failed) = (0u64, 0u64, Vec::new());
-    let mut batch_bytes = 0usize;
-    loop {
-        let ready = pending.front().is_some_and(|f| f.max_seq <= *mark.borrow());
-        if !ready && (open || (uploading && !pending.is_empty())) {
-            tokio::select! {
-                f = done.recv(), if open => match f {
-                    Some(f) => pending.push_back(f),
-                    None => open = false,
-                },
-                r = mark.changed(), if uploading => if r.is_err() { uploading = false },
-                _ = tokio::time::sleep(COMMIT_DELAY), if !batch.is_empty() => {}
-            }
-        }
-        let stored = *mark.borrow();
-        let full = |batch: &Vec<CommitFile>, bytes: usize| batch.len() >= COMMIT_BATCH || bytes >= COMMIT_BYTES;
-        while !full(&batch, batch_bytes) && pending.front().is_some_and(|f| f.max_seq <= stored) {
-            let f = pending.pop_front().expect("front exists");
-            let head = heads.get(&f.dst);
-            let sealed = seal(&ctx.keys, f, head)?;
-            // Base64 manifest and key, hex chunk ids, the path and field names.
-            batch_bytes += sealed.manifest.len() * 4 / 3 + sealed.chunks.len() * 67 + sealed.path.len() + 256;
-            batch.push(sealed);
-        }
-        let more_ready = pending.front().is_some_and(|f| f.max_seq <= stored);
-        let finished = !open && (pending.is_empty() || !uploading) && !more_ready;
-        if full(&batch, batch_bytes) || (!batch.is_empty() && (finished || since.elapsed() >= COMMIT_DELAY)) {
-            batch_bytes = 0;
-            let mut files = std::mem::take(&mut batch);
-            let mut answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
-            if answer.as_ref().is_err_and(|e| e.code() == Some("version_conflict")) {
-                refresh_heads(ctx, &mut heads, &mut files).await?;
-                answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
-            }
-            match answer {
-                Ok(r) => {
-                    let (same, lies) = check_committed(ctx, &heads, &files, &r.files);
-                    committed += (files.len() - lies.len()) as u64;
-                    unchanged += same;
-                    failed.extend(lies);
-                }
-                Err(e) => failed.extend(files.into_iter().map(|f| Skipped { path: f.path, error: e.to_string() })),
-            }
-            since = Instant::now();
-        }
-        if finished && batch.is_empty() {
-            break;
-        }
-    }
-    failed
-        .extend(pending.into_iter().map(|f| Skipped { path: f.dst, error: "its chunks were not all uploaded".into() }));
-    Ok((committed, unchanged, failed))
 }

@@ -60,7 +60,16 @@ pub async fn current_versions(ctx: &Ctx, plan: &mut Plan) -> Result<HashMap<Stri
     }
     let mut known = HashMap::new();
     for e in entries.into_iter().filter(|e| e.kind == EntryKind::File) {
-        let Some(head) = verify_entry(&ctx.keys, &ctx.seen, &e)? else { continue };
+        // A refused entry fails that file alone: it is not put over what the
+        // server shows there (which may be a lie), and the rest goes on.
+        let head = match verify_entry(&ctx.keys, &ctx.seen, &e) {
+            Ok(Some(h)) => h,
+            Ok(None) => continue,
+            Err(err) => {
+                plan.refuse(&e.path, err.to_string());
+                continue;
+            }
+        };
         known.insert(
             e.path.clone(),
             Known { size: e.size, mtime: e.mtime, committed_at: e.committed_at, bound: head.file_id.is_some() },

@@ -135,6 +135,9 @@ fn a_network_of_the_previous_release_upgrades_in_place() {
     assert!(upgraded.contains("0 left unbound"), "{upgraded}");
     ok(dir, &server, &["check"]);
     ok(dir, &server, &["get", "/v0/notes.txt", dir.join("notes.again").to_str().unwrap()]);
+    // Older versions were bound too: still readable on this now strict device.
+    ok(dir, &server, &["get", "/v0/notes.txt", dir.join("notes.v1").to_str().unwrap(), "--version", "1"]);
+    assert_ne!(sha256(&dir.join("notes.v1")), sha256(&dir.join("notes.again")));
     // The shards stored before receipts are audited (adopted); none is lost.
     wait_until("every remote's old shards audited", 90, || {
         let r = remotes();

@@ -370,7 +370,7 @@ pub async fn restore(
     Ok(Json(stat_entry(&state, user.id, &p).await?))
 }
 
-/// Bindings for current versions written before them (`pyxis upgrade`).
+/// Bindings for versions written before them (`pyxis upgrade`).
 #[utoipa::path(post, path = "/v1/bind", request_body = BindRequest, responses((status = 200, body = BindResponse)), tag = "catalog")]
 pub async fn bind(
     StateX(state): StateX<State>,
@@ -380,8 +380,13 @@ pub async fn bind(
     let mut items = Vec::with_capacity(req.files.len());
     for f in req.files {
         let p = path::normalize_existing(&f.path)?;
-        let b = stored_binding(f.binding)
-            .ok_or_else(|| ApiError::bad_request("bad_file", format!("{p}: a binding needs an entry tag")))?;
+        // An older version has no entry tag (an empty one here); a current
+        // version without one is not bound.
+        let b = crate::db::catalog::Binding {
+            file_id: f.binding.file_id.0.to_vec(),
+            version_tag: f.binding.version_tag.0.to_vec(),
+            entry_tag: f.binding.entry_tag.map(|t| t.0.to_vec()).unwrap_or_default(),
+        };
         items.push((p, f.version, b));
     }
     Ok(Json(BindResponse { bound: state.db.bind(user.id, &items).await? }))

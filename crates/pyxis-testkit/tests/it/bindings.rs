@@ -191,8 +191,10 @@ async fn unchanged_for_a_changed_file_is_refused_in_the_listing_and_the_commit()
             v["committed_at"] = json!(mtime + 60_000);
         })
     });
-    let e = victim.put(&f, "/notes.txt").await.unwrap_err();
-    assert!(tampered(&e, "/notes.txt"), "{e}");
+    let r = victim.put(&f, "/notes.txt").await.unwrap();
+    let refused = r.failed.iter().find(|x| x.path == "/notes.txt").expect("the lie is reported");
+    assert!(refused.error.contains("refused what the server sent"), "{}", refused.error);
+    assert_eq!((r.files, r.unchanged), (0, 0), "{r:?}");
     // The commit answer claims "unchanged".
     proxy.honest();
     proxy.rewrite("/v1/commit", |_, body| {

@@ -355,30 +355,43 @@ impl Db {
         Ok(self.commit(user, std::slice::from_ref(&item)).await?[0].0)
     }
 
-    /// Gives current versions without a binding the one their owner made
-    /// (`pyxis upgrade`). Returns how many took it.
+    /// Gives versions without a binding the one their owner made (`pyxis
+    /// upgrade`): a current version takes its entry tag too. Returns how
+    /// many took it; a bound version never takes another.
     pub async fn bind(&self, user: i64, items: &[(String, i64, Binding)]) -> Result<u64, CatalogError> {
         in_tx!(self, |tx| {
             let result: Result<u64, CatalogError> = async {
                 let mut bound = 0;
                 for (p, seq, b) in items {
                     let Some((entry, FILE, Some(current))) = lookup!(tx, user, p) else { continue };
+                    let current_seq: i64 = sqlx::query_scalar("SELECT seq FROM versions WHERE id = $1")
+                        .bind(current)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let is_current = current_seq == *seq;
+                    if is_current && b.entry_tag.is_empty() {
+                        continue; // a current version is bound with its entry, or not at all
+                    }
                     let r = sqlx::query(
-                        "UPDATE versions SET file_id = $1, version_tag = $2 WHERE id = $3 AND seq = $4 AND version_tag IS NULL",
+                        "UPDATE versions SET file_id = $1, version_tag = $2 \
+                         WHERE entry_id = $3 AND seq = $4 AND version_tag IS NULL",
                     )
                     .bind(&b.file_id)
                     .bind(&b.version_tag)
-                    .bind(current)
+                    .bind(entry)
                     .bind(seq)
                     .execute(&mut *tx)
                     .await?;
-                    if r.rows_affected() == 1 {
+                    if r.rows_affected() != 1 {
+                        continue;
+                    }
+                    bound += 1;
+                    if is_current {
                         sqlx::query("UPDATE entries SET entry_tag = $1 WHERE id = $2")
                             .bind(&b.entry_tag)
                             .bind(entry)
                             .execute(&mut *tx)
                             .await?;
-                        bound += 1;
                     }
                 }
                 Ok(bound)

@@ -1,0 +1,228 @@
+//! The committing half of a put: seals each finished file's manifest, binds
+//! it as the next version of its file, commits in batches as the upload
+//! watermark passes the file's chunks, and checks what the server answers
+//! (docs/SECURITY.md, "Authenticated versions").
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyxis_core::keys::{FileKey, Keyring};
+use pyxis_core::manifest::seal_manifest;
+use pyxis_proto::api::catalog::{CommitFile, CommitRequest, CommittedFile};
+use pyxis_proto::hex;
+use tokio::sync::{mpsc, watch};
+
+use crate::binding::{Head, NewVersion, verify_entry};
+use crate::error::{ClientError, Result};
+use crate::plan::Skipped;
+use crate::put::FileDone;
+use crate::upload::Ctx;
+
+/// Files per commit request.
+const COMMIT_BATCH: usize = 1000;
+/// Bytes of sealed manifests per commit request, well under the server's
+/// body limit for commits (32 MiB): a batch of big files commits sooner.
+const COMMIT_BYTES: usize = 8 << 20;
+/// A partial batch is committed after this long, so progress is visible.
+const COMMIT_DELAY: Duration = Duration::from_millis(500);
+
+fn seal(keys: &Keyring, f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
+    let file_key = FileKey::generate()?;
+    let manifest = seal_manifest(&f.body, &file_key)?;
+    let wrapped_key = keys.wrap_file_key(&file_key)?;
+    let (expect, binding) = NewVersion {
+        path: &f.dst,
+        head,
+        size: f.size,
+        mtime: f.mtime,
+        content_hash: &f.hash,
+        manifest: &manifest,
+        wrapped_key: &wrapped_key,
+    }
+    .bind(keys)?;
+    Ok(CommitFile {
+        path: f.dst,
+        size: f.size,
+        mtime: f.mtime,
+        content_hash: hex::encode(&f.hash),
+        manifest,
+        wrapped_key,
+        chunks: f.chunks,
+        expect: Some(expect),
+        binding: Some(binding),
+    })
+}
+
+/// Binds a sealed file again as the successor of `head` (its current version
+/// moved on while the put ran).
+fn rebind(keys: &Keyring, f: &mut CommitFile, head: Option<&Head>) -> Result<()> {
+    let hash: [u8; 32] = hex::decode_array(&f.content_hash).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let (expect, binding) = NewVersion {
+        path: &f.path,
+        head,
+        size: f.size,
+        mtime: f.mtime,
+        content_hash: &hash,
+        manifest: &f.manifest,
+        wrapped_key: &f.wrapped_key,
+    }
+    .bind(keys)?;
+    f.expect = Some(expect);
+    f.binding = Some(binding);
+    Ok(())
+}
+
+/// Checks the server's answer to a commit against what was asked: a new
+/// version must be the one bound, and "unchanged" is believed only for a
+/// file whose verified current version has the same facts. Returns how
+/// many were unchanged, and the files the answer lied about.
+fn check_committed(
+    ctx: &Ctx,
+    heads: &HashMap<String, Head>,
+    sent: &[CommitFile],
+    got: &[CommittedFile],
+) -> (u64, Vec<Skipped>) {
+    let mut unchanged = 0;
+    let mut bad = Vec::new();
+    if got.len() != sent.len() {
+        let why = format!("the server answered {} files to a commit of {}", got.len(), sent.len());
+        return (0, sent.iter().map(|f| Skipped { path: f.path.clone(), error: why.clone() }).collect());
+    }
+    for (f, c) in sent.iter().zip(got) {
+        let Some(b) = &f.binding else { continue };
+        let expect = f.expect.unwrap_or(0);
+        let verdict = if c.path != f.path {
+            Err(format!("the server answered for {}", c.path))
+        } else if c.unchanged {
+            let same = heads.get(&f.path).is_some_and(|h| {
+                h.version == c.version
+                    && h.version == expect
+                    && h.size == f.size
+                    && h.mtime == f.mtime
+                    && hex::encode(&h.content_hash) == f.content_hash
+            });
+            if same {
+                unchanged += 1;
+                Ok(())
+            } else {
+                Err("the server claims it is unchanged, but its verified current version differs: \
+                     the new content was not stored; put it again"
+                    .to_owned())
+            }
+        } else if c.version != expect + 1 {
+            Err(format!("the server made version {} of it, but version {} was bound", c.version, expect + 1))
+        } else {
+            ctx.seen.observe(&f.path, b.file_id, c.version).map_err(|e| e.to_string())
+        };
+        if let Err(why) = verdict {
+            bad.push(Skipped {
+                path: f.path.clone(),
+                error: ClientError::Tampered { path: f.path.clone(), why }.to_string(),
+            });
+        }
+    }
+    (unchanged, bad)
+}
+
+/// A commit refused because a file's current version moved on: learns the
+/// new current versions (verified) and binds the batch again, once. A file
+/// whose new current version is refused leaves the batch, reported.
+async fn refresh_heads(
+    ctx: &Ctx,
+    heads: &mut HashMap<String, Head>,
+    files: &mut Vec<CommitFile>,
+) -> Result<Vec<Skipped>> {
+    let mut refused = Vec::new();
+    let mut kept = Vec::with_capacity(files.len());
+    for mut f in std::mem::take(files) {
+        let head = match ctx.api.stat(&f.path).await {
+            Ok(e) => verify_entry(&ctx.keys, &ctx.seen, &e),
+            Err(e) if e.code() == Some("not_found") => Ok(None),
+            Err(e) => return Err(e),
+        };
+        match head {
+            Ok(Some(h)) => {
+                heads.insert(f.path.clone(), h);
+            }
+            Ok(None) => {
+                heads.remove(&f.path);
+            }
+            Err(e) => {
+                refused.push(Skipped { path: f.path.clone(), error: e.to_string() });
+                continue;
+            }
+        }
+        let head = heads.get(&f.path).cloned();
+        rebind(&ctx.keys, &mut f, head.as_ref())?;
+        kept.push(f);
+    }
+    *files = kept;
+    Ok(refused)
+}
+
+/// Commits files as their chunks become stored. Returns how many were
+/// committed, how many of those were unchanged, and those that failed.
+pub async fn commit_loop(
+    ctx: &Arc<Ctx>,
+    mut heads: HashMap<String, Head>,
+    mut done: mpsc::Receiver<FileDone>,
+    mut mark: watch::Receiver<u64>,
+) -> Result<(u64, u64, Vec<Skipped>)> {
+    let mut pending: VecDeque<FileDone> = VecDeque::new();
+    let mut batch: Vec<CommitFile> = Vec::new();
+    let (mut open, mut uploading) = (true, true);
+    let mut since = Instant::now();
+    let (mut committed, mut unchanged, mut failed) = (0u64, 0u64, Vec::new());
+    let mut batch_bytes = 0usize;
+    loop {
+        let ready = pending.front().is_some_and(|f| f.max_seq <= *mark.borrow());
+        if !ready && (open || (uploading && !pending.is_empty())) {
+            tokio::select! {
+                f = done.recv(), if open => match f {
+                    Some(f) => pending.push_back(f),
+                    None => open = false,
+                },
+                r = mark.changed(), if uploading => if r.is_err() { uploading = false },
+                _ = tokio::time::sleep(COMMIT_DELAY), if !batch.is_empty() => {}
+            }
+        }
+        let stored = *mark.borrow();
+        let full = |batch: &Vec<CommitFile>, bytes: usize| batch.len() >= COMMIT_BATCH || bytes >= COMMIT_BYTES;
+        while !full(&batch, batch_bytes) && pending.front().is_some_and(|f| f.max_seq <= stored) {
+            let f = pending.pop_front().expect("front exists");
+            let head = heads.get(&f.dst);
+            let sealed = seal(&ctx.keys, f, head)?;
+            // Base64 manifest and key, hex chunk ids, the path and field names.
+            batch_bytes += sealed.manifest.len() * 4 / 3 + sealed.chunks.len() * 67 + sealed.path.len() + 256;
+            batch.push(sealed);
+        }
+        let more_ready = pending.front().is_some_and(|f| f.max_seq <= stored);
+        let finished = !open && (pending.is_empty() || !uploading) && !more_ready;
+        if full(&batch, batch_bytes) || (!batch.is_empty() && (finished || since.elapsed() >= COMMIT_DELAY)) {
+            batch_bytes = 0;
+            let mut files = std::mem::take(&mut batch);
+            let mut answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
+            if answer.as_ref().is_err_and(|e| e.code() == Some("version_conflict")) {
+                failed.extend(refresh_heads(ctx, &mut heads, &mut files).await?);
+                answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
+            }
+            match answer {
+                Ok(r) => {
+                    let (same, lies) = check_committed(ctx, &heads, &files, &r.files);
+                    committed += (files.len() - lies.len()) as u64;
+                    unchanged += same;
+                    failed.extend(lies);
+                }
+                Err(e) => failed.extend(files.into_iter().map(|f| Skipped { path: f.path, error: e.to_string() })),
+            }
+            since = Instant::now();
+        }
+        if finished && batch.is_empty() {
+            break;
+        }
+    }
+    failed
+        .extend(pending.into_iter().map(|f| Skipped { path: f.dst, error: "its chunks were not all uploaded".into() }));
+    Ok((committed, unchanged, failed))
+}
