@@ -3,6 +3,8 @@
 #   old    an older release (OLD=binary; e.g. cda9c07, before TLS), plain HTTP
 #   tls    this release (NEW=binary), `pyxis up` default: HTTPS with the network's CA
 #   plain  this release with `pyxis up --insecure-http`
+#   oldtls the older release (OLD=) with HTTPS, for releases that have TLS
+#          (VARIANTS="oldtls tls": what a change costs with TLS on both sides)
 # Each round runs every variant in turn (old, tls, plain, old, ...), each on a
 # fresh `pyxis up --remotes 6` in a fresh directory, and measures put and get
 # of the 1 GiB random file and of the corpus tree (results are compared).
@@ -31,6 +33,7 @@ run_variant() {
   local v=$1 r=$2 bin scheme up_args="" N="$PB/net" up n
   case $v in
     old) bin=$OLD scheme=http ;;
+    oldtls) bin=$OLD scheme=https ;;
     tls) bin=$NEW scheme=https ;;
     plain) bin=$NEW scheme=http up_args=--insecure-http ;;
     *) echo "unknown variant $v" >&2; exit 2 ;;
@@ -107,12 +110,13 @@ def ratio(a, b):
     ma, mb = med(a), med(b)
     return "—" if not ma or not mb else f"{mb / ma:.3f}×"
 print("Median wall time and throughput (MB = 10^6 bytes); ratios are throughput ratios of the medians.\n")
-print("| workload | " + " | ".join(variants) + " | tls ÷ old | tls ÷ plain |")
-print("|---|" + "---|" * (len(variants) + 2))
+print("| workload | " + " | ".join(variants) + " | tls ÷ old | tls ÷ plain | tls ÷ oldtls |")
+print("|---|" + "---|" * (len(variants) + 3))
 for op, d in work:
     n = {v: f"ab_{v}_{op}_{d}" for v in variants}
     print(f"| {op} {d} | " + " | ".join(cell(n[v]) for v in variants)
-          + f" | {ratio(n.get('tls', ''), n.get('old', ''))} | {ratio(n.get('tls', ''), n.get('plain', ''))} |")
+          + f" | {ratio(n.get('tls', ''), n.get('old', ''))} | {ratio(n.get('tls', ''), n.get('plain', ''))}"
+          + f" | {ratio(n.get('tls', ''), n.get('oldtls', ''))} |")
 print("\nPer-run wall seconds (for outliers):\n")
 print("| workload | variant | runs |")
 print("|---|---|---|")
