@@ -103,7 +103,7 @@ fn listed_path(data: &[u8]) {
 /// A login answer: only the master key this password wrapped opens.
 fn session(data: &[u8]) {
     let Ok(resp) = serde_json::from_slice::<SessionResponse>(data) else { return };
-    if let Ok(master) = unwrap_master_key(&resp.wrapped_master_key, &key_wrapping_key()) {
+    if let Ok((master, _bound)) = unwrap_master_key(&resp.wrapped_master_key, &key_wrapping_key()) {
         assert_eq!(master, MasterKey::from_bytes(MASTER_KEY));
     }
 }

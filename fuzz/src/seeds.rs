@@ -97,7 +97,7 @@ fn wrapped_key() -> Seeds {
     let file_key = FileKey::from_bytes(FILE_KEY);
     let reader = keyring().reader_public_key().expect("reader key");
     vec![
-        ("master", wrap_master_key(&MasterKey::from_bytes(MASTER_KEY), &key_wrapping_key()).expect("wrap")),
+        ("master", wrap_master_key(&MasterKey::from_bytes(MASTER_KEY), &key_wrapping_key(), true).expect("wrap")),
         ("file-owner", keyring().wrap_file_key(&file_key).expect("wrap")),
         ("file-reader", wrap_file_key_for_reader(&file_key, &reader).expect("wrap")),
     ]
@@ -239,7 +239,7 @@ fn client_answers() -> Seeds {
     let chunks = ManifestBody::Chunks { size: 10, entries: vec![ManifestEntry::whole(ChunkId([1; 32]), [2; 32], 10)] };
     let session = json!({
         "token": "t", "expires_at": 1, "user": {"id": 1, "username": "alice", "quota": 0, "used": 0, "created_at": 0},
-        "wrapped_master_key": b64(&wrap_master_key(&MasterKey::from_bytes(MASTER_KEY), &key_wrapping_key()).expect("wrap"))
+        "wrapped_master_key": b64(&wrap_master_key(&MasterKey::from_bytes(MASTER_KEY), &key_wrapping_key(), true).expect("wrap"))
     });
     let prelogin = json!({"salt": "00".repeat(16), "kdf": {"memory_kib": 65536, "iterations": 3, "parallelism": 1}});
     // Status bytes: 304 % 900 + 100 = 404.

@@ -13,9 +13,10 @@ pub fn run(data: &[u8]) {
     }
     // Only what was wrapped under these keys opens (the seeds wrap exactly
     // these), and only for its own purpose.
-    if let Ok(master) = unwrap_master_key(data, &key_wrapping_key()) {
+    if let Ok((master, bound)) = unwrap_master_key(data, &key_wrapping_key()) {
         assert_eq!(master, MasterKey::from_bytes(MASTER_KEY));
-        assert!(matches!(parsed, Ok(WrappedKey::Symmetric { purpose: Purpose::MasterKey, .. })));
+        let purpose = if bound { Purpose::BoundMasterKey } else { Purpose::MasterKey };
+        assert!(matches!(parsed, Ok(WrappedKey::Symmetric { purpose: p, .. }) if p == purpose));
     }
     if let Ok(file_key) = keyring().unwrap_file_key(data) {
         assert_eq!(file_key, FileKey::from_bytes(FILE_KEY));
