@@ -80,10 +80,19 @@ impl Memory {
 #[derive(Debug, Default)]
 pub struct Seen {
     file: Option<PathBuf>,
+    /// The file's length and mtime when this memory last read or wrote it:
+    /// unchanged at save, no other command wrote it, and there is nothing
+    /// to merge (a tree of 50,000 files need not be parsed twice).
+    stamp: Mutex<Option<(u64, std::time::SystemTime)>>,
     mem: Mutex<Memory>,
     dirty: AtomicBool,
     /// Legacy versions accepted since this was loaded.
     pub legacy: AtomicU64,
+}
+
+fn stamp(file: &std::path::Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(file).ok()?;
+    Some((m.len(), m.modified().ok()?))
 }
 
 fn read(file: &std::path::Path) -> Result<Memory> {
@@ -104,11 +113,11 @@ impl Seen {
     /// Loads the memory (a missing file is an empty one; an unreadable one
     /// is an error, so a corrupted file cannot silently turn the checks off).
     pub fn load(file: Option<PathBuf>) -> Result<Self> {
-        let mem = match &file {
-            Some(f) => read(f)?,
-            None => Memory::default(),
+        let (mem, at) = match &file {
+            Some(f) => (read(f)?, stamp(f)),
+            None => (Memory::default(), None),
         };
-        Ok(Self { file, mem: Mutex::new(mem), ..Default::default() })
+        Ok(Self { file, mem: Mutex::new(mem), stamp: Mutex::new(at), ..Default::default() })
     }
 
     fn mem(&self) -> std::sync::MutexGuard<'_, Memory> {
@@ -136,13 +145,18 @@ impl Seen {
             .open(&lock_path)
             .map_err(|e| ClientError::io(lock_path.display(), e))?;
         lock.lock().map_err(|e| ClientError::io(lock_path.display(), e))?;
-        let on_disk = read(file)?;
+        let mut last = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
+        let written_meanwhile = stamp(file) != *last;
+        let on_disk = if written_meanwhile { Some(read(file)?) } else { None };
         let bytes = {
             let mut mem = self.mem();
-            mem.merge(on_disk);
+            if let Some(other) = on_disk {
+                mem.merge(other);
+            }
             serde_json::to_vec(&*mem).map_err(|e| ClientError::Invalid(e.to_string()))?
         };
         crate::config::write_private(file, &bytes)?;
+        *last = stamp(file);
         self.dirty.store(false, Ordering::Relaxed);
         Ok(())
     }
@@ -184,6 +198,7 @@ impl Seen {
         self.touch();
         if let Some(f) = &self.file {
             let _ = std::fs::remove_file(f);
+            *self.stamp.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
 
