@@ -1,41 +1,27 @@
 //! `get`: a file or a tree out of the catalog.
 //!
-//! Each chunk is read from any k of its shards: the data shards first (no
-//! Reed–Solomon work), and a remote that is down, refuses, or returns a shard
-//! that fails its hash is simply skipped for the next shard. Chunk
-//! locations come from the on-disk cache when fresh; a failure with a cached
-//! location asks the server again before giving up. Files are written to a
-//! temporary name and renamed into place when complete.
+//! Every version read is checked against its binding first
+//! ([`crate::binding`]); its chunks come from the [`Reader`] (any k of their
+//! shards). Files are written to a temporary name and renamed into place
+//! when complete.
 
-use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bytes::Bytes;
-use futures::future::{BoxFuture, FutureExt, Shared};
-use futures::stream::{FuturesUnordered, StreamExt};
-use pyxis_core::codec::ChunkBuf;
-use pyxis_core::erasure::verify_shard;
-use pyxis_core::keys::{ChunkKey, Keyring};
+use futures::stream::StreamExt;
+use pyxis_core::keys::Keyring;
 use pyxis_core::manifest::open_manifest;
-use pyxis_proto::ChunkId;
 use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, ReadResponse};
-use pyxis_proto::api::chunks::{ChunkLocation, LocateRequest};
 use pyxis_proto::format::manifest::ManifestBody;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::binding::{verify_entry, verify_version};
-use crate::cache::LocationCache;
 use crate::error::{ClientError, Result};
 use crate::plan::Skipped;
 use crate::progress::{Progress, Totals};
-use crate::transfer;
-use crate::upload::Ctx;
+pub use crate::reader::Reader;
 
-/// Decoded chunks kept for files that share them (packed small files, read
-/// in path order, so neighbours share and a short window suffices).
-const CHUNK_CACHE: usize = 32;
 /// Files assembled at once in a tree.
 const FILES_IN_FLIGHT: usize = 16;
 /// Files up to this size are assembled in memory and written by the writer
@@ -45,8 +31,6 @@ const SMALL_FILE: u64 = crate::plan::PACK_MAX;
 const CHUNKS_IN_FLIGHT: usize = 8;
 /// Paths per read request.
 const READ_BATCH: usize = 256;
-/// Ids per locate request.
-const LOCATE_BATCH: usize = 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GetReport {
@@ -55,181 +39,6 @@ pub struct GetReport {
     #[serde(flatten)]
     pub totals: Totals,
     pub failed: Vec<Skipped>,
-}
-
-type ChunkResult = std::result::Result<Arc<ChunkBuf>, Arc<String>>;
-/// A chunk being fetched (or fetched), shared by every file that asks for it.
-type SharedChunk = Shared<BoxFuture<'static, ChunkResult>>;
-
-/// Fetches and decodes chunks, sharing work between files.
-pub struct Reader {
-    ctx: Arc<Ctx>,
-    locations: Arc<LocationCache>,
-    chunks: Mutex<(HashMap<ChunkId, SharedChunk>, VecDeque<ChunkId>)>,
-}
-
-impl std::fmt::Debug for Reader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Reader")
-    }
-}
-
-impl Reader {
-    pub fn new(ctx: Arc<Ctx>, locations: Arc<LocationCache>) -> Arc<Self> {
-        Arc::new(Self { ctx, locations, chunks: Mutex::new((HashMap::new(), VecDeque::new())) })
-    }
-
-    /// Locates (and caches) every chunk among `ids` not cached yet.
-    async fn prefetch(&self, ids: impl IntoIterator<Item = ChunkId>) -> Result<()> {
-        let mut want: Vec<ChunkId> = ids.into_iter().filter(|id| self.locations.get(id).is_none()).collect();
-        want.sort_unstable();
-        want.dedup();
-        for batch in want.chunks(LOCATE_BATCH) {
-            Progress::add(&self.ctx.progress.locates, 1);
-            let resp = self.ctx.api.locate(&LocateRequest { ids: batch.to_vec() }).await?;
-            for loc in resp.chunks {
-                self.locations.put(loc, resp.expires_at);
-            }
-        }
-        Ok(())
-    }
-
-    async fn locate_fresh(&self, id: ChunkId) -> Result<ChunkLocation> {
-        self.locations.forget(&id);
-        Progress::add(&self.ctx.progress.locates, 1);
-        let resp = self.ctx.api.locate(&LocateRequest { ids: vec![id] }).await?;
-        let loc =
-            resp.chunks.into_iter().next().ok_or_else(|| ClientError::Invalid(format!("chunk {id} not located")))?;
-        self.locations.put(loc.clone(), resp.expires_at);
-        Ok(loc)
-    }
-
-    /// A decoded chunk, fetched once however many files ask for it.
-    pub async fn chunk(self: &Arc<Self>, id: ChunkId, key: [u8; 32]) -> Result<Arc<ChunkBuf>> {
-        let fut = {
-            let mut guard = self.chunks.lock().expect("chunk cache lock");
-            let (map, order) = &mut *guard;
-            if let Some(f) = map.get(&id) {
-                f.clone()
-            } else {
-                let me = self.clone();
-                let f =
-                    async move { me.fetch(id, ChunkKey::from_bytes(key)).await.map_err(|e| Arc::new(e.to_string())) }
-                        .boxed()
-                        .shared();
-                map.insert(id, f.clone());
-                order.push_back(id);
-                while order.len() > CHUNK_CACHE {
-                    if let Some(old) = order.pop_front() {
-                        map.remove(&old);
-                    }
-                }
-                f
-            }
-        };
-        fut.await.map_err(|why| ClientError::Unreadable { id, why: why.to_string() })
-    }
-
-    /// A decoded chunk that no other file shares: fetched without the cache.
-    pub async fn fetch_uncached(&self, id: ChunkId, key: [u8; 32]) -> Result<Arc<ChunkBuf>> {
-        self.fetch(id, ChunkKey::from_bytes(key)).await
-    }
-
-    async fn fetch(&self, id: ChunkId, key: ChunkKey) -> Result<Arc<ChunkBuf>> {
-        let cached = self.locations.get(&id);
-        let first_try = match cached {
-            Some(loc) => match self.fetch_from(&loc, &key).await {
-                Ok(buf) => return Ok(buf),
-                Err(e) => Some(e),
-            },
-            None => None,
-        };
-        // No cached location, or a stale one: ask the server.
-        let loc = self.locate_fresh(id).await?;
-        self.fetch_from(&loc, &key).await.map_err(|e| match first_try {
-            Some(f) => ClientError::Unreadable { id, why: format!("{e}; with cached locations: {f}") },
-            None => e,
-        })
-    }
-
-    /// Reads `k` good shards from `loc` and decodes them.
-    async fn fetch_from(&self, loc: &ChunkLocation, key: &ChunkKey) -> Result<Arc<ChunkBuf>> {
-        let k = loc.scheme.data();
-        let mut next = 0;
-        let mut got: Vec<(usize, Bytes)> = Vec::new();
-        let mut errors: Vec<String> = Vec::new();
-        let mut inflight = FuturesUnordered::new();
-        let http = self.ctx.api.http().clone();
-        let max_len = pyxis_proto::format::shard::shard_len(loc.blob_len as usize, loc.scheme);
-        let start = |i: usize, inflight: &mut FuturesUnordered<_>| {
-            let t = loc.shards[i].clone();
-            let (http, lanes) = (http.clone(), self.ctx.lanes.clone());
-            inflight.push(async move {
-                let _lane = lanes.acquire_owned().await;
-                (i, transfer::get_shard(&http, &t, max_len).await)
-            });
-        };
-        loop {
-            while got.len() + inflight.len() < k && next < loc.shards.len() {
-                start(next, &mut inflight);
-                next += 1;
-            }
-            if got.len() == k {
-                match self.decode(loc, key, &got).await {
-                    Ok(buf) => return Ok(buf),
-                    Err(Bad::Shard(i, why)) => {
-                        errors.push(why);
-                        got.retain(|(j, _)| *j != i);
-                        continue;
-                    }
-                    Err(Bad::Chunk(e)) => return Err(e),
-                }
-            }
-            let Some((i, r)) = inflight.next().await else {
-                return Err(ClientError::Unreadable {
-                    id: loc.id,
-                    why: format!("only {} of {k} shards readable: {}", got.len(), errors.join("; ")),
-                });
-            };
-            match r {
-                Ok(bytes) => {
-                    Progress::add(&self.ctx.progress.wire, bytes.len() as u64);
-                    got.push((i, bytes));
-                }
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-    }
-
-    async fn decode(
-        &self,
-        loc: &ChunkLocation,
-        key: &ChunkKey,
-        got: &[(usize, Bytes)],
-    ) -> std::result::Result<Arc<ChunkBuf>, Bad> {
-        let shards: Vec<(usize, Bytes, pyxis_proto::ShardHash)> =
-            got.iter().map(|(i, b)| (*i, b.clone(), loc.shards[*i].hash)).collect();
-        let (keys, id, key) = (self.ctx.keys.clone(), loc.id, key.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut verified = Vec::with_capacity(shards.len());
-            for (i, bytes, hash) in &shards {
-                match verify_shard(bytes, hash) {
-                    Ok(v) => verified.push(v),
-                    Err(e) => return Err(Bad::Shard(*i, format!("shard {i}: {e}"))),
-                }
-            }
-            crate::upload::with_codec(|c| c.decode(&id, &key, &verified, Some(keys.dedup_key())))
-                .map(Arc::new)
-                .map_err(|e| Bad::Chunk(e.into()))
-        })
-        .await
-        .map_err(|e| Bad::Chunk(ClientError::Invalid(format!("decode task: {e}"))))?
-    }
-}
-
-enum Bad {
-    Shard(usize, String),
-    Chunk(ClientError),
 }
 
 fn temp_path(dst: &Path) -> PathBuf {

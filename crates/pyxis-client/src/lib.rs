@@ -18,6 +18,7 @@ pub mod pack;
 pub mod plan;
 pub mod progress;
 pub mod put;
+mod reader;
 pub mod seen;
 pub mod transfer;
 pub mod unchanged;
