@@ -161,10 +161,6 @@ impl Seen {
         Ok(())
     }
 
-    pub fn strict(&self) -> bool {
-        self.mem().strict
-    }
-
     pub fn set_strict(&self, strict: bool) {
         let mut mem = self.mem();
         if mem.strict != strict {

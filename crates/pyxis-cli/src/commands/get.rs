@@ -37,6 +37,7 @@ pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
         }
         println!("got {} files ({}) into {}", r.files, size(r.totals.done), shown(&dst.display().to_string()));
     });
+    legacy_hint(client.legacy_seen());
     if !report.failed.is_empty() {
         bail!(
             "{} files failed; first: {}: {}",
@@ -46,4 +47,11 @@ pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Versions written before bindings were accepted: say so, and what ends it.
+pub fn legacy_hint(n: u64) {
+    if n > 0 {
+        eprintln!("pyxis: {n} versions were written before bindings and could not be checked; run `pyxis upgrade`");
+    }
 }

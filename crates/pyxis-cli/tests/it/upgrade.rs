@@ -127,6 +127,8 @@ fn a_network_of_the_previous_release_upgrades_in_place() {
     assert_eq!(versions["versions"].as_array().map(Vec::len), Some(2), "{versions}");
     // Its versions predate bindings: read as legacy, reported by check until
     // `pyxis upgrade` binds them; after that this device refuses unbound ones.
+    let legacy = pyxis(dir, &server, &["get", "/v0/notes.txt", dir.join("notes.legacy").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&legacy.stderr).contains("written before bindings"), "{legacy:?}");
     let unbound = pyxis(dir, &server, &["check"]);
     let said = String::from_utf8_lossy(&unbound.stderr);
     assert!(!unbound.status.success() && said.contains("not bound"), "{said}");
@@ -134,7 +136,8 @@ fn a_network_of_the_previous_release_upgrades_in_place() {
     assert!(upgraded.contains(&format!("bound {} files", expected.as_object().unwrap().len())), "{upgraded}");
     assert!(upgraded.contains("0 left unbound"), "{upgraded}");
     ok(dir, &server, &["check"]);
-    ok(dir, &server, &["get", "/v0/notes.txt", dir.join("notes.again").to_str().unwrap()]);
+    let again = pyxis(dir, &server, &["get", "/v0/notes.txt", dir.join("notes.again").to_str().unwrap()]);
+    assert!(again.status.success() && again.stderr.is_empty(), "{again:?}");
     // Older versions were bound too: still readable on this now strict device.
     ok(dir, &server, &["get", "/v0/notes.txt", dir.join("notes.v1").to_str().unwrap(), "--version", "1"]);
     assert_ne!(sha256(&dir.join("notes.v1")), sha256(&dir.join("notes.again")));

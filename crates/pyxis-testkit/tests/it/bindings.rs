@@ -16,14 +16,7 @@ use crate::support::random_file;
 /// /notes.txt, and a device of hers behind `proxy` that has bound
 /// everything (`upgrade`, so strict too).
 async fn setup(c: &Cluster) -> (Client, HostileServer, Client) {
-    let alice = c.signup("alice", "pw").await.unwrap();
-    let src = c.dir.path().join("src");
-    std::fs::create_dir_all(src.join("docs")).unwrap();
-    random_file(&src.join("docs/a.txt"), 1, 5_000);
-    random_file(&src.join("docs/b.txt"), 2, 300_000);
-    random_file(&src.join("notes.txt"), 3, 2_000);
-    alice.put(&src.join("docs"), "/docs").await.unwrap();
-    alice.put(&src.join("notes.txt"), "/notes.txt").await.unwrap();
+    let alice = crate::support::alice_with_docs(c).await;
     let proxy = HostileServer::start(c).await.unwrap();
     let dev = c.device("alice-via-proxy");
     pyxis_client::account::login(&dev, &proxy.url, "alice", "pw").await.unwrap();

@@ -7,19 +7,10 @@ use pyxis_testkit::Cluster;
 use pyxis_testkit::hostile::{HostileServer, edit_json};
 use serde_json::{Value, json};
 
-use crate::support::random_file;
-
 /// alice with /docs/a.txt, /docs/b.txt and /notes.txt, and a device of hers
 /// that talks to the server through `proxy`.
 async fn setup(c: &Cluster) -> (HostileServer, pyxis_client::Client) {
-    let alice = c.signup("alice", "pw").await.unwrap();
-    let src = c.dir.path().join("src");
-    std::fs::create_dir_all(src.join("docs")).unwrap();
-    random_file(&src.join("docs/a.txt"), 1, 5_000);
-    random_file(&src.join("docs/b.txt"), 2, 300_000);
-    random_file(&src.join("notes.txt"), 3, 2_000);
-    alice.put(&src.join("docs"), "/docs").await.unwrap();
-    alice.put(&src.join("notes.txt"), "/notes.txt").await.unwrap();
+    crate::support::alice_with_docs(c).await;
     let proxy = HostileServer::start(c).await.unwrap();
     let dev = c.device("alice-via-proxy");
     pyxis_client::account::login(&dev, &proxy.url, "alice", "pw").await.unwrap();
