@@ -254,3 +254,28 @@ async fn moves_and_restores_by_the_client_pass_and_the_servers_own_do_not() {
     let r = victim.check("/", false).await.unwrap();
     assert_eq!(r.problems.len(), 2, "{r:?}");
 }
+
+#[tokio::test]
+async fn a_put_over_a_version_that_moved_on_meanwhile_rebinds_and_commits() {
+    let c = Cluster::start(3).await.unwrap();
+    let (alice, proxy, victim) = setup(&c).await;
+    // The victim's view of /notes.txt is version 1; another device then
+    // writes version 2 before the victim commits (the proxy serves the
+    // version-1 entry once, as a listing taken a moment earlier would).
+    let stale = serde_json::to_vec(&alice.api().stat("/notes.txt").await.unwrap()).unwrap();
+    let f = c.dir.path().join("other");
+    random_file(&f, 30, 1_000);
+    alice.put(&f, "/notes.txt").await.unwrap();
+    let once = std::sync::atomic::AtomicBool::new(true);
+    proxy.rewrite("/v1/stat", move |_, _| once.swap(false, std::sync::atomic::Ordering::SeqCst).then(|| stale.clone()));
+    let mine = c.dir.path().join("mine");
+    let body = random_file(&mine, 31, 1_500);
+    let r = victim.put(&mine, "/notes.txt").await.unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(proxy.lies_told(), 1);
+    // The conflict was met by re-binding as version 3, not by overwriting.
+    assert_eq!(victim.api().stat("/notes.txt").await.unwrap().version, Some(3));
+    let out = c.dir.path().join("mine.out");
+    victim.get("/notes.txt", &out, None).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), body);
+}
