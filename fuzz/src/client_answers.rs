@@ -79,7 +79,9 @@ fn prelogin(data: &[u8]) {
 /// the catalog.
 fn file_version(data: &[u8]) {
     let Ok(fv) = serde_json::from_slice::<FileVersion>(data) else { return };
-    let Ok(body) = open_version(keyring(), &fv) else { return };
+    static OPENER: std::sync::LazyLock<pyxis_client::binding::Opener> =
+        std::sync::LazyLock::new(|| pyxis_client::binding::Opener::own(keyring().clone()));
+    let Ok(body) = open_version(&OPENER, &fv) else { return };
     assert_eq!(body.size(), fv.info.size);
     if let ManifestBody::Inline { size, compression, stored } = &body
         && let Ok(out) = CODEC.with_borrow_mut(|c| c.decompress_inline(*compression, stored, *size))

@@ -1,6 +1,7 @@
 //! Wrapped keys from the server: the master key at login, file keys at read.
 
 use pyxis_core::keys::{FileKey, MasterKey, unwrap_master_key};
+use pyxis_core::share::{ShareContext, ShareKey};
 use pyxis_proto::format::wrapped::{Purpose, SYMMETRIC_LEN, WrappedKey, X25519_LEN};
 
 use crate::{FILE_KEY, MASTER_KEY, key_wrapping_key, keyring};
@@ -20,6 +21,16 @@ pub fn run(data: &[u8]) {
     }
     if let Ok(file_key) = keyring().unwrap_file_key(data) {
         assert_eq!(file_key, FileKey::from_bytes(FILE_KEY));
-        assert_eq!(parsed.map(|w| w.purpose()), Ok(Purpose::FileKey));
+        assert_eq!(parsed.as_ref().map(|w| w.purpose()), Ok(Purpose::FileKey));
+    }
+    // Share keys and the version keys under them (from the server, for a
+    // grantee or an owner): hostile bytes open to nothing, and never panic.
+    let ctx = ShareContext { owner: "alice", grantee: "bob", path: "/docs", mode: 1 };
+    if ShareKey::open_from(keyring(), &[9; 32], data, &ctx).is_ok() || ShareKey::open_as_owner(keyring(), data, &ctx).is_ok() {
+        assert_eq!(parsed.map(|w| w.purpose()), Ok(Purpose::ShareKey));
+    }
+    let file_id = pyxis_proto::FileId([7; 32]);
+    if ShareKey::from_bytes([5; 32]).open_version(data, &file_id, 1).is_ok() {
+        assert_eq!(data.len(), 2 * SYMMETRIC_LEN);
     }
 }

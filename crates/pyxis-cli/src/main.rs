@@ -73,6 +73,15 @@ enum Command {
     Versions(commands::catalog::PathArg),
     /// Make an older version of a file current again.
     Restore(commands::catalog::RestoreArgs),
+    /// Let another user read a file or directory (they read it as @YOU/PATH).
+    Share(commands::share::ShareArgs),
+    /// End a share.
+    Unshare(commands::share::UnshareArgs),
+    /// What you share, and what others share with you.
+    Shared,
+    /// Pin the public key the server hands out for USER, if its fingerprint
+    /// is the one USER gave you (after USER made a new account).
+    Trust(commands::share::TrustArgs),
     /// Verify that every file's current version opens and its chunks are
     /// readable; with --read-data, read every chunk back.
     Check(commands::check::CheckArgs),
@@ -160,6 +169,10 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Stat(a) => catalog::stat(&g, a).await,
             Command::Versions(a) => catalog::versions(&g, a).await,
             Command::Restore(a) => catalog::restore(&g, a).await,
+            Command::Share(a) => commands::share::share(&g, a).await,
+            Command::Unshare(a) => commands::share::unshare(&g, a).await,
+            Command::Shared => commands::share::shared(&g).await,
+            Command::Trust(a) => commands::share::trust(&g, a).await,
             Command::Server(a) => server::run(&g, *a).await,
             Command::Remote(a) => remote::run(&g, a).await,
             Command::Up(a) => up::run(*a).await,

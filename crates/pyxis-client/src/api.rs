@@ -18,6 +18,7 @@ use pyxis_proto::api::chunks::{
     AbandonRequest, LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse, PlaceRequest,
     PlaceResponse, ReplaceRequest, ShardTarget, StoredRequest,
 };
+use pyxis_proto::api::shares;
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -79,11 +80,25 @@ pub struct Api {
     token: Option<String>,
     /// The server has answered (anything) since this client was made.
     reached: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Calls act on the tree of this share's owner (`?share=ID`).
+    share: Option<i64>,
 }
 
 impl Api {
     pub fn new(base: &str, http: reqwest::Client) -> Self {
-        Self { base: base.trim_end_matches('/').to_owned(), http, token: None, reached: Default::default() }
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            token: None,
+            reached: Default::default(),
+            share: None,
+        }
+    }
+
+    /// The same client acting on the tree of share `id`'s owner (the server
+    /// allows reads under the shared path, nothing else).
+    pub fn through_share(&self, id: i64) -> Self {
+        Self { share: Some(id), ..self.clone() }
     }
 
     pub fn with_token(mut self, token: &str) -> Self {
@@ -101,7 +116,12 @@ impl Api {
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url> {
         let raw = format!("{}{path}", self.base);
-        let url = if query.is_empty() { Url::parse(&raw) } else { Url::parse_with_params(&raw, query) };
+        let share = self.share.map(|id| id.to_string());
+        let mut query = query.to_vec();
+        if let Some(id) = &share {
+            query.push(("share", id));
+        }
+        let url = if query.is_empty() { Url::parse(&raw) } else { Url::parse_with_params(&raw, &query) };
         url.map_err(|e| ClientError::Invalid(format!("server URL {:?}: {e}", self.base)))
     }
 
@@ -353,6 +373,21 @@ impl Api {
     }
     pub async fn restore(&self, path: &str, version: i64) -> Result<Entry> {
         self.call(Method::POST, "/v1/restore", Some(&RestoreRequest { path: path.to_owned(), version })).await
+    }
+    pub async fn user_key(&self, name: &str) -> Result<shares::UserKey> {
+        self.get_query("/v1/users/key", &[("name", name)]).await
+    }
+    pub async fn shares(&self) -> Result<shares::SharesResponse> {
+        self.get_query("/v1/shares", &[]).await
+    }
+    pub async fn create_share(&self, req: &shares::CreateShareRequest) -> Result<shares::ShareInfo> {
+        self.call(Method::POST, "/v1/shares", Some(req)).await
+    }
+    pub async fn share_keys(&self, req: &shares::ShareKeysRequest) -> Result<shares::ShareKeysResponse> {
+        self.call_idempotent("/v1/shares/keys", req).await
+    }
+    pub async fn unshare(&self, req: &shares::UnshareRequest) -> Result<()> {
+        self.call_empty("/v1/shares/remove", req).await
     }
     pub async fn quota(&self) -> Result<UserInfo> {
         self.get_query("/v1/quota", &[]).await

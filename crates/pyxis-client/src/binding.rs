@@ -11,10 +11,13 @@
 //! a rollback ([`Seen`]): reported, never written, until the user accepts the
 //! server's state (`pyxis accept-rollback`).
 
+use std::sync::Arc;
+
 use crate::error::{ClientError, Result};
 pub use crate::seen::Seen;
-use pyxis_core::binding::{Facts, new_file_id, tags_equal};
-use pyxis_core::keys::Keyring;
+use crate::share::SharedTree;
+use pyxis_core::binding::{BindingKey, Facts, new_file_id, tags_equal};
+use pyxis_core::keys::{DedupKey, FileKey, Keyring};
 use pyxis_proto::api::catalog::{Entry, EntryKind, FileVersion, VersionBinding};
 use pyxis_proto::{FileId, hex};
 
@@ -29,6 +32,59 @@ pub struct Head {
     pub content_hash: [u8; 32],
 }
 
+/// Whose keys open and check what the client reads: its own, or those a
+/// share's owner gave (each version's file key and binding key, under the
+/// share key). Which one is the client's choice, never the server's: an
+/// answer about one's own tree is never opened with a share's keys.
+#[derive(Debug, Clone)]
+pub enum Opener {
+    Own(Arc<Keyring>),
+    Shared(Arc<SharedTree>),
+}
+
+impl Opener {
+    /// One's own keys.
+    pub fn own(keys: Keyring) -> Self {
+        Opener::Own(Arc::new(keys))
+    }
+
+    /// The binding key of `file_id`, for version `version` of `path`.
+    pub fn binding_key(
+        &self,
+        path: &str,
+        file_id: &FileId,
+        version: i64,
+        share_key: Option<&[u8]>,
+    ) -> Result<BindingKey> {
+        match self {
+            Opener::Own(keys) => Ok(keys.binding_key(file_id)),
+            Opener::Shared(t) => Ok(t.open(path, file_id, version, share_key)?.1),
+        }
+    }
+
+    /// The file key of a version read from the server.
+    pub fn file_key(&self, fv: &FileVersion) -> Result<FileKey> {
+        match self {
+            Opener::Own(keys) => Ok(keys.unwrap_file_key(&fv.wrapped_key)?),
+            Opener::Shared(t) => {
+                let b =
+                    fv.binding.as_ref().ok_or_else(|| tampered(&fv.path, "a shared file without a binding".into()))?;
+                Ok(t.open(&fv.path, &b.file_id, fv.info.version, fv.share_key.as_deref())?.0)
+            }
+        }
+    }
+
+    /// The key chunk ids are made with, to check a decoded chunk against its
+    /// id: one's own only (a share's manifests are authenticated by the
+    /// file key and its binding instead).
+    pub fn dedup_key(&self) -> Option<&DedupKey> {
+        match self {
+            Opener::Own(keys) => Some(keys.dedup_key()),
+            Opener::Shared(_) => None,
+        }
+    }
+}
+
 fn tampered(path: &str, why: String) -> ClientError {
     ClientError::Tampered { path: path.to_owned(), why }
 }
@@ -39,7 +95,7 @@ fn content_hash(path: &str, hex_hash: &str) -> Result<[u8; 32]> {
 
 /// Checks a listed entry (a file's binding to its path and current version).
 /// Directories carry none. Returns the verified head of a file.
-pub fn verify_entry(keys: &Keyring, seen: &Seen, e: &Entry) -> Result<Option<Head>> {
+pub fn verify_entry(keys: &Opener, seen: &Seen, e: &Entry) -> Result<Option<Head>> {
     if e.kind != EntryKind::File {
         return Ok(None);
     }
@@ -50,7 +106,8 @@ pub fn verify_entry(keys: &Keyring, seen: &Seen, e: &Entry) -> Result<Option<Hea
         return Ok(Some(Head { version, file_id: None, size: e.size, mtime: e.mtime, content_hash: hash }));
     };
     let facts = Facts { file_id: &b.file_id, version, size: e.size, mtime: e.mtime, content_hash: &hash };
-    if !tags_equal(&keys.binding_key(&b.file_id).entry_tag(&e.path, &facts), &b.tag) {
+    let key = keys.binding_key(&e.path, &b.file_id, version, e.share_key.as_deref())?;
+    if !tags_equal(&key.entry_tag(&e.path, &facts), &b.tag) {
         return Err(tampered(&e.path, "its entry does not match what its writer bound".into()));
     }
     seen.observe(&e.path, b.file_id, version)?;
@@ -61,12 +118,12 @@ pub fn verify_entry(keys: &Keyring, seen: &Seen, e: &Entry) -> Result<Option<Hea
 /// the path's current version (`current`), its entry tag. For an older
 /// version, `head` is the path's verified current version: the old one must
 /// belong to the same file and come before it.
-pub fn verify_version(keys: &Keyring, seen: &Seen, fv: &FileVersion, head: Option<&Head>) -> Result<()> {
+pub fn verify_version(keys: &Opener, seen: &Seen, fv: &FileVersion, head: Option<&Head>) -> Result<()> {
     let path = &fv.path;
     let i = &fv.info;
     let hash = content_hash(path, &i.content_hash)?;
     let Some(b) = &fv.binding else { return seen.legacy(path) };
-    let key = keys.binding_key(&b.file_id);
+    let key = keys.binding_key(path, &b.file_id, i.version, fv.share_key.as_deref())?;
     let facts = Facts { file_id: &b.file_id, version: i.version, size: i.size, mtime: i.mtime, content_hash: &hash };
     if !tags_equal(&key.version_tag(&facts, &fv.manifest, &fv.wrapped_key), &b.version_tag) {
         return Err(tampered(

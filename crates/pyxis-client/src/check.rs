@@ -92,11 +92,11 @@ pub async fn check(ctx: Arc<Ctx>, reader: Arc<Reader>, root: &str, read_data: bo
             report.files += 1;
             if fv.binding.is_none() {
                 problems.push(problem(&fv.path, "not bound (written before bindings): run `pyxis upgrade`".into()));
-            } else if let Err(e) = verify_version(&ctx.keys, &ctx.seen, fv, None) {
+            } else if let Err(e) = verify_version(&ctx.opener, &ctx.seen, fv, None) {
                 problems.push(problem(&fv.path, e.to_string()));
                 continue;
             }
-            let body = match open_version(&ctx.keys, fv) {
+            let body = match open_version(&ctx.opener, fv) {
                 Ok(b) => b,
                 Err(e) => {
                     problems.push(problem(&fv.path, format!("its version does not open: {e}")));

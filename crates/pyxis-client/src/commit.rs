@@ -17,6 +17,7 @@ use crate::binding::{Head, NewVersion, verify_entry};
 use crate::error::{ClientError, Result};
 use crate::plan::Skipped;
 use crate::put::FileDone;
+use crate::share::{OwnedShare, owned_shares, wraps_for};
 use crate::upload::Ctx;
 
 /// Files per commit request.
@@ -27,7 +28,7 @@ const COMMIT_BYTES: usize = 8 << 20;
 /// A partial batch is committed after this long, so progress is visible.
 const COMMIT_DELAY: Duration = Duration::from_millis(500);
 
-fn seal(keys: &Keyring, f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
+fn seal(keys: &Keyring, shares: &[OwnedShare], f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
     let file_key = FileKey::generate()?;
     let manifest = seal_manifest(&f.body, &file_key)?;
     let wrapped_key = keys.wrap_file_key(&file_key)?;
@@ -41,6 +42,7 @@ fn seal(keys: &Keyring, f: FileDone, head: Option<&Head>) -> Result<CommitFile> 
         wrapped_key: &wrapped_key,
     }
     .bind(keys)?;
+    let share_keys = wraps_for(shares, keys, &f.dst, &file_key, &binding, expect + 1)?;
     Ok(CommitFile {
         path: f.dst,
         size: f.size,
@@ -51,12 +53,13 @@ fn seal(keys: &Keyring, f: FileDone, head: Option<&Head>) -> Result<CommitFile> 
         chunks: f.chunks,
         expect: Some(expect),
         binding: Some(binding),
+        share_keys,
     })
 }
 
 /// Binds a sealed file again as the successor of `head` (its current version
 /// moved on while the put ran).
-fn rebind(keys: &Keyring, f: &mut CommitFile, head: Option<&Head>) -> Result<()> {
+fn rebind(keys: &Keyring, shares: &[OwnedShare], f: &mut CommitFile, head: Option<&Head>) -> Result<()> {
     let hash: [u8; 32] = hex::decode_array(&f.content_hash).map_err(|e| ClientError::Invalid(e.to_string()))?;
     let (expect, binding) = NewVersion {
         path: &f.path,
@@ -68,6 +71,12 @@ fn rebind(keys: &Keyring, f: &mut CommitFile, head: Option<&Head>) -> Result<()>
         wrapped_key: &f.wrapped_key,
     }
     .bind(keys)?;
+    // The version (and maybe the file) changed: so do its share wraps.
+    f.share_keys = if shares.is_empty() {
+        Vec::new()
+    } else {
+        wraps_for(shares, keys, &f.path, &keys.unwrap_file_key(&f.wrapped_key)?, &binding, expect + 1)?
+    };
     f.expect = Some(expect);
     f.binding = Some(binding);
     Ok(())
@@ -130,6 +139,7 @@ fn check_committed(
 /// whose new current version is refused leaves the batch, reported.
 async fn refresh_heads(
     ctx: &Ctx,
+    shares: &[OwnedShare],
     heads: &mut HashMap<String, Head>,
     files: &mut Vec<CommitFile>,
 ) -> Result<Vec<Skipped>> {
@@ -137,7 +147,7 @@ async fn refresh_heads(
     let mut kept = Vec::with_capacity(files.len());
     for mut f in std::mem::take(files) {
         let head = match ctx.api.stat(&f.path).await {
-            Ok(e) => verify_entry(&ctx.keys, &ctx.seen, &e),
+            Ok(e) => verify_entry(&ctx.opener, &ctx.seen, &e),
             Err(e) if e.code() == Some("not_found") => Ok(None),
             Err(e) => return Err(e),
         };
@@ -154,7 +164,7 @@ async fn refresh_heads(
             }
         }
         let head = heads.get(&f.path).cloned();
-        rebind(&ctx.keys, &mut f, head.as_ref())?;
+        rebind(&ctx.keys, shares, &mut f, head.as_ref())?;
         kept.push(f);
     }
     *files = kept;
@@ -175,6 +185,8 @@ pub async fn commit_loop(
     let mut since = Instant::now();
     let (mut committed, mut unchanged, mut failed) = (0u64, 0u64, Vec::new());
     let mut batch_bytes = 0usize;
+    // New versions under a path this user shares get a wrap for each share.
+    let shares = owned_shares(ctx).await?;
     loop {
         let ready = pending.front().is_some_and(|f| f.max_seq <= *mark.borrow());
         if !ready && (open || (uploading && !pending.is_empty())) {
@@ -192,7 +204,7 @@ pub async fn commit_loop(
         while !full(&batch, batch_bytes) && pending.front().is_some_and(|f| f.max_seq <= stored) {
             let f = pending.pop_front().expect("front exists");
             let head = heads.get(&f.dst);
-            let sealed = seal(&ctx.keys, f, head)?;
+            let sealed = seal(&ctx.keys, &shares, f, head)?;
             // Base64 manifest and key, hex chunk ids, the path and field names.
             batch_bytes += sealed.manifest.len() * 4 / 3 + sealed.chunks.len() * 67 + sealed.path.len() + 256;
             batch.push(sealed);
@@ -204,7 +216,7 @@ pub async fn commit_loop(
             let mut files = std::mem::take(&mut batch);
             let mut answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
             if answer.as_ref().is_err_and(|e| e.code() == Some("version_conflict")) {
-                failed.extend(refresh_heads(ctx, &mut heads, &mut files).await?);
+                failed.extend(refresh_heads(ctx, &shares, &mut heads, &mut files).await?);
                 answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
             }
             match answer {

@@ -87,6 +87,12 @@ impl ConfigDir {
         Ok(self.path().join("seen").join(format!("{}-{}.json", s.keyring()?.memory_id(), &server[..16])))
     }
 
+    /// The public keys this account pinned on this server (`pins.rs`).
+    pub fn pins_file(&self, s: &Session) -> Result<PathBuf> {
+        let seen = self.seen_file(s)?;
+        Ok(self.path().join("pins").join(seen.file_name().unwrap_or_default()))
+    }
+
     pub fn load(&self) -> Result<Option<Session>> {
         let p = self.session_path();
         match std::fs::read(&p) {

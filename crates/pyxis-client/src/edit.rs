@@ -23,11 +23,11 @@ async fn verified_tree(ctx: &Ctx, root: &str) -> Result<Vec<(Entry, Option<Head>
     let mut out = Vec::new();
     if top.kind == EntryKind::Dir {
         for e in ctx.api.list_all(root, true, MAX_TREE).await? {
-            let head = verify_entry(&ctx.keys, &ctx.seen, &e)?;
+            let head = verify_entry(&ctx.opener, &ctx.seen, &e)?;
             out.push((e, head));
         }
     }
-    let head = verify_entry(&ctx.keys, &ctx.seen, &top)?;
+    let head = verify_entry(&ctx.opener, &ctx.seen, &top)?;
     out.push((top, head));
     Ok(out)
 }
@@ -53,6 +53,23 @@ pub async fn rename(ctx: &Ctx, from: &str, to: &str) -> Result<Entry> {
     let moved = ctx.api.rename_bound(&from, &to, tags).await?;
     ctx.seen.moved(files);
     ctx.seen.save()?;
+    // Moved into a directory this user shares: its grantees get the keys.
+    // (A share names a path: moving a shared directory itself ends access
+    // through it, as docs/SECURITY.md says.)
+    let within = pyxis_proto::path::is_within;
+    for s in crate::share::owned_shares(ctx).await? {
+        if within(&to, &s.info.path) && !within(&from, &s.info.path) {
+            match crate::share::wrap_current(ctx, &s, &to).await {
+                Ok((_, skipped)) if skipped.is_empty() => {}
+                Ok((_, skipped)) => {
+                    tracing::warn!(share = s.info.id, first = ?skipped[0], "some moved files not shared")
+                }
+                Err(e) => {
+                    tracing::warn!(share = s.info.id, error = %e, "moved files not shared; run `pyxis share` again")
+                }
+            }
+        }
+    }
     Ok(moved)
 }
 
@@ -77,17 +94,17 @@ pub async fn remove(ctx: &Ctx, path: &str, recursive: bool) -> Result<RemoveResp
 pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
     let path = pyxis_proto::path::normalize_existing(path)?;
     let entry = ctx.api.stat(&path).await?;
-    let head = verify_entry(&ctx.keys, &ctx.seen, &entry)?
+    let head = verify_entry(&ctx.opener, &ctx.seen, &entry)?
         .ok_or_else(|| ClientError::Invalid(format!("{path} is a directory: restore applies to files")))?;
     let read = ctx.api.read(&ReadRequest { paths: vec![path.clone()], version: Some(version) }).await?;
     let old = match read.files.as_slice() {
         [fv] if fv.path == path && fv.info.version == version => fv.clone(),
         _ => return Err(ClientError::Invalid(format!("the server did not answer with {path} version {version}"))),
     };
-    verify_version(&ctx.keys, &ctx.seen, &old, Some(&head))?;
+    verify_version(&ctx.opener, &ctx.seen, &old, Some(&head))?;
     // The old manifest must still open: a restore never makes a version that
     // cannot be read.
-    crate::get::open_version(&ctx.keys, &old)?;
+    crate::get::open_version(&ctx.opener, &old)?;
     let hash: [u8; 32] = hex::decode_array(&old.info.content_hash)
         .map_err(|e| ClientError::Tampered { path: path.clone(), why: format!("bad content hash: {e}") })?;
     let (expect, binding) = NewVersion {
@@ -101,6 +118,13 @@ pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
     }
     .bind(&ctx.keys)?;
     let file_id = binding.file_id;
+    let shares = crate::share::owned_shares(ctx).await?;
+    let share_keys = if shares.is_empty() {
+        Vec::new()
+    } else {
+        let file_key = ctx.keys.unwrap_file_key(&old.wrapped_key)?;
+        crate::share::wraps_for(&shares, &ctx.keys, &path, &file_key, &binding, expect + 1)?
+    };
     let commit = CommitFile {
         path: path.clone(),
         size: old.info.size,
@@ -111,6 +135,7 @@ pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
         chunks: old.chunks,
         expect: Some(expect),
         binding: Some(binding),
+        share_keys,
     };
     let r = ctx.api.commit(&CommitRequest { files: vec![commit] }).await?;
     match r.files.as_slice() {
@@ -125,7 +150,7 @@ pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
     }
     ctx.seen.save()?;
     let after = ctx.api.stat(&path).await?;
-    verify_entry(&ctx.keys, &ctx.seen, &after)?;
+    verify_entry(&ctx.opener, &ctx.seen, &after)?;
     Ok(after)
 }
 
@@ -190,7 +215,7 @@ async fn bind_history(ctx: &Ctx, path: &str) -> Result<bool> {
         if fv.binding.is_some() {
             continue;
         }
-        crate::get::open_version(&ctx.keys, &fv).map_err(|e| {
+        crate::get::open_version(&ctx.opener, &fv).map_err(|e| {
             ClientError::Invalid(format!(
                 "version {} does not open with this account's keys ({e}); left unbound",
                 v.version

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::stream::StreamExt;
-use pyxis_core::keys::Keyring;
 use pyxis_core::manifest::open_manifest;
 use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, ReadResponse};
 use pyxis_proto::format::manifest::ManifestBody;
@@ -63,8 +62,8 @@ async fn blocking<T: Send + 'static>(
 /// catalog's size. Every byte of `fv` comes from the server. Public only for
 /// the fuzz targets in `fuzz/`.
 #[doc(hidden)]
-pub fn open_version(keys: &Keyring, fv: &FileVersion) -> Result<ManifestBody> {
-    let file_key = keys.unwrap_file_key(&fv.wrapped_key)?;
+pub fn open_version(keys: &crate::binding::Opener, fv: &FileVersion) -> Result<ManifestBody> {
+    let file_key = keys.file_key(fv)?;
     let body = open_manifest(&fv.manifest, &file_key)?;
     if body.size() != fv.info.size {
         return Err(ClientError::Invalid(format!("{}: manifest and catalog disagree on the size", fv.path)));
@@ -102,7 +101,7 @@ fn single_file(resp: ReadResponse, path: &str) -> Result<FileVersion> {
 
 /// Writes one file version to `dst`; `durable` fsyncs it before the rename.
 pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durable: bool) -> Result<u64> {
-    let body = open_version(&reader.ctx.keys, &fv)?;
+    let body = open_version(&reader.ctx.opener, &fv)?;
     let tmp = temp_path(dst);
     let file = {
         let t = tmp.clone();
@@ -188,10 +187,10 @@ pub async fn get(reader: Arc<Reader>, src: &str, dst: &Path, version: Option<i64
         let fv = single_file(resp, &entry.path)?;
         // An older version is checked against the verified current one.
         let head = match version {
-            Some(_) => verify_entry(&ctx.keys, &ctx.seen, &entry)?,
+            Some(_) => verify_entry(&ctx.opener, &ctx.seen, &entry)?,
             None => None,
         };
-        verify_version(&ctx.keys, &ctx.seen, &fv, head.as_ref())?;
+        verify_version(&ctx.opener, &ctx.seen, &fv, head.as_ref())?;
         ctx.progress.total.store(fv.info.size, std::sync::atomic::Ordering::Relaxed);
         ctx.progress.files_total.store(1, std::sync::atomic::Ordering::Relaxed);
         write_file(&reader, fv, dst, true).await?;
@@ -264,7 +263,7 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
         // that is not is reported and never written.
         let (versions, tampered): (Vec<_>, Vec<_>) = versions
             .into_iter()
-            .map(|(fv, b)| (verify_version(&ctx.keys, &ctx.seen, &fv, None), fv, b))
+            .map(|(fv, b)| (verify_version(&ctx.opener, &ctx.seen, &fv, None), fv, b))
             .partition(|(check, _, _)| check.is_ok());
         for (check, fv, _) in tampered {
             failed.push(Skipped { path: fv.path, error: check.err().map(|e| e.to_string()).unwrap_or_default() });
@@ -326,7 +325,7 @@ struct Assembled {
 
 /// Opens a small file's manifest and gathers its bytes.
 async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Result<Assembled> {
-    let body = open_version(&reader.ctx.keys, &fv)?;
+    let body = open_version(&reader.ctx.opener, &fv)?;
     let data = match &body {
         ManifestBody::Inline { size, compression, stored } => {
             crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?
@@ -411,6 +410,7 @@ mod tests {
             wrapped_key: vec![],
             chunks: vec![],
             binding: None,
+            share_key: None,
         };
         // An empty answer used to panic the client (`files.remove(0)`).
         assert!(single_file(ReadResponse { files: vec![] }, "/a").is_err());

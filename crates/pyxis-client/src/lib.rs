@@ -15,11 +15,13 @@ pub mod edit;
 pub mod error;
 pub mod get;
 pub mod pack;
+pub mod pins;
 pub mod plan;
 pub mod progress;
 pub mod put;
 mod reader;
 pub mod seen;
+pub mod share;
 pub mod transfer;
 pub mod unchanged;
 pub mod upload;
@@ -29,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use pyxis_core::chunker::ChunkerParams;
-use pyxis_proto::api::catalog::EntryKind;
+use pyxis_proto::api::catalog::{Entry, EntryKind};
 use tokio::sync::Semaphore;
 
 pub use crate::api::Api;
@@ -90,6 +92,10 @@ pub struct Client {
     locations: Arc<cache::LocationCache>,
     chunker: ChunkerParams,
     username: String,
+    /// Public keys pinned by this device.
+    pins: Arc<pins::Pins>,
+    /// This account's memory of versions seen; shares' sit beside it.
+    seen_file: Option<std::path::PathBuf>,
 }
 
 impl Client {
@@ -100,11 +106,15 @@ impl Client {
         if opts.ca_pem.is_none() {
             opts.ca_pem = config.load_ca()?;
         }
-        let seen = binding::Seen::load(Some(config.seen_file(&session)?))?;
+        let seen_file = config.seen_file(&session)?;
+        let seen = binding::Seen::load(Some(seen_file.clone()))?;
         if session.bound {
             seen.set_strict(true);
         }
-        Self::from_session(&session, server, cache, seen, opts)
+        let mut client = Self::from_session(&session, server, cache, seen, opts)?;
+        client.pins = Arc::new(pins::Pins::load(Some(config.pins_file(&session)?))?);
+        client.seen_file = Some(seen_file);
+        Ok(client)
     }
 
     pub fn from_session(
@@ -116,9 +126,11 @@ impl Client {
     ) -> Result<Client> {
         let api = Api::new(server.unwrap_or(&session.server), api::http_client(opts.ca_pem.as_deref())?)
             .with_token(&session.token);
+        let keys = Arc::new(session.keyring()?);
         let ctx = upload::Ctx {
             api,
-            keys: Arc::new(session.keyring()?),
+            opener: binding::Opener::Own(keys.clone()),
+            keys,
             progress: Arc::new(Progress::default()),
             lanes: Arc::new(Semaphore::new(opts.lanes.max(1))),
             encoders: Arc::new(Semaphore::new(opts.workers.max(1))),
@@ -132,6 +144,8 @@ impl Client {
             locations: Arc::new(cache::LocationCache::load(cache_file)),
             chunker: opts.chunker,
             username: session.username.clone(),
+            pins: Arc::new(pins::Pins::default()),
+            seen_file: None,
         })
     }
 
@@ -221,7 +235,7 @@ impl Client {
         let refused = entries
             .iter()
             .filter_map(|e| {
-                binding::verify_entry(&self.ctx.keys, &self.ctx.seen, e)
+                binding::verify_entry(&self.ctx.opener, &self.ctx.seen, e)
                     .err()
                     .map(|err| (e.path.clone(), err.to_string()))
             })
@@ -246,13 +260,103 @@ impl Client {
 
     /// Gets catalog path `src` (a file, or a directory tree) to local `dst`.
     /// `src` is used as given, not converted to NFC: it may name an entry
-    /// stored before names had to be NFC.
+    /// stored before names had to be NFC. `@OWNER/PATH` reads a share.
     pub async fn get(&self, src: &str, dst: &Path, version: Option<i64>) -> Result<get::GetReport> {
-        let src = pyxis_proto::path::normalize_existing(src)?;
-        let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
+        let (ctx, src) = self.view(src).await?;
+        let reader = get::Reader::new(ctx.clone(), self.locations.clone());
         let result = get::get(reader, &src, dst, version).await;
         self.locations.save();
-        self.ctx.seen.save()?;
+        ctx.seen.save()?;
         result
+    }
+
+    /// The context a path is read in, and the path in its owner's tree:
+    /// this account's own, or (`@OWNER/PATH`) a share's.
+    async fn view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
+        let Some(shared) = share::parse_shared(path) else {
+            return Ok((self.ctx.clone(), pyxis_proto::path::normalize_existing(path)?));
+        };
+        let (owner, path) = shared?;
+        let tree = share::open_shared(&self.ctx, &self.pins, &self.username, &owner, &path).await?;
+        // Its own memory file: the owner's paths are not this account's.
+        let file = self.seen_file.as_ref().map(|f| {
+            let tag = blake3::hash(format!("{owner}\0{}", tree.info.path).as_bytes()).to_hex();
+            f.with_extension(format!("share-{}.json", &tag[..16]))
+        });
+        let seen = binding::Seen::load(file)?;
+        // Shared files are bound: a legacy one cannot be shared.
+        seen.set_strict(true);
+        Ok((Arc::new(self.ctx.through_share(tree, seen)), path))
+    }
+
+    /// Lists `path` (`@OWNER/PATH` for a share), every page, each entry
+    /// checked against its binding: returns those shown and those refused
+    /// (with why). Shared entries are named `@OWNER/PATH`.
+    pub async fn list(&self, path: &str, recursive: bool) -> Result<(Vec<Entry>, Vec<(String, String)>)> {
+        let (ctx, p) = self.view(path).await?;
+        let entries = ctx.api.list_all(&p, recursive, 10_000_000).await?;
+        let mut shown = Vec::with_capacity(entries.len());
+        let mut refused = Vec::new();
+        for e in entries {
+            match binding::verify_entry(&ctx.opener, &ctx.seen, &e) {
+                Ok(_) => shown.push(self.named(&ctx, e)),
+                Err(err) => refused.push((self.named(&ctx, e).path, err.to_string())),
+            }
+        }
+        ctx.seen.save()?;
+        Ok((shown, refused))
+    }
+
+    /// One entry (`@OWNER/PATH` for a share), checked against its binding.
+    pub async fn stat(&self, path: &str) -> Result<Entry> {
+        let (ctx, p) = self.view(path).await?;
+        let e = ctx.api.stat(&p).await?;
+        binding::verify_entry(&ctx.opener, &ctx.seen, &e)?;
+        ctx.seen.save()?;
+        Ok(self.named(&ctx, e))
+    }
+
+    /// A file's versions (`@OWNER/PATH` for a share).
+    pub async fn versions(&self, path: &str) -> Result<pyxis_proto::api::catalog::VersionsResponse> {
+        let (ctx, p) = self.view(path).await?;
+        let mut v = ctx.api.versions(&p).await?;
+        if v.path != p {
+            return Err(ClientError::Tampered { path: p, why: format!("the server answered for {:?}", v.path) });
+        }
+        if let binding::Opener::Shared(t) = &ctx.opener {
+            v.path = format!("@{}{}", t.info.owner, v.path);
+        }
+        Ok(v)
+    }
+
+    /// An entry as shown: a shared one under `@OWNER`.
+    fn named(&self, ctx: &upload::Ctx, mut e: Entry) -> Entry {
+        if let binding::Opener::Shared(t) = &ctx.opener {
+            e.path = format!("@{}{}", t.info.owner, e.path);
+            e.share_key = None;
+        }
+        e
+    }
+
+    /// Shares `path` with `grantee` to read (`pyxis share`).
+    pub async fn share(&self, path: &str, grantee: &str, fingerprint: Option<&str>) -> Result<share::ShareReport> {
+        share::share(&self.ctx, &self.pins, &self.username, path, grantee, fingerprint).await
+    }
+
+    /// Ends a share (`pyxis unshare`).
+    pub async fn unshare(&self, path: &str, grantee: &str) -> Result<()> {
+        share::unshare(&self.ctx, path, grantee).await
+    }
+
+    /// What this user shares, and what is shared with this user.
+    pub async fn shares(&self) -> Result<pyxis_proto::api::shares::SharesResponse> {
+        self.ctx.api.shares().await
+    }
+
+    /// Pins the key the server hands out for `user` if its fingerprint is
+    /// `fingerprint` (`pyxis trust`).
+    pub async fn trust(&self, user: &str, fingerprint: &str) -> Result<()> {
+        let served = self.ctx.api.user_key(user).await?;
+        self.pins.trust(user, &served.public_key, fingerprint)
     }
 }

@@ -181,7 +181,7 @@ impl Reader {
     ) -> std::result::Result<Arc<ChunkBuf>, Bad> {
         let shards: Vec<(usize, Bytes, pyxis_proto::ShardHash)> =
             got.iter().map(|(i, b)| (*i, b.clone(), loc.shards[*i].hash)).collect();
-        let (keys, id, key) = (self.ctx.keys.clone(), loc.id, key.clone());
+        let (keys, id, key) = (self.ctx.opener.clone(), loc.id, key.clone());
         tokio::task::spawn_blocking(move || {
             let mut verified = Vec::with_capacity(shards.len());
             for (i, bytes, hash) in &shards {
@@ -190,7 +190,7 @@ impl Reader {
                     Err(e) => return Err(Bad::Shard(*i, format!("shard {i}: {e}"))),
                 }
             }
-            crate::upload::with_codec(|c| c.decode(&id, &key, &verified, Some(keys.dedup_key())))
+            crate::upload::with_codec(|c| c.decode(&id, &key, &verified, keys.dedup_key()))
                 .map(Arc::new)
                 .map_err(|e| Bad::Chunk(e.into()))
         })

@@ -62,7 +62,7 @@ pub async fn current_versions(ctx: &Ctx, plan: &mut Plan) -> Result<HashMap<Stri
     for e in entries.into_iter().filter(|e| e.kind == EntryKind::File) {
         // A refused entry fails that file alone: it is not put over what the
         // server shows there (which may be a lie), and the rest goes on.
-        let head = match verify_entry(&ctx.keys, &ctx.seen, &e) {
+        let head = match verify_entry(&ctx.opener, &ctx.seen, &e) {
             Ok(Some(h)) => h,
             Ok(None) => continue,
             Err(err) => {

@@ -56,6 +56,8 @@ const MAX_ROUNDS: usize = 4;
 pub struct Ctx {
     pub api: Api,
     pub keys: Arc<Keyring>,
+    /// What opens and checks what is read: `keys`, or a share's.
+    pub opener: crate::binding::Opener,
     pub progress: Arc<Progress>,
     /// Concurrent shard transfers.
     pub lanes: Arc<Semaphore>,
@@ -85,6 +87,24 @@ thread_local! {
 }
 
 impl Ctx {
+    /// A context that reads the tree of a share made to this user: calls go
+    /// through the share, what they answer is opened with its keys and
+    /// remembered in `seen` (its own memory, apart from this account's).
+    pub fn through_share(&self, tree: crate::share::SharedTree, seen: crate::binding::Seen) -> Ctx {
+        Ctx {
+            api: self.api.through_share(tree.info.id),
+            keys: self.keys.clone(),
+            opener: crate::binding::Opener::Shared(Arc::new(tree)),
+            progress: self.progress.clone(),
+            lanes: self.lanes.clone(),
+            encoders: self.encoders.clone(),
+            reduced: AtomicBool::new(false),
+            scheme: Mutex::new(None),
+            placed: Mutex::new(Vec::new()),
+            seen: Arc::new(seen),
+        }
+    }
+
     /// The network's scheme, asked of the server once and again after it changed.
     pub async fn scheme(&self) -> Result<Scheme> {
         if let Some(s) = *self.scheme.lock().expect("scheme lock") {

@@ -215,18 +215,36 @@ pub fn derive_password_keys(password: &[u8], salt: &[u8], params: &KdfParams) ->
 }
 
 fn wrap_symmetric(key: &[u8; 32], secret: &[u8; 32], purpose: Purpose) -> Result<Vec<u8>> {
+    wrap_symmetric_in(key, secret, purpose, &[])
+}
+
+/// As [`wrap_symmetric`], with `context` added to the associated data (the
+/// opener must supply the same).
+pub(crate) fn wrap_symmetric_in(
+    key: &[u8; 32],
+    secret: &[u8; 32],
+    purpose: Purpose,
+    context: &[u8],
+) -> Result<Vec<u8>> {
     let mut nonce = [0u8; 12];
     aead::random(&mut nonce)?;
     let mut sealed = [0u8; 48];
     sealed[..32].copy_from_slice(secret);
-    let tag = aead::seal(key, nonce, &wrapped::prefix(wrapped::ALG_SYMMETRIC, purpose), &mut sealed[..32]);
+    let aad = [&wrapped::prefix(wrapped::ALG_SYMMETRIC, purpose)[..], context].concat();
+    let tag = aead::seal(key, nonce, &aad, &mut sealed[..32]);
     sealed[32..].copy_from_slice(&tag);
     let out = WrappedKey::Symmetric { purpose, nonce, sealed }.to_bytes();
     sealed.zeroize();
     Ok(out)
 }
 
-fn open_sealed(key: &[u8; 32], nonce: [u8; 12], aad: &[u8], sealed: &[u8; 48], what: &'static str) -> Result<[u8; 32]> {
+pub(crate) fn open_sealed(
+    key: &[u8; 32],
+    nonce: [u8; 12],
+    aad: &[u8],
+    sealed: &[u8; 48],
+    what: &'static str,
+) -> Result<[u8; 32]> {
     let mut plain = [0u8; 32];
     plain.copy_from_slice(&sealed[..32]);
     match aead::open(key, nonce, aad, &mut plain, &sealed[32..], what) {
@@ -265,7 +283,7 @@ pub fn unwrap_master_key(bytes: &[u8], kwk: &KeyWrappingKey) -> Result<(MasterKe
             let master = open_sealed(&kwk.0, nonce, &aad, &sealed, WHAT).map(MasterKey)?;
             Ok((master, purpose == Purpose::BoundMasterKey))
         }
-        WrappedKey::X25519 { .. } => Err(Error::Key { what: WHAT }),
+        WrappedKey::X25519 { .. } | WrappedKey::X25519Auth { .. } => Err(Error::Key { what: WHAT }),
     }
 }
 
@@ -367,7 +385,7 @@ impl Keyring {
         self.chunker_seed
     }
 
-    fn reader_private(&self) -> Result<PrivateKey> {
+    pub(crate) fn reader_private(&self) -> Result<PrivateKey> {
         PrivateKey::from_private_key(&X25519, &self.reader_secret).map_err(|_| Error::Key { what: "reader secret" })
     }
 
@@ -377,6 +395,12 @@ impl Keyring {
         let mut out = [0u8; 32];
         out.copy_from_slice(pk.as_ref());
         Ok(out)
+    }
+
+    /// The key this account wraps its own keys under (file keys, its copy
+    /// of share keys).
+    pub(crate) fn owner_wrap(&self) -> &[u8; 32] {
+        &self.owner_wrap
     }
 
     /// Wraps a file key for its owner (symmetric: cheap enough for 50,000 files).
@@ -408,6 +432,7 @@ impl Keyring {
                 wrap_key.zeroize();
                 key.map(FileKey)
             }
+            WrappedKey::X25519Auth { .. } => Err(Error::Key { what: WHAT }),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! It never sees file content or keys: it stores sealed manifests, wrapped
 //! keys, chunk ids and shard hashes, and tells clients where shards go.
 
+pub mod acl;
 pub mod auth;
 pub mod db;
 pub mod error;

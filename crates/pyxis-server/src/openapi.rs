@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes};
+use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes, shares};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -17,11 +17,12 @@ use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::bind, catalog::quota,
+        shares::user_key, shares::list, shares::create, shares::keys, shares::remove,
         remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
         admin::set_quota, admin::users, admin::disable_user, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
         admin::vet, admin::release_quarantine, admin::metrics,
     ),
-    tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "remotes"), (name = "admin"))
+    tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "shares"), (name = "remotes"), (name = "admin"))
 )]
 pub struct ApiDoc;
 

@@ -70,19 +70,8 @@ fn line(e: &Entry) {
 pub async fn ls(g: &Global, a: LsArgs) -> anyhow::Result<()> {
     let c = g.client()?;
     let path = a.path.unwrap_or_else(|| "/".into());
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut after = None;
-    loop {
-        let page = c.api().list(&path, a.recursive, after.as_deref()).await?;
-        entries.extend(page.entries);
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
     // An entry whose binding fails is not shown as if it were there.
-    let refused = c.check_entries(&entries)?;
-    entries.retain(|e| !refused.iter().any(|(p, _)| *p == e.path));
+    let (entries, refused) = c.list(&path, a.recursive).await?;
     emit(g.json, &serde_json::json!({ "entries": entries, "refused": refused }), |_| entries.iter().for_each(line));
     refuse(&refused)
 }
@@ -117,9 +106,7 @@ pub async fn mkdir(g: &Global, a: MkdirArgs) -> anyhow::Result<()> {
 }
 
 pub async fn stat(g: &Global, a: PathArg) -> anyhow::Result<()> {
-    let c = g.client()?;
-    let e = c.api().stat(&a.path).await?;
-    refuse(&c.check_entries(std::slice::from_ref(&e))?)?;
+    let e = g.client()?.stat(&a.path).await?;
     emit(g.json, &e, |e| {
         println!("path:     {}", shown(&e.path));
         println!("kind:     {:?}", e.kind);
@@ -134,7 +121,7 @@ pub async fn stat(g: &Global, a: PathArg) -> anyhow::Result<()> {
 }
 
 pub async fn versions(g: &Global, a: PathArg) -> anyhow::Result<()> {
-    let v = g.client()?.api().versions(&a.path).await?;
+    let v = g.client()?.versions(&a.path).await?;
     emit(g.json, &v, |v| {
         for x in &v.versions {
             let mark = if x.version == v.current { "*" } else { " " };

@@ -21,7 +21,11 @@ pub struct GetArgs {
 
 pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
     let client = g.client()?;
-    let src = pyxis_proto::path::normalize_existing(&a.src)?;
+    // `@OWNER/PATH` (a share) lands under PATH's name too.
+    let src = match pyxis_client::share::parse_shared(&a.src) {
+        Some(shared) => shared?.1,
+        None => pyxis_proto::path::normalize_existing(&a.src)?,
+    };
     let dst = match a.dst {
         Some(d) if d.is_dir() && src != "/" => d.join(pyxis_proto::path::name(&src)),
         Some(d) => d,
@@ -29,7 +33,7 @@ pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
         None => PathBuf::from(pyxis_proto::path::name(&src)),
     };
     let bar = progress_bar(client.progress(), g.json, "get");
-    let report = client.get(&src, &dst, a.version).await?;
+    let report = client.get(&a.src, &dst, a.version).await?;
     drop(bar);
     emit(g.json, &report, |r| {
         for f in &r.failed {

@@ -9,6 +9,7 @@ pub mod get;
 pub mod put;
 pub mod remote;
 pub mod server;
+pub mod share;
 pub mod up;
 
 use std::io::IsTerminal;

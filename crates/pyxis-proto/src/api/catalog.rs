@@ -36,6 +36,12 @@ pub struct Entry {
     /// bindings). The client checks it; the server cannot make one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<EntryBinding>,
+    /// Read through a share (`?share=ID`): the current version's share wrap
+    /// (its file key and binding key under the share key), if its owner's
+    /// client made one.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
+    pub share_key: Option<Vec<u8>>,
 }
 
 /// A path bound to a file: `tag` is the entry tag over the path, the file
@@ -114,6 +120,10 @@ pub struct FileVersion {
     /// Absent for a legacy version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<VersionBinding>,
+    /// Read through a share: this version's share wrap (see [`Entry`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
+    pub share_key: Option<Vec<u8>>,
 }
 
 /// `POST /v1/files/read`: several files' current (or given) versions at once.
@@ -159,6 +169,10 @@ pub struct CommitFile {
     /// entry tag is required too. Absent: a legacy commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<VersionBinding>,
+    /// Share wraps of the new version, one for each of the committer's
+    /// shares that covers the path (so a grantee can read it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub share_keys: Vec<super::shares::ShareWrap>,
 }
 
 /// `POST /v1/commit`: all files become visible at once, or none does.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod chunks;
 pub mod remote;
+pub mod shares;
 
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,23 @@ pub mod b64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         STANDARD.decode(s.as_bytes()).map_err(|e| serde::de::Error::custom(format!("bad base64: {e}")))
+    }
+}
+
+/// Serde helper: `Option<Vec<u8>>` as standard base64 (absent: `None`;
+/// use with `default` and `skip_serializing_if = "Option::is_none"`).
+pub mod b64opt {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => super::b64::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        super::b64::deserialize(d).map(Some)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod chunks;
 pub mod durability;
 pub mod garbage;
 pub mod remotes;
+pub mod shares;
 pub mod users;
 
 use std::path::Path;

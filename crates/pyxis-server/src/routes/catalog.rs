@@ -17,11 +17,13 @@ use pyxis_proto::api::catalog::{
     FileVersion, ListResponse, MkdirRequest, MoveRequest, ReadRequest, ReadResponse, RemoveRequest, RemoveResponse,
     RestoreRequest, VersionBinding, VersionInfo, VersionsResponse,
 };
-use pyxis_proto::{FileId, Tag, hex, path};
+use pyxis_proto::api::shares::ShareParam;
+use pyxis_proto::{ChunkId, FileId, Tag, hex, path};
 use serde::Deserialize;
 
 use super::extract::{Body, Query};
 use crate::State;
+use crate::acl::Tree;
 use crate::auth::AuthUser;
 use crate::db::catalog::{CatalogError, CommitItem, DIR, ListedRow, VersionRow};
 use crate::error::{ApiError, ApiResult};
@@ -68,7 +70,52 @@ fn entry(r: ListedRow) -> Entry {
             (Some(file_id), Some(tag)) => Some(EntryBinding { file_id, tag }),
             _ => None,
         },
+        share_key: None,
     }
+}
+
+/// Entries from rows; read through a share, each file with its version's
+/// share wrap.
+async fn entries(state: &State, tree: &Tree, rows: Vec<ListedRow>) -> ApiResult<Vec<Entry>> {
+    let Some(share) = &tree.share else { return Ok(rows.into_iter().map(entry).collect()) };
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.version_id).collect();
+    let mut keys = state.db.share_keys(share.id, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let key = r.version_id.and_then(|v| keys.remove(&v));
+            Entry { share_key: key, ..entry(r) }
+        })
+        .collect())
+}
+
+/// A version read through a share gets its share wrap.
+async fn with_share_keys(
+    state: &State,
+    tree: &Tree,
+    mut files: Vec<(i64, FileVersion)>,
+) -> ApiResult<Vec<FileVersion>> {
+    if let Some(share) = &tree.share {
+        let ids: Vec<i64> = files.iter().map(|(id, _)| *id).collect();
+        let mut keys = state.db.share_keys(share.id, &ids).await?;
+        for (id, fv) in &mut files {
+            fv.share_key = keys.remove(id);
+        }
+    }
+    Ok(files.into_iter().map(|(_, fv)| fv).collect())
+}
+
+fn file_version(path: String, v: VersionRow, chunks: Vec<ChunkId>) -> (i64, FileVersion) {
+    let fv = FileVersion {
+        path,
+        info: version_info(&v),
+        binding: version_binding(&v),
+        manifest: v.manifest,
+        wrapped_key: v.wrapped_key,
+        chunks,
+        share_key: None,
+    };
+    (v.id, fv)
 }
 
 /// A stored version's binding, as it came from its writer.
@@ -110,14 +157,18 @@ fn root() -> Entry {
         content_hash: None,
         committed_at: 0,
         binding: None,
+        share_key: None,
     }
 }
 
-async fn stat_entry(state: &State, user: i64, p: &str) -> ApiResult<Entry> {
+async fn stat_entry(state: &State, tree: &Tree, p: &str) -> ApiResult<Entry> {
+    tree.read(p)?;
     if p == "/" {
         return Ok(root());
     }
-    state.db.stat(user, p).await?.map(entry).ok_or_else(|| ApiError::from(CatalogError::NotFound(p.to_owned())))
+    let row =
+        state.db.stat(tree.owner, p).await?.ok_or_else(|| ApiError::from(CatalogError::NotFound(p.to_owned())))?;
+    Ok(entries(state, tree, vec![row]).await?.pop().expect("one entry"))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -138,41 +189,41 @@ pub struct PathQuery {
 }
 
 /// Lists a directory (or, for a file, the file itself), a page at a time.
-#[utoipa::path(get, path = "/v1/list", params(ListQuery), responses((status = 200, body = ListResponse)), tag = "catalog")]
+#[utoipa::path(get, path = "/v1/list", params(ListQuery, ShareParam), responses((status = 200, body = ListResponse)), tag = "catalog")]
 pub async fn list(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: Tree,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<ListResponse>> {
     let p = path::normalize_existing(q.path.as_deref().unwrap_or("/"))?;
-    let e = stat_entry(&state, user.id, &p).await?;
+    let e = stat_entry(&state, &tree, &p).await?;
     if e.kind == EntryKind::File {
         return Ok(Json(ListResponse { entries: vec![e], next: None }));
     }
     let limit = q.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
-    let rows = state.db.list(user.id, &p, q.recursive, q.after.as_deref().unwrap_or(""), limit).await?;
+    let rows = state.db.list(tree.owner, &p, q.recursive, q.after.as_deref().unwrap_or(""), limit).await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.path.clone())).flatten();
-    Ok(Json(ListResponse { entries: rows.into_iter().map(entry).collect(), next }))
+    Ok(Json(ListResponse { entries: entries(&state, &tree, rows).await?, next }))
 }
 
-#[utoipa::path(get, path = "/v1/stat", params(PathQuery), responses((status = 200, body = Entry)), tag = "catalog")]
-pub async fn stat(StateX(state): StateX<State>, user: AuthUser, Query(q): Query<PathQuery>) -> ApiResult<Json<Entry>> {
+#[utoipa::path(get, path = "/v1/stat", params(PathQuery, ShareParam), responses((status = 200, body = Entry)), tag = "catalog")]
+pub async fn stat(StateX(state): StateX<State>, tree: Tree, Query(q): Query<PathQuery>) -> ApiResult<Json<Entry>> {
     let p = path::normalize_existing(&q.path)?;
-    Ok(Json(stat_entry(&state, user.id, &p).await?))
+    Ok(Json(stat_entry(&state, &tree, &p).await?))
 }
 
-#[utoipa::path(get, path = "/v1/versions", params(PathQuery), responses((status = 200, body = VersionsResponse)), tag = "catalog")]
+#[utoipa::path(get, path = "/v1/versions", params(PathQuery, ShareParam), responses((status = 200, body = VersionsResponse)), tag = "catalog")]
 pub async fn versions(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: Tree,
     Query(q): Query<PathQuery>,
 ) -> ApiResult<Json<VersionsResponse>> {
     let p = path::normalize_existing(&q.path)?;
-    let e = stat_entry(&state, user.id, &p).await?;
+    let e = stat_entry(&state, &tree, &p).await?;
     if e.kind == EntryKind::Dir {
         return Err(CatalogError::IsDirectory(p).into());
     }
-    let versions = state.db.versions(user.id, &p).await?;
+    let versions = state.db.versions(tree.owner, &p).await?;
     Ok(Json(VersionsResponse {
         path: p,
         current: e.version.unwrap_or(0),
@@ -181,58 +232,43 @@ pub async fn versions(
 }
 
 /// Current (or given) versions of files with their sealed manifests.
-#[utoipa::path(post, path = "/v1/files/read", request_body = ReadRequest, responses((status = 200, body = ReadResponse)), tag = "catalog")]
+#[utoipa::path(post, path = "/v1/files/read", params(ShareParam), request_body = ReadRequest, responses((status = 200, body = ReadResponse)), tag = "catalog")]
 pub async fn read(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: Tree,
     Body(req): Body<ReadRequest>,
 ) -> ApiResult<Json<ReadResponse>> {
     if req.paths.len() > MAX_COMMIT || (req.version.is_some() && req.paths.len() != 1) {
         return Err(ApiError::bad_request("bad_request", "up to 10000 paths, and a version only with one path"));
     }
     let paths: Vec<String> = req.paths.iter().map(|p| path::normalize_existing(p)).collect::<Result<_, _>>()?;
+    for p in &paths {
+        tree.read(p)?;
+    }
     if req.version.is_none() {
         // The common case, a batch of current versions: two queries in all.
-        let mut found: std::collections::HashMap<String, FileVersion> = state
+        let mut found: std::collections::HashMap<String, (i64, FileVersion)> = state
             .db
-            .read_current(user.id, &paths)
+            .read_current(tree.owner, &paths)
             .await?
             .into_iter()
-            .map(|(p, v, chunks)| {
-                let fv = FileVersion {
-                    path: p.clone(),
-                    info: version_info(&v),
-                    binding: version_binding(&v),
-                    manifest: v.manifest,
-                    wrapped_key: v.wrapped_key,
-                    chunks,
-                };
-                (p, fv)
-            })
+            .map(|(p, v, chunks)| (p.clone(), file_version(p, v, chunks)))
             .collect();
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
             match found.remove(&p) {
                 Some(f) => files.push(f),
-                None => return Err(missing(&state, user.id, p, None).await),
+                None => return Err(missing(&state, tree.owner, p, None).await),
             }
         }
-        return Ok(Json(ReadResponse { files }));
+        return Ok(Json(ReadResponse { files: with_share_keys(&state, &tree, files).await? }));
     }
     let p = paths.into_iter().next().expect("one path with a version");
-    let Some((v, chunks)) = state.db.read_version(user.id, &p, req.version).await? else {
-        return Err(missing(&state, user.id, p, req.version).await);
+    let Some((v, chunks)) = state.db.read_version(tree.owner, &p, req.version).await? else {
+        return Err(missing(&state, tree.owner, p, req.version).await);
     };
-    Ok(Json(ReadResponse {
-        files: vec![FileVersion {
-            path: p,
-            info: version_info(&v),
-            binding: version_binding(&v),
-            manifest: v.manifest,
-            wrapped_key: v.wrapped_key,
-            chunks,
-        }],
-    }))
+    let files = vec![file_version(p, v, chunks)];
+    Ok(Json(ReadResponse { files: with_share_keys(&state, &tree, files).await? }))
 }
 
 /// Why a path has nothing to read: it is a directory, or not there.
@@ -253,9 +289,10 @@ async fn missing(state: &State, user: i64, p: String, version: Option<i64>) -> A
               (status = 413, body = pyxis_proto::api::ErrorBody)), tag = "catalog")]
 pub async fn commit(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: Tree,
     Body(req): Body<CommitRequest>,
 ) -> ApiResult<Json<CommitResponse>> {
+    let user = tree.write()?;
     if req.files.len() > MAX_COMMIT {
         return Err(ApiError::bad_request(
             "batch_too_large",
@@ -264,6 +301,11 @@ pub async fn commit(
     }
     let mut seen = HashSet::new();
     let mut items = Vec::with_capacity(req.files.len());
+    let shares = if req.files.iter().any(|f| !f.share_keys.is_empty()) {
+        state.db.shares(user, true).await?
+    } else {
+        Vec::new()
+    };
     for f in req.files {
         let p = path::normalize(&f.path)?;
         if p == "/" {
@@ -288,6 +330,13 @@ pub async fn commit(
             }
             Some(b) => Some(stored_binding(b).ok_or_else(|| bad("a binding needs an entry tag".into()))?),
         };
+        let mut share_keys = Vec::with_capacity(f.share_keys.len());
+        for w in f.share_keys {
+            if !shares.iter().any(|s| s.id == w.share && path::is_within(&p, &s.path)) {
+                return Err(bad(format!("share {} is not one of yours that covers this path", w.share)));
+            }
+            share_keys.push((w.share, w.wrapped));
+        }
         items.push(CommitItem {
             path: p,
             size,
@@ -298,9 +347,10 @@ pub async fn commit(
             chunks,
             expect: f.expect,
             binding,
+            share_keys,
         });
     }
-    let seqs = state.db.commit(user.id, &items).await?;
+    let seqs = state.db.commit(user, &items).await?;
     let files = items
         .into_iter()
         .zip(seqs)
@@ -310,25 +360,19 @@ pub async fn commit(
 }
 
 #[utoipa::path(post, path = "/v1/mkdir", request_body = MkdirRequest, responses((status = 200, body = Entry)), tag = "catalog")]
-pub async fn mkdir(
-    StateX(state): StateX<State>,
-    user: AuthUser,
-    Body(req): Body<MkdirRequest>,
-) -> ApiResult<Json<Entry>> {
+pub async fn mkdir(StateX(state): StateX<State>, tree: Tree, Body(req): Body<MkdirRequest>) -> ApiResult<Json<Entry>> {
+    let user = tree.write()?;
     let p = path::normalize(&req.path)?;
     if p == "/" {
         return if req.parents { Ok(Json(root())) } else { Err(CatalogError::Exists(p).into()) };
     }
-    state.db.mkdir(user.id, &p, req.parents).await?;
-    Ok(Json(stat_entry(&state, user.id, &p).await?))
+    state.db.mkdir(user, &p, req.parents).await?;
+    Ok(Json(stat_entry(&state, &tree, &p).await?))
 }
 
 #[utoipa::path(post, path = "/v1/move", request_body = MoveRequest, responses((status = 200, body = Entry)), tag = "catalog")]
-pub async fn rename(
-    StateX(state): StateX<State>,
-    user: AuthUser,
-    Body(req): Body<MoveRequest>,
-) -> ApiResult<Json<Entry>> {
+pub async fn rename(StateX(state): StateX<State>, tree: Tree, Body(req): Body<MoveRequest>) -> ApiResult<Json<Entry>> {
+    let user = tree.write()?;
     let (from, to) = (path::normalize_existing(&req.from)?, path::normalize(&req.to)?);
     if from == "/" || to == "/" {
         return Err(ApiError::bad_request("bad_path", "the root cannot be moved or replaced"));
@@ -338,45 +382,48 @@ pub async fn rename(
         // Names stored before today's rules move too: existing-name rules.
         tags.push((path::normalize_existing(&t.path)?, t.tag.0.to_vec()));
     }
-    state.db.rename(user.id, &from, &to, &tags).await?;
-    Ok(Json(stat_entry(&state, user.id, &to).await?))
+    state.db.rename(user, &from, &to, &tags).await?;
+    Ok(Json(stat_entry(&state, &tree, &to).await?))
 }
 
 #[utoipa::path(post, path = "/v1/remove", request_body = RemoveRequest, responses((status = 200, body = RemoveResponse)), tag = "catalog")]
 pub async fn remove(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: Tree,
     Body(req): Body<RemoveRequest>,
 ) -> ApiResult<Json<RemoveResponse>> {
+    let user = tree.write()?;
     let p = path::normalize_existing(&req.path)?;
     let grace = state.opts.durability.deleted_grace.as_millis() as i64;
-    let (files, dirs) = state.db.remove(user.id, &p, req.recursive, grace).await?;
+    let (files, dirs) = state.db.remove(user, &p, req.recursive, grace).await?;
     Ok(Json(RemoveResponse { files, dirs }))
 }
 
 #[utoipa::path(post, path = "/v1/restore", request_body = RestoreRequest, responses((status = 200, body = Entry)), tag = "catalog")]
 pub async fn restore(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: Tree,
     Body(req): Body<RestoreRequest>,
 ) -> ApiResult<Json<Entry>> {
+    let user = tree.write()?;
     let p = path::normalize_existing(&req.path)?;
     // The server cannot bind: a restore of a bound file is the client's
     // (read the old version, commit it as the next one).
-    if state.db.stat(user.id, &p).await?.is_some_and(|e| e.entry_tag.is_some()) {
+    if state.db.stat(user, &p).await?.is_some_and(|e| e.entry_tag.is_some()) {
         return Err(CatalogError::BindingRequired { path: p, bound: 1, tags: 0 }.into());
     }
-    state.db.restore(user.id, &p, req.version).await?;
-    Ok(Json(stat_entry(&state, user.id, &p).await?))
+    state.db.restore(user, &p, req.version).await?;
+    Ok(Json(stat_entry(&state, &tree, &p).await?))
 }
 
 /// Bindings for versions written before them (`pyxis upgrade`).
 #[utoipa::path(post, path = "/v1/bind", request_body = BindRequest, responses((status = 200, body = BindResponse)), tag = "catalog")]
 pub async fn bind(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: Tree,
     Body(req): Body<BindRequest>,
 ) -> ApiResult<Json<BindResponse>> {
+    let user = tree.write()?;
     let mut items = Vec::with_capacity(req.files.len());
     for f in req.files {
         let p = path::normalize_existing(&f.path)?;
@@ -389,7 +436,7 @@ pub async fn bind(
         };
         items.push((p, f.version, b));
     }
-    Ok(Json(BindResponse { bound: state.db.bind(user.id, &items).await? }))
+    Ok(Json(BindResponse { bound: state.db.bind(user, &items).await? }))
 }
 
 #[utoipa::path(get, path = "/v1/quota", responses((status = 200, body = UserInfo)), tag = "catalog")]

@@ -283,20 +283,28 @@ pub async fn abandon(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/v1/chunks/locate", request_body = LocateRequest,
+#[utoipa::path(post, path = "/v1/chunks/locate", params(pyxis_proto::api::shares::ShareParam), request_body = LocateRequest,
     responses((status = 200, body = LocateResponse)), tag = "chunks")]
 pub async fn locate(
     StateX(state): StateX<State>,
-    user: AuthUser,
+    tree: crate::acl::Tree,
     Body(req): Body<LocateRequest>,
 ) -> ApiResult<Json<LocateResponse>> {
     check_batch(req.ids.len())?;
+    // Through a share: only chunks that versions under the shared path use.
+    let shared = match &tree.share {
+        Some(s) => Some(state.db.shared_chunks(tree.owner, &s.path, &req.ids).await?),
+        None => None,
+    };
     let mut chunks = Vec::with_capacity(req.ids.len());
     let mut seen = HashSet::new();
     for id in req.ids.iter().filter(|id| seen.insert(**id)) {
+        if shared.as_ref().is_some_and(|ok| !ok.contains(id)) {
+            return Err(ApiError::not_found("no_chunk", format!("chunk {id} is not in what is shared with you")));
+        }
         let row = state
             .db
-            .chunk(user.id, id)
+            .chunk(tree.owner, id)
             .await?
             .filter(|c| c.state == STORED)
             .ok_or_else(|| ApiError::not_found("no_chunk", format!("chunk {id} is not stored for this user")))?;
@@ -304,7 +312,7 @@ pub async fn locate(
         let size = shard_len(row.blob_len as u32, scheme);
         let mut shards: Vec<ShardTarget> = state
             .db
-            .chunk_shards(user.id, id)
+            .chunk_shards(tree.owner, id)
             .await?
             .into_iter()
             .filter(|s| s.remote_state == ONLINE && s.state == 1 && s.proof > 0)

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod extract;
 pub mod password;
 pub mod remotes;
+pub mod shares;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -73,7 +74,8 @@ pub fn router(state: State) -> Router {
             .route("/v1/commit", post(catalog::commit))
             // A directory rename carries a new entry tag for every file under it.
             .route("/v1/move", post(catalog::rename))
-            .route("/v1/bind", post(catalog::bind)),
+            .route("/v1/bind", post(catalog::bind))
+            .route("/v1/shares/keys", post(shares::keys)),
         limit::CATALOG,
     );
     let rest = sized(
@@ -87,6 +89,9 @@ pub fn router(state: State) -> Router {
             .route("/v1/admin/users/disable", post(admin::disable_user))
             .route("/v1/quota", get(catalog::quota))
             .route("/v1/network", get(chunks::network))
+            .route("/v1/users/key", get(shares::user_key))
+            .route("/v1/shares", get(shares::list).post(shares::create))
+            .route("/v1/shares/remove", post(shares::remove))
             .route("/v1/list", get(catalog::list))
             .route("/v1/stat", get(catalog::stat))
             .route("/v1/versions", get(catalog::versions))

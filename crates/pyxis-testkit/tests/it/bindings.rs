@@ -238,7 +238,7 @@ async fn moves_and_restores_by_the_client_pass_and_the_servers_own_do_not() {
     let uid = alice.api().whoami().await.unwrap().id;
     let db = &c.server().state().db;
     let head = pyxis_client::binding::verify_entry(
-        &c.keyring("alice").unwrap(),
+        &pyxis_client::binding::Opener::own(c.keyring("alice").unwrap()),
         &Default::default(),
         &alice.api().stat("/archive/a.txt").await.unwrap(),
     )

@@ -109,6 +109,7 @@ async fn bad_paths_are_rejected_by_client_and_server() {
             chunks: vec![],
             expect: None,
             binding: None,
+            share_keys: vec![],
         };
         let e = a.api().commit(&CommitRequest { files: vec![file] }).await.unwrap_err();
         assert_eq!(code(&e), "bad_path", "{bad:?}: {e}");
@@ -150,6 +151,7 @@ async fn another_users_files_are_out_of_reach() {
         chunks: file.chunks,
         expect: None,
         binding: None,
+        share_keys: vec![],
     };
     let e = bob.api().commit(&CommitRequest { files: vec![commit] }).await.unwrap_err();
     assert_eq!(code(&e), "missing_chunk", "{e}");

@@ -83,6 +83,7 @@ async fn the_server_refuses_nfd_and_hidden_characters_with_bad_path() {
             chunks: vec![],
             expect: None,
             binding: None,
+            share_keys: vec![],
         };
         let (status, code, _) = refusal(api.commit(&CommitRequest { files: vec![file] }).await.unwrap_err());
         assert_eq!((status, code.as_str()), (400, "bad_path"), "{bad:?}");
@@ -142,9 +143,10 @@ async fn names_stored_before_the_rules_can_be_read_renamed_and_removed() {
     // it is refused as tampering).
     let keys = c.keyring("alice").unwrap();
     let seen = pyxis_client::binding::Seen::default();
+    let opener = pyxis_client::binding::Opener::own(keys.clone());
     for (from, to) in [("/old/f", rlo), ("/old/g", nfd.as_str())] {
         let head =
-            pyxis_client::binding::verify_entry(&keys, &seen, &a.api().stat(from).await.unwrap()).unwrap().unwrap();
+            pyxis_client::binding::verify_entry(&opener, &seen, &a.api().stat(from).await.unwrap()).unwrap().unwrap();
         let tag = pyxis_client::binding::rebind_entry(&keys, to, &head).unwrap();
         c.server().state().db.rename(uid, from, to, &[(to.to_owned(), tag.0.to_vec())]).await.unwrap();
     }

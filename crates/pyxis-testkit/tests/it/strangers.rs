@@ -95,6 +95,7 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
             chunks: vec![id],
             expect: None,
             binding: None,
+            share_keys: vec![],
         }],
     };
     assert_eq!(code(mallory.api().commit(&commit).await.unwrap_err()), "missing_chunk");

@@ -26,6 +26,8 @@ pub struct ListedRow {
     pub committed_at: Option<i64>,
     pub file_id: Option<Vec<u8>>,
     pub entry_tag: Option<Vec<u8>>,
+    /// The current version's id (files only).
+    pub version_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -72,6 +74,8 @@ pub struct CommitItem {
     pub chunks: Vec<ChunkId>,
     pub expect: Option<i64>,
     pub binding: Option<Binding>,
+    /// `(share id, share wrap)` for the new version.
+    pub share_keys: Vec<(i64, Vec<u8>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +108,7 @@ pub enum CatalogError {
 }
 
 /// `(lower, upper)` bounds of the strict descendants of `dir`.
-fn descendants(dir: &str) -> (String, String) {
+pub(crate) fn descendants(dir: &str) -> (String, String) {
     if dir == "/" { ("/".to_owned(), "0".to_owned()) } else { (format!("{dir}/"), format!("{dir}0")) }
 }
 
@@ -121,7 +125,7 @@ fn ancestors(p: &str) -> Vec<&str> {
 }
 
 const LIST_SELECT: &str = "SELECT e.path, e.kind, v.size, v.mtime, v.seq, v.content_hash, v.created_at AS committed_at, \
-     v.file_id, e.entry_tag \
+     v.file_id, e.entry_tag, e.current_version AS version_id \
      FROM entries e LEFT JOIN versions v ON v.id = e.current_version";
 
 /// Runs the transactional body once per backend (the macro duplicates it with

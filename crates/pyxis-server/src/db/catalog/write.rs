@@ -149,6 +149,19 @@ impl Db {
                             .execute(&mut *tx)
                             .await?;
                     }
+                    for (share, wrapped) in &it.share_keys {
+                        // Only a share of the committer's (the route checked it covers the path).
+                        sqlx::query(
+                            "INSERT INTO share_keys (share_id, version_id, wrapped) \
+                             SELECT id, $2, $3 FROM shares WHERE id = $1 AND owner_id = $4",
+                        )
+                        .bind(share)
+                        .bind(version_id)
+                        .bind(wrapped)
+                        .bind(user)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     sqlx::query("UPDATE entries SET current_version = $1, updated_at = $2, entry_tag = $3 WHERE id = $4")
                         .bind(version_id)
                         .bind(now)
@@ -351,6 +364,7 @@ impl Db {
             // The server cannot bind: a restore made here is unbound, and
             // clients say so (they restore by committing, and re-bind).
             binding: None,
+            share_keys: Vec::new(),
         };
         Ok(self.commit(user, std::slice::from_ref(&item)).await?[0].0)
     }
