@@ -17,7 +17,7 @@ use crate::binding::{Head, NewVersion, verify_entry};
 use crate::error::{ClientError, Result};
 use crate::plan::Skipped;
 use crate::put::FileDone;
-use crate::share::{OwnedShare, owned_shares, wraps_for};
+use crate::share::{OwnedShare, wraps_for};
 use crate::upload::Ctx;
 
 /// Files per commit request.
@@ -54,6 +54,7 @@ fn seal(keys: &Keyring, shares: &[OwnedShare], f: FileDone, head: Option<&Head>)
         expect: Some(expect),
         binding: Some(binding),
         share_keys,
+        new_version: false,
     })
 }
 
@@ -175,9 +176,11 @@ async fn refresh_heads(
 /// committed, how many of those were unchanged, and those that failed.
 pub async fn commit_loop(
     ctx: &Arc<Ctx>,
+    shares: &[OwnedShare],
     mut heads: HashMap<String, Head>,
     mut done: mpsc::Receiver<FileDone>,
     mut mark: watch::Receiver<u64>,
+    new_versions: bool,
 ) -> Result<(u64, u64, Vec<Skipped>)> {
     let mut pending: VecDeque<FileDone> = VecDeque::new();
     let mut batch: Vec<CommitFile> = Vec::new();
@@ -185,8 +188,6 @@ pub async fn commit_loop(
     let mut since = Instant::now();
     let (mut committed, mut unchanged, mut failed) = (0u64, 0u64, Vec::new());
     let mut batch_bytes = 0usize;
-    // New versions under a path this user shares get a wrap for each share.
-    let shares = owned_shares(ctx).await?;
     loop {
         let ready = pending.front().is_some_and(|f| f.max_seq <= *mark.borrow());
         if !ready && (open || (uploading && !pending.is_empty())) {
@@ -204,7 +205,9 @@ pub async fn commit_loop(
         while !full(&batch, batch_bytes) && pending.front().is_some_and(|f| f.max_seq <= stored) {
             let f = pending.pop_front().expect("front exists");
             let head = heads.get(&f.dst);
-            let sealed = seal(&ctx.keys, &shares, f, head)?;
+            // New versions under a path this user shares get a wrap for each share.
+            let mut sealed = seal(&ctx.keys, shares, f, head)?;
+            sealed.new_version = new_versions;
             // Base64 manifest and key, hex chunk ids, the path and field names.
             batch_bytes += sealed.manifest.len() * 4 / 3 + sealed.chunks.len() * 67 + sealed.path.len() + 256;
             batch.push(sealed);
@@ -216,7 +219,7 @@ pub async fn commit_loop(
             let mut files = std::mem::take(&mut batch);
             let mut answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
             if answer.as_ref().is_err_and(|e| e.code() == Some("version_conflict")) {
-                failed.extend(refresh_heads(ctx, &shares, &mut heads, &mut files).await?);
+                failed.extend(refresh_heads(ctx, shares, &mut heads, &mut files).await?);
                 answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
             }
             match answer {

@@ -53,23 +53,6 @@ pub async fn rename(ctx: &Ctx, from: &str, to: &str) -> Result<Entry> {
     let moved = ctx.api.rename_bound(&from, &to, tags).await?;
     ctx.seen.moved(files);
     ctx.seen.save()?;
-    // Moved into a directory this user shares: its grantees get the keys.
-    // (A share names a path: moving a shared directory itself ends access
-    // through it, as docs/SECURITY.md says.)
-    let within = pyxis_proto::path::is_within;
-    for s in crate::share::owned_shares(ctx).await? {
-        if within(&to, &s.info.path) && !within(&from, &s.info.path) {
-            match crate::share::wrap_current(ctx, &s, &to).await {
-                Ok((_, skipped)) if skipped.is_empty() => {}
-                Ok((_, skipped)) => {
-                    tracing::warn!(share = s.info.id, first = ?skipped[0], "some moved files not shared")
-                }
-                Err(e) => {
-                    tracing::warn!(share = s.info.id, error = %e, "moved files not shared; run `pyxis share` again")
-                }
-            }
-        }
-    }
     Ok(moved)
 }
 
@@ -136,6 +119,7 @@ pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
         expect: Some(expect),
         binding: Some(binding),
         share_keys,
+        new_version: false,
     };
     let r = ctx.api.commit(&CommitRequest { files: vec![commit] }).await?;
     match r.files.as_slice() {

@@ -25,13 +25,14 @@ pub mod share;
 pub mod transfer;
 pub mod unchanged;
 pub mod upload;
+mod view;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use pyxis_core::chunker::ChunkerParams;
-use pyxis_proto::api::catalog::{Entry, EntryKind};
+use pyxis_proto::api::catalog::EntryKind;
 use tokio::sync::Semaphore;
 
 pub use crate::api::Api;
@@ -202,7 +203,9 @@ impl Client {
 
     /// Moves a file or a directory, re-binding what it moves (`pyxis mv`).
     pub async fn rename(&self, from: &str, to: &str) -> Result<pyxis_proto::api::catalog::Entry> {
-        edit::rename(&self.ctx, from, to).await
+        let moved = edit::rename(&self.ctx, from, to).await?;
+        self.share_moved(from, &moved.path).await;
+        Ok(moved)
     }
 
     /// Removes a path and remembers what was removed (`pyxis rm`).
@@ -268,95 +271,5 @@ impl Client {
         self.locations.save();
         ctx.seen.save()?;
         result
-    }
-
-    /// The context a path is read in, and the path in its owner's tree:
-    /// this account's own, or (`@OWNER/PATH`) a share's.
-    async fn view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
-        let Some(shared) = share::parse_shared(path) else {
-            return Ok((self.ctx.clone(), pyxis_proto::path::normalize_existing(path)?));
-        };
-        let (owner, path) = shared?;
-        let tree = share::open_shared(&self.ctx, &self.pins, &self.username, &owner, &path).await?;
-        // Its own memory file: the owner's paths are not this account's.
-        let file = self.seen_file.as_ref().map(|f| {
-            let tag = blake3::hash(format!("{owner}\0{}", tree.info.path).as_bytes()).to_hex();
-            f.with_extension(format!("share-{}.json", &tag[..16]))
-        });
-        let seen = binding::Seen::load(file)?;
-        // Shared files are bound: a legacy one cannot be shared.
-        seen.set_strict(true);
-        Ok((Arc::new(self.ctx.through_share(tree, seen)), path))
-    }
-
-    /// Lists `path` (`@OWNER/PATH` for a share), every page, each entry
-    /// checked against its binding: returns those shown and those refused
-    /// (with why). Shared entries are named `@OWNER/PATH`.
-    pub async fn list(&self, path: &str, recursive: bool) -> Result<(Vec<Entry>, Vec<(String, String)>)> {
-        let (ctx, p) = self.view(path).await?;
-        let entries = ctx.api.list_all(&p, recursive, 10_000_000).await?;
-        let mut shown = Vec::with_capacity(entries.len());
-        let mut refused = Vec::new();
-        for e in entries {
-            match binding::verify_entry(&ctx.opener, &ctx.seen, &e) {
-                Ok(_) => shown.push(self.named(&ctx, e)),
-                Err(err) => refused.push((self.named(&ctx, e).path, err.to_string())),
-            }
-        }
-        ctx.seen.save()?;
-        Ok((shown, refused))
-    }
-
-    /// One entry (`@OWNER/PATH` for a share), checked against its binding.
-    pub async fn stat(&self, path: &str) -> Result<Entry> {
-        let (ctx, p) = self.view(path).await?;
-        let e = ctx.api.stat(&p).await?;
-        binding::verify_entry(&ctx.opener, &ctx.seen, &e)?;
-        ctx.seen.save()?;
-        Ok(self.named(&ctx, e))
-    }
-
-    /// A file's versions (`@OWNER/PATH` for a share).
-    pub async fn versions(&self, path: &str) -> Result<pyxis_proto::api::catalog::VersionsResponse> {
-        let (ctx, p) = self.view(path).await?;
-        let mut v = ctx.api.versions(&p).await?;
-        if v.path != p {
-            return Err(ClientError::Tampered { path: p, why: format!("the server answered for {:?}", v.path) });
-        }
-        if let binding::Opener::Shared(t) = &ctx.opener {
-            v.path = format!("@{}{}", t.info.owner, v.path);
-        }
-        Ok(v)
-    }
-
-    /// An entry as shown: a shared one under `@OWNER`.
-    fn named(&self, ctx: &upload::Ctx, mut e: Entry) -> Entry {
-        if let binding::Opener::Shared(t) = &ctx.opener {
-            e.path = format!("@{}{}", t.info.owner, e.path);
-            e.share_key = None;
-        }
-        e
-    }
-
-    /// Shares `path` with `grantee` to read (`pyxis share`).
-    pub async fn share(&self, path: &str, grantee: &str, fingerprint: Option<&str>) -> Result<share::ShareReport> {
-        share::share(&self.ctx, &self.pins, &self.username, path, grantee, fingerprint).await
-    }
-
-    /// Ends a share (`pyxis unshare`).
-    pub async fn unshare(&self, path: &str, grantee: &str) -> Result<()> {
-        share::unshare(&self.ctx, path, grantee).await
-    }
-
-    /// What this user shares, and what is shared with this user.
-    pub async fn shares(&self) -> Result<pyxis_proto::api::shares::SharesResponse> {
-        self.ctx.api.shares().await
-    }
-
-    /// Pins the key the server hands out for `user` if its fingerprint is
-    /// `fingerprint` (`pyxis trust`).
-    pub async fn trust(&self, user: &str, fingerprint: &str) -> Result<()> {
-        let served = self.ctx.api.user_key(user).await?;
-        self.pins.trust(user, &served.public_key, fingerprint)
     }
 }

@@ -53,6 +53,10 @@ pub struct Plan {
     /// Files not put because what the catalog shows at their path was
     /// refused (a binding that does not verify): reported as failed.
     pub refused: Vec<Skipped>,
+    /// Make a new version of every file, even one whose content, size and
+    /// mtime are the current version's (a share re-packs files: same
+    /// content, new chunks).
+    pub new_versions: bool,
 }
 
 impl Plan {
@@ -72,7 +76,7 @@ impl Plan {
         self.inline.len() + self.packed.len() + self.big.len()
     }
 
-    fn add(&mut self, p: Planned) {
+    pub(crate) fn add(&mut self, p: Planned) {
         self.bytes += p.size;
         if p.size <= INLINE_MAX {
             self.inline.push(p);

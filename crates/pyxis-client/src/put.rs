@@ -94,11 +94,17 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, mut plan: Plan) -> Result<P
     // must not leave its uploads running, storing shards nobody commits.
     let uploader = AbortOnDropHandle::new(tokio::spawn(upload::run(ctx.clone(), jobs_rx, mark_tx)));
     let keys = (*ctx.keys).clone();
+    // Small files are packed together only with files their owner shares
+    // with the same people: a grantee must get no byte of another file.
+    let shares = crate::share::owned_shares(&ctx).await?;
+    let domains: Vec<String> = shares.iter().map(|s| s.info.path.clone()).collect();
+    let new_versions = plan.new_versions;
     let skipped = plan.skipped.clone();
     let refused = std::mem::take(&mut plan.refused);
     let unchanged_unread = plan.unchanged;
-    let producer = tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &jobs_tx, &done_tx, &progress));
-    let committed = crate::commit::commit_loop(&ctx, heads, done_rx, mark_rx).await;
+    let producer =
+        tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &domains, &jobs_tx, &done_tx, &progress));
+    let committed = crate::commit::commit_loop(&ctx, &shares, heads, done_rx, mark_rx, new_versions).await;
     let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
     let uploaded = uploader.await.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))?;
     uploaded?;
@@ -122,6 +128,7 @@ fn produce(
     keys: &Keyring,
     params: ChunkerParams,
     plan: Plan,
+    shared: &[String],
     jobs: &mpsc::Sender<ChunkJob>,
     done: &mpsc::Sender<FileDone>,
     progress: &Progress,
@@ -154,7 +161,9 @@ fn produce(
             Err(e) => failed.push(Skipped { path: f.dst.clone(), error: e }),
         }
     }
-    produce_packed(keys, params, &plan.packed, jobs, &mut seq, progress, &mut failed, &send_done)?;
+    for group in pack_groups(&plan.packed, shared) {
+        produce_packed(keys, params, group, jobs, &mut seq, progress, &mut failed, &send_done)?;
+    }
     for f in &plan.big {
         match produce_big(keys, params, f, jobs, &mut seq, progress) {
             Ok(fd) => send_done(fd)?,
@@ -163,6 +172,25 @@ fn produce(
         }
     }
     Ok(failed)
+}
+
+/// Runs of consecutive files (in path order) that the same shares cover:
+/// each is packed as a stream of its own, so no chunk mixes a shared file
+/// with one its grantees may not read.
+fn pack_groups<'a>(files: &'a [Planned], shared: &[String]) -> Vec<&'a [Planned]> {
+    let domain =
+        |f: &Planned| -> Vec<bool> { shared.iter().map(|s| pyxis_proto::path::is_within(&f.dst, s)).collect() };
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for i in 1..=files.len() {
+        if i == files.len() || domain(&files[i]) != domain(&files[start]) {
+            if i > start {
+                groups.push(&files[start..i]);
+            }
+            start = i;
+        }
+    }
+    groups
 }
 
 fn read_small(f: &Planned) -> std::result::Result<Vec<u8>, String> {

@@ -45,6 +45,9 @@ pub async fn share(g: &Global, a: ShareArgs) -> anyhow::Result<()> {
         }
         let again = if r.existed { " (again)" } else { "" };
         println!("shared {} with {}{again}: {} versions readable", shown(&r.path), r.grantee, r.versions);
+        if r.repacked > 0 {
+            println!("stored {} small files again, apart from files you do not share with them", r.repacked);
+        }
         if r.newly_pinned {
             println!(
                 "pinned {}'s key, fingerprint {}: compare it with theirs (`pyxis whoami --fingerprint`)",

@@ -173,6 +173,10 @@ pub struct CommitFile {
     /// shares that covers the path (so a grantee can read it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub share_keys: Vec<super::shares::ShareWrap>,
+    /// Make a new version even if content, size and mtime equal the current
+    /// version's (the same content in new chunks: a share re-packs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_version: bool,
 }
 
 /// `POST /v1/commit`: all files become visible at once, or none does.

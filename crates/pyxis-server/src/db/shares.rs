@@ -148,9 +148,12 @@ impl Db {
         Ok(out)
     }
 
-    /// Which of `ids` (chunks of `owner`) a version under `dir` of the
-    /// owner's tree uses: the chunks a grantee of that share may locate.
-    pub async fn shared_chunks(&self, owner: i64, dir: &str, ids: &[ChunkId]) -> sqlx::Result<HashSet<ChunkId>> {
+    /// Which of `ids` (chunks of the share's owner) a version under the
+    /// shared path uses *and* the share has keys for: the chunks its grantee
+    /// may locate (not those of older versions, which may have been packed
+    /// with files the grantee may not read).
+    pub async fn shared_chunks(&self, share: &ShareRow, ids: &[ChunkId]) -> sqlx::Result<HashSet<ChunkId>> {
+        let (owner, dir) = (share.owner_id, share.path.as_str());
         let (lo, hi) = descendants(dir);
         let mut out = HashSet::new();
         for id in ids {
@@ -160,6 +163,7 @@ impl Db {
                     sqlx::query_scalar(
                         "SELECT vc.version_id FROM version_chunks vc JOIN versions v ON v.id = vc.version_id \
                          JOIN entries e ON e.id = v.entry_id \
+                         JOIN share_keys sk ON sk.version_id = v.id AND sk.share_id = $6 \
                          WHERE vc.user_id = $1 AND vc.chunk_id = $2 AND e.user_id = $1 \
                          AND (e.path = $3 OR (e.path > $4 AND e.path < $5)) LIMIT 1",
                     )
@@ -168,6 +172,7 @@ impl Db {
                     .bind(dir)
                     .bind(&lo)
                     .bind(&hi)
+                    .bind(share.id)
                     .fetch_optional(c)
                     .await
                 }

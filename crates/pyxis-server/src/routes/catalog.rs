@@ -348,6 +348,7 @@ pub async fn commit(
             expect: f.expect,
             binding,
             share_keys,
+            new_version: f.new_version,
         });
     }
     let seqs = state.db.commit(user, &items).await?;

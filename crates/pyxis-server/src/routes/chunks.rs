@@ -293,7 +293,7 @@ pub async fn locate(
     check_batch(req.ids.len())?;
     // Through a share: only chunks that versions under the shared path use.
     let shared = match &tree.share {
-        Some(s) => Some(state.db.shared_chunks(tree.owner, &s.path, &req.ids).await?),
+        Some(s) => Some(state.db.shared_chunks(s, &req.ids).await?),
         None => None,
     };
     let mut chunks = Vec::with_capacity(req.ids.len());

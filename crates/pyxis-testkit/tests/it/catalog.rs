@@ -110,6 +110,7 @@ async fn bad_paths_are_rejected_by_client_and_server() {
             expect: None,
             binding: None,
             share_keys: vec![],
+            new_version: false,
         };
         let e = a.api().commit(&CommitRequest { files: vec![file] }).await.unwrap_err();
         assert_eq!(code(&e), "bad_path", "{bad:?}: {e}");
@@ -152,6 +153,7 @@ async fn another_users_files_are_out_of_reach() {
         expect: None,
         binding: None,
         share_keys: vec![],
+        new_version: false,
     };
     let e = bob.api().commit(&CommitRequest { files: vec![commit] }).await.unwrap_err();
     assert_eq!(code(&e), "missing_chunk", "{e}");

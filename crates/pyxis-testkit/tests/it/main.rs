@@ -13,5 +13,6 @@ mod names;
 mod putget;
 mod registry;
 mod security;
+mod shares;
 mod strangers;
 mod support;

@@ -84,6 +84,7 @@ async fn the_server_refuses_nfd_and_hidden_characters_with_bad_path() {
             expect: None,
             binding: None,
             share_keys: vec![],
+            new_version: false,
         };
         let (status, code, _) = refusal(api.commit(&CommitRequest { files: vec![file] }).await.unwrap_err());
         assert_eq!((status, code.as_str()), (400, "bad_path"), "{bad:?}");

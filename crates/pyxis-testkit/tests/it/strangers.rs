@@ -96,6 +96,7 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
             expect: None,
             binding: None,
             share_keys: vec![],
+            new_version: false,
         }],
     };
     assert_eq!(code(mallory.api().commit(&commit).await.unwrap_err()), "missing_chunk");

@@ -76,6 +76,8 @@ pub struct CommitItem {
     pub binding: Option<Binding>,
     /// `(share id, share wrap)` for the new version.
     pub share_keys: Vec<(i64, Vec<u8>)>,
+    /// A new version even if nothing changed.
+    pub new_version: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

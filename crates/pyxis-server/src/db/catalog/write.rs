@@ -108,7 +108,7 @@ impl Db {
                     {
                         return Err(CatalogError::Conflict { path: it.path.clone(), expected, actual: current });
                     }
-                    if same {
+                    if same && !it.new_version {
                         unchanged_bytes += it.manifest.len() as i64;
                         seqs.push((current, true));
                         continue;
@@ -365,6 +365,7 @@ impl Db {
             // clients say so (they restore by committing, and re-bind).
             binding: None,
             share_keys: Vec::new(),
+            new_version: false,
         };
         Ok(self.commit(user, std::slice::from_ref(&item)).await?[0].0)
     }
