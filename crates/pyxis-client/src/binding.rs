@@ -11,13 +11,11 @@
 //! a rollback ([`Seen`]): reported, never written, until the user accepts the
 //! server's state (`pyxis accept-rollback`).
 
-use std::sync::Arc;
-
 use crate::error::{ClientError, Result};
+pub use crate::opener::Opener;
 pub use crate::seen::Seen;
-use crate::share::SharedTree;
-use pyxis_core::binding::{BindingKey, Facts, new_file_id, tags_equal};
-use pyxis_core::keys::{DedupKey, FileKey, Keyring};
+use pyxis_core::binding::{Facts, new_file_id, tags_equal};
+use pyxis_core::keys::Keyring;
 use pyxis_proto::api::catalog::{Entry, EntryKind, FileVersion, VersionBinding};
 use pyxis_proto::{FileId, hex};
 
@@ -32,60 +30,7 @@ pub struct Head {
     pub content_hash: [u8; 32],
 }
 
-/// Whose keys open and check what the client reads: its own, or those a
-/// share's owner gave (each version's file key and binding key, under the
-/// share key). Which one is the client's choice, never the server's: an
-/// answer about one's own tree is never opened with a share's keys.
-#[derive(Debug, Clone)]
-pub enum Opener {
-    Own(Arc<Keyring>),
-    Shared(Arc<SharedTree>),
-}
-
-impl Opener {
-    /// One's own keys.
-    pub fn own(keys: Keyring) -> Self {
-        Opener::Own(Arc::new(keys))
-    }
-
-    /// The binding key of `file_id`, for version `version` of `path`.
-    pub fn binding_key(
-        &self,
-        path: &str,
-        file_id: &FileId,
-        version: i64,
-        share_key: Option<&[u8]>,
-    ) -> Result<BindingKey> {
-        match self {
-            Opener::Own(keys) => Ok(keys.binding_key(file_id)),
-            Opener::Shared(t) => Ok(t.open(path, file_id, version, share_key)?.1),
-        }
-    }
-
-    /// The file key of a version read from the server.
-    pub fn file_key(&self, fv: &FileVersion) -> Result<FileKey> {
-        match self {
-            Opener::Own(keys) => Ok(keys.unwrap_file_key(&fv.wrapped_key)?),
-            Opener::Shared(t) => {
-                let b =
-                    fv.binding.as_ref().ok_or_else(|| tampered(&fv.path, "a shared file without a binding".into()))?;
-                Ok(t.open(&fv.path, &b.file_id, fv.info.version, fv.share_key.as_deref())?.0)
-            }
-        }
-    }
-
-    /// The key chunk ids are made with, to check a decoded chunk against its
-    /// id: one's own only (a share's manifests are authenticated by the
-    /// file key and its binding instead).
-    pub fn dedup_key(&self) -> Option<&DedupKey> {
-        match self {
-            Opener::Own(keys) => Some(keys.dedup_key()),
-            Opener::Shared(_) => None,
-        }
-    }
-}
-
-fn tampered(path: &str, why: String) -> ClientError {
+pub(crate) fn tampered(path: &str, why: String) -> ClientError {
     ClientError::Tampered { path: path.to_owned(), why }
 }
 
@@ -106,7 +51,14 @@ pub fn verify_entry(keys: &Opener, seen: &Seen, e: &Entry) -> Result<Option<Head
         return Ok(Some(Head { version, file_id: None, size: e.size, mtime: e.mtime, content_hash: hash }));
     };
     let facts = Facts { file_id: &b.file_id, version, size: e.size, mtime: e.mtime, content_hash: &hash };
-    let key = keys.binding_key(&e.path, &b.file_id, version, e.share_key.as_deref())?;
+    let key = keys.binding_key(
+        &e.path,
+        &b.file_id,
+        version,
+        e.share_key.as_deref(),
+        e.writer.as_deref(),
+        e.writer_keys.as_deref(),
+    )?;
     if !tags_equal(&key.entry_tag(&e.path, &facts), &b.tag) {
         return Err(tampered(&e.path, "its entry does not match what its writer bound".into()));
     }
@@ -123,7 +75,14 @@ pub fn verify_version(keys: &Opener, seen: &Seen, fv: &FileVersion, head: Option
     let i = &fv.info;
     let hash = content_hash(path, &i.content_hash)?;
     let Some(b) = &fv.binding else { return seen.legacy(path) };
-    let key = keys.binding_key(path, &b.file_id, i.version, fv.share_key.as_deref())?;
+    let key = keys.binding_key(
+        path,
+        &b.file_id,
+        i.version,
+        fv.share_key.as_deref(),
+        fv.writer.as_deref(),
+        fv.writer_keys.as_deref(),
+    )?;
     let facts = Facts { file_id: &b.file_id, version: i.version, size: i.size, mtime: i.mtime, content_hash: &hash };
     if !tags_equal(&key.version_tag(&facts, &fv.manifest, &fv.wrapped_key), &b.version_tag) {
         return Err(tampered(
@@ -182,7 +141,17 @@ impl NewVersion<'_> {
 
 /// Tags for version `version` of `file_id` at `path`.
 pub fn bind_version(keys: &Keyring, path: &str, file_id: FileId, version: i64, v: &NewVersion) -> VersionBinding {
-    let key = keys.binding_key(&file_id);
+    bind_version_with(&keys.binding_key(&file_id), path, file_id, version, v)
+}
+
+/// Tags for version `version` of `file_id` at `path`, under `key`.
+pub fn bind_version_with(
+    key: &pyxis_core::binding::BindingKey,
+    path: &str,
+    file_id: FileId,
+    version: i64,
+    v: &NewVersion,
+) -> VersionBinding {
     let facts = Facts { file_id: &file_id, version, size: v.size, mtime: v.mtime, content_hash: v.content_hash };
     VersionBinding {
         file_id,
@@ -192,7 +161,7 @@ pub fn bind_version(keys: &Keyring, path: &str, file_id: FileId, version: i64, v
 }
 
 /// The entry tag of a verified head under a new path (a move re-binds).
-pub fn rebind_entry(keys: &Keyring, new_path: &str, head: &Head) -> Option<pyxis_proto::Tag> {
+pub fn rebind_entry(keys: &Opener, new_path: &str, head: &Head) -> Option<pyxis_proto::Tag> {
     let file_id = head.file_id?;
     let facts = Facts {
         file_id: &file_id,
@@ -201,5 +170,5 @@ pub fn rebind_entry(keys: &Keyring, new_path: &str, head: &Head) -> Option<pyxis
         mtime: head.mtime,
         content_hash: &head.content_hash,
     };
-    Some(keys.binding_key(&file_id).entry_tag(new_path, &facts))
+    Some(keys.known_key(&file_id, head.version)?.entry_tag(new_path, &facts))
 }

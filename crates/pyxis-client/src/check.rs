@@ -96,6 +96,7 @@ pub async fn check(ctx: Arc<Ctx>, reader: Arc<Reader>, root: &str, read_data: bo
                 problems.push(problem(&fv.path, e.to_string()));
                 continue;
             }
+            reader.note(fv);
             let body = match open_version(&ctx.opener, fv) {
                 Ok(b) => b,
                 Err(e) => {
@@ -119,10 +120,14 @@ pub async fn check(ctx: Arc<Ctx>, reader: Arc<Reader>, root: &str, read_data: bo
     report.chunks = chunks.len() as u64;
 
     // Each chunk has at least k shards on online remotes.
-    let ids: Vec<ChunkId> = chunks.keys().copied().collect();
+    // (By whose chunks they are: a writer's through a share, or the owner's.)
+    let mut ids: Vec<(Option<String>, ChunkId)> = chunks.keys().map(|id| (reader.owner(id), *id)).collect();
+    ids.sort_unstable();
     let blame = |id: &ChunkId| chunks.get(id).map_or_else(|| format!("chunk {id}"), |(_, files)| files.join(", "));
-    for batch in ids.chunks(BATCH) {
-        let located = ctx.api.locate(&LocateRequest { ids: batch.to_vec() }).await?.chunks;
+    for batch in ids.chunk_by(|a, b| a.0 == b.0).flat_map(|g| g.chunks(BATCH)) {
+        let of = batch[0].0.clone();
+        let batch: Vec<ChunkId> = batch.iter().map(|(_, id)| *id).collect();
+        let located = ctx.api.locate(&LocateRequest { ids: batch.clone(), of }).await?.chunks;
         let found: BTreeSet<ChunkId> = located.iter().map(|l| l.id).collect();
         for loc in &located {
             if loc.shards.len() < loc.scheme.data() {

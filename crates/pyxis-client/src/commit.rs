@@ -7,13 +7,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pyxis_core::keys::{FileKey, Keyring};
+use pyxis_core::binding::{BindingKey, new_file_id};
+use pyxis_core::keys::FileKey;
 use pyxis_core::manifest::seal_manifest;
+use pyxis_core::share::wrap_from_writer;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest, CommittedFile};
-use pyxis_proto::hex;
+use pyxis_proto::api::shares::ShareWrap;
+use pyxis_proto::{FileId, hex};
 use tokio::sync::{mpsc, watch};
 
-use crate::binding::{Head, NewVersion, verify_entry};
+use crate::binding::{Head, NewVersion, bind_version_with, verify_entry};
 use crate::error::{ClientError, Result};
 use crate::plan::Skipped;
 use crate::put::FileDone;
@@ -28,58 +31,126 @@ const COMMIT_BYTES: usize = 8 << 20;
 /// A partial batch is committed after this long, so progress is visible.
 const COMMIT_DELAY: Duration = Duration::from_millis(500);
 
-fn seal(keys: &Keyring, shares: &[OwnedShare], f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
+/// The keys a new version is committed with.
+pub(crate) struct VersionKeys {
+    pub wrapped_key: Vec<u8>,
+    /// Through a write share: the binding key wrapped for the tree's owner.
+    pub writer_keys: Option<Vec<u8>>,
+    pub binding_key: BindingKey,
+    pub share_keys: Vec<ShareWrap>,
+}
+
+/// The version a new one replaces (`expect`) and the file it belongs to: the
+/// current version's file, or a new file.
+pub(crate) fn successor(path: &str, head: Option<&Head>) -> Result<(i64, FileId)> {
+    let expect = head.map_or(0, |h| h.version);
+    if expect == i64::MAX {
+        return Err(ClientError::Tampered { path: path.to_owned(), why: format!("version {expect} has no successor") });
+    }
+    let file_id = match head.and_then(|h| h.file_id) {
+        Some(f) => f,
+        None => new_file_id()?,
+    };
+    Ok((expect, file_id))
+}
+
+/// Wraps `file_key` for version `version` of `file_id` at `path`. In one's
+/// own tree: for oneself, with one's own binding key, and for each of one's
+/// shares that covers the path. Through a write share: for the tree's
+/// owner (from this user's key) and for the share, with the binding key of
+/// the file's current version (learnt when it was checked) or, for a new
+/// file, a new random one.
+pub(crate) fn version_keys(
+    ctx: &Ctx,
+    shares: &[OwnedShare],
+    path: &str,
+    file_id: &FileId,
+    version: i64,
+    head: Option<&Head>,
+    file_key: &FileKey,
+) -> Result<VersionKeys> {
+    let Some(t) = ctx.opener.shared() else {
+        let binding_key = ctx.keys.binding_key(file_id);
+        return Ok(VersionKeys {
+            wrapped_key: ctx.keys.wrap_file_key(file_key)?,
+            writer_keys: None,
+            share_keys: wraps_for(shares, path, file_id, version, file_key, &binding_key)?,
+            binding_key,
+        });
+    };
+    t.writable()?;
+    let binding_key = match head.filter(|h| h.file_id == Some(*file_id)) {
+        Some(h) => ctx
+            .opener
+            .known_key(file_id, h.version)
+            .ok_or_else(|| ClientError::Invalid(format!("{path}: the keys of its current version were not checked")))?,
+        None => BindingKey::generate()?,
+    };
+    let (wrapped_key, writer_keys) =
+        wrap_from_writer(&ctx.keys, t.owner_public(), file_id, version, file_key, &binding_key)?;
+    let share_keys = vec![t.wrap_version(file_id, version, file_key, &binding_key)?];
+    Ok(VersionKeys { wrapped_key, writer_keys: Some(writer_keys), binding_key, share_keys })
+}
+
+fn seal(ctx: &Ctx, shares: &[OwnedShare], f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
     let file_key = FileKey::generate()?;
     let manifest = seal_manifest(&f.body, &file_key)?;
-    let wrapped_key = keys.wrap_file_key(&file_key)?;
-    let (expect, binding) = NewVersion {
+    let (expect, file_id) = successor(&f.dst, head)?;
+    let k = version_keys(ctx, shares, &f.dst, &file_id, expect + 1, head, &file_key)?;
+    let new = NewVersion {
         path: &f.dst,
         head,
         size: f.size,
         mtime: f.mtime,
         content_hash: &f.hash,
         manifest: &manifest,
-        wrapped_key: &wrapped_key,
-    }
-    .bind(keys)?;
-    let share_keys = wraps_for(shares, keys, &f.dst, &file_key, &binding, expect + 1)?;
+        wrapped_key: &k.wrapped_key,
+    };
+    let binding = bind_version_with(&k.binding_key, &f.dst, file_id, expect + 1, &new);
     Ok(CommitFile {
         path: f.dst,
         size: f.size,
         mtime: f.mtime,
         content_hash: hex::encode(&f.hash),
         manifest,
-        wrapped_key,
+        wrapped_key: k.wrapped_key,
         chunks: f.chunks,
         expect: Some(expect),
         binding: Some(binding),
-        share_keys,
+        share_keys: k.share_keys,
         new_version: false,
+        writer_keys: k.writer_keys,
+        chunks_of: None,
     })
 }
 
-/// Binds a sealed file again as the successor of `head` (its current version
-/// moved on while the put ran).
-fn rebind(keys: &Keyring, shares: &[OwnedShare], f: &mut CommitFile, head: Option<&Head>) -> Result<()> {
+/// Binds a sealed file of one's own tree again as the successor of `head`
+/// (its current version moved on while the put ran).
+fn rebind(ctx: &Ctx, shares: &[OwnedShare], f: &mut CommitFile, head: Option<&Head>) -> Result<()> {
+    if ctx.opener.shared().is_some() {
+        return Err(ClientError::Invalid(format!(
+            "{}: changed on the server while this put ran; put it again",
+            f.path
+        )));
+    }
     let hash: [u8; 32] = hex::decode_array(&f.content_hash).map_err(|e| ClientError::Invalid(e.to_string()))?;
-    let (expect, binding) = NewVersion {
+    let file_key = ctx.keys.unwrap_file_key(&f.wrapped_key)?;
+    let (expect, file_id) = successor(&f.path, head)?;
+    // The version (and maybe the file) changed: so do its keys and wraps.
+    let k = version_keys(ctx, shares, &f.path, &file_id, expect + 1, head, &file_key)?;
+    let new = NewVersion {
         path: &f.path,
         head,
         size: f.size,
         mtime: f.mtime,
         content_hash: &hash,
         manifest: &f.manifest,
-        wrapped_key: &f.wrapped_key,
-    }
-    .bind(keys)?;
-    // The version (and maybe the file) changed: so do its share wraps.
-    f.share_keys = if shares.is_empty() {
-        Vec::new()
-    } else {
-        wraps_for(shares, keys, &f.path, &keys.unwrap_file_key(&f.wrapped_key)?, &binding, expect + 1)?
+        wrapped_key: &k.wrapped_key,
     };
+    f.binding = Some(bind_version_with(&k.binding_key, &f.path, file_id, expect + 1, &new));
+    f.wrapped_key = k.wrapped_key;
+    f.share_keys = k.share_keys;
     f.expect = Some(expect);
-    f.binding = Some(binding);
     Ok(())
 }
 
@@ -165,8 +236,10 @@ async fn refresh_heads(
             }
         }
         let head = heads.get(&f.path).cloned();
-        rebind(&ctx.keys, shares, &mut f, head.as_ref())?;
-        kept.push(f);
+        match rebind(ctx, shares, &mut f, head.as_ref()) {
+            Ok(()) => kept.push(f),
+            Err(e) => refused.push(Skipped { path: f.path.clone(), error: e.to_string() }),
+        }
     }
     *files = kept;
     Ok(refused)
@@ -206,7 +279,7 @@ pub async fn commit_loop(
             let f = pending.pop_front().expect("front exists");
             let head = heads.get(&f.dst);
             // New versions under a path this user shares get a wrap for each share.
-            let mut sealed = seal(&ctx.keys, shares, f, head)?;
+            let mut sealed = seal(ctx, shares, f, head)?;
             sealed.new_version = new_versions;
             // Base64 manifest and key, hex chunk ids, the path and field names.
             batch_bytes += sealed.manifest.len() * 4 / 3 + sealed.chunks.len() * 67 + sealed.path.len() + 256;

@@ -44,7 +44,7 @@ pub async fn rename(ctx: &Ctx, from: &str, to: &str) -> Result<Entry> {
         let Some(rest) = e.path.get(from.len()..) else { continue };
         let new_path = format!("{to}{rest}");
         if let Some(h) = &head
-            && let (Some(tag), Some(id)) = (rebind_entry(&ctx.keys, &new_path, h), h.file_id)
+            && let (Some(tag), Some(id)) = (rebind_entry(&ctx.opener, &new_path, h), h.file_id)
         {
             files.push((id, h.version, e.path.clone(), new_path.clone()));
             tags.push(PathTag { path: new_path, tag });
@@ -90,36 +90,37 @@ pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
     crate::get::open_version(&ctx.opener, &old)?;
     let hash: [u8; 32] = hex::decode_array(&old.info.content_hash)
         .map_err(|e| ClientError::Tampered { path: path.clone(), why: format!("bad content hash: {e}") })?;
-    let (expect, binding) = NewVersion {
+    let file_key = ctx.opener.file_key(&old)?;
+    let (expect, file_id) = crate::commit::successor(&path, Some(&head))?;
+    let shares = crate::share::owned_shares(ctx).await?;
+    let k = crate::commit::version_keys(ctx, &shares, &path, &file_id, expect + 1, Some(&head), &file_key)?;
+    let new = NewVersion {
         path: &path,
         head: Some(&head),
         size: old.info.size,
         mtime: old.info.mtime,
         content_hash: &hash,
         manifest: &old.manifest,
-        wrapped_key: &old.wrapped_key,
-    }
-    .bind(&ctx.keys)?;
-    let file_id = binding.file_id;
-    let shares = crate::share::owned_shares(ctx).await?;
-    let share_keys = if shares.is_empty() {
-        Vec::new()
-    } else {
-        let file_key = ctx.keys.unwrap_file_key(&old.wrapped_key)?;
-        crate::share::wraps_for(&shares, &ctx.keys, &path, &file_key, &binding, expect + 1)?
+        wrapped_key: &k.wrapped_key,
     };
+    let binding = crate::binding::bind_version_with(&k.binding_key, &path, file_id, expect + 1, &new);
+    // The old version's chunks stay whose they are: its writer's, or (read
+    // through a share) the tree owner's.
+    let chunks_of = old.writer.clone().or_else(|| ctx.opener.shared().map(|t| t.info.owner.clone()));
     let commit = CommitFile {
         path: path.clone(),
         size: old.info.size,
         mtime: old.info.mtime,
         content_hash: old.info.content_hash.clone(),
         manifest: old.manifest,
-        wrapped_key: old.wrapped_key,
+        wrapped_key: k.wrapped_key,
         chunks: old.chunks,
         expect: Some(expect),
         binding: Some(binding),
-        share_keys,
+        share_keys: k.share_keys,
         new_version: false,
+        writer_keys: k.writer_keys,
+        chunks_of,
     };
     let r = ctx.api.commit(&CommitRequest { files: vec![commit] }).await?;
     match r.files.as_slice() {

@@ -191,6 +191,7 @@ pub async fn get(reader: Arc<Reader>, src: &str, dst: &Path, version: Option<i64
             None => None,
         };
         verify_version(&ctx.opener, &ctx.seen, &fv, head.as_ref())?;
+        reader.note(&fv);
         ctx.progress.total.store(fv.info.size, std::sync::atomic::Ordering::Relaxed);
         ctx.progress.files_total.store(1, std::sync::atomic::Ordering::Relaxed);
         write_file(&reader, fv, dst, true).await?;
@@ -276,6 +277,9 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
                     failed.push(Skipped { path: path.clone(), error: "the server's read answer left it out".into() });
                 }
             }
+        }
+        for (fv, _) in &versions {
+            reader.note(fv);
         }
         reader.prefetch(versions.iter().flat_map(|(v, _)| v.chunks.iter().copied())).await?;
         let (small, big): (Vec<_>, Vec<_>) = versions.into_iter().partition(|(fv, _)| fv.info.size <= SMALL_FILE);
@@ -411,6 +415,8 @@ mod tests {
             chunks: vec![],
             binding: None,
             share_key: None,
+            writer: None,
+            writer_keys: None,
         };
         // An empty answer used to panic the client (`files.remove(0)`).
         assert!(single_file(ReadResponse { files: vec![] }, "/a").is_err());

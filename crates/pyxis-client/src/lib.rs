@@ -14,6 +14,7 @@ pub mod config;
 pub mod edit;
 pub mod error;
 pub mod get;
+pub mod opener;
 pub mod pack;
 pub mod pins;
 pub mod plan;
@@ -130,7 +131,7 @@ impl Client {
         let keys = Arc::new(session.keyring()?);
         let ctx = upload::Ctx {
             api,
-            opener: binding::Opener::Own(keys.clone()),
+            opener: Arc::new(binding::Opener::new(keys.clone(), None)),
             keys,
             progress: Arc::new(Progress::default()),
             lanes: Arc::new(Semaphore::new(opts.lanes.max(1))),
@@ -173,10 +174,11 @@ impl Client {
     }
 
     /// [`Client::put`] with options.
+    /// `@OWNER/PATH` writes through a write share.
     pub async fn put_with(&self, src: &Path, dst: &str, opts: PutOptions) -> Result<put::PutReport> {
-        let mut dst = pyxis_proto::path::normalize_local(dst)?;
+        let (ctx, mut dst) = self.write_view(dst).await?;
         if src.is_file()
-            && let Ok(e) = self.ctx.api.stat(&dst).await
+            && let Ok(e) = ctx.api.stat(&dst).await
             && e.kind == EntryKind::Dir
         {
             match file_name_in(&dst, src) {
@@ -184,7 +186,7 @@ impl Client {
                 Err(why) => {
                     let skipped = plan::Skipped { path: src.display().to_string(), error: why };
                     let plan = plan::Plan { skipped: vec![skipped], ..Default::default() };
-                    return put::put(self.ctx.clone(), self.chunker, plan).await;
+                    return put::put(ctx, self.chunker, plan).await;
                 }
             }
         }
@@ -192,34 +194,47 @@ impl Client {
         let mut plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
             .await
             .map_err(|e| ClientError::Invalid(format!("planning task: {e}")))??;
-        let known = unchanged::current_versions(&self.ctx, &mut plan).await?;
+        let known = unchanged::current_versions(&ctx, &mut plan).await?;
         if !opts.checksum {
             unchanged::skip_unchanged(&mut plan, &known);
         }
-        let report = put::put(self.ctx.clone(), self.chunker, plan).await;
-        self.ctx.seen.save()?;
+        let report = put::put(ctx.clone(), self.chunker, plan).await;
+        ctx.seen.save()?;
         report
     }
 
     /// Moves a file or a directory, re-binding what it moves (`pyxis mv`).
     pub async fn rename(&self, from: &str, to: &str) -> Result<pyxis_proto::api::catalog::Entry> {
-        let moved = edit::rename(&self.ctx, from, to).await?;
-        self.share_moved(from, &moved.path).await;
+        let (ctx, from) = self.write_view(from).await?;
+        let to = match (share::parse_shared(to), ctx.opener.shared()) {
+            (None, None) => to.to_owned(),
+            (Some(Ok((owner, to))), Some(t)) if owner == t.info.owner => to,
+            _ => return Err(ClientError::Invalid("a move stays within one tree (yours, or one share's)".into())),
+        };
+        let mut moved = edit::rename(&ctx, &from, &to).await?;
+        if ctx.opener.shared().is_none() {
+            self.share_moved(&from, &moved.path).await;
+        }
+        moved.path = self.named(&ctx, moved.clone()).path;
         Ok(moved)
     }
 
     /// Removes a path and remembers what was removed (`pyxis rm`).
     pub async fn remove(&self, path: &str, recursive: bool) -> Result<pyxis_proto::api::catalog::RemoveResponse> {
-        edit::remove(&self.ctx, path, recursive).await
+        let (ctx, path) = self.write_view(path).await?;
+        edit::remove(&ctx, &path, recursive).await
     }
 
     /// Makes an older version current again, as a new bound version.
     pub async fn restore(&self, path: &str, version: i64) -> Result<pyxis_proto::api::catalog::Entry> {
-        edit::restore(&self.ctx, path, version).await
+        let (ctx, path) = self.write_view(path).await?;
+        let restored = edit::restore(&ctx, &path, version).await?;
+        Ok(self.named(&ctx, restored))
     }
 
     /// Binds the current versions written before bindings (`pyxis upgrade`).
     pub async fn upgrade(&self, root: &str) -> Result<edit::UpgradeReport> {
+        self.ready().await?;
         edit::upgrade(&self.ctx, root).await
     }
 
@@ -254,10 +269,10 @@ impl Client {
 
     /// Checks every current version under `root` (`pyxis check`).
     pub async fn check(&self, root: &str, read_data: bool) -> Result<check::CheckReport> {
-        let root = pyxis_proto::path::normalize_existing(root)?;
-        let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
-        let report = check::check(self.ctx.clone(), reader, &root, read_data).await;
-        self.ctx.seen.save()?;
+        let (ctx, root) = self.view(root).await?;
+        let reader = get::Reader::new(ctx.clone(), self.locations.clone());
+        let report = check::check(ctx.clone(), reader, &root, read_data).await;
+        ctx.seen.save()?;
         report
     }
 

@@ -38,6 +38,8 @@ pub struct Reader {
     pub(crate) ctx: Arc<Ctx>,
     locations: Arc<LocationCache>,
     chunks: Mutex<(HashMap<ChunkId, SharedChunk>, VecDeque<ChunkId>)>,
+    /// Chunks of versions another user wrote through a share: theirs.
+    owners: Mutex<HashMap<ChunkId, String>>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -48,19 +50,43 @@ impl std::fmt::Debug for Reader {
 
 impl Reader {
     pub fn new(ctx: Arc<Ctx>, locations: Arc<LocationCache>) -> Arc<Self> {
-        Arc::new(Self { ctx, locations, chunks: Mutex::new((HashMap::new(), VecDeque::new())) })
+        Arc::new(Self {
+            ctx,
+            locations,
+            chunks: Mutex::new((HashMap::new(), VecDeque::new())),
+            owners: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Notes whose chunks a version uses (a writer's, not the tree owner's),
+    /// before any of them is fetched.
+    pub(crate) fn note(&self, fv: &pyxis_proto::api::catalog::FileVersion) {
+        if let Some(w) = &fv.writer {
+            let mut owners = self.owners.lock().expect("owners lock");
+            for id in &fv.chunks {
+                owners.insert(*id, w.clone());
+            }
+        }
+    }
+
+    pub(crate) fn owner(&self, id: &ChunkId) -> Option<String> {
+        self.owners.lock().expect("owners lock").get(id).cloned()
     }
 
     /// Locates (and caches) every chunk among `ids` not cached yet.
     pub(crate) async fn prefetch(&self, ids: impl IntoIterator<Item = ChunkId>) -> Result<()> {
-        let mut want: Vec<ChunkId> = ids.into_iter().filter(|id| self.locations.get(id).is_none()).collect();
+        let mut want: Vec<(Option<String>, ChunkId)> =
+            ids.into_iter().filter(|id| self.locations.get(id).is_none()).map(|id| (self.owner(&id), id)).collect();
         want.sort_unstable();
         want.dedup();
-        for batch in want.chunks(LOCATE_BATCH) {
-            Progress::add(&self.ctx.progress.locates, 1);
-            let resp = self.ctx.api.locate(&LocateRequest { ids: batch.to_vec() }).await?;
-            for loc in resp.chunks {
-                self.locations.put(loc, resp.expires_at);
+        for group in want.chunk_by(|a, b| a.0 == b.0) {
+            for batch in group.chunks(LOCATE_BATCH) {
+                Progress::add(&self.ctx.progress.locates, 1);
+                let req = LocateRequest { ids: batch.iter().map(|(_, id)| *id).collect(), of: batch[0].0.clone() };
+                let resp = self.ctx.api.locate(&req).await?;
+                for loc in resp.chunks {
+                    self.locations.put(loc, resp.expires_at);
+                }
             }
         }
         Ok(())
@@ -69,7 +95,7 @@ impl Reader {
     async fn locate_fresh(&self, id: ChunkId) -> Result<ChunkLocation> {
         self.locations.forget(&id);
         Progress::add(&self.ctx.progress.locates, 1);
-        let resp = self.ctx.api.locate(&LocateRequest { ids: vec![id] }).await?;
+        let resp = self.ctx.api.locate(&LocateRequest { ids: vec![id], of: self.owner(&id) }).await?;
         let loc =
             resp.chunks.into_iter().next().ok_or_else(|| ClientError::Invalid(format!("chunk {id} not located")))?;
         self.locations.put(loc.clone(), resp.expires_at);
@@ -182,6 +208,7 @@ impl Reader {
         let shards: Vec<(usize, Bytes, pyxis_proto::ShardHash)> =
             got.iter().map(|(i, b)| (*i, b.clone(), loc.shards[*i].hash)).collect();
         let (keys, id, key) = (self.ctx.opener.clone(), loc.id, key.clone());
+        let owner = self.owner(&id);
         tokio::task::spawn_blocking(move || {
             let mut verified = Vec::with_capacity(shards.len());
             for (i, bytes, hash) in &shards {
@@ -190,7 +217,7 @@ impl Reader {
                     Err(e) => return Err(Bad::Shard(*i, format!("shard {i}: {e}"))),
                 }
             }
-            crate::upload::with_codec(|c| c.decode(&id, &key, &verified, keys.dedup_key()))
+            crate::upload::with_codec(|c| c.decode(&id, &key, &verified, keys.dedup_key(owner.as_deref())))
                 .map(Arc::new)
                 .map_err(|e| Bad::Chunk(e.into()))
         })

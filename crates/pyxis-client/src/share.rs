@@ -11,9 +11,9 @@
 //! forge.
 
 use pyxis_core::binding::BindingKey;
-use pyxis_core::keys::{FileKey, Keyring};
+use pyxis_core::keys::FileKey;
 use pyxis_core::share::{ShareContext, ShareKey};
-use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, VersionBinding};
+use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest};
 use pyxis_proto::api::shares::{
     CreateShareRequest, ShareInfo, ShareKeysRequest, ShareMode, ShareWrap, UnshareRequest, VersionWrap,
 };
@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use crate::binding::{Head, verify_entry, verify_version};
 use crate::error::{ClientError, Result};
 use crate::get::open_version;
+use crate::opener::Writers;
 use crate::pins::{Pinned, Pins};
 use crate::plan::Skipped;
 use crate::upload::Ctx;
@@ -67,6 +68,10 @@ impl std::fmt::Debug for OwnedShare {
 /// The shares this user owns. One the owner's keys do not open (the
 /// server made it up, or changed what it covers) is left out, logged.
 pub(crate) async fn owned_shares(ctx: &Ctx) -> Result<Vec<OwnedShare>> {
+    // Writing through someone else's share, this user's own shares do not apply.
+    if ctx.opener.shared().is_some() {
+        return Ok(Vec::new());
+    }
     let mine = match ctx.api.shares().await {
         Ok(r) => r.mine,
         // A server from before sharing.
@@ -85,23 +90,52 @@ pub(crate) async fn owned_shares(ctx: &Ctx) -> Result<Vec<OwnedShare>> {
         .collect())
 }
 
-/// The share wraps a new version `version` of `path` gets: one for each
-/// owned share that covers the path.
+/// Loads, once, who may write into this account's tree: the grantees of
+/// its write shares (from shares whose keys open with the owner's keys, so
+/// the server cannot add one) and their pinned public keys.
+pub(crate) async fn load_writers(ctx: &Ctx, pins: &Pins) -> Result<()> {
+    if ctx.opener.shared().is_some() || ctx.opener.writers_loaded() {
+        return Ok(());
+    }
+    let mut w = Writers::default();
+    for s in owned_shares(ctx).await?.into_iter().filter(|s| s.info.mode == ShareMode::Write) {
+        let grantee = s.info.grantee;
+        if !w.keys.contains_key(&grantee) {
+            let key = match ctx.api.user_key(&grantee).await {
+                Ok(served) => pins.check(&grantee, &served.public_key, None).map(|_| served.public_key),
+                Err(e) => Err(e),
+            };
+            match key {
+                Ok(k) => {
+                    w.keys.insert(grantee.clone(), k);
+                }
+                Err(e) => {
+                    tracing::warn!(writer = %grantee, error = %e, "what this writer writes will be refused");
+                    continue;
+                }
+            }
+        }
+        w.grants.push((grantee, s.info.path));
+    }
+    ctx.opener.set_writers(w);
+    Ok(())
+}
+
+/// The share wraps a new version `version` of `file_id` at `path` gets:
+/// one for each owned share that covers the path.
 pub(crate) fn wraps_for(
     shares: &[OwnedShare],
-    keys: &Keyring,
     path: &str,
-    file_key: &FileKey,
-    binding: &VersionBinding,
+    file_id: &FileId,
     version: i64,
+    file_key: &FileKey,
+    binding_key: &BindingKey,
 ) -> Result<Vec<ShareWrap>> {
     shares
         .iter()
         .filter(|s| pyxis_proto::path::is_within(path, &s.info.path))
         .map(|s| {
-            let wrapped =
-                s.key.wrap_version(&binding.file_id, version, file_key, &keys.binding_key(&binding.file_id))?;
-            Ok(ShareWrap { share: s.info.id, wrapped })
+            Ok(ShareWrap { share: s.info.id, wrapped: s.key.wrap_version(file_id, version, file_key, binding_key)? })
         })
         .collect()
 }
@@ -204,8 +238,11 @@ pub(crate) async fn store_wraps(ctx: &Ctx, share: &OwnedShare, versions: &[FileV
         let mut keys = Vec::with_capacity(batch.len());
         for fv in batch {
             let b = fv.binding.as_ref().ok_or_else(|| ClientError::Invalid(format!("{}: unbound", fv.path)))?;
-            let file_key = ctx.keys.unwrap_file_key(&fv.wrapped_key)?;
-            let binding_key = ctx.keys.binding_key(&b.file_id);
+            // A version a writer made opens with the keys it wrapped for us.
+            let file_key = ctx.opener.file_key(fv)?;
+            let binding_key = ctx.opener.known_key(&b.file_id, fv.info.version).ok_or_else(|| {
+                ClientError::Invalid(format!("{}: the keys of version {} were not checked", fv.path, fv.info.version))
+            })?;
             let wrapped = share.key.wrap_version(&b.file_id, fv.info.version, &file_key, &binding_key)?;
             keys.push(VersionWrap { path: fv.path.clone(), version: fv.info.version, wrapped });
         }
@@ -245,6 +282,7 @@ pub(crate) async fn create(
     me: &str,
     path: &str,
     grantee: &str,
+    mode: ShareMode,
     fingerprint: Option<&str>,
 ) -> Result<(OwnedShare, ShareReport)> {
     let path = pyxis_proto::path::normalize_existing(path)?;
@@ -261,7 +299,7 @@ pub(crate) async fn create(
         owner: me.to_owned(),
         grantee: grantee.to_owned(),
         path: path.clone(),
-        mode: ShareMode::Read,
+        mode,
         created_at: 0,
         key: Vec::new(),
     };
@@ -269,7 +307,7 @@ pub(crate) async fn create(
     let req = CreateShareRequest {
         path: path.clone(),
         grantee: grantee.to_owned(),
-        mode: ShareMode::Read,
+        mode,
         grantee_public_key: served.public_key,
         owner_key: key.wrap_for_owner(&ctx.keys, &context(&info))?,
         grantee_key: key.wrap_to(&ctx.keys, &served.public_key, &context(&info))?,
@@ -278,7 +316,14 @@ pub(crate) async fn create(
         Ok(made) => (OwnedShare { info: ShareInfo { id: made.id, created_at: made.created_at, ..info }, key }, false),
         Err(e) if e.code() == Some("exists") => {
             let found = owned_shares(ctx).await?.into_iter().find(|s| s.info.path == path && s.info.grantee == grantee);
-            (found.ok_or(e)?, true)
+            let found = found.ok_or(e)?;
+            if found.info.mode != mode {
+                return Err(ClientError::Invalid(format!(
+                    "{path} is shared with {grantee} already, to {}: unshare it first to change that",
+                    if found.info.mode == ShareMode::Write { "write" } else { "read" }
+                )));
+            }
+            (found, true)
         }
         Err(e) => return Err(e),
     };
@@ -302,10 +347,13 @@ pub async fn unshare(ctx: &Ctx, path: &str, grantee: &str) -> Result<()> {
     ctx.api.unshare(&UnshareRequest { path, grantee: grantee.to_owned() }).await
 }
 
-/// A share made to this user, with its key open: what reads through it use.
+/// A share made to this user, with its key open: what reads (and, through
+/// a write share, writes) through it use.
 pub struct SharedTree {
     pub info: ShareInfo,
     key: ShareKey,
+    /// The owner's public key, as pinned.
+    owner_public: [u8; 32],
 }
 
 impl std::fmt::Debug for SharedTree {
@@ -315,6 +363,32 @@ impl std::fmt::Debug for SharedTree {
 }
 
 impl SharedTree {
+    pub(crate) fn owner_public(&self) -> &[u8; 32] {
+        &self.owner_public
+    }
+
+    /// Writing through this share: only a write share allows it.
+    pub(crate) fn writable(&self) -> Result<()> {
+        match self.info.mode {
+            ShareMode::Write => Ok(()),
+            ShareMode::Read => Err(ClientError::Invalid(format!(
+                "{} shares {} with you to read only",
+                self.info.owner, self.info.path
+            ))),
+        }
+    }
+
+    /// This share's wrap of a version written through it.
+    pub(crate) fn wrap_version(
+        &self,
+        file_id: &FileId,
+        version: i64,
+        file: &FileKey,
+        binding: &BindingKey,
+    ) -> Result<ShareWrap> {
+        Ok(ShareWrap { share: self.info.id, wrapped: self.key.wrap_version(file_id, version, file, binding)? })
+    }
+
     /// The keys of version `version` of `file_id` (at `path`), from the
     /// share wrap the server passed on.
     pub(crate) fn open(
@@ -358,15 +432,23 @@ pub async fn open_shared(ctx: &Ctx, pins: &Pins, me: &str, owner: &str, path: &s
             why: format!("the share does not open with {owner}'s pinned public key: {owner} did not make it"),
         }
     })?;
-    Ok(SharedTree { info, key })
+    Ok(SharedTree { info, key, owner_public: served.public_key })
 }
 
 impl crate::Client {
     /// Shares `path` with `grantee` to read (`pyxis share`).
     /// Small files under `path` packed together with files outside it are
     /// stored again first (see [`ShareReport::repacked`]).
-    pub async fn share(&self, path: &str, grantee: &str, fingerprint: Option<&str>) -> Result<ShareReport> {
-        let (share, mut report) = create(&self.ctx, &self.pins, &self.username, path, grantee, fingerprint).await?;
+    pub async fn share(
+        &self,
+        path: &str,
+        grantee: &str,
+        mode: ShareMode,
+        fingerprint: Option<&str>,
+    ) -> Result<ShareReport> {
+        self.ready().await?;
+        let (share, mut report) =
+            create(&self.ctx, &self.pins, &self.username, path, grantee, mode, fingerprint).await?;
         let (versions, repacked) = self.wrap_tree(&share, &report.path.clone(), &mut report.skipped).await?;
         report.versions = versions;
         report.repacked = repacked;

@@ -57,7 +57,7 @@ pub struct Ctx {
     pub api: Api,
     pub keys: Arc<Keyring>,
     /// What opens and checks what is read: `keys`, or a share's.
-    pub opener: crate::binding::Opener,
+    pub opener: Arc<crate::binding::Opener>,
     pub progress: Arc<Progress>,
     /// Concurrent shard transfers.
     pub lanes: Arc<Semaphore>,
@@ -94,7 +94,7 @@ impl Ctx {
         Ctx {
             api: self.api.through_share(tree.info.id),
             keys: self.keys.clone(),
-            opener: crate::binding::Opener::Shared(Arc::new(tree)),
+            opener: Arc::new(crate::binding::Opener::new(self.keys.clone(), Some(Arc::new(tree)))),
             progress: self.progress.clone(),
             lanes: self.lanes.clone(),
             encoders: self.encoders.clone(),

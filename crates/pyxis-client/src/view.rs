@@ -13,6 +13,7 @@ impl Client {
     /// this account's own, or (`@OWNER/PATH`) a share's.
     pub(crate) async fn view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
         let Some(shared) = share::parse_shared(path) else {
+            self.ready().await?;
             return Ok((self.ctx.clone(), pyxis_proto::path::normalize_existing(path)?));
         };
         let (owner, path) = shared?;
@@ -26,6 +27,26 @@ impl Client {
         // Shared files are bound: a legacy one cannot be shared.
         seen.set_strict(true);
         Ok((Arc::new(self.ctx.through_share(tree, seen)), path))
+    }
+
+    /// The context a write at `path` is made in: this account's own tree,
+    /// or (`@OWNER/PATH`) through a write share.
+    pub(crate) async fn write_view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
+        if share::parse_shared(path).is_none() {
+            self.ready().await?;
+            return Ok((self.ctx.clone(), pyxis_proto::path::normalize_local(path)?));
+        }
+        let (ctx, p) = self.view(path).await?;
+        if let Some(t) = ctx.opener.shared() {
+            t.writable()?;
+        }
+        Ok((ctx, p))
+    }
+
+    /// Loads, once, who may write into this account's own tree (so that
+    /// what they wrote can be checked).
+    pub(crate) async fn ready(&self) -> Result<()> {
+        share::load_writers(&self.ctx, &self.pins).await
     }
 
     /// Lists `path` (`@OWNER/PATH` for a share), every page, each entry
@@ -62,15 +83,15 @@ impl Client {
         if v.path != p {
             return Err(ClientError::Tampered { path: p, why: format!("the server answered for {:?}", v.path) });
         }
-        if let binding::Opener::Shared(t) = &ctx.opener {
+        if let Some(t) = ctx.opener.shared() {
             v.path = format!("@{}{}", t.info.owner, v.path);
         }
         Ok(v)
     }
 
     /// An entry as shown: a shared one under `@OWNER`.
-    fn named(&self, ctx: &upload::Ctx, mut e: Entry) -> Entry {
-        if let binding::Opener::Shared(t) = &ctx.opener {
+    pub(crate) fn named(&self, ctx: &upload::Ctx, mut e: Entry) -> Entry {
+        if let Some(t) = ctx.opener.shared() {
             e.path = format!("@{}{}", t.info.owner, e.path);
             e.share_key = None;
         }

@@ -45,6 +45,14 @@ impl std::fmt::Debug for BindingKey {
 }
 
 impl BindingKey {
+    /// A random binding key: for a file a writer creates in another user's
+    /// tree through a share (the owner learns it from the writer's wrap).
+    pub fn generate() -> crate::Result<Self> {
+        let mut k = [0u8; 32];
+        crate::aead::random(&mut k)?;
+        Ok(Self(k))
+    }
+
     fn hasher(&self, domain: &[u8], facts: &Facts) -> blake3::Hasher {
         let mut h = blake3::Hasher::new_keyed(&self.0);
         framed(&mut h, domain);

@@ -77,6 +77,107 @@ fn auth_wrap_key(eph_shared: &[u8], static_shared: &[u8], parts: &[&[u8]]) -> [u
     *h.finalize().as_bytes()
 }
 
+/// Wraps `secret` to `recipient_public`, from `sender`'s static key (wrapped
+/// format, algorithm 3): only the recipient opens it, and only with the
+/// sender's public key.
+fn auth_wrap(
+    sender: &Keyring,
+    recipient_public: &[u8; 32],
+    secret: &[u8; 32],
+    purpose: Purpose,
+    context: &[u8],
+) -> Result<Vec<u8>> {
+    const WHAT: &str = "recipient public key";
+    let eph = PrivateKey::generate(&X25519).map_err(|_| Error::Random)?;
+    let eph_pub = eph.compute_public_key().map_err(|_| Error::Key { what: WHAT })?;
+    let mut ephemeral = [0u8; 32];
+    ephemeral.copy_from_slice(eph_pub.as_ref());
+    let sender_public = sender.reader_public_key()?;
+    let mut e = agree(&eph, recipient_public, WHAT)?;
+    let mut s = agree(&sender.reader_private()?, recipient_public, WHAT)?;
+    let mut key = auth_wrap_key(&e, &s, &[&ephemeral, recipient_public, &sender_public, context]);
+    e.zeroize();
+    s.zeroize();
+    let mut sealed = [0u8; 48];
+    sealed[..32].copy_from_slice(secret);
+    let aad = wrapped::prefix(wrapped::ALG_X25519_AUTH, purpose);
+    let tag = aead::seal(&key, [0; 12], &aad, &mut sealed[..32]);
+    sealed[32..].copy_from_slice(&tag);
+    key.zeroize();
+    let out = WrappedKey::X25519Auth { purpose, ephemeral, sealed }.to_bytes();
+    sealed.zeroize();
+    Ok(out)
+}
+
+/// Opens what [`auth_wrap`] made, from the holder of `sender_public`.
+fn auth_open(
+    recipient: &Keyring,
+    sender_public: &[u8; 32],
+    bytes: &[u8],
+    purpose: Purpose,
+    context: &[u8],
+) -> Result<[u8; 32]> {
+    const WHAT: &str = "key wrapped by another user";
+    let WrappedKey::X25519Auth { purpose: p, ephemeral, sealed } = WrappedKey::parse(bytes)? else {
+        return Err(Error::Key { what: WHAT });
+    };
+    if p != purpose {
+        return Err(Error::Key { what: WHAT });
+    }
+    let own = recipient.reader_private()?;
+    let own_public = recipient.reader_public_key()?;
+    let mut e = agree(&own, &ephemeral, WHAT)?;
+    let mut s = agree(&own, sender_public, WHAT)?;
+    let mut key = auth_wrap_key(&e, &s, &[&ephemeral, &own_public, sender_public, context]);
+    e.zeroize();
+    s.zeroize();
+    let aad = wrapped::prefix(wrapped::ALG_X25519_AUTH, purpose);
+    let out = open_sealed(&key, [0; 12], &aad, &sealed, WHAT);
+    key.zeroize();
+    out
+}
+
+/// The keys of a version a writer made through a share, for the tree's
+/// owner: `(wrapped file key, wrapped binding key)`, both from the writer's
+/// static key to the owner's, bound to the file id and version.
+pub fn wrap_from_writer(
+    writer: &Keyring,
+    owner_public: &[u8; 32],
+    file_id: &FileId,
+    version: i64,
+    file: &FileKey,
+    binding: &BindingKey,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let ctx = version_context(file_id, version);
+    Ok((
+        auth_wrap(writer, owner_public, file.as_bytes(), Purpose::FileKey, &ctx)?,
+        auth_wrap(writer, owner_public, &binding.0, Purpose::BindingKey, &ctx)?,
+    ))
+}
+
+/// The owner opens a writer's file key (`wrapped_key` of its version).
+pub fn open_file_key_from_writer(
+    owner: &Keyring,
+    writer_public: &[u8; 32],
+    file_id: &FileId,
+    version: i64,
+    wrapped: &[u8],
+) -> Result<FileKey> {
+    auth_open(owner, writer_public, wrapped, Purpose::FileKey, &version_context(file_id, version))
+        .map(FileKey::from_bytes)
+}
+
+/// The owner opens a writer's binding key (`writer_keys` of its version).
+pub fn open_binding_key_from_writer(
+    owner: &Keyring,
+    writer_public: &[u8; 32],
+    file_id: &FileId,
+    version: i64,
+    wrapped: &[u8],
+) -> Result<BindingKey> {
+    auth_open(owner, writer_public, wrapped, Purpose::BindingKey, &version_context(file_id, version)).map(BindingKey)
+}
+
 fn agree(private: &PrivateKey, public: &[u8; 32], what: &'static str) -> Result<[u8; 32]> {
     agreement::agree(private, UnparsedPublicKey::new(&X25519, public), Error::Key { what }, |s| {
         let mut out = [0u8; 32];
@@ -113,46 +214,13 @@ impl ShareKey {
 
     /// S wrapped to the grantee's public key, from the owner's.
     pub fn wrap_to(&self, owner: &Keyring, grantee_public: &[u8; 32], ctx: &ShareContext) -> Result<Vec<u8>> {
-        const WHAT: &str = "grantee public key";
-        let eph = PrivateKey::generate(&X25519).map_err(|_| Error::Random)?;
-        let eph_pub = eph.compute_public_key().map_err(|_| Error::Key { what: WHAT })?;
-        let mut ephemeral = [0u8; 32];
-        ephemeral.copy_from_slice(eph_pub.as_ref());
-        let owner_public = owner.reader_public_key()?;
-        let mut e = agree(&eph, grantee_public, WHAT)?;
-        let mut s = agree(&owner.reader_private()?, grantee_public, WHAT)?;
-        let context = ctx.bytes();
-        let mut key = auth_wrap_key(&e, &s, &[&ephemeral, grantee_public, &owner_public, &context]);
-        e.zeroize();
-        s.zeroize();
-        let mut sealed = [0u8; 48];
-        sealed[..32].copy_from_slice(&self.0);
-        let aad = wrapped::prefix(wrapped::ALG_X25519_AUTH, Purpose::ShareKey);
-        let tag = aead::seal(&key, [0; 12], &aad, &mut sealed[..32]);
-        sealed[32..].copy_from_slice(&tag);
-        key.zeroize();
-        Ok(WrappedKey::X25519Auth { purpose: Purpose::ShareKey, ephemeral, sealed }.to_bytes())
+        auth_wrap(owner, grantee_public, &self.0, Purpose::ShareKey, &ctx.bytes())
     }
 
     /// Opens a share wrapped to this grantee, checking it came from the
     /// holder of `owner_public` (the owner's pinned key).
     pub fn open_from(grantee: &Keyring, owner_public: &[u8; 32], bytes: &[u8], ctx: &ShareContext) -> Result<Self> {
-        const WHAT: &str = "share key (from its owner)";
-        let WrappedKey::X25519Auth { purpose: Purpose::ShareKey, ephemeral, sealed } = WrappedKey::parse(bytes)? else {
-            return Err(Error::Key { what: WHAT });
-        };
-        let own = grantee.reader_private()?;
-        let own_public = grantee.reader_public_key()?;
-        let mut e = agree(&own, &ephemeral, WHAT)?;
-        let mut s = agree(&own, owner_public, WHAT)?;
-        let context = ctx.bytes();
-        let mut key = auth_wrap_key(&e, &s, &[&ephemeral, &own_public, owner_public, &context]);
-        e.zeroize();
-        s.zeroize();
-        let aad = wrapped::prefix(wrapped::ALG_X25519_AUTH, Purpose::ShareKey);
-        let out = open_sealed(&key, [0; 12], &aad, &sealed, WHAT).map(Self);
-        key.zeroize();
-        out
+        auth_open(grantee, owner_public, bytes, Purpose::ShareKey, &ctx.bytes()).map(Self)
     }
 
     fn files_key(&self) -> [u8; 32] {
@@ -235,6 +303,23 @@ mod tests {
         assert_eq!(ShareKey::open_as_owner(&alice, &own, &ctx).unwrap(), s);
         assert!(ShareKey::open_as_owner(&bob, &own, &ctx).is_err());
         assert!(ShareKey::open_as_owner(&alice, &own, &other).is_err());
+    }
+
+    #[test]
+    fn a_writers_keys_open_for_the_owner_only_from_that_writer() {
+        let (alice, bob, mallory) = (ring(), ring(), ring());
+        let id = crate::binding::new_file_id().unwrap();
+        let (file, binding) = (FileKey::generate().unwrap(), BindingKey::generate().unwrap());
+        let alice_pub = alice.reader_public_key().unwrap();
+        let bob_pub = bob.reader_public_key().unwrap();
+        let (fk, bk) = wrap_from_writer(&bob, &alice_pub, &id, 2, &file, &binding).unwrap();
+        assert_eq!(open_file_key_from_writer(&alice, &bob_pub, &id, 2, &fk).unwrap(), file);
+        assert_eq!(open_binding_key_from_writer(&alice, &bob_pub, &id, 2, &bk).unwrap().0, binding.0);
+        // Another version, another writer, swapped halves: refused.
+        assert!(open_file_key_from_writer(&alice, &bob_pub, &id, 3, &fk).is_err());
+        assert!(open_file_key_from_writer(&alice, &mallory.reader_public_key().unwrap(), &id, 2, &fk).is_err());
+        assert!(open_file_key_from_writer(&alice, &bob_pub, &id, 2, &bk).is_err());
+        assert!(open_binding_key_from_writer(&mallory, &bob_pub, &id, 2, &bk).is_err());
     }
 
     #[test]

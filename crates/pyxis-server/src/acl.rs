@@ -3,8 +3,9 @@
 //! Every catalog and locate route takes a [`Tree`] instead of the bare
 //! session user: without `?share=ID` it is the caller's own tree; with one,
 //! it is the share's owner's tree, only if the share was made *to the
-//! caller*, only under the shared path, and only for reading. The checks
-//! live here, in one place, so that no route can forget one.
+//! caller*, only under the shared path, and for writing only through a
+//! write share. The checks live here, in one place, so that no route can
+//! forget one.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -16,6 +17,9 @@ use crate::auth::AuthUser;
 use crate::db::shares::ShareRow;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::extract::Query;
+
+/// `shares.mode` of a share that lets its grantee write.
+pub const WRITE: i64 = 2;
 
 /// The tree a request acts on.
 #[derive(Debug, Clone)]
@@ -61,15 +65,26 @@ impl Tree {
         }
     }
 
-    /// The owner whose tree a write changes: one's own only (shares are
-    /// read-only).
-    pub fn write(&self) -> ApiResult<i64> {
+    /// The owner whose tree a write of `p` changes: one's own, or through a
+    /// write share, its owner's under the shared path.
+    pub fn write(&self, p: &str) -> ApiResult<i64> {
         match &self.share {
             None => Ok(self.user.id),
-            Some(s) => Err(ApiError::forbidden(
+            Some(s) if s.mode != WRITE => Err(ApiError::forbidden(
                 "read_only_share",
                 format!("{} shares {} with you to read only", s.owner, s.path),
             )),
+            Some(_) => self.read(p).map(|()| self.owner),
+        }
+    }
+
+    /// Writes only the owner makes (binding legacy versions).
+    pub fn write_own(&self) -> ApiResult<i64> {
+        match &self.share {
+            None => Ok(self.user.id),
+            Some(s) => {
+                Err(ApiError::forbidden("read_only_share", format!("only {} can do that in their tree", s.owner)))
+            }
         }
     }
 }

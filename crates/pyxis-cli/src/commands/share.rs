@@ -3,6 +3,8 @@
 //! "Sharing"). A grantee reads what is shared as `@OWNER/PATH` with `ls`,
 //! `stat`, `versions` and `get`.
 
+use pyxis_proto::api::shares::ShareMode;
+
 use super::{Global, catalog_path};
 use crate::output::{emit, shown, when};
 
@@ -14,9 +16,13 @@ pub struct ShareArgs {
     pub path: String,
     /// Who may read it.
     pub user: String,
-    /// Read only (the only kind of share today).
-    #[arg(long, default_value_t = true)]
+    /// Read only (the default).
+    #[arg(long)]
     pub read: bool,
+    /// Let USER change it too: put, mkdir, mv, rm and restore under PATH
+    /// (they write as @YOU/PATH; what they upload counts against their quota).
+    #[arg(long, conflicts_with = "read")]
+    pub write: bool,
     /// The fingerprint USER gave you (`pyxis whoami --fingerprint`): the key
     /// the server hands out must match it.
     #[arg(long)]
@@ -38,7 +44,8 @@ pub struct TrustArgs {
 }
 
 pub async fn share(g: &Global, a: ShareArgs) -> anyhow::Result<()> {
-    let r = g.client()?.share(&a.path, &a.user, a.fingerprint.as_deref()).await?;
+    let mode = if a.write { ShareMode::Write } else { ShareMode::Read };
+    let r = g.client()?.share(&a.path, &a.user, mode, a.fingerprint.as_deref()).await?;
     emit(g.json, &r, |r| {
         for s in &r.skipped {
             eprintln!("pyxis: not shared {}: {}", shown(&s.path), s.error);
@@ -73,10 +80,12 @@ pub async fn shared(g: &Global) -> anyhow::Result<()> {
     let r = g.client()?.shares().await?;
     emit(g.json, &r, |r| {
         for s in &r.mine {
-            println!("shared by you   {:<16} {}  to {}", when(s.created_at), shown(&s.path), s.grantee);
+            let to = if s.mode == ShareMode::Write { "to read and write" } else { "to read" };
+            println!("shared by you   {:<16} {}  with {} {to}", when(s.created_at), shown(&s.path), s.grantee);
         }
         for s in &r.with_me {
-            println!("shared with you {:<16} @{}{}", when(s.created_at), s.owner, shown(&s.path));
+            let can = if s.mode == ShareMode::Write { " (read and write)" } else { "" };
+            println!("shared with you {:<16} @{}{}{can}", when(s.created_at), s.owner, shown(&s.path));
         }
         if r.mine.is_empty() && r.with_me.is_empty() {
             println!("nothing shared");

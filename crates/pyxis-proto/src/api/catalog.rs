@@ -42,6 +42,13 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
     pub share_key: Option<Vec<u8>>,
+    /// Made by another user through a write share (absent: by the tree's
+    /// owner): who, and the binding key they wrapped for the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
+    pub writer_keys: Option<Vec<u8>>,
 }
 
 /// A path bound to a file: `tag` is the entry tag over the path, the file
@@ -124,6 +131,13 @@ pub struct FileVersion {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
     pub share_key: Option<Vec<u8>>,
+    /// Made by another user through a write share: its chunks are that
+    /// user's (locate them with `of`), and its keys are wrapped by them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
+    pub writer_keys: Option<Vec<u8>>,
 }
 
 /// `POST /v1/files/read`: several files' current (or given) versions at once.
@@ -177,6 +191,16 @@ pub struct CommitFile {
     /// version's (the same content in new chunks: a share re-packs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub new_version: bool,
+    /// Through a write share: the binding key wrapped for the tree's owner
+    /// (required there; `wrapped_key` is the file key wrapped likewise).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
+    pub writer_keys: Option<Vec<u8>>,
+    /// The chunks are this user's, not the committer's: a restore of a
+    /// version a writer made (each chunk must be used by a version of the
+    /// same file already).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks_of: Option<String>,
 }
 
 /// `POST /v1/commit`: all files become visible at once, or none does.

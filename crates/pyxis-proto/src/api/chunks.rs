@@ -150,6 +150,10 @@ pub struct LocateRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     #[serde(deserialize_with = "crate::api::at_most::<{crate::api::max::CHUNKS}, _, _>")]
     pub ids: Vec<ChunkId>,
+    /// Chunks of this user (a writer through a share), used by versions of
+    /// the tree the call reads; absent: the tree owner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -16,13 +16,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a grantee may do. Only reading is offered today; write calls with a
-/// `share` are refused (`read_only_share`).
+/// What a grantee may do: read, or also write (commit, mkdir, move,
+/// remove) under the shared path. Write calls through a read share are
+/// refused (`read_only_share`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ShareMode {
     Read,
+    Write,
 }
 
 impl ShareMode {
@@ -30,6 +32,15 @@ impl ShareMode {
     pub fn code(self) -> u8 {
         match self {
             ShareMode::Read => 1,
+            ShareMode::Write => 2,
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(ShareMode::Read),
+            2 => Some(ShareMode::Write),
+            _ => None,
         }
     }
 }

@@ -7,7 +7,7 @@ CREATE TABLE shares (
     owner_id     BIGINT  NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     path         TEXT    COLLATE "C" NOT NULL,  -- normalised; the share covers it and everything under it
     grantee_id   BIGINT  NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    mode         BIGINT  NOT NULL,  -- 1 read
+    mode         BIGINT  NOT NULL,  -- 1 read, 2 read and write
     owner_key    BYTEA   NOT NULL,  -- the share key wrapped for the owner
     grantee_key  BYTEA   NOT NULL,  -- the share key wrapped to the grantee's public key
     created_at   BIGINT  NOT NULL,
@@ -24,3 +24,9 @@ CREATE TABLE share_keys (
     PRIMARY KEY (share_id, version_id)
 );
 CREATE INDEX share_keys_by_version ON share_keys (version_id);
+
+-- A version another user made through a write share: who (NULL: the tree's
+-- owner; its chunks are then that user's, see version_chunks.user_id) and
+-- the binding key they wrapped for the owner (its file key is wrapped_key).
+ALTER TABLE versions ADD COLUMN writer_id BIGINT;
+ALTER TABLE versions ADD COLUMN writer_keys BYTEA;

@@ -148,34 +148,45 @@ impl Db {
         Ok(out)
     }
 
-    /// Which of `ids` (chunks of the share's owner) a version under the
-    /// shared path uses *and* the share has keys for: the chunks its grantee
-    /// may locate (not those of older versions, which may have been packed
-    /// with files the grantee may not read).
-    pub async fn shared_chunks(&self, share: &ShareRow, ids: &[ChunkId]) -> sqlx::Result<HashSet<ChunkId>> {
-        let (owner, dir) = (share.owner_id, share.path.as_str());
+    /// Which of `ids` (chunks of user `of`) a version of `owner`'s tree
+    /// uses: under a share's path *and* with that share's keys (not older
+    /// versions, which may have been packed with files its grantee may not
+    /// read), or anywhere in the tree without one. What a caller may locate
+    /// of another user's chunks: those a tree it reads refers to.
+    pub async fn referenced_chunks(
+        &self,
+        owner: i64,
+        share: Option<&ShareRow>,
+        of: i64,
+        ids: &[ChunkId],
+    ) -> sqlx::Result<HashSet<ChunkId>> {
+        let dir = share.map_or("/", |s| s.path.as_str());
         let (lo, hi) = descendants(dir);
+        let share_id = share.map(|s| s.id);
         let mut out = HashSet::new();
         for id in ids {
             let hit: Option<i64> = on_db!(
                 self,
-                read | c | {
-                    sqlx::query_scalar(
+                read | c
+                    | {
+                        sqlx::query_scalar(
                         "SELECT vc.version_id FROM version_chunks vc JOIN versions v ON v.id = vc.version_id \
                          JOIN entries e ON e.id = v.entry_id \
-                         JOIN share_keys sk ON sk.version_id = v.id AND sk.share_id = $6 \
-                         WHERE vc.user_id = $1 AND vc.chunk_id = $2 AND e.user_id = $1 \
-                         AND (e.path = $3 OR (e.path > $4 AND e.path < $5)) LIMIT 1",
+                         WHERE vc.user_id = $7 AND vc.chunk_id = $2 AND e.user_id = $1 \
+                         AND (e.path = $3 OR (e.path > $4 AND e.path < $5)) \
+                         AND ($6 IS NULL OR EXISTS (SELECT 1 FROM share_keys sk WHERE sk.version_id = v.id AND sk.share_id = $6)) \
+                         LIMIT 1",
                     )
                     .bind(owner)
                     .bind(&id.0[..])
                     .bind(dir)
                     .bind(&lo)
                     .bind(&hi)
-                    .bind(share.id)
+                    .bind(share_id)
+                    .bind(of)
                     .fetch_optional(c)
                     .await
-                }
+                    }
             )?;
             if hit.is_some() {
                 out.insert(*id);

@@ -71,6 +71,8 @@ fn entry(r: ListedRow) -> Entry {
             _ => None,
         },
         share_key: None,
+        writer: r.writer,
+        writer_keys: r.writer_keys,
     }
 }
 
@@ -114,6 +116,8 @@ fn file_version(path: String, v: VersionRow, chunks: Vec<ChunkId>) -> (i64, File
         wrapped_key: v.wrapped_key,
         chunks,
         share_key: None,
+        writer: v.writer,
+        writer_keys: v.writer_keys,
     };
     (v.id, fv)
 }
@@ -158,6 +162,8 @@ fn root() -> Entry {
         committed_at: 0,
         binding: None,
         share_key: None,
+        writer: None,
+        writer_keys: None,
     }
 }
 
@@ -292,7 +298,9 @@ pub async fn commit(
     tree: Tree,
     Body(req): Body<CommitRequest>,
 ) -> ApiResult<Json<CommitResponse>> {
-    let user = tree.write()?;
+    // Every path is checked below; a read share is refused here, empty or not.
+    let user = tree.write(tree.share.as_ref().map_or("/", |s| s.path.as_str()))?;
+    let committer = tree.user.id;
     if req.files.len() > MAX_COMMIT {
         return Err(ApiError::bad_request(
             "batch_too_large",
@@ -301,16 +309,19 @@ pub async fn commit(
     }
     let mut seen = HashSet::new();
     let mut items = Vec::with_capacity(req.files.len());
-    let shares = if req.files.iter().any(|f| !f.share_keys.is_empty()) {
-        state.db.shares(user, true).await?
-    } else {
-        Vec::new()
+    // Share wraps a commit may add: for the owner, its shares; for a writer,
+    // the share it writes through.
+    let shares = match &tree.share {
+        Some(s) => vec![s.clone()],
+        None if req.files.iter().any(|f| !f.share_keys.is_empty()) => state.db.shares(user, true).await?,
+        None => Vec::new(),
     };
     for f in req.files {
         let p = path::normalize(&f.path)?;
         if p == "/" {
             return Err(CatalogError::IsDirectory(p).into());
         }
+        tree.write(&p)?;
         if !seen.insert(p.clone()) {
             return Err(ApiError::bad_request("duplicate_path", format!("{p} appears twice in one commit")));
         }
@@ -333,10 +344,25 @@ pub async fn commit(
         let mut share_keys = Vec::with_capacity(f.share_keys.len());
         for w in f.share_keys {
             if !shares.iter().any(|s| s.id == w.share && path::is_within(&p, &s.path)) {
-                return Err(bad(format!("share {} is not one of yours that covers this path", w.share)));
+                return Err(bad(format!("share {} is not yours to wrap for, or does not cover this path", w.share)));
             }
             share_keys.push((w.share, w.wrapped));
         }
+        // A writer's version carries its keys for the owner (the owner can
+        // open nothing else of it).
+        let writer = match (&tree.share, f.writer_keys) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(bad("writer_keys are for a commit through a share".into())),
+            (Some(_), None) => return Err(bad("a commit through a share carries writer_keys".into())),
+            (Some(_), Some(k)) => {
+                pyxis_proto::format::wrapped::WrappedKey::parse(&k).map_err(|e| bad(format!("writer_keys: {e}")))?;
+                Some((committer, k))
+            }
+        };
+        let chunk_user = match f.chunks_of {
+            None => committer,
+            Some(name) => state.db.user_by_name(&name).await?.ok_or_else(|| bad(format!("no user {name:?}")))?.id,
+        };
         items.push(CommitItem {
             path: p,
             size,
@@ -349,9 +375,11 @@ pub async fn commit(
             binding,
             share_keys,
             new_version: f.new_version,
+            writer,
+            chunk_user,
         });
     }
-    let seqs = state.db.commit(user, &items).await?;
+    let seqs = state.db.commit(user, committer, &items).await?;
     let files = items
         .into_iter()
         .zip(seqs)
@@ -362,8 +390,8 @@ pub async fn commit(
 
 #[utoipa::path(post, path = "/v1/mkdir", request_body = MkdirRequest, responses((status = 200, body = Entry)), tag = "catalog")]
 pub async fn mkdir(StateX(state): StateX<State>, tree: Tree, Body(req): Body<MkdirRequest>) -> ApiResult<Json<Entry>> {
-    let user = tree.write()?;
     let p = path::normalize(&req.path)?;
+    let user = tree.write(&p)?;
     if p == "/" {
         return if req.parents { Ok(Json(root())) } else { Err(CatalogError::Exists(p).into()) };
     }
@@ -373,8 +401,9 @@ pub async fn mkdir(StateX(state): StateX<State>, tree: Tree, Body(req): Body<Mkd
 
 #[utoipa::path(post, path = "/v1/move", request_body = MoveRequest, responses((status = 200, body = Entry)), tag = "catalog")]
 pub async fn rename(StateX(state): StateX<State>, tree: Tree, Body(req): Body<MoveRequest>) -> ApiResult<Json<Entry>> {
-    let user = tree.write()?;
     let (from, to) = (path::normalize_existing(&req.from)?, path::normalize(&req.to)?);
+    let user = tree.write(&from)?;
+    tree.write(&to)?;
     if from == "/" || to == "/" {
         return Err(ApiError::bad_request("bad_path", "the root cannot be moved or replaced"));
     }
@@ -393,8 +422,8 @@ pub async fn remove(
     tree: Tree,
     Body(req): Body<RemoveRequest>,
 ) -> ApiResult<Json<RemoveResponse>> {
-    let user = tree.write()?;
     let p = path::normalize_existing(&req.path)?;
+    let user = tree.write(&p)?;
     let grace = state.opts.durability.deleted_grace.as_millis() as i64;
     let (files, dirs) = state.db.remove(user, &p, req.recursive, grace).await?;
     Ok(Json(RemoveResponse { files, dirs }))
@@ -406,8 +435,8 @@ pub async fn restore(
     tree: Tree,
     Body(req): Body<RestoreRequest>,
 ) -> ApiResult<Json<Entry>> {
-    let user = tree.write()?;
     let p = path::normalize_existing(&req.path)?;
+    let user = tree.write(&p)?;
     // The server cannot bind: a restore of a bound file is the client's
     // (read the old version, commit it as the next one).
     if state.db.stat(user, &p).await?.is_some_and(|e| e.entry_tag.is_some()) {
@@ -424,7 +453,7 @@ pub async fn bind(
     tree: Tree,
     Body(req): Body<BindRequest>,
 ) -> ApiResult<Json<BindResponse>> {
-    let user = tree.write()?;
+    let user = tree.write_own()?;
     let mut items = Vec::with_capacity(req.files.len());
     for f in req.files {
         let p = path::normalize_existing(&f.path)?;

@@ -291,10 +291,20 @@ pub async fn locate(
     Body(req): Body<LocateRequest>,
 ) -> ApiResult<Json<LocateResponse>> {
     check_batch(req.ids.len())?;
-    // Through a share: only chunks that versions under the shared path use.
-    let shared = match &tree.share {
-        Some(s) => Some(state.db.shared_chunks(s, &req.ids).await?),
-        None => None,
+    // Whose chunks: the tree owner's, or a writer's (`of`) that the tree's
+    // versions use. Through a share, or of another user, only chunks that
+    // versions the caller may read use.
+    let of = match &req.of {
+        None => tree.owner,
+        Some(name) => {
+            let none = || ApiError::not_found("no_chunk", format!("no chunks of {name:?} in what you read"));
+            state.db.user_by_name(name).await?.ok_or_else(none)?.id
+        }
+    };
+    let shared = if tree.share.is_some() || of != tree.owner {
+        Some(state.db.referenced_chunks(tree.owner, tree.share.as_ref(), of, &req.ids).await?)
+    } else {
+        None
     };
     let mut chunks = Vec::with_capacity(req.ids.len());
     let mut seen = HashSet::new();
@@ -304,7 +314,7 @@ pub async fn locate(
         }
         let row = state
             .db
-            .chunk(tree.owner, id)
+            .chunk(of, id)
             .await?
             .filter(|c| c.state == STORED)
             .ok_or_else(|| ApiError::not_found("no_chunk", format!("chunk {id} is not stored for this user")))?;
@@ -312,7 +322,7 @@ pub async fn locate(
         let size = shard_len(row.blob_len as u32, scheme);
         let mut shards: Vec<ShardTarget> = state
             .db
-            .chunk_shards(tree.owner, id)
+            .chunk_shards(of, id)
             .await?
             .into_iter()
             .filter(|s| s.remote_state == ONLINE && s.state == 1 && s.proof > 0)

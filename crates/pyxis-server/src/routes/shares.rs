@@ -21,8 +21,6 @@ use crate::db::shares::{NewShare, ShareRow};
 use crate::db::users::UserRow;
 use crate::error::{ApiError, ApiResult};
 
-const READ: i64 = 1;
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct NameQuery {
     name: String,
@@ -59,7 +57,7 @@ fn info(s: ShareRow, as_owner: bool) -> ShareInfo {
         owner: s.owner,
         grantee: s.grantee,
         path: s.path,
-        mode: ShareMode::Read,
+        mode: ShareMode::from_code(s.mode).unwrap_or(ShareMode::Read),
         created_at: s.created_at,
         key: if as_owner { s.owner_key } else { s.grantee_key },
     }
@@ -102,7 +100,7 @@ pub async fn create(
         owner: user.id,
         path: &p,
         grantee: grantee.id,
-        mode: READ,
+        mode: i64::from(req.mode.code()),
         owner_key: &req.owner_key,
         grantee_key: &req.grantee_key,
     };

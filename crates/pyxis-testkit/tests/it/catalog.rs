@@ -111,6 +111,8 @@ async fn bad_paths_are_rejected_by_client_and_server() {
             binding: None,
             share_keys: vec![],
             new_version: false,
+            writer_keys: None,
+            chunks_of: None,
         };
         let e = a.api().commit(&CommitRequest { files: vec![file] }).await.unwrap_err();
         assert_eq!(code(&e), "bad_path", "{bad:?}: {e}");
@@ -137,7 +139,8 @@ async fn another_users_files_are_out_of_reach() {
     // Bob's catalog has no such path, and Alice's chunk ids mean nothing to him.
     assert_eq!(code(&bob.api().stat("/secret").await.unwrap_err()), "not_found");
     assert!(bob.get("/secret", &c.dir.path().join("stolen"), None).await.is_err());
-    let e = bob.api().locate(&pyxis_proto::api::chunks::LocateRequest { ids: vec![chunk] }).await.unwrap_err();
+    let e =
+        bob.api().locate(&pyxis_proto::api::chunks::LocateRequest { ids: vec![chunk], of: None }).await.unwrap_err();
     assert_eq!(code(&e), "no_chunk");
     // Claiming her chunk in his own commit does not work either.
     let mut file = fv.files[0].clone();
@@ -154,6 +157,8 @@ async fn another_users_files_are_out_of_reach() {
         binding: None,
         share_keys: vec![],
         new_version: false,
+        writer_keys: None,
+        chunks_of: None,
     };
     let e = bob.api().commit(&CommitRequest { files: vec![commit] }).await.unwrap_err();
     assert_eq!(code(&e), "missing_chunk", "{e}");

@@ -85,6 +85,8 @@ async fn the_server_refuses_nfd_and_hidden_characters_with_bad_path() {
             binding: None,
             share_keys: vec![],
             new_version: false,
+            writer_keys: None,
+            chunks_of: None,
         };
         let (status, code, _) = refusal(api.commit(&CommitRequest { files: vec![file] }).await.unwrap_err());
         assert_eq!((status, code.as_str()), (400, "bad_path"), "{bad:?}");
@@ -148,7 +150,7 @@ async fn names_stored_before_the_rules_can_be_read_renamed_and_removed() {
     for (from, to) in [("/old/f", rlo), ("/old/g", nfd.as_str())] {
         let head =
             pyxis_client::binding::verify_entry(&opener, &seen, &a.api().stat(from).await.unwrap()).unwrap().unwrap();
-        let tag = pyxis_client::binding::rebind_entry(&keys, to, &head).unwrap();
+        let tag = pyxis_client::binding::rebind_entry(&opener, to, &head).unwrap();
         c.server().state().db.rename(uid, from, to, &[(to.to_owned(), tag.0.to_vec())]).await.unwrap();
     }
 

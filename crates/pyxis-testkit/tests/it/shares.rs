@@ -6,6 +6,7 @@
 use pyxis_client::ClientError;
 use pyxis_proto::api::catalog::ReadRequest;
 use pyxis_proto::api::chunks::LocateRequest;
+use pyxis_proto::api::shares::ShareMode;
 use pyxis_testkit::Cluster;
 use pyxis_testkit::hostile::{HostileServer, edit_json};
 use serde_json::json;
@@ -45,7 +46,7 @@ async fn a_shared_directory_reads_as_its_owner_wrote_it_with_later_files_and_ver
     before.extend(chunks_of(alice.api(), "/home/docs/sub/b.txt").await);
     assert!(before.iter().any(|id| private_chunks.contains(id)), "the test needs a mixed pack");
 
-    let r = alice.share("/home/docs", "bob", None).await.unwrap();
+    let r = alice.share("/home/docs", "bob", ShareMode::Read, None).await.unwrap();
     assert_eq!((r.versions, r.skipped.len(), r.existed), (2, 0, false), "{r:?}");
     assert!(r.newly_pinned);
     // ...so sharing stored the docs again, apart from it: no chunk bob can
@@ -91,7 +92,7 @@ async fn a_shared_directory_reads_as_its_owner_wrote_it_with_later_files_and_ver
     // Sharing again reuses the share. (It may store again files packed next
     // to an older version: bytes the client cannot account for from the
     // current versions are treated as another file's.)
-    let r2 = alice.share("/home/docs", "bob", None).await.unwrap();
+    let r2 = alice.share("/home/docs", "bob", ShareMode::Read, None).await.unwrap();
     assert_eq!((r2.share, r2.existed, r2.versions, r2.skipped.len()), (r.share, true, 3, 0), "{r2:?}");
     let again = c.dir.path().join("bob-docs-3");
     assert_eq!(bob.get("@alice/home/docs", &again, None).await.unwrap().files, 3);
@@ -104,7 +105,7 @@ async fn the_server_enforces_the_acl_on_every_call_and_after_unshare() {
     let (alice, _src) = alice_with_home(&c).await;
     let bob = c.signup("bob", "pw").await.unwrap();
     let carol = c.signup("carol", "pw").await.unwrap();
-    let id = alice.share("/home/docs", "bob", None).await.unwrap().share;
+    let id = alice.share("/home/docs", "bob", ShareMode::Read, None).await.unwrap().share;
     let private = "/home/private/p.txt";
     let private_chunks = chunks_of(alice.api(), private).await;
 
@@ -128,7 +129,7 @@ async fn the_server_enforces_the_acl_on_every_call_and_after_unshare() {
     let read = ReadRequest { paths: vec!["/home/docs/a.txt".into(), private.into()], version: None };
     assert_eq!(code(&as_bob.read(&read).await.unwrap_err()), "not_shared");
     assert_eq!(code(&as_bob.versions(private).await.unwrap_err()), "not_shared");
-    let e = as_bob.locate(&LocateRequest { ids: private_chunks.clone() }).await.unwrap_err();
+    let e = as_bob.locate(&LocateRequest { ids: private_chunks.clone(), of: None }).await.unwrap_err();
     assert_eq!(code(&e), "no_chunk", "{e}");
     assert_eq!(code(&as_bob.mkdir("/home/docs/new", true).await.unwrap_err()), "read_only_share");
     assert_eq!(code(&as_bob.remove("/home/docs/a.txt", false).await.unwrap_err()), "read_only_share");
@@ -148,6 +149,8 @@ async fn the_server_enforces_the_acl_on_every_call_and_after_unshare() {
         binding: None,
         share_keys: vec![],
         new_version: false,
+        writer_keys: None,
+        chunks_of: None,
     };
     let req = pyxis_proto::api::catalog::CommitRequest { files: vec![commit] };
     assert_eq!(code(&as_bob.commit(&req).await.unwrap_err()), "read_only_share");
@@ -191,16 +194,16 @@ async fn a_public_key_the_server_substitutes_is_caught_at_sharing_and_at_reading
     let alice = via(&c, &proxy, "alice", "alice-via-proxy").await;
 
     // Pinned on first use (honest), then swapped: refused, nothing shared.
-    alice.share("/notes.txt", "bob", None).await.unwrap();
+    alice.share("/notes.txt", "bob", ShareMode::Read, None).await.unwrap();
     substitute_keys(&proxy, mallory_key);
-    let e = alice.share("/docs", "bob", None).await.unwrap_err();
+    let e = alice.share("/docs", "bob", ShareMode::Read, None).await.unwrap_err();
     assert!(proxy.lies_told() >= 1, "the proxy never swapped a key");
     assert!(e.to_string().contains("pinned") && e.to_string().contains(&bob_fp), "{e}");
     let with_bob = bob.shares().await.unwrap().with_me;
     assert_eq!(with_bob.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["/notes.txt"]);
     // On first use, a fingerprint bob gave catches it too.
     let fresh = via(&c, &proxy, "alice", "alice-fresh").await;
-    let e = fresh.share("/docs", "bob", Some(&bob_fp)).await.unwrap_err();
+    let e = fresh.share("/docs", "bob", ShareMode::Read, Some(&bob_fp)).await.unwrap_err();
     assert!(e.to_string().contains(&format!("not the {bob_fp}")), "{e}");
     assert_eq!(bob.shares().await.unwrap().with_me.len(), 1);
 
@@ -226,7 +229,7 @@ async fn a_share_the_server_made_up_and_keys_it_swapped_do_not_open() {
     let bob = c.signup("bob", "pw").await.unwrap();
     c.signup("mallory", "pw").await.unwrap();
     let alice = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
-    alice.share("/notes.txt", "bob", None).await.unwrap();
+    alice.share("/notes.txt", "bob", ShareMode::Read, None).await.unwrap();
     bob.get("@alice/notes.txt", &c.dir.path().join("n"), None).await.unwrap();
 
     // The server makes a share "from alice" of /docs with a key of its own
@@ -256,7 +259,7 @@ async fn a_share_the_server_made_up_and_keys_it_swapped_do_not_open() {
     alice.unshare("/docs", "bob").await.unwrap();
 
     // A real share of /docs, and a proxy that swaps the two files' keys.
-    alice.share("/docs", "bob", None).await.unwrap();
+    alice.share("/docs", "bob", ShareMode::Read, None).await.unwrap();
     let proxy = HostileServer::start(&c).await.unwrap();
     let bob_via = via(&c, &proxy, "bob", "bob-via-proxy").await;
     proxy.rewrite("/v1/files/read", |_, body| {
@@ -284,7 +287,7 @@ async fn a_file_moved_into_a_shared_directory_is_readable_and_one_moved_out_is_n
     let c = Cluster::start(3).await.unwrap();
     let (alice, src) = alice_with_home(&c).await;
     let bob = c.signup("bob", "pw").await.unwrap();
-    let id = alice.share("/home/docs", "bob", None).await.unwrap().share;
+    let id = alice.share("/home/docs", "bob", ShareMode::Read, None).await.unwrap().share;
     let old_chunks = chunks_of(alice.api(), "/home/private/p.txt").await;
     alice.rename("/home/private/p.txt", "/home/docs/p.txt").await.unwrap();
     alice.rename("/home/docs/sub", "/home/private/sub").await.unwrap();

@@ -97,6 +97,8 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
             binding: None,
             share_keys: vec![],
             new_version: false,
+            writer_keys: None,
+            chunks_of: None,
         }],
     };
     assert_eq!(code(mallory.api().commit(&commit).await.unwrap_err()), "missing_chunk");

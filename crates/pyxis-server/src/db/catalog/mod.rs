@@ -28,6 +28,9 @@ pub struct ListedRow {
     pub entry_tag: Option<Vec<u8>>,
     /// The current version's id (files only).
     pub version_id: Option<i64>,
+    /// Made through a write share by this user (its name).
+    pub writer: Option<String>,
+    pub writer_keys: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -44,6 +47,9 @@ pub struct VersionRow {
     pub version_tag: Option<Vec<u8>>,
     /// The path's entry tag, when this version is its current one.
     pub entry_tag: Option<Vec<u8>>,
+    /// Made through a write share by this user (its name).
+    pub writer: Option<String>,
+    pub writer_keys: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -78,6 +84,12 @@ pub struct CommitItem {
     pub share_keys: Vec<(i64, Vec<u8>)>,
     /// A new version even if nothing changed.
     pub new_version: bool,
+    /// Through a write share: the writer (the committer) and the binding
+    /// key they wrapped for the tree's owner.
+    pub writer: Option<(i64, Vec<u8>)>,
+    /// Whose chunks these are: the committer's, or (a restore of a version
+    /// a writer made) that writer's.
+    pub chunk_user: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,8 +139,8 @@ fn ancestors(p: &str) -> Vec<&str> {
 }
 
 const LIST_SELECT: &str = "SELECT e.path, e.kind, v.size, v.mtime, v.seq, v.content_hash, v.created_at AS committed_at, \
-     v.file_id, e.entry_tag, e.current_version AS version_id \
-     FROM entries e LEFT JOIN versions v ON v.id = e.current_version";
+     v.file_id, e.entry_tag, e.current_version AS version_id, w.username AS writer, v.writer_keys \
+     FROM entries e LEFT JOIN versions v ON v.id = e.current_version LEFT JOIN users w ON w.id = v.writer_id";
 
 /// Runs the transactional body once per backend (the macro duplicates it with
 /// the right transaction type).
@@ -239,8 +251,9 @@ impl Db {
                 | {
                     sqlx::query_as(
                 "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
-                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag \
-                 FROM versions v JOIN entries e ON e.id = v.entry_id WHERE e.user_id = $1 AND e.path = $2 ORDER BY v.seq",
+                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag, \
+                 w.username AS writer, v.writer_keys \
+                 FROM versions v JOIN entries e ON e.id = v.entry_id LEFT JOIN users w ON w.id = v.writer_id WHERE e.user_id = $1 AND e.path = $2 ORDER BY v.seq",
             )
             .bind(user)
             .bind(p)
@@ -262,8 +275,9 @@ impl Db {
             read | c | {
                 sqlx::query_as(
                     "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
-                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag \
-                 FROM versions v JOIN entries e ON e.id = v.entry_id \
+                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag, \
+                 w.username AS writer, v.writer_keys \
+                 FROM versions v JOIN entries e ON e.id = v.entry_id LEFT JOIN users w ON w.id = v.writer_id \
                  WHERE e.user_id = $1 AND e.path = $2 AND (v.seq = $3 OR ($3 IS NULL AND v.id = e.current_version))",
                 )
                 .bind(user)
@@ -300,8 +314,9 @@ impl Db {
         let marks: Vec<String> = (0..paths.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT e.path, v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
-                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag \
-             FROM versions v JOIN entries e ON e.id = v.entry_id \
+                 v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag, \
+                 w.username AS writer, v.writer_keys \
+             FROM versions v JOIN entries e ON e.id = v.entry_id LEFT JOIN users w ON w.id = v.writer_id \
              WHERE e.user_id = $1 AND v.id = e.current_version AND e.path IN ({})",
             marks.join(", ")
         ));

@@ -50,19 +50,26 @@ impl Db {
     /// stored: the client commits only after every shard is up). A file
     /// whose content hash, size and mtime equal its current version's gets
     /// no new version; it comes back as (current version, `true`).
-    pub async fn commit(&self, user: i64, items: &[CommitItem]) -> Result<Vec<(i64, bool)>, CatalogError> {
+    /// `user` owns the tree; `committer` pays for the manifests (the owner,
+    /// or a writer through a share).
+    pub async fn commit(
+        &self,
+        user: i64,
+        committer: i64,
+        items: &[CommitItem],
+    ) -> Result<Vec<(i64, bool)>, CatalogError> {
         let now = now_ms();
         in_tx!(self, |tx| {
             let result: Result<Vec<(i64, bool)>, CatalogError> = async {
                 let manifest_bytes: i64 = items.iter().map(|i| i.manifest.len() as i64).sum();
                 let charged = sqlx::query("UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND used_bytes + $1 <= quota_bytes")
                     .bind(manifest_bytes)
-                    .bind(user)
+                    .bind(committer)
                     .execute(&mut *tx)
                     .await?;
                 if charged.rows_affected() == 0 {
                     let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
-                        .bind(user)
+                        .bind(committer)
                         .fetch_one(&mut *tx)
                         .await?;
                     return Err(CatalogError::Quota { used, quota, need: manifest_bytes });
@@ -117,7 +124,8 @@ impl Db {
                     let b = it.binding.as_ref();
                     let version_id: i64 = sqlx::query_scalar(
                         "INSERT INTO versions (entry_id, seq, size, mtime, content_hash, manifest, wrapped_key, created_at, \
-                         file_id, version_tag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                         file_id, version_tag, writer_id, writer_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         RETURNING id",
                     )
                     .bind(entry_id)
                     .bind(seq)
@@ -129,13 +137,30 @@ impl Db {
                     .bind(now)
                     .bind(b.map(|b| &b.file_id))
                     .bind(b.map(|b| &b.version_tag))
+                    .bind(it.writer.as_ref().map(|w| w.0))
+                    .bind(it.writer.as_ref().map(|w| &w.1))
                     .fetch_one(&mut *tx)
                     .await?;
                     for id in &it.chunks {
+                        // Another user's chunks only as a version of this file used them.
+                        if it.chunk_user != committer {
+                            let used: Option<i64> = sqlx::query_scalar(
+                                "SELECT vc.version_id FROM version_chunks vc JOIN versions v ON v.id = vc.version_id \
+                                 WHERE v.entry_id = $1 AND vc.user_id = $2 AND vc.chunk_id = $3 LIMIT 1",
+                            )
+                            .bind(entry_id)
+                            .bind(it.chunk_user)
+                            .bind(&id.0[..])
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            if used.is_none() {
+                                return Err(CatalogError::MissingChunk { path: it.path.clone(), id: *id });
+                            }
+                        }
                         let r = sqlx::query(
                             "UPDATE chunks SET refcount = refcount + 1, expires_at = NULL WHERE user_id = $1 AND chunk_id = $2 AND state = 2",
                         )
-                        .bind(user)
+                        .bind(it.chunk_user)
                         .bind(&id.0[..])
                         .execute(&mut *tx)
                         .await?;
@@ -144,7 +169,7 @@ impl Db {
                         }
                         sqlx::query("INSERT INTO version_chunks (version_id, user_id, chunk_id) VALUES ($1, $2, $3)")
                             .bind(version_id)
-                            .bind(user)
+                            .bind(it.chunk_user)
                             .bind(&id.0[..])
                             .execute(&mut *tx)
                             .await?;
@@ -153,12 +178,13 @@ impl Db {
                         // Only a share of the committer's (the route checked it covers the path).
                         sqlx::query(
                             "INSERT INTO share_keys (share_id, version_id, wrapped) \
-                             SELECT id, $2, $3 FROM shares WHERE id = $1 AND owner_id = $4",
+                             SELECT id, $2, $3 FROM shares WHERE id = $1 AND (owner_id = $4 OR (grantee_id = $5 AND mode = 2))",
                         )
                         .bind(share)
                         .bind(version_id)
                         .bind(wrapped)
                         .bind(user)
+                        .bind(committer)
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -175,7 +201,7 @@ impl Db {
                     // Charged up front with the rest; no manifest was stored for these.
                     sqlx::query("UPDATE users SET used_bytes = used_bytes - $1 WHERE id = $2")
                         .bind(unchanged_bytes)
-                        .bind(user)
+                        .bind(committer)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -366,8 +392,10 @@ impl Db {
             binding: None,
             share_keys: Vec::new(),
             new_version: false,
+            writer: None,
+            chunk_user: user,
         };
-        Ok(self.commit(user, std::slice::from_ref(&item)).await?[0].0)
+        Ok(self.commit(user, user, std::slice::from_ref(&item)).await?[0].0)
     }
 
     /// Gives versions without a binding the one their owner made (`pyxis
