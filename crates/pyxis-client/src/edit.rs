@@ -106,7 +106,7 @@ pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
     let binding = crate::binding::bind_version_with(&k.binding_key, &path, file_id, expect + 1, &new);
     // The old version's chunks stay whose they are: its writer's, or (read
     // through a share) the tree owner's.
-    let chunks_of = old.writer.clone().or_else(|| ctx.opener.shared().map(|t| t.info.owner.clone()));
+    let chunks_of = old.chunks_of.clone().or_else(|| ctx.opener.shared().map(|t| t.info.owner.clone()));
     let commit = CommitFile {
         path: path.clone(),
         size: old.info.size,

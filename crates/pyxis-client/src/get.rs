@@ -417,6 +417,7 @@ mod tests {
             share_key: None,
             writer: None,
             writer_keys: None,
+            chunks_of: None,
         };
         // An empty answer used to panic the client (`files.remove(0)`).
         assert!(single_file(ReadResponse { files: vec![] }, "/a").is_err());

@@ -9,7 +9,7 @@
 //! answer about one's own tree is never opened with a share's keys.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use pyxis_core::binding::BindingKey;
 use pyxis_core::keys::{DedupKey, FileKey, Keyring};
@@ -41,8 +41,9 @@ impl Writers {
 pub struct Opener {
     keys: Arc<Keyring>,
     shared: Option<Arc<SharedTree>>,
-    /// Loaded (once) before this account's own tree is read.
-    writers: OnceLock<Writers>,
+    /// Loaded again before each operation on this account's own tree (a
+    /// long-lived client sees shares made since).
+    writers: RwLock<Option<Arc<Writers>>>,
     /// Binding keys learnt from wraps, by file and version: what a move or a
     /// new version of a file re-binds with when the key is not one's own.
     known: Mutex<HashMap<(FileId, i64), BindingKey>>,
@@ -55,7 +56,7 @@ impl Opener {
     }
 
     pub(crate) fn new(keys: Arc<Keyring>, shared: Option<Arc<SharedTree>>) -> Self {
-        Self { keys, shared, writers: OnceLock::new(), known: Mutex::new(HashMap::new()) }
+        Self { keys, shared, writers: RwLock::new(None), known: Mutex::new(HashMap::new()) }
     }
 
     /// The share this reads through, if any.
@@ -63,12 +64,8 @@ impl Opener {
         self.shared.as_deref()
     }
 
-    pub(crate) fn writers_loaded(&self) -> bool {
-        self.writers.get().is_some()
-    }
-
     pub(crate) fn set_writers(&self, w: Writers) {
-        let _ = self.writers.set(w);
+        *self.writers.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(w));
     }
 
     fn learn(&self, file_id: &FileId, version: i64, key: &BindingKey) {
@@ -78,7 +75,7 @@ impl Opener {
     /// A writer's pinned key, if the owner's write shares let `writer` write
     /// at `path`.
     fn writer_key(&self, path: &str, writer: &str) -> Result<[u8; 32]> {
-        let Some(writers) = self.writers.get() else {
+        let Some(writers) = self.writers.read().unwrap_or_else(|e| e.into_inner()).clone() else {
             return Err(ClientError::Invalid(format!(
                 "{path}: written by {writer} through a share, but this client did not load who may write here"
             )));

@@ -61,7 +61,7 @@ impl Reader {
     /// Notes whose chunks a version uses (a writer's, not the tree owner's),
     /// before any of them is fetched.
     pub(crate) fn note(&self, fv: &pyxis_proto::api::catalog::FileVersion) {
-        if let Some(w) = &fv.writer {
+        if let Some(w) = &fv.chunks_of {
             let mut owners = self.owners.lock().expect("owners lock");
             for id in &fv.chunks {
                 owners.insert(*id, w.clone());

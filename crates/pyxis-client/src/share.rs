@@ -90,11 +90,11 @@ pub(crate) async fn owned_shares(ctx: &Ctx) -> Result<Vec<OwnedShare>> {
         .collect())
 }
 
-/// Loads, once, who may write into this account's tree: the grantees of
+/// Loads who may write into this account's tree: the grantees of
 /// its write shares (from shares whose keys open with the owner's keys, so
 /// the server cannot add one) and their pinned public keys.
 pub(crate) async fn load_writers(ctx: &Ctx, pins: &Pins) -> Result<()> {
-    if ctx.opener.shared().is_some() || ctx.opener.writers_loaded() {
+    if ctx.opener.shared().is_some() {
         return Ok(());
     }
     let mut w = Writers::default();

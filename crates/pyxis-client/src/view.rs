@@ -43,8 +43,8 @@ impl Client {
         Ok((ctx, p))
     }
 
-    /// Loads, once, who may write into this account's own tree (so that
-    /// what they wrote can be checked).
+    /// Loads who may write into this account's own tree (so that what they
+    /// wrote can be checked): one call, before each operation on it.
     pub(crate) async fn ready(&self) -> Result<()> {
         share::load_writers(&self.ctx, &self.pins).await
     }

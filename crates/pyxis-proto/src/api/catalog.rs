@@ -131,13 +131,17 @@ pub struct FileVersion {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
     pub share_key: Option<Vec<u8>>,
-    /// Made by another user through a write share: its chunks are that
-    /// user's (locate them with `of`), and its keys are wrapped by them.
+    /// Made by another user through a write share: its keys are wrapped by
+    /// them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "super::b64opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
     pub writer_keys: Option<Vec<u8>>,
+    /// Its chunks are this user's, not the tree owner's (a writer's, or a
+    /// version restored from one): locate them with `of`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks_of: Option<String>,
 }
 
 /// `POST /v1/files/read`: several files' current (or given) versions at once.

@@ -118,6 +118,7 @@ fn file_version(path: String, v: VersionRow, chunks: Vec<ChunkId>) -> (i64, File
         share_key: None,
         writer: v.writer,
         writer_keys: v.writer_keys,
+        chunks_of: v.chunks_of,
     };
     (v.id, fv)
 }

@@ -301,3 +301,132 @@ async fn a_file_moved_into_a_shared_directory_is_readable_and_one_moved_out_is_n
     assert!(chunks_of(&through, "/home/docs/p.txt").await.iter().all(|id| !old_chunks.contains(id)));
     assert_eq!(code(&through.stat("/home/private/sub/b.txt").await.unwrap_err()), "not_shared");
 }
+
+#[tokio::test]
+async fn a_writer_changes_a_shared_directory_and_everyone_reads_what_was_written() {
+    let c = Cluster::start(3).await.unwrap();
+    let (alice, src) = alice_with_home(&c).await;
+    let bob = c.signup("bob", "pw").await.unwrap();
+    let carol = c.signup("carol", "pw").await.unwrap();
+    let id = alice.share("/home/docs", "bob", ShareMode::Write, None).await.unwrap().share;
+    alice.share("/home/docs", "carol", ShareMode::Read, None).await.unwrap();
+    let alice_used = alice.api().quota().await.unwrap().used;
+
+    // bob edits a.txt and adds a big, a small and a tiny file.
+    let mine = c.dir.path().join("bob-src");
+    random_file(&mine.join("a.txt"), 31, 8_000);
+    random_file(&mine.join("big.bin"), 32, 400_000);
+    random_file(&mine.join("new.txt"), 33, 20_000);
+    random_file(&mine.join("tiny.txt"), 34, 100);
+    let r = bob.put(&mine, "@alice/home/docs").await.unwrap();
+    assert_eq!((r.files, r.failed.len()), (4, 0), "{r:?}");
+    assert_eq!(alice.api().quota().await.unwrap().used, alice_used, "a writer's uploads are the writer's quota");
+    assert!(bob.api().quota().await.unwrap().used > 400_000);
+
+    // The owner reads what bob wrote, checked against bob's pinned key.
+    let (entries, refused) = alice.list("/home/docs", false).await.unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    let a = entries.iter().find(|e| e.path == "/home/docs/a.txt").unwrap();
+    assert_eq!((a.version, a.writer.as_deref()), (Some(3), Some("bob")));
+    let dst = c.dir.path().join("alice-docs");
+    let got = alice.get("/home/docs", &dst, None).await.unwrap();
+    assert_eq!((got.files, got.failed.len()), (5, 0), "{got:?}");
+    for f in ["a.txt", "big.bin", "new.txt", "tiny.txt"] {
+        same_file(&mine.join(f), &dst.join(f));
+    }
+    same_file(&src.join("docs/sub/b.txt"), &dst.join("sub/b.txt"));
+    assert!(alice.check("/home", true).await.unwrap().ok());
+    // So does the writer; a reader once the owner shares again (bob could
+    // wrap only for his own share).
+    let got = bob.get("@alice/home/docs", &c.dir.path().join("bob-docs"), None).await.unwrap();
+    assert_eq!((got.files, got.failed.len()), (5, 0), "{got:?}");
+    let early = carol.get("@alice/home/docs", &c.dir.path().join("carol-early"), None).await.unwrap();
+    assert_eq!(early.failed.len(), 4, "{early:?}");
+    assert!(early.failed.iter().all(|f| f.error.contains("has not given you the keys")), "{early:?}");
+    alice.share("/home/docs", "carol", ShareMode::Read, None).await.unwrap();
+    let cdst = c.dir.path().join("carol-docs");
+    let got = carol.get("@alice/home/docs", &cdst, None).await.unwrap();
+    assert_eq!((got.files, got.failed.len()), (5, 0), "{got:?}");
+    same_file(&mine.join("big.bin"), &cdst.join("big.bin"));
+
+    // The owner's next version, bob's moves and removes, an owner's restore
+    // of bob's version: each checks out on every side.
+    random_file(&src.join("docs/a.txt"), 35, 7_000);
+    alice.put(&src.join("docs/a.txt"), "/home/docs/a.txt").await.unwrap();
+    bob.rename("@alice/home/docs/new.txt", "@alice/home/docs/renamed.txt").await.unwrap();
+    bob.remove("@alice/home/docs/tiny.txt", false).await.unwrap();
+    let v4 = c.dir.path().join("bob-a-v4");
+    bob.get("@alice/home/docs/a.txt", &v4, None).await.unwrap();
+    same_file(&src.join("docs/a.txt"), &v4);
+    let restored = alice.restore("/home/docs/a.txt", 3).await.unwrap();
+    assert_eq!(restored.version, Some(5));
+    let (entries, refused) = alice.list("/home/docs", true).await.unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    let names: Vec<_> = entries.iter().map(|e| e.path.rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["a.txt", "big.bin", "renamed.txt", "sub", "b.txt"]);
+    let back = c.dir.path().join("alice-a-v5");
+    alice.get("/home/docs/a.txt", &back, None).await.unwrap();
+    same_file(&mine.join("a.txt"), &back);
+    let got = bob.get("@alice/home/docs", &c.dir.path().join("bob-docs-2"), None).await.unwrap();
+    assert_eq!((got.files, got.failed.len()), (4, 0), "{got:?}");
+
+    // Nothing outside the shared path, through the API or the client.
+    let through = bob.api().through_share(id);
+    assert_eq!(code(&through.mkdir("/home/private/x", true).await.unwrap_err()), "not_shared");
+    assert_eq!(code(&through.remove("/home/private/p.txt", false).await.unwrap_err()), "not_shared");
+    let e = through.rename("/home/docs/big.bin", "/home/private/big.bin").await.unwrap_err();
+    assert_eq!(code(&e), "not_shared");
+    let e = bob.put(&mine.join("a.txt"), "@alice/home/private/a.txt").await.unwrap_err();
+    assert!(e.to_string().contains("shares nothing with you"), "{e}");
+    // A reader writes nothing.
+    let e = carol.put(&mine.join("a.txt"), "@alice/home/docs/c.txt").await.unwrap_err();
+    assert!(e.to_string().contains("to read only"), "{e}");
+    assert!(alice.stat("/home/docs/c.txt").await.is_err());
+}
+
+#[tokio::test]
+async fn a_version_the_server_passes_off_as_a_writers_is_refused_by_the_owner() {
+    let c = Cluster::start(3).await.unwrap();
+    crate::support::alice_with_docs(&c).await;
+    let bob = c.signup("bob", "pw").await.unwrap();
+    c.signup("carol", "pw").await.unwrap();
+    let alice = pyxis_client::Client::open(&c.device("alice"), None, Default::default()).unwrap();
+    alice.share("/docs", "bob", ShareMode::Write, None).await.unwrap();
+    alice.share("/notes.txt", "carol", ShareMode::Read, None).await.unwrap();
+    let mine = c.dir.path().join("bob-src");
+    random_file(&mine.join("w.txt"), 41, 6_000);
+    bob.put(&mine.join("w.txt"), "@alice/docs/w.txt").await.unwrap();
+    let proxy = HostileServer::start(&c).await.unwrap();
+    let alice_via = via(&c, &proxy, "alice", "alice-via-proxy").await;
+    assert!(alice_via.list("/", true).await.unwrap().1.is_empty());
+
+    // One at a time: bob's keys made garbage; bob's version credited to
+    // carol (who may only read, elsewhere); alice's own file credited to bob.
+    type Edit = Box<dyn Fn(&mut serde_json::Value) + Send + Sync>;
+    let lies: Vec<(&str, Edit, &str)> = vec![
+        ("/docs/w.txt", Box::new(|e| e["writer_keys"] = json!("AAAA")), "key"),
+        ("/docs/w.txt", Box::new(|e| e["writer"] = json!("carol")), "lets carol write"),
+        ("/docs/a.txt", Box::new(|e| e["writer"] = json!("bob")), "carries no keys"),
+    ];
+    for (path, lie, why) in lies {
+        proxy.honest();
+        let lie = std::sync::Arc::new(lie);
+        let target = path.to_owned();
+        proxy.rewrite("/v1/list", move |_, body| {
+            edit_json(body, |v| {
+                for e in v["entries"].as_array_mut().unwrap() {
+                    if e["path"] == target.as_str() {
+                        lie(e);
+                    }
+                }
+            })
+        });
+        let told = proxy.lies_told();
+        let (shown, refused) = alice_via.list("/docs", false).await.unwrap();
+        assert!(proxy.lies_told() > told);
+        assert_eq!(refused.len(), 1, "{path}: {refused:?}");
+        assert_eq!(refused[0].0, path);
+        assert!(refused[0].1.contains(why), "{path}: {}", refused[0].1);
+        assert!(shown.iter().all(|e| e.path != path));
+    }
+}

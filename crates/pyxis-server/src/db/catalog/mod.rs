@@ -50,6 +50,8 @@ pub struct VersionRow {
     /// Made through a write share by this user (its name).
     pub writer: Option<String>,
     pub writer_keys: Option<Vec<u8>>,
+    /// Its chunks are this user's (a writer's), not the tree owner's.
+    pub chunks_of: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -252,7 +254,9 @@ impl Db {
                     sqlx::query_as(
                 "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
                  v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag, \
-                 w.username AS writer, v.writer_keys \
+                 w.username AS writer, v.writer_keys, \
+                 (SELECT u.username FROM version_chunks vc JOIN users u ON u.id = vc.user_id \
+                  WHERE vc.version_id = v.id AND vc.user_id <> e.user_id LIMIT 1) AS chunks_of \
                  FROM versions v JOIN entries e ON e.id = v.entry_id LEFT JOIN users w ON w.id = v.writer_id WHERE e.user_id = $1 AND e.path = $2 ORDER BY v.seq",
             )
             .bind(user)
@@ -276,7 +280,9 @@ impl Db {
                 sqlx::query_as(
                     "SELECT v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
                  v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag, \
-                 w.username AS writer, v.writer_keys \
+                 w.username AS writer, v.writer_keys, \
+                 (SELECT u.username FROM version_chunks vc JOIN users u ON u.id = vc.user_id \
+                  WHERE vc.version_id = v.id AND vc.user_id <> e.user_id LIMIT 1) AS chunks_of \
                  FROM versions v JOIN entries e ON e.id = v.entry_id LEFT JOIN users w ON w.id = v.writer_id \
                  WHERE e.user_id = $1 AND e.path = $2 AND (v.seq = $3 OR ($3 IS NULL AND v.id = e.current_version))",
                 )
@@ -315,7 +321,9 @@ impl Db {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT e.path, v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
                  v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag, \
-                 w.username AS writer, v.writer_keys \
+                 w.username AS writer, v.writer_keys, \
+                 (SELECT u.username FROM version_chunks vc JOIN users u ON u.id = vc.user_id \
+                  WHERE vc.version_id = v.id AND vc.user_id <> e.user_id LIMIT 1) AS chunks_of \
              FROM versions v JOIN entries e ON e.id = v.entry_id LEFT JOIN users w ON w.id = v.writer_id \
              WHERE e.user_id = $1 AND v.id = e.current_version AND e.path IN ({})",
             marks.join(", ")
