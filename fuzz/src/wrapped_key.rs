@@ -26,10 +26,17 @@ pub fn run(data: &[u8]) {
     // Share keys and the version keys under them (from the server, for a
     // grantee or an owner): hostile bytes open to nothing, and never panic.
     let ctx = ShareContext { owner: "alice", grantee: "bob", path: "/docs", mode: 1 };
-    if ShareKey::open_from(keyring(), &[9; 32], data, &ctx).is_ok() || ShareKey::open_as_owner(keyring(), data, &ctx).is_ok() {
-        assert_eq!(parsed.map(|w| w.purpose()), Ok(Purpose::ShareKey));
+    if ShareKey::open_from(keyring(), &[9; 32], data, &ctx).is_ok()
+        || ShareKey::open_as_owner(keyring(), data, &ctx).is_ok()
+    {
+        assert_eq!(parsed.as_ref().map(|w| w.purpose()), Ok(Purpose::ShareKey));
     }
     let file_id = pyxis_proto::FileId([7; 32]);
+    // A writer's keys for the owner (versions written through a share).
+    if pyxis_core::share::open_file_key_from_writer(keyring(), &[9; 32], &file_id, 1, data).is_ok() {
+        assert_eq!(parsed.as_ref().map(|w| w.purpose()), Ok(Purpose::FileKey));
+    }
+    let _ = pyxis_core::share::open_binding_key_from_writer(keyring(), &[9; 32], &file_id, 1, data);
     if ShareKey::from_bytes([5; 32]).open_version(data, &file_id, 1).is_ok() {
         assert_eq!(data.len(), 2 * SYMMETRIC_LEN);
     }
