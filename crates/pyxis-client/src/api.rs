@@ -101,6 +101,14 @@ impl Api {
         Self { share: Some(id), ..self.clone() }
     }
 
+    /// This server answered this device before (its saved session is for
+    /// it): a refusal now is a restart, not a mistyped URL, so even the
+    /// first call is retried as long as later ones.
+    pub fn known_server(self) -> Self {
+        self.reached.store(true, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
     pub fn with_token(mut self, token: &str) -> Self {
         self.token = Some(token.to_owned());
         self

@@ -70,7 +70,8 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Unreachable { source, .. } => {
-                source.is_connect() || source.is_timeout() || source.is_request() || source.is_body()
+                (source.is_connect() || source.is_timeout() || source.is_request() || source.is_body())
+                    && !is_tls_refusal(source)
             }
             // A 503 that names a lasting condition (too few remotes for a
             // placement) is an answer, not an outage: the caller decides.
@@ -84,4 +85,22 @@ impl ClientError {
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
         ClientError::Io { path: path.to_string(), source }
     }
+}
+
+/// A TLS refusal (a certificate this client does not trust, a handshake the
+/// peer refused): waiting does not change it, so it is not retried. (The
+/// rustls error sits inside `io::Error`s, whose `source` skips it.)
+fn is_tls_refusal(e: &reqwest::Error) -> bool {
+    fn rustls_inside(e: &(dyn std::error::Error + 'static)) -> bool {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+        {
+            return rustls_inside(inner);
+        }
+        e.source().is_some_and(rustls_inside)
+    }
+    std::error::Error::source(e).is_some_and(rustls_inside)
 }

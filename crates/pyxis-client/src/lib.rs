@@ -126,8 +126,11 @@ impl Client {
         seen: binding::Seen,
         opts: ClientOptions,
     ) -> Result<Client> {
-        let api = Api::new(server.unwrap_or(&session.server), api::http_client(opts.ca_pem.as_deref())?)
+        let mut api = Api::new(server.unwrap_or(&session.server), api::http_client(opts.ca_pem.as_deref())?)
             .with_token(&session.token);
+        if server.is_none_or(|s| s.trim_end_matches('/') == session.server.trim_end_matches('/')) {
+            api = api.known_server();
+        }
         let keys = Arc::new(session.keyring()?);
         let ctx = upload::Ctx {
             api,
@@ -176,7 +179,8 @@ impl Client {
     /// [`Client::put`] with options.
     /// `@OWNER/PATH` writes through a write share.
     pub async fn put_with(&self, src: &Path, dst: &str, opts: PutOptions) -> Result<put::PutReport> {
-        let (ctx, mut dst) = self.write_view(dst).await?;
+        let (ctx, dst) = self.write_view(dst).await?;
+        let mut dst = pyxis_proto::path::normalize_local(&dst)?;
         if src.is_file()
             && let Ok(e) = ctx.api.stat(&dst).await
             && e.kind == EntryKind::Dir

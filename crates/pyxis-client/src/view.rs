@@ -29,12 +29,13 @@ impl Client {
         Ok((Arc::new(self.ctx.through_share(tree, seen)), path))
     }
 
-    /// The context a write at `path` is made in: this account's own tree,
-    /// or (`@OWNER/PATH`) through a write share.
+    /// The context a write at `path` is made in: this account's own tree
+    /// (the path as given: the caller applies the rules for a name that
+    /// exists or one it creates), or (`@OWNER/PATH`) through a write share.
     pub(crate) async fn write_view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
         if share::parse_shared(path).is_none() {
             self.ready().await?;
-            return Ok((self.ctx.clone(), pyxis_proto::path::normalize_local(path)?));
+            return Ok((self.ctx.clone(), path.to_owned()));
         }
         let (ctx, p) = self.view(path).await?;
         if let Some(t) = ctx.opener.shared() {

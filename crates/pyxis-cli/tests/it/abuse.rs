@@ -129,6 +129,13 @@ fn plain_http_a_wrong_ca_and_an_old_http_session_fail_clearly() {
 
     // A session saved by a release that spoke plain HTTP.
     net.ok(&["signup", "bob"]);
+    // With a session, a refused connection is retried (a restart), but a
+    // certificate from a CA it does not trust is not: it fails at once.
+    let started = std::time::Instant::now();
+    let out = net.command(&["whoami"]).env("PYXIS_CA", stranger.cert_path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("certificate"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "retried for {:?}", started.elapsed());
     let path = net.config().join("session.json");
     let mut session: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     session["server"] = Value::String(plain.clone());

@@ -223,3 +223,52 @@ fn passwd_recovery_key_and_recover_are_scriptable() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("64 hex digits"));
 }
+
+#[test]
+fn sharing_through_the_binary() {
+    let net = Net::start(3);
+    let bob_dir = net.dir.path().join("bob-config");
+    let bob = |args: &[&str]| {
+        let out = net.command(args).env("PYXIS_CONFIG", &bob_dir).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    };
+    net.ok(&["signup", "alice"]);
+    assert!(bob(&["signup", "bob"]).0);
+    let (ok, fp) = bob(&["--json", "whoami", "--fingerprint"]);
+    assert!(ok, "{fp}");
+    let fp = serde_json::from_str::<serde_json::Value>(&fp).unwrap()["fingerprint"].as_str().unwrap().to_owned();
+    let src = net.dir.path().join("docs");
+    std::fs::create_dir_all(&src).unwrap();
+    random_file(&src.join("a.txt"), 1, 30_000);
+    net.ok(&["put", src.to_str().unwrap(), "/docs"]);
+
+    // A wrong fingerprint stops the share; bob's own one lets it through.
+    let wrong = net.pyxis(&["share", "/docs", "bob", "--fingerprint", "0000 0000"]);
+    assert!(!wrong.status.success());
+    let shared = net.ok(&["share", "/docs", "bob", "--fingerprint", &fp]);
+    assert!(shared.contains("shared /docs with bob: 1 versions readable"), "{shared}");
+    let (ok, with_me) = bob(&["shared"]);
+    assert!(ok && with_me.contains("shared with you") && with_me.contains("@alice/docs"), "{with_me}");
+    let (ok, ls) = bob(&["ls", "@alice/docs"]);
+    assert!(ok && ls.contains("@alice/docs/a.txt"), "{ls}");
+    let out = net.dir.path().join("bob-a.txt");
+    assert!(bob(&["get", "@alice/docs/a.txt", out.to_str().unwrap()]).0);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(src.join("a.txt")).unwrap());
+    let (ok, err) = bob(&["put", out.to_str().unwrap(), "@alice/docs/b.txt"]);
+    assert!(!ok && err.contains("to read only"), "{err}");
+
+    // Read and write, after an unshare.
+    let again = net.pyxis(&["share", "/docs", "bob", "--write"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("unshare it first"));
+    net.ok(&["unshare", "/docs", "bob"]);
+    assert!(!bob(&["ls", "@alice/docs"]).0);
+    net.ok(&["share", "/docs", "bob", "--write"]);
+    let (ok, err) = bob(&["put", out.to_str().unwrap(), "@alice/docs/b.txt"]);
+    assert!(ok, "{err}");
+    let ls = net.ok(&["ls", "/docs"]);
+    assert!(ls.contains("/docs/b.txt"), "{ls}");
+    let back = net.dir.path().join("alice-b.txt");
+    net.ok(&["get", "/docs/b.txt", back.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&out).unwrap());
+}
