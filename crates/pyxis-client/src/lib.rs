@@ -251,21 +251,6 @@ impl Client {
         self.ctx.seen.save()
     }
 
-    /// Checks listed entries against their bindings (and this device's
-    /// memory): returns those refused, with why. For `ls` and `stat`.
-    pub fn check_entries(&self, entries: &[pyxis_proto::api::catalog::Entry]) -> Result<Vec<(String, String)>> {
-        let refused = entries
-            .iter()
-            .filter_map(|e| {
-                binding::verify_entry(&self.ctx.opener, &self.ctx.seen, e)
-                    .err()
-                    .map(|err| (e.path.clone(), err.to_string()))
-            })
-            .collect();
-        self.ctx.seen.save()?;
-        Ok(refused)
-    }
-
     /// Legacy versions (written before bindings) accepted so far.
     pub fn legacy_seen(&self) -> u64 {
         self.ctx.seen.legacy.load(std::sync::atomic::Ordering::Relaxed)
