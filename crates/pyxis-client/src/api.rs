@@ -397,6 +397,12 @@ impl Api {
     pub async fn unshare(&self, req: &shares::UnshareRequest) -> Result<()> {
         self.call_empty("/v1/shares/remove", req).await
     }
+    /// The tree's changes after `after`, waiting up to `wait_secs` for one
+    /// (docs/PROTOCOL.md, "Change feed").
+    pub async fn changes(&self, after: i64, wait_secs: u64) -> Result<pyxis_proto::api::changes::ChangesResponse> {
+        let (after, wait) = (after.to_string(), wait_secs.to_string());
+        self.get_query("/v1/changes", &[("after", &after), ("wait", &wait)]).await
+    }
     pub async fn quota(&self) -> Result<UserInfo> {
         self.get_query("/v1/quota", &[]).await
     }

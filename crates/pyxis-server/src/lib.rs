@@ -196,6 +196,8 @@ pub struct AppState {
     pub dummy_login_hash: String,
     /// Keys the made-up salts of unknown names (`prelogin`).
     pub fake_salt_key: [u8; 32],
+    /// Wakes change-feed readers.
+    pub feed: db::changes::Feed,
 }
 
 impl std::fmt::Debug for AppState {
@@ -310,6 +312,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         passwords,
         dummy_login_hash,
         fake_salt_key,
+        feed: Default::default(),
     });
 
     let (stop, stopped) = watch::channel(false);
@@ -319,6 +322,15 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         routes::admin::serve_metrics(state.clone(), addr, stopped.clone()).await?;
     }
     workers::spawn(state.clone(), stopped.clone());
+    {
+        // Open change-feed connections end when the server stops (a graceful
+        // shutdown waits for every connection).
+        let (state, mut stopped) = (state.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            state.feed.close();
+        });
+    }
     let app = routes::router(state.clone());
     let mut shutdown = stopped;
     let task = tokio::spawn(async move {

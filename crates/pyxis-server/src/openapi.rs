@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes, shares};
+use crate::routes::{accounts, admin, catalog, changes, chunks, devices, password, remotes, shares};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -17,7 +17,7 @@ use crate::routes::{accounts, admin, catalog, chunks, devices, password, remotes
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::bind, catalog::quota,
-        shares::user_key, shares::list, shares::create, shares::keys, shares::remove,
+        changes::list, changes::subscribe, shares::user_key, shares::list, shares::create, shares::keys, shares::remove,
         remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
         admin::set_quota, admin::users, admin::disable_user, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
         admin::vet, admin::release_quarantine, admin::metrics,

@@ -389,3 +389,42 @@ impl Cluster {
         Ok(Client::open(&dev, None, ClientOptions::default())?)
     }
 }
+
+/// A WebSocket to the change feed of `user` (`/v1/changes/ws?after=N`, and
+/// `?share=ID`), over TLS trusting the network's CA: what a sync daemon
+/// holds open. Yields each pushed answer.
+pub async fn change_feed(
+    c: &Cluster,
+    user: &str,
+    after: i64,
+    share: Option<i64>,
+) -> anyhow::Result<futures::stream::BoxStream<'static, anyhow::Result<pyxis_proto::api::changes::ChangesResponse>>> {
+    use futures::StreamExt;
+    use rustls::pki_types::pem::PemObject;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let token = c.device(user).load()?.ok_or_else(|| anyhow::anyhow!("{user} is not logged in"))?.token.clone();
+    let addr = c.server_opts.listen;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&c.ca_pem()) {
+        roots.add(cert?)?;
+    }
+    let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls)).connect(name, tcp).await?;
+    let share = share.map(|s| format!("&share={s}")).unwrap_or_default();
+    let mut req = format!("wss://{addr}/v1/changes/ws?after={after}{share}").into_client_request()?;
+    req.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    let (ws, _) = tokio_tungstenite::client_async(req, stream).await?;
+    Ok(ws
+        .filter_map(|m| async move {
+            match m {
+                Ok(tokio_tungstenite::tungstenite::Message::Text(t)) => {
+                    Some(serde_json::from_str(&t).map_err(Into::into))
+                }
+                Ok(_) => None,
+                Err(e) => Some(Err(e.into())),
+            }
+        })
+        .boxed())
+}

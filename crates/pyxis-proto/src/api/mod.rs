@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod changes;
 pub mod chunks;
 pub mod remote;
 pub mod shares;

@@ -8,6 +8,7 @@
 //! `synchronous=FULL`, because an acknowledged commit must survive power loss.
 
 pub mod catalog;
+pub mod changes;
 pub mod chunks;
 pub mod durability;
 pub mod garbage;

@@ -381,6 +381,7 @@ pub async fn commit(
         });
     }
     let seqs = state.db.commit(user, committer, &items).await?;
+    state.feed.notify(user);
     let files = items
         .into_iter()
         .zip(seqs)
@@ -397,6 +398,7 @@ pub async fn mkdir(StateX(state): StateX<State>, tree: Tree, Body(req): Body<Mkd
         return if req.parents { Ok(Json(root())) } else { Err(CatalogError::Exists(p).into()) };
     }
     state.db.mkdir(user, &p, req.parents).await?;
+    state.feed.notify(user);
     Ok(Json(stat_entry(&state, &tree, &p).await?))
 }
 
@@ -414,6 +416,7 @@ pub async fn rename(StateX(state): StateX<State>, tree: Tree, Body(req): Body<Mo
         tags.push((path::normalize_existing(&t.path)?, t.tag.0.to_vec()));
     }
     state.db.rename(user, &from, &to, &tags).await?;
+    state.feed.notify(user);
     Ok(Json(stat_entry(&state, &tree, &to).await?))
 }
 
@@ -427,6 +430,7 @@ pub async fn remove(
     let user = tree.write(&p)?;
     let grace = state.opts.durability.deleted_grace.as_millis() as i64;
     let (files, dirs) = state.db.remove(user, &p, req.recursive, grace).await?;
+    state.feed.notify(user);
     Ok(Json(RemoveResponse { files, dirs }))
 }
 
@@ -444,6 +448,7 @@ pub async fn restore(
         return Err(CatalogError::BindingRequired { path: p, bound: 1, tags: 0 }.into());
     }
     state.db.restore(user, &p, req.version).await?;
+    state.feed.notify(user);
     Ok(Json(stat_entry(&state, &tree, &p).await?))
 }
 

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod catalog;
+pub mod changes;
 pub mod chunks;
 pub mod devices;
 pub mod extract;
@@ -92,6 +93,8 @@ pub fn router(state: State) -> Router {
             .route("/v1/users/key", get(shares::user_key))
             .route("/v1/shares", get(shares::list).post(shares::create))
             .route("/v1/shares/remove", post(shares::remove))
+            .route("/v1/changes", get(changes::list))
+            .route("/v1/changes/ws", get(changes::subscribe))
             .route("/v1/list", get(catalog::list))
             .route("/v1/stat", get(catalog::stat))
             .route("/v1/versions", get(catalog::versions))

@@ -109,7 +109,20 @@ pub async fn create(
     };
     tracing::info!(owner = user.id, grantee = grantee.id, share = id, "share created");
     let row = state.db.share(id).await?.ok_or_else(|| ApiError::internal("a share vanished as it was made"))?;
+    announce(&state, &row, false).await?;
     Ok((StatusCode::CREATED, Json(info(row, true))))
+}
+
+/// Tells both users' change feeds that a share began or ended (the
+/// grantee's names it `@OWNER/PATH`).
+async fn announce(state: &State, s: &ShareRow, ended: bool) -> ApiResult<()> {
+    use crate::db::changes::Change;
+    state.db.record_change(s.owner_id, Change::shared(&s.path, &s.grantee, ended)).await?;
+    let theirs = format!("@{}{}", s.owner, s.path);
+    state.db.record_change(s.grantee_id, Change::shared(&theirs, &s.owner, ended)).await?;
+    state.feed.notify(s.owner_id);
+    state.feed.notify(s.grantee_id);
+    Ok(())
 }
 
 /// The share `id`, if `user` owns it.
@@ -151,8 +164,12 @@ pub async fn remove(
     let p = path::normalize_existing(&req.path)?;
     let none = || ApiError::not_found("no_share", format!("{p} is not shared with {}", req.grantee));
     let grantee = state.db.user_by_name(&req.grantee).await?.ok_or_else(none)?;
+    let found = state.db.shares(user.id, true).await?.into_iter().find(|s| s.path == p && s.grantee_id == grantee.id);
     if !state.db.remove_share(user.id, &p, grantee.id).await? {
         return Err(none());
+    }
+    if let Some(row) = found {
+        announce(&state, &row, true).await?;
     }
     tracing::info!(owner = user.id, grantee = grantee.id, path = %p, "share ended");
     Ok(StatusCode::NO_CONTENT)

@@ -4,6 +4,7 @@
 mod accounts;
 mod bindings;
 mod catalog;
+mod changes;
 mod check;
 mod durability;
 mod failures;

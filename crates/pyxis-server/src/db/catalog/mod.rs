@@ -162,6 +162,35 @@ macro_rules! in_tx {
     };
 }
 
+/// Records a change of `user`'s tree in its change feed, inside the
+/// transaction that makes it (so the feed and the tree never disagree).
+/// `$c` is a `crate::db::changes::Change`.
+#[macro_export]
+macro_rules! record_change {
+    ($tx:expr, $user:expr, $c:expr, $now:expr) => {{
+        let c = $c;
+        let seq: i64 =
+            sqlx::query_scalar("UPDATE users SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq")
+                .bind($user)
+                .fetch_one(&mut *$tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO changes (user_id, seq, kind, path, to_path, version, peer, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($user)
+        .bind(seq)
+        .bind(c.kind)
+        .bind(c.path)
+        .bind(c.to_path)
+        .bind(c.version)
+        .bind(c.peer)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 /// Looks up `(id, kind, current version)` of a path inside a transaction.
 macro_rules! lookup {
     ($tx:expr, $user:expr, $path:expr) => {

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use pyxis_proto::path::{self, parent};
 
 use super::{Binding, CatalogError, CommitItem, DIR, FILE, ancestors, descendants};
+use crate::db::changes::Change;
 use crate::db::{Db, now_ms};
 use crate::on_db;
 
@@ -38,6 +39,7 @@ impl Db {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                record_change!(tx, user, Change::mkdir(p), now);
                 Ok(())
             }
             .await;
@@ -195,6 +197,7 @@ impl Db {
                         .bind(entry_id)
                         .execute(&mut *tx)
                         .await?;
+                    record_change!(tx, user, Change::commit(&it.path, seq), now);
                     seqs.push((seq, false));
                 }
                 if unchanged_bytes > 0 {
@@ -303,6 +306,7 @@ impl Db {
                         .execute(&mut *tx)
                         .await?;
                 }
+                record_change!(tx, user, Change::moved(from, to), now);
                 Ok(())
             }
             .await;
@@ -365,6 +369,7 @@ impl Db {
                     .bind(&hi)
                     .execute(&mut *tx)
                     .await?;
+                record_change!(tx, user, Change::removed(p), now_ms());
                 Ok((files as u64, dirs as u64))
             }
             .await;
