@@ -90,3 +90,20 @@ async fn a_grantee_follows_the_shared_path_and_learns_of_the_share() {
     assert_eq!(carol.api().through_share(id).changes(0, 0).await.unwrap_err().code(), Some("not_shared"));
     assert!(change_feed(&c, "carol", 0, Some(id)).await.is_err());
 }
+
+#[tokio::test]
+async fn a_commit_of_many_files_numbers_each_change_in_turn() {
+    let c = Cluster::start(3).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let src = c.dir.path().join("many");
+    std::fs::create_dir_all(&src).unwrap();
+    for i in 0..600 {
+        random_file(&src.join(format!("f{i:03}")), i, 10);
+    }
+    alice.put(&src, "/many").await.unwrap();
+    let r = alice.api().changes(0, 0).await.unwrap();
+    assert_eq!(r.changes.len(), 601, "the directory and 600 files");
+    assert!(r.changes.iter().enumerate().all(|(i, c)| c.seq == i as i64 + 1), "numbers skip or repeat");
+    assert_eq!(r.changes.iter().filter(|c| c.kind == ChangeKind::Commit).count(), 600);
+    assert_eq!((r.cursor, r.newest), (601, 601));
+}

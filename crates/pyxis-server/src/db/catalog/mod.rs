@@ -191,6 +191,59 @@ macro_rules! record_change {
     }};
 }
 
+/// Records many changes at once (`$changes`: a `Vec<Change>`): the counter
+/// moves once, the rows go in by hundreds.
+#[macro_export]
+macro_rules! record_changes {
+    ($tx:expr, $user:expr, $changes:expr, $now:expr) => {{
+        let changes: Vec<$crate::db::changes::Change> = $changes;
+        if !changes.is_empty() {
+            let last: i64 =
+                sqlx::query_scalar("UPDATE users SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq")
+                    .bind($user)
+                    .bind(changes.len() as i64)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            let first = last - changes.len() as i64 + 1;
+            for (n, batch) in changes.chunks(500).enumerate() {
+                let rows: Vec<String> = (0..batch.len())
+                    .map(|i| {
+                        let b = i * 8;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1,
+                            b + 2,
+                            b + 3,
+                            b + 4,
+                            b + 5,
+                            b + 6,
+                            b + 7,
+                            b + 8
+                        )
+                    })
+                    .collect();
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO changes (user_id, seq, kind, path, to_path, version, peer, at) VALUES {}",
+                    rows.join(", ")
+                ));
+                let mut q = sqlx::query(sql);
+                for (i, c) in batch.iter().enumerate() {
+                    q = q
+                        .bind($user)
+                        .bind(first + (n * 500 + i) as i64)
+                        .bind(c.kind)
+                        .bind(c.path)
+                        .bind(c.to_path)
+                        .bind(c.version)
+                        .bind(c.peer)
+                        .bind($now);
+                }
+                q.execute(&mut *$tx).await?;
+            }
+        }
+    }};
+}
+
 /// Looks up `(id, kind, current version)` of a path inside a transaction.
 macro_rules! lookup {
     ($tx:expr, $user:expr, $path:expr) => {

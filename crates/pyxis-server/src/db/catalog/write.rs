@@ -78,6 +78,7 @@ impl Db {
                 }
                 let mut known = HashSet::new();
                 let mut seqs = Vec::with_capacity(items.len());
+                let mut committed = Vec::with_capacity(items.len());
                 let mut unchanged_bytes = 0i64;
                 for it in items {
                     ensure_parents!(tx, user, &it.path, known, now)?;
@@ -197,9 +198,12 @@ impl Db {
                         .bind(entry_id)
                         .execute(&mut *tx)
                         .await?;
-                    record_change!(tx, user, Change::commit(&it.path, seq), now);
+                    committed.push(Change::commit(&it.path, seq));
                     seqs.push((seq, false));
                 }
+                // One counter update and a few inserts for the whole commit
+                // (a tree of small files commits 1,000 at a time).
+                record_changes!(tx, user, committed, now);
                 if unchanged_bytes > 0 {
                     // Charged up front with the rest; no manifest was stored for these.
                     sqlx::query("UPDATE users SET used_bytes = used_bytes - $1 WHERE id = $2")
