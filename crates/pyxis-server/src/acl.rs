@@ -65,17 +65,23 @@ impl Tree {
         }
     }
 
-    /// The owner whose tree a write of `p` changes: one's own, or through a
-    /// write share, its owner's under the shared path.
-    pub fn write(&self, p: &str) -> ApiResult<i64> {
+    /// The owner whose tree a write changes: one's own, or through a write
+    /// share, its owner's (each path written is checked with [`Tree::write`]).
+    pub fn writer(&self) -> ApiResult<i64> {
         match &self.share {
-            None => Ok(self.user.id),
             Some(s) if s.mode != WRITE => Err(ApiError::forbidden(
                 "read_only_share",
                 format!("{} shares {} with you to read only", s.owner, s.path),
             )),
-            Some(_) => self.read(p).map(|()| self.owner),
+            _ => Ok(self.owner),
         }
+    }
+
+    /// [`Tree::writer`], for a write of `p`: under the shared path.
+    pub fn write(&self, p: &str) -> ApiResult<i64> {
+        let owner = self.writer()?;
+        self.read(p)?;
+        Ok(owner)
     }
 
     /// Writes only the owner makes (binding legacy versions).

@@ -299,8 +299,8 @@ pub async fn commit(
     tree: Tree,
     Body(req): Body<CommitRequest>,
 ) -> ApiResult<Json<CommitResponse>> {
-    // Every path is checked below; a read share is refused here, empty or not.
-    let user = tree.write(tree.share.as_ref().map_or("/", |s| s.path.as_str()))?;
+    // A read share is refused here, empty commit or not; each path below.
+    let user = tree.writer()?;
     let committer = tree.user.id;
     if req.files.len() > MAX_COMMIT {
         return Err(ApiError::bad_request(

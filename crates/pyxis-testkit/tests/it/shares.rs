@@ -430,3 +430,69 @@ async fn a_version_the_server_passes_off_as_a_writers_is_refused_by_the_owner() 
         assert!(shown.iter().all(|e| e.path != path));
     }
 }
+
+#[tokio::test]
+async fn share_calls_that_do_not_hold_are_refused_and_change_nothing() {
+    use pyxis_proto::api::catalog::{CommitFile, CommitRequest};
+    use pyxis_proto::api::shares::{CreateShareRequest, ShareKeysRequest, VersionWrap};
+    let c = Cluster::start(3).await.unwrap();
+    let (alice, _src) = alice_with_home(&c).await;
+    let bob = c.signup("bob", "pw").await.unwrap();
+    let id = alice.share("/home/docs", "bob", ShareMode::Write, None).await.unwrap().share;
+    let private = alice
+        .api()
+        .read(&ReadRequest { paths: vec!["/home/private/p.txt".into()], version: None })
+        .await
+        .unwrap()
+        .files
+        .remove(0);
+
+    // A share wrapped to a key that is not the grantee's, or to oneself.
+    let share = |grantee: &str, key: [u8; 32]| CreateShareRequest {
+        path: "/home/private".into(),
+        grantee: grantee.into(),
+        mode: ShareMode::Read,
+        grantee_public_key: key,
+        owner_key: private.wrapped_key.clone(),
+        grantee_key: private.wrapped_key.clone(),
+    };
+    assert_eq!(code(&alice.api().create_share(&share("bob", [7; 32])).await.unwrap_err()), "key_changed");
+    let own_key = c.keyring("alice").unwrap().reader_public_key().unwrap();
+    assert_eq!(code(&alice.api().create_share(&share("alice", own_key)).await.unwrap_err()), "bad_share");
+    // Wraps for a path outside the share, or for somebody else's share.
+    let wrap = |path: &str| ShareKeysRequest {
+        share: id,
+        keys: vec![VersionWrap { path: path.into(), version: 1, wrapped: vec![0; 136] }],
+    };
+    assert_eq!(code(&alice.api().share_keys(&wrap("/home/private/p.txt")).await.unwrap_err()), "not_shared");
+    assert_eq!(code(&bob.api().share_keys(&wrap("/home/docs/a.txt")).await.unwrap_err()), "no_share");
+
+    // Commits: a writer's without its keys for the owner; an owner's with
+    // them; a writer's that names the owner's chunks of another file.
+    let commit = |path: &str, writer_keys: Option<Vec<u8>>, chunks_of: Option<&str>| CommitRequest {
+        files: vec![CommitFile {
+            path: path.into(),
+            size: private.info.size,
+            mtime: private.info.mtime,
+            content_hash: private.info.content_hash.clone(),
+            manifest: private.manifest.clone(),
+            wrapped_key: private.wrapped_key.clone(),
+            chunks: private.chunks.clone(),
+            expect: None,
+            binding: None,
+            share_keys: vec![],
+            new_version: false,
+            writer_keys,
+            chunks_of: chunks_of.map(Into::into),
+        }],
+    };
+    let through = bob.api().through_share(id);
+    let e = through.commit(&commit("/home/docs/x.txt", None, Some("alice"))).await.unwrap_err();
+    assert!(code(&e) == "bad_file" && e.to_string().contains("writer_keys"), "{e}");
+    let e = alice.api().commit(&commit("/home/docs/x.txt", Some(private.wrapped_key.clone()), None)).await.unwrap_err();
+    assert!(code(&e) == "bad_file" && e.to_string().contains("writer_keys"), "{e}");
+    let e = through.commit(&commit("/home/docs/x.txt", Some(private.wrapped_key.clone()), Some("alice"))).await;
+    assert_eq!(code(&e.unwrap_err()), "missing_chunk", "a writer cannot reach the owner's other chunks");
+    assert!(alice.stat("/home/docs/x.txt").await.is_err());
+    assert_eq!(bob.shares().await.unwrap().with_me.len(), 1);
+}
