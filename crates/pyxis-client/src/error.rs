@@ -18,13 +18,13 @@ pub enum ClientError {
     #[error("not logged in: run `pyxis login USER` (or `pyxis signup USER`)")]
     NotLoggedIn,
 
-    #[error("{0}")]
+    #[error(transparent)]
     Core(#[from] pyxis_core::Error),
 
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 
-    #[error("{0}")]
+    #[error(transparent)]
     Path(#[from] pyxis_proto::path::PathError),
 
     #[error("{path}: changed while it was being read (size or modification time moved); try again")]
