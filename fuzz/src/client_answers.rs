@@ -81,7 +81,7 @@ fn file_version(data: &[u8]) {
     let Ok(fv) = serde_json::from_slice::<FileVersion>(data) else { return };
     static OPENER: std::sync::LazyLock<pyxis_client::binding::Opener> =
         std::sync::LazyLock::new(|| pyxis_client::binding::Opener::own(keyring().clone()));
-    let Ok(body) = open_version(&OPENER, &fv) else { return };
+    let Ok(pyxis_proto::format::manifest::Manifest { body, .. }) = open_version(&OPENER, &fv) else { return };
     assert_eq!(body.size(), fv.info.size);
     if let ManifestBody::Inline { size, compression, stored } = &body
         && let Ok(out) = CODEC.with_borrow_mut(|c| c.decompress_inline(*compression, stored, *size))

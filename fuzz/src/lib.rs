@@ -123,8 +123,13 @@ pub fn seal(key: &[u8; 32], nonce: [u8; 12], aad: &[u8], plain: &[u8]) -> Vec<u8
 /// A sealed manifest around any body bytes, as someone holding [`FILE_KEY`]
 /// (the owner, or anyone the file is shared with) could make.
 pub fn seal_manifest_body(body: &[u8]) -> Vec<u8> {
+    seal_manifest_version(pyxis_proto::format::manifest::VERSION_1, body)
+}
+
+/// [`seal_manifest_body`] under an envelope of any version.
+pub fn seal_manifest_version(version: u8, body: &[u8]) -> Vec<u8> {
     let nonce = [7; 12];
-    let header = EnvelopeHeader { nonce }.to_bytes();
+    let header = EnvelopeHeader { version, nonce }.to_bytes();
     let mut out = header.to_vec();
     out.extend_from_slice(&seal(&FILE_KEY, nonce, &header, body));
     out

@@ -90,6 +90,21 @@ fn manifest() -> Seeds {
         ("inline", inline.to_bytes()),
         ("inline-zstd", zstd.to_bytes()),
         ("sealed", seal_manifest_body(&chunks.to_bytes())),
+        ("sealed-v2-link", {
+            let link = ManifestBody::Inline { size: 4, compression: Compression::None, stored: b"../x".to_vec() };
+            let m = pyxis_proto::format::manifest::Manifest {
+                attrs: Some(pyxis_proto::format::manifest::Attrs::symlink()),
+                body: link,
+            };
+            crate::seal_manifest_version(m.version(), &m.body_bytes())
+        }),
+        ("v2-exec", {
+            let m = pyxis_proto::format::manifest::Manifest {
+                attrs: Some(pyxis_proto::format::manifest::Attrs::file(0o755)),
+                body: inline.clone(),
+            };
+            m.body_bytes()
+        }),
     ]
 }
 

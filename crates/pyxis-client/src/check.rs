@@ -98,7 +98,7 @@ pub async fn check(ctx: Arc<Ctx>, reader: Arc<Reader>, root: &str, read_data: bo
             }
             reader.note(fv);
             let body = match open_version(&ctx.opener, fv) {
-                Ok(b) => b,
+                Ok(m) => m.body,
                 Err(e) => {
                     problems.push(problem(&fv.path, format!("its version does not open: {e}")));
                     continue;

@@ -94,7 +94,7 @@ pub(crate) fn version_keys(
 
 fn seal(ctx: &Ctx, shares: &[OwnedShare], f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
     let file_key = FileKey::generate()?;
-    let manifest = seal_manifest(&f.body, &file_key)?;
+    let manifest = seal_manifest(&f.manifest, &file_key)?;
     let (expect, file_id) = successor(&f.dst, head)?;
     let k = version_keys(ctx, shares, &f.dst, &file_id, expect + 1, head, &file_key)?;
     let new = NewVersion {
@@ -214,6 +214,7 @@ async fn refresh_heads(
     shares: &[OwnedShare],
     heads: &mut HashMap<String, Head>,
     files: &mut Vec<CommitFile>,
+    strict: bool,
 ) -> Result<Vec<Skipped>> {
     let mut refused = Vec::new();
     let mut kept = Vec::with_capacity(files.len());
@@ -223,6 +224,16 @@ async fn refresh_heads(
             Err(e) if e.code() == Some("not_found") => Ok(None),
             Err(e) => return Err(e),
         };
+        // A strict put (sync) writes only over the version its content came
+        // from: one that moved on is another device's edit, to be merged.
+        let moved_on = match &head {
+            Ok(h) => h.as_ref().map(|h| h.version) != heads.get(&f.path).map(|h| h.version),
+            Err(_) => false,
+        };
+        if strict && moved_on {
+            refused.push(Skipped { path: f.path.clone(), error: CHANGED_ON_SERVER.into() });
+            continue;
+        }
         match head {
             Ok(Some(h)) => {
                 heads.insert(f.path.clone(), h);
@@ -245,8 +256,29 @@ async fn refresh_heads(
     Ok(refused)
 }
 
-/// Commits files as their chunks become stored. Returns how many were
-/// committed, how many of those were unchanged, and those that failed.
+/// Why a strict put left a file out.
+pub const CHANGED_ON_SERVER: &str = "changed on the server while it was being put";
+
+/// A file a put committed (or found unchanged): its version and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Landed {
+    pub path: String,
+    pub version: i64,
+    pub content_hash: String,
+}
+
+/// What the commit loop did.
+#[derive(Debug, Default)]
+pub struct Committed {
+    pub files: u64,
+    pub unchanged: u64,
+    pub failed: Vec<Skipped>,
+    pub landed: Vec<Landed>,
+}
+
+/// Commits files as their chunks become stored. `strict`: a file whose
+/// current version is no longer its head fails instead of being bound
+/// over the newer version.
 pub async fn commit_loop(
     ctx: &Arc<Ctx>,
     shares: &[OwnedShare],
@@ -254,12 +286,14 @@ pub async fn commit_loop(
     mut done: mpsc::Receiver<FileDone>,
     mut mark: watch::Receiver<u64>,
     new_versions: bool,
-) -> Result<(u64, u64, Vec<Skipped>)> {
+    strict: bool,
+) -> Result<Committed> {
     let mut pending: VecDeque<FileDone> = VecDeque::new();
     let mut batch: Vec<CommitFile> = Vec::new();
     let (mut open, mut uploading) = (true, true);
     let mut since = Instant::now();
     let (mut committed, mut unchanged, mut failed) = (0u64, 0u64, Vec::new());
+    let mut landed = Vec::new();
     let mut batch_bytes = 0usize;
     loop {
         let ready = pending.front().is_some_and(|f| f.max_seq <= *mark.borrow());
@@ -292,14 +326,24 @@ pub async fn commit_loop(
             let mut files = std::mem::take(&mut batch);
             let mut answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
             if answer.as_ref().is_err_and(|e| e.code() == Some("version_conflict")) {
-                failed.extend(refresh_heads(ctx, shares, &mut heads, &mut files).await?);
-                answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
+                failed.extend(refresh_heads(ctx, shares, &mut heads, &mut files, strict).await?);
+                answer = if files.is_empty() {
+                    Ok(pyxis_proto::api::catalog::CommitResponse { files: vec![] })
+                } else {
+                    ctx.api.commit(&CommitRequest { files: files.clone() }).await
+                };
             }
             match answer {
                 Ok(r) => {
                     let (same, lies) = check_committed(ctx, &heads, &files, &r.files);
                     committed += (files.len() - lies.len()) as u64;
                     unchanged += same;
+                    for (f, c) in files.iter().zip(&r.files) {
+                        if !lies.iter().any(|l| l.path == f.path) {
+                            let hash = f.content_hash.clone();
+                            landed.push(Landed { path: f.path.clone(), version: c.version, content_hash: hash });
+                        }
+                    }
                     failed.extend(lies);
                 }
                 Err(e) => failed.extend(files.into_iter().map(|f| Skipped { path: f.path, error: e.to_string() })),
@@ -312,5 +356,5 @@ pub async fn commit_loop(
     }
     failed
         .extend(pending.into_iter().map(|f| Skipped { path: f.dst, error: "its chunks were not all uploaded".into() }));
-    Ok((committed, unchanged, failed))
+    Ok(Committed { files: committed, unchanged, failed, landed })
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use futures::stream::StreamExt;
 use pyxis_core::manifest::open_manifest;
 use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, ReadResponse};
-use pyxis_proto::format::manifest::ManifestBody;
+use pyxis_proto::format::manifest::{Attrs, Manifest, ManifestBody, NodeKind};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -62,13 +62,46 @@ async fn blocking<T: Send + 'static>(
 /// catalog's size. Every byte of `fv` comes from the server. Public only for
 /// the fuzz targets in `fuzz/`.
 #[doc(hidden)]
-pub fn open_version(keys: &crate::binding::Opener, fv: &FileVersion) -> Result<ManifestBody> {
+pub fn open_version(keys: &crate::binding::Opener, fv: &FileVersion) -> Result<Manifest> {
     let file_key = keys.file_key(fv)?;
-    let body = open_manifest(&fv.manifest, &file_key)?;
-    if body.size() != fv.info.size {
+    let m = open_manifest(&fv.manifest, &file_key)?;
+    if m.body.size() != fv.info.size {
         return Err(ClientError::Invalid(format!("{}: manifest and catalog disagree on the size", fv.path)));
     }
-    Ok(body)
+    Ok(m)
+}
+
+/// A modification time in catalog milliseconds as a `SystemTime`.
+pub fn system_time(ms: i64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64)
+}
+
+/// The permission bits a version's file gets: its own, without setuid,
+/// setgid and sticky (another writer of a share, or a lying server that
+/// swapped in an older version, must not hand out a setuid program; `tar`
+/// without `-p` drops them too). A version without attributes keeps what
+/// the file was created with.
+pub fn local_mode(attrs: Option<Attrs>) -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    attrs.filter(|a| a.kind == NodeKind::File).map(|a| std::fs::Permissions::from_mode(u32::from(a.mode) & 0o777))
+}
+
+/// Creates symbolic link `dst` to `target` (under a temporary name, then
+/// renamed into place) with modification time `mtime`. The link is never
+/// followed: its target may point anywhere, as any link can.
+pub fn place_link(target: &[u8], dst: &Path, mtime: i64) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = temp_path(dst);
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &tmp)?;
+    let t = rustix::fs::Timespec { tv_sec: mtime.div_euclid(1000), tv_nsec: mtime.rem_euclid(1000) * 1_000_000 };
+    let times = rustix::fs::Timestamps { last_access: t, last_modification: t };
+    let done = rustix::fs::utimensat(rustix::fs::CWD, &tmp, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(std::io::Error::from)
+        .and_then(|()| std::fs::rename(&tmp, dst));
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    done
 }
 
 /// Where the entry `path` of a listing of `src` goes under `dst`. The path
@@ -101,7 +134,15 @@ fn single_file(resp: ReadResponse, path: &str) -> Result<FileVersion> {
 
 /// Writes one file version to `dst`; `durable` fsyncs it before the rename.
 pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durable: bool) -> Result<u64> {
-    let body = open_version(&reader.ctx.opener, &fv)?;
+    let Manifest { attrs, body } = open_version(&reader.ctx.opener, &fv)?;
+    if let (Some(a), ManifestBody::Inline { stored, .. }) = (attrs, &body)
+        && a.kind == NodeKind::Symlink
+    {
+        let (target, d, mtime) = (stored.clone(), dst.to_owned(), fv.info.mtime);
+        blocking(move || place_link(&target, &d, mtime), dst).await?;
+        Progress::add(&reader.ctx.progress.done, body.size());
+        return Ok(body.size());
+    }
     let tmp = temp_path(dst);
     let file = {
         let t = tmp.clone();
@@ -111,9 +152,13 @@ pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durab
     let finish = async {
         result?;
         let (f, t, d) = (file.clone(), tmp.clone(), dst.to_owned());
-        let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_millis(fv.info.mtime.max(0) as u64);
+        let mtime = system_time(fv.info.mtime);
+        let mode = local_mode(attrs);
         blocking(
             move || {
+                if let Some(m) = mode {
+                    f.set_permissions(m)?;
+                }
                 f.set_modified(mtime)?;
                 if durable {
                     f.sync_all()?;
@@ -240,7 +285,23 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     ctx.progress.files_total.store(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let ndirs = dirs.len() as u64;
     blocking(move || dirs.iter().try_for_each(std::fs::create_dir_all), dst).await?;
+    let landed = fetch_files(&reader, &files, &mut failed).await?;
+    // One flush of the whole file system instead of an fsync per file.
+    let d = dst.to_owned();
+    blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;
+    Ok(GetReport { files: landed.len() as u64, dirs: ndirs, totals: ctx.progress.totals(), failed })
+}
 
+/// Writes the current versions of catalog paths to local paths (whose
+/// directories exist), each to a temporary name renamed into place; links
+/// last. Returns the versions written; what failed is added to `failed`.
+/// The caller flushes (a tree's get syncs the file system once).
+pub async fn fetch_files(
+    reader: &Arc<Reader>,
+    files: &[(String, PathBuf)],
+    failed: &mut Vec<Skipped>,
+) -> Result<Vec<crate::commit::Landed>> {
+    let ctx = reader.ctx.clone();
     // Small files are assembled in memory and handed, a batch at a time, to
     // one writer thread: one thread creating files in path order contends on
     // no directory lock and pays no hand-off per file, and the next batch is
@@ -248,7 +309,7 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     let (tx, rx) = mpsc::channel::<Vec<Assembled>>(2);
     let progress = ctx.progress.clone();
     let writer = tokio::task::spawn_blocking(move || write_small_files(rx, &progress));
-    let mut written = 0u64;
+    let mut landed = Vec::new();
     for batch in files.chunks(READ_BATCH) {
         let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
         let versions = ctx.api.read(&ReadRequest { paths, version: None }).await?.files;
@@ -300,9 +361,10 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
             break; // the writer failed; its error is reported below
         }
         for (fv, (path, local)) in big {
-            match write_file(&reader, fv, local, false).await {
+            let info = landed_of(&fv);
+            match write_file(reader, fv, local, false).await {
                 Ok(_) => {
-                    written += 1;
+                    landed.push(info);
                     Progress::add(&ctx.progress.files, 1);
                 }
                 Err(e) => failed.push(Skipped { path: path.clone(), error: e.to_string() }),
@@ -310,26 +372,50 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
         }
     }
     drop(tx);
-    let (n, errors) = writer.await.map_err(|e| ClientError::Invalid(format!("writer task: {e}")))?;
-    written += n;
+    let (written, errors, links) = writer.await.map_err(|e| ClientError::Invalid(format!("writer task: {e}")))?;
+    landed.extend(written);
     failed.extend(errors);
-    // One flush of the whole file system instead of an fsync per file.
-    let d = dst.to_owned();
-    blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;
-    Ok(GetReport { files: written, dirs: ndirs, totals: ctx.progress.totals(), failed })
+    let progress = ctx.progress.clone();
+    let (written, errors) = tokio::task::spawn_blocking(move || place_links(links, &progress))
+        .await
+        .map_err(|e| ClientError::Invalid(format!("link task: {e}")))?;
+    landed.extend(written);
+    failed.extend(errors);
+    Ok(landed)
+}
+
+fn landed_of(fv: &FileVersion) -> crate::commit::Landed {
+    crate::commit::Landed {
+        path: fv.path.clone(),
+        version: fv.info.version,
+        content_hash: fv.info.content_hash.clone(),
+    }
 }
 
 /// A small file's bytes, ready to write.
 struct Assembled {
     path: String,
+    version: i64,
+    content_hash: String,
     local: PathBuf,
     mtime: i64,
+    attrs: Option<Attrs>,
     data: Vec<u8>,
+}
+
+impl Assembled {
+    fn landed(&self) -> crate::commit::Landed {
+        crate::commit::Landed {
+            path: self.path.clone(),
+            version: self.version,
+            content_hash: self.content_hash.clone(),
+        }
+    }
 }
 
 /// Opens a small file's manifest and gathers its bytes.
 async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Result<Assembled> {
-    let body = open_version(&reader.ctx.opener, &fv)?;
+    let Manifest { attrs, body } = open_version(&reader.ctx.opener, &fv)?;
     let data = match &body {
         ManifestBody::Inline { size, compression, stored } => {
             crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?
@@ -358,25 +444,45 @@ async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Resu
             fv.info.size
         )));
     }
-    Ok(Assembled { path: fv.path, local, mtime: fv.info.mtime, data })
+    Ok(Assembled {
+        path: fv.path,
+        version: fv.info.version,
+        content_hash: fv.info.content_hash,
+        local,
+        mtime: fv.info.mtime,
+        attrs,
+        data,
+    })
 }
 
-/// The writer thread: temp file, bytes, time, rename, for each file in turn.
-fn write_small_files(mut rx: mpsc::Receiver<Vec<Assembled>>, progress: &Progress) -> (u64, Vec<Skipped>) {
-    let (mut written, mut failed) = (0u64, Vec::new());
+/// The writer thread: temp file, bytes, mode, time, rename, for each file
+/// in turn. Links are returned, not made: they are placed after every file
+/// (see [`place_links`]).
+fn write_small_files(
+    mut rx: mpsc::Receiver<Vec<Assembled>>,
+    progress: &Progress,
+) -> (Vec<crate::commit::Landed>, Vec<Skipped>, Vec<Assembled>) {
+    let (mut written, mut failed, mut links) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(batch) = rx.blocking_recv() {
         for a in batch {
+            if a.attrs.is_some_and(|a| a.kind == NodeKind::Symlink) {
+                links.push(a);
+                continue;
+            }
             let tmp = temp_path(&a.local);
-            let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_millis(a.mtime.max(0) as u64);
+            let mtime = system_time(a.mtime);
             let result = (|| {
                 let f = std::fs::File::create(&tmp)?;
                 std::io::Write::write_all(&mut &f, &a.data)?;
+                if let Some(m) = local_mode(a.attrs) {
+                    f.set_permissions(m)?;
+                }
                 f.set_modified(mtime)?;
                 std::fs::rename(&tmp, &a.local)
             })();
             match result {
                 Ok(()) => {
-                    written += 1;
+                    written.push(a.landed());
                     Progress::add(&progress.files, 1);
                     Progress::add(&progress.done, a.data.len() as u64);
                 }
@@ -385,6 +491,26 @@ fn write_small_files(mut rx: mpsc::Receiver<Vec<Assembled>>, progress: &Progress
                     failed.push(Skipped { path: a.path, error: format!("{}: {e}", a.local.display()) });
                 }
             }
+        }
+    }
+    (written, failed, links)
+}
+
+/// Places a tree's links once all its files are written. A listing from a
+/// hostile server could name `a` as a link to `/etc` and `a/passwd` as a
+/// file: made first, the link would carry that file's write out of the
+/// destination. Made last, no write of this get passes through a link it
+/// made, and a link listed where a directory is fails to replace it.
+fn place_links(links: Vec<Assembled>, progress: &Progress) -> (Vec<crate::commit::Landed>, Vec<Skipped>) {
+    let (mut written, mut failed) = (Vec::new(), Vec::new());
+    for a in links {
+        match place_link(&a.data, &a.local, a.mtime) {
+            Ok(()) => {
+                written.push(a.landed());
+                Progress::add(&progress.files, 1);
+                Progress::add(&progress.done, a.data.len() as u64);
+            }
+            Err(e) => failed.push(Skipped { path: a.path, error: format!("{}: {e}", a.local.display()) }),
         }
     }
     (written, failed)

@@ -6,10 +6,11 @@
 
 pub mod account;
 pub mod api;
+pub mod batch;
 pub mod binding;
 pub mod cache;
 pub mod check;
-mod commit;
+pub mod commit;
 pub mod config;
 pub mod edit;
 pub mod error;

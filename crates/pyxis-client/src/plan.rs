@@ -9,6 +9,7 @@ use std::fs::DirEntry;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use pyxis_proto::format::manifest::{Attrs, MAX_LINK_TARGET, NodeKind};
 use pyxis_proto::path;
 use serde::Serialize;
 
@@ -30,8 +31,31 @@ pub struct Skipped {
 pub struct Planned {
     pub src: PathBuf,
     pub dst: String,
+    /// The content's length (a link's: its target's).
     pub size: u64,
     pub mtime: Option<SystemTime>,
+    /// Kind and permission bits, stored sealed in the manifest.
+    pub attrs: Attrs,
+}
+
+impl Planned {
+    /// A regular file or a symbolic link, from its `lstat`; `None` for
+    /// anything else (a directory, a device, a socket).
+    pub fn from_meta(src: PathBuf, dst: String, meta: &std::fs::Metadata) -> Option<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let attrs = if meta.is_file() {
+            Attrs::file(meta.permissions().mode())
+        } else if meta.file_type().is_symlink() {
+            Attrs::symlink()
+        } else {
+            return None;
+        };
+        Some(Self { src, dst, size: meta.len(), mtime: meta.modified().ok(), attrs })
+    }
+
+    pub fn is_link(&self) -> bool {
+        self.attrs.kind == NodeKind::Symlink
+    }
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +81,10 @@ pub struct Plan {
     /// mtime are the current version's (a share re-packs files: same
     /// content, new chunks).
     pub new_versions: bool,
+    /// Commit each file only over its head in `heads` (none: only as a new
+    /// file); one that moved on fails ([`crate::commit::CHANGED_ON_SERVER`])
+    /// instead of being bound over the newer version. Sync puts this way.
+    pub strict: bool,
 }
 
 impl Plan {
@@ -78,7 +106,8 @@ impl Plan {
 
     pub(crate) fn add(&mut self, p: Planned) {
         self.bytes += p.size;
-        if p.size <= INLINE_MAX {
+        // A link's target is at most 4,095 bytes: always inline.
+        if p.size <= INLINE_MAX || p.is_link() {
             self.inline.push(p);
         } else if p.size < PACK_MAX {
             self.packed.push(p);
@@ -96,8 +125,8 @@ pub fn plan(src: &Path, dst: &str) -> Result<Plan> {
     if meta.is_dir() {
         plan.root_dir = Some(dst.clone());
         walk(src, &dst, &mut plan)?;
-    } else if meta.is_file() {
-        plan.add(Planned { src: src.to_owned(), dst, size: meta.len(), mtime: meta.modified().ok() });
+    } else if let Some(p) = Planned::from_meta(src.to_owned(), dst, &meta) {
+        plan.add(p);
     } else {
         return Err(ClientError::Invalid(format!("{}: not a regular file or a directory", src.display())));
     }
@@ -144,14 +173,16 @@ fn walk(dir: &Path, dst: &str, plan: &mut Plan) -> Result<()> {
                 continue;
             }
         };
+        // `DirEntry::metadata` does not follow links: a link is stored as a
+        // link, and a link to a directory is never walked into.
         if meta.is_dir() {
             walk(&src, &child, plan)?;
-        } else if meta.is_file() {
-            plan.add(Planned { src, dst: child, size: meta.len(), mtime: meta.modified().ok() });
-        } else if meta.file_type().is_symlink() {
-            skip(plan, "symbolic link (not stored)".into());
+        } else if meta.file_type().is_symlink() && meta.len() > MAX_LINK_TARGET {
+            skip(plan, format!("symbolic link with a target over {MAX_LINK_TARGET} bytes"));
+        } else if let Some(p) = Planned::from_meta(src.clone(), child, &meta) {
+            plan.add(p);
         } else {
-            skip(plan, "not a regular file".into());
+            skip(plan, "not a regular file, a directory or a symbolic link".into());
         }
     }
     Ok(())
@@ -192,17 +223,17 @@ mod tests {
         std::fs::write(d.path().join("small"), vec![1u8; 10_000]).unwrap();
         std::fs::write(d.path().join("big"), vec![1u8; 300_000]).unwrap();
         std::fs::create_dir(d.path().join("empty")).unwrap();
-        #[cfg(unix)]
         std::os::unix::fs::symlink("tiny", d.path().join("link")).unwrap();
         let p = plan(d.path(), "/up").unwrap();
-        assert_eq!(p.inline.iter().map(|f| f.dst.as_str()).collect::<Vec<_>>(), ["/up/tiny"]);
+        assert_eq!(p.inline.iter().map(|f| f.dst.as_str()).collect::<Vec<_>>(), ["/up/link", "/up/tiny"]);
         assert_eq!(p.packed[0].dst, "/up/small");
         assert_eq!(p.big[0].dst, "/up/big");
         assert_eq!(p.empty_dirs, ["/up/empty"]);
         assert_eq!(p.root_dir.as_deref(), Some("/up"));
-        #[cfg(unix)]
-        assert!(p.skipped[0].error.contains("symbolic link"));
-        assert_eq!(p.bytes, 310_001);
+        let link = p.inline.iter().find(|f| f.dst == "/up/link").unwrap();
+        assert!(link.is_link() && link.size == 4, "{link:?}");
+        assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+        assert_eq!(p.bytes, 310_005);
     }
 
     #[test]

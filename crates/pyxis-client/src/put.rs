@@ -12,9 +12,9 @@ use std::sync::Arc;
 use pyxis_core::chunker::{Chunker, ChunkerParams};
 use pyxis_core::codec::ChunkCodec;
 use pyxis_core::keys::Keyring;
-use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks};
+use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, version_hash};
 use pyxis_proto::ChunkId;
-use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
+use pyxis_proto::format::manifest::{Manifest, ManifestBody, ManifestEntry};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::task::AbortOnDropHandle;
@@ -40,6 +40,9 @@ pub struct PutReport {
     pub totals: Totals,
     pub failed: Vec<Skipped>,
     pub skipped: Vec<Skipped>,
+    /// Each file committed (or unchanged), with its version.
+    #[serde(skip)]
+    pub landed: Vec<crate::commit::Landed>,
 }
 
 /// A file whose manifest is built, waiting for its chunks to be stored.
@@ -48,8 +51,9 @@ pub struct FileDone {
     pub dst: String,
     pub size: u64,
     pub mtime: i64,
+    /// The version hash ([`version_hash`]: content, kind and mode).
     pub hash: [u8; 32],
-    pub body: ManifestBody,
+    pub manifest: Manifest,
     pub chunks: Vec<ChunkId>,
     pub max_seq: u64,
 }
@@ -98,17 +102,17 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, mut plan: Plan) -> Result<P
     // with the same people: a grantee must get no byte of another file.
     let shares = crate::share::owned_shares(&ctx).await?;
     let domains: Vec<String> = shares.iter().map(|s| s.info.path.clone()).collect();
-    let new_versions = plan.new_versions;
+    let (new_versions, strict) = (plan.new_versions, plan.strict);
     let skipped = plan.skipped.clone();
     let refused = std::mem::take(&mut plan.refused);
     let unchanged_unread = plan.unchanged;
     let producer =
         tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &domains, &jobs_tx, &done_tx, &progress));
-    let committed = crate::commit::commit_loop(&ctx, &shares, heads, done_rx, mark_rx, new_versions).await;
+    let committed = crate::commit::commit_loop(&ctx, &shares, heads, done_rx, mark_rx, new_versions, strict).await;
     let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
     let uploaded = uploader.await.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))?;
     uploaded?;
-    let (files, unchanged, mut failed) = committed?;
+    let crate::commit::Committed { files, unchanged, mut failed, landed } = committed?;
     failed.extend(produced?);
     failed.extend(refused);
     Ok(PutReport {
@@ -120,6 +124,7 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, mut plan: Plan) -> Result<P
         totals: ctx.progress.totals(),
         failed,
         skipped,
+        landed,
     })
 }
 
@@ -145,15 +150,21 @@ fn produce(
             Ok(data) => {
                 let mut h = ContentHasher::new(keys);
                 h.update(&data);
-                let (compression, stored) = codec.compress_inline(&data);
+                // A link's target is stored as it is (the format wants it
+                // uncompressed: it is short, and read without a codec).
+                let (compression, stored) = if f.is_link() {
+                    (pyxis_proto::format::chunk::Compression::None, data.clone())
+                } else {
+                    codec.compress_inline(&data)
+                };
                 Progress::add(&progress.done, data.len() as u64);
                 let body = ManifestBody::Inline { size: data.len() as u64, compression, stored };
                 send_done(FileDone {
                     dst: f.dst.clone(),
                     size: f.size,
                     mtime: mtime_ms(f.mtime),
-                    hash: h.finalize(),
-                    body,
+                    hash: version_hash(keys, h.finalize(), Some(f.attrs)),
+                    manifest: Manifest { attrs: Some(f.attrs), body },
                     chunks: vec![],
                     max_seq: seq,
                 })?;
@@ -194,8 +205,17 @@ fn pack_groups<'a>(files: &'a [Planned], shared: &[String]) -> Vec<&'a [Planned]
 }
 
 fn read_small(f: &Planned) -> std::result::Result<Vec<u8>, String> {
-    let data = std::fs::read(&f.src).map_err(|e| e.to_string())?;
-    let now = std::fs::metadata(&f.src).map_err(|e| e.to_string())?;
+    let data = if f.is_link() {
+        std::os::unix::ffi::OsStringExt::into_vec(
+            std::fs::read_link(&f.src).map_err(|e| e.to_string())?.into_os_string(),
+        )
+    } else {
+        std::fs::read(&f.src).map_err(|e| e.to_string())?
+    };
+    let now = std::fs::symlink_metadata(&f.src).map_err(|e| e.to_string())?;
+    if now.file_type().is_symlink() != f.is_link() {
+        return Err("changed while it was being read".into());
+    }
     if data.len() as u64 != f.size || now.len() != f.size || (f.mtime.is_some() && now.modified().ok() != f.mtime) {
         return Err("changed while it was being read".into());
     }
@@ -237,8 +257,8 @@ fn produce_big(
         dst: f.dst.clone(),
         size: total,
         mtime: mtime_ms(f.mtime),
-        hash: content_hash_of_chunks(keys, &chunks),
-        body: ManifestBody::Chunks { size: total, entries },
+        hash: version_hash(keys, content_hash_of_chunks(keys, &chunks), Some(f.attrs)),
+        manifest: Manifest { attrs: Some(f.attrs), body: ManifestBody::Chunks { size: total, entries } },
         chunks,
         max_seq: *seq,
     })
@@ -300,8 +320,11 @@ fn produce_packed(
                         dst: f.dst.clone(),
                         size: s.len,
                         mtime: mtime_ms(f.mtime),
-                        hash: s.hash,
-                        body: ManifestBody::Chunks { size: s.len, entries: list },
+                        hash: version_hash(keys, s.hash, Some(f.attrs)),
+                        manifest: Manifest {
+                            attrs: Some(f.attrs),
+                            body: ManifestBody::Chunks { size: s.len, entries: list },
+                        },
                         chunks,
                         max_seq: *seq,
                     })?;

@@ -112,6 +112,8 @@ pub fn skip_unchanged(plan: &mut Plan, known: &HashMap<String, Known>) -> u64 {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use pyxis_proto::format::manifest::Attrs;
+
     use super::*;
 
     fn planned(dst: &str, size: u64, mtime_ms: u64) -> Planned {
@@ -120,6 +122,7 @@ mod tests {
             dst: dst.into(),
             size,
             mtime: Some(UNIX_EPOCH + Duration::from_millis(mtime_ms)),
+            attrs: Attrs::file(0o644),
         }
     }
 
@@ -156,7 +159,7 @@ mod tests {
     #[test]
     fn an_unknown_mtime_is_never_trusted() {
         let mut plan = Plan::default();
-        plan.big.push(Planned { src: "f".into(), dst: "/f".into(), size: 5, mtime: None });
+        plan.big.push(Planned { src: "f".into(), dst: "/f".into(), size: 5, mtime: None, attrs: Attrs::file(0o644) });
         plan.bytes = 5;
         let known = HashMap::from([("/f".to_owned(), Known { size: 5, mtime: 0, committed_at: 10_000, bound: true })]);
         assert_eq!(skip_unchanged(&mut plan, &known), 0);

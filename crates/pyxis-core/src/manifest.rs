@@ -1,7 +1,7 @@
 //! Sealing and opening manifests, and the content hash of a file version.
 
 use pyxis_proto::ChunkId;
-use pyxis_proto::format::manifest::{ENVELOPE_HEADER_LEN, EnvelopeHeader, ManifestBody};
+use pyxis_proto::format::manifest::{Attrs, ENVELOPE_HEADER_LEN, EnvelopeHeader, Manifest, NodeKind};
 
 use crate::aead;
 use crate::error::Result;
@@ -9,30 +9,32 @@ use crate::keys::{FileKey, Keyring};
 
 /// Seals a manifest body under the version's file key (random nonce: a file key
 /// seals one manifest, but the nonce costs nothing and removes the question).
-pub fn seal_manifest(body: &ManifestBody, file_key: &FileKey) -> Result<Vec<u8>> {
+pub fn seal_manifest(manifest: &Manifest, file_key: &FileKey) -> Result<Vec<u8>> {
     let mut nonce = [0u8; 12];
     aead::random(&mut nonce)?;
-    seal_with_nonce(body, file_key, nonce)
+    seal_with_nonce(manifest, file_key, nonce)
 }
 
 /// Sealing with a caller-chosen nonce, for pinned test vectors only: a nonce must
 /// never be used twice with one file key.
-pub fn seal_with_nonce(body: &ManifestBody, file_key: &FileKey, nonce: [u8; 12]) -> Result<Vec<u8>> {
-    let header = EnvelopeHeader { nonce }.to_bytes();
+pub fn seal_with_nonce(manifest: &Manifest, file_key: &FileKey, nonce: [u8; 12]) -> Result<Vec<u8>> {
+    let header = EnvelopeHeader { version: manifest.version(), nonce }.to_bytes();
     let mut out = header.to_vec();
-    out.extend_from_slice(&body.to_bytes());
+    let mut body = manifest.body_bytes();
+    out.extend_from_slice(&body);
+    zeroize::Zeroize::zeroize(&mut body);
     let tag = aead::seal(file_key.as_bytes(), nonce, &header, &mut out[ENVELOPE_HEADER_LEN..]);
     out.extend_from_slice(&tag);
     Ok(out)
 }
 
 /// Opens a sealed manifest: envelope, tag, then the body's own consistency.
-pub fn open_manifest(bytes: &[u8], file_key: &FileKey) -> Result<ManifestBody> {
+pub fn open_manifest(bytes: &[u8], file_key: &FileKey) -> Result<Manifest> {
     let (header, sealed) = EnvelopeHeader::parse(bytes)?;
     let (body, tag) = sealed.split_at(sealed.len() - aead::TAG_LEN);
     let mut body = body.to_vec();
     aead::open(file_key.as_bytes(), header.nonce, &bytes[..ENVELOPE_HEADER_LEN], &mut body, tag, "manifest")?;
-    let parsed = ManifestBody::parse(&body);
+    let parsed = Manifest::parse(header.version, &body);
     zeroize::Zeroize::zeroize(&mut body);
     Ok(parsed?)
 }
@@ -65,6 +67,23 @@ impl ContentHasher {
     }
 }
 
+/// The hash the catalog keeps for a version with attributes: its content
+/// hash with the node kind and mode, so a `chmod` or a file turned into a
+/// link is a change (keyed BLAKE3 over `0x03 ‖ content hash ‖ node ‖ mode`).
+/// A version without attributes keeps its content hash.
+pub fn version_hash(keys: &Keyring, content: [u8; 32], attrs: Option<Attrs>) -> [u8; 32] {
+    let Some(a) = attrs else { return content };
+    let mut h = blake3::Hasher::new_keyed(keys.content_key());
+    h.update(&[3]);
+    h.update(&content);
+    h.update(&[match a.kind {
+        NodeKind::File => 0,
+        NodeKind::Symlink => 1,
+    }]);
+    h.update(&a.mode.to_le_bytes());
+    *h.finalize().as_bytes()
+}
+
 /// The content hash of a file stored in its own chunks (see [`ContentHasher`]).
 pub fn content_hash_of_chunks<'a>(keys: &Keyring, chunk_ids: impl IntoIterator<Item = &'a ChunkId>) -> [u8; 32] {
     let mut h = blake3::Hasher::new_keyed(keys.content_key());
@@ -81,7 +100,7 @@ mod tests {
     use crate::error::Error;
     use crate::keys::MasterKey;
     use pyxis_proto::format::chunk::Compression;
-    use pyxis_proto::format::manifest::ManifestEntry;
+    use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
 
     fn body() -> ManifestBody {
         ManifestBody::Chunks {
@@ -96,7 +115,12 @@ mod tests {
     #[test]
     fn seal_open_and_wrong_key() {
         let fk = FileKey::generate().unwrap();
-        for b in [body(), ManifestBody::Inline { size: 2, compression: Compression::None, stored: b"hi".to_vec() }] {
+        let inline = ManifestBody::Inline { size: 2, compression: Compression::None, stored: b"hi".to_vec() };
+        for b in [
+            Manifest { attrs: None, body: body() },
+            Manifest { attrs: Some(Attrs::file(0o755)), body: inline.clone() },
+            Manifest { attrs: Some(Attrs::symlink()), body: inline },
+        ] {
             let sealed = seal_manifest(&b, &fk).unwrap();
             assert_eq!(open_manifest(&sealed, &fk).unwrap(), b);
             let other = FileKey::generate().unwrap();
@@ -107,7 +131,8 @@ mod tests {
     #[test]
     fn every_flip_and_truncation_fails_cleanly() {
         let fk = FileKey::from_bytes([9; 32]);
-        let sealed = seal_with_nonce(&body(), &fk, [1; 12]).unwrap();
+        let sealed =
+            seal_with_nonce(&Manifest { attrs: Some(Attrs::file(0o600)), body: body() }, &fk, [1; 12]).unwrap();
         for bit in 0..sealed.len() * 8 {
             let mut b = sealed.clone();
             b[bit / 8] ^= 1 << (bit % 8);

@@ -73,7 +73,7 @@ pub(crate) async fn survey(ctx: &Ctx, root: &str) -> Result<Survey> {
                     return Err(ClientError::Tampered { path: path.clone(), why: "answered with another file".into() });
                 }
                 verify_version(&ctx.opener, &ctx.seen, &fv, None)?;
-                open_version(&ctx.opener, &fv)
+                open_version(&ctx.opener, &fv).map(|m| m.body)
             })();
             match checked {
                 Ok(body) => {
@@ -183,14 +183,10 @@ impl crate::Client {
             let local = tmp.path().join(i.to_string());
             let reader = crate::get::Reader::new(self.ctx.clone(), self.locations.clone());
             crate::get::get(reader, &path, &local, None).await?;
-            let meta = std::fs::metadata(&local).map_err(|e| ClientError::io(local.display(), e))?;
-            plan.bytes += meta.len();
-            plan.add(crate::plan::Planned {
-                src: local,
-                dst: path.clone(),
-                size: meta.len(),
-                mtime: meta.modified().ok(),
-            });
+            let meta = std::fs::symlink_metadata(&local).map_err(|e| ClientError::io(local.display(), e))?;
+            let planned = crate::plan::Planned::from_meta(local.clone(), path.clone(), &meta)
+                .ok_or_else(|| ClientError::Invalid(format!("{}: not a file or a link", local.display())))?;
+            plan.add(planned);
             plan.heads.insert(path, head);
         }
         // In path order, as a put packs them.

@@ -10,7 +10,7 @@ use pyxis_core::codec::ChunkCodec;
 use pyxis_core::keys::{FileKey, KdfParams, derive_password_keys};
 use pyxis_core::manifest::seal_with_nonce;
 use pyxis_core::testdata::pseudo_random;
-use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
+use pyxis_proto::format::manifest::{Attrs, Manifest, ManifestBody, ManifestEntry};
 use pyxis_proto::hex;
 use serde_json::{Value, json};
 
@@ -59,7 +59,10 @@ fn compute() -> Value {
         size: hello.len() as u64,
         entries: vec![ManifestEntry::whole(small.id, *small.key.as_bytes(), hello.len() as u32)],
     };
-    let manifest = seal_with_nonce(&body, &FileKey::from_bytes([0x33; 32]), [0x44; 12]).unwrap();
+    let v1 = Manifest { attrs: None, body };
+    let manifest = seal_with_nonce(&v1, &FileKey::from_bytes([0x33; 32]), [0x44; 12]).unwrap();
+    let v2 = Manifest { attrs: Some(Attrs::file(0o755)), body: v1.body.clone() };
+    let manifest_v2 = seal_with_nonce(&v2, &FileKey::from_bytes([0x33; 32]), [0x44; 12]).unwrap();
 
     json!({
         "master_key": "11".repeat(32),
@@ -87,6 +90,7 @@ fn compute() -> Value {
             "file_key": "33".repeat(32),
             "nonce": "44".repeat(12),
             "sealed": hex::encode(&manifest),
+            "sealed_v2_mode_755": hex::encode(&manifest_v2),
         },
     })
 }

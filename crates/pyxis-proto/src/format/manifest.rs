@@ -6,7 +6,7 @@
 //! ```text
 //! off len field
 //!   0   4 magic "PYXM"
-//!   4   1 version = 1
+//!   4   1 version: 1, or 2 when the body carries attributes
 //!   5   1 aead: 1 = AES-256-GCM
 //!   6   2 reserved = 0
 //!   8  12 nonce
@@ -16,7 +16,13 @@
 //! Body (inside the seal):
 //! ```text
 //!   0   1 kind: 1 = chunk list, 2 = inline bytes
+//! version 1:
 //!   1   7 reserved = 0
+//! version 2:
+//!   1   1 node: 0 = regular file, 1 = symbolic link (inline, uncompressed,
+//!         the stored bytes are the link's target)
+//!   2   2 mode: permission bits (u16 LE, at most 0o7777)
+//!   4   4 reserved = 0
 //!   8   8 file size (u64 LE)
 //! kind 1:
 //!  16   4 entry count (u32 LE)
@@ -36,7 +42,15 @@ use super::{FormatError, Reader};
 use crate::ids::ChunkId;
 
 pub const MAGIC: [u8; 4] = *b"PYXM";
-pub const VERSION: u8 = 1;
+/// The version of a manifest without attributes (what clients before
+/// version 2 wrote; still read).
+pub const VERSION_1: u8 = 1;
+/// The version written today: the body carries the node's kind and mode.
+pub const VERSION: u8 = 2;
+/// Highest permission bits a mode may carry (setuid, setgid, sticky, rwx×3).
+pub const MAX_MODE: u16 = 0o7777;
+/// A symbolic link's target: 1 to this many bytes (Linux's PATH_MAX - 1).
+pub const MAX_LINK_TARGET: u64 = 4095;
 pub const ENVELOPE_HEADER_LEN: usize = 20;
 pub const AEAD_AES_256_GCM: u8 = 1;
 pub const ENTRY_LEN: usize = 76;
@@ -50,6 +64,8 @@ const WHAT: &str = "manifest";
 /// The plaintext envelope header (the part outside the seal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EnvelopeHeader {
+    /// [`VERSION_1`] or [`VERSION`]: whether the body carries [`Attrs`].
+    pub version: u8,
     pub nonce: [u8; 12],
 }
 
@@ -57,7 +73,7 @@ impl EnvelopeHeader {
     pub fn to_bytes(&self) -> [u8; ENVELOPE_HEADER_LEN] {
         let mut b = [0u8; ENVELOPE_HEADER_LEN];
         b[..4].copy_from_slice(&MAGIC);
-        b[4] = VERSION;
+        b[4] = self.version;
         b[5] = AEAD_AES_256_GCM;
         b[8..20].copy_from_slice(&self.nonce);
         b
@@ -66,7 +82,13 @@ impl EnvelopeHeader {
     /// Splits a sealed manifest into its header and the sealed part (body + tag).
     pub fn parse(bytes: &[u8]) -> Result<(Self, &[u8]), FormatError> {
         let mut r = Reader::new(WHAT, bytes);
-        r.preamble(&MAGIC, VERSION)?;
+        if r.array::<4>()? != MAGIC {
+            return Err(FormatError::Magic { what: WHAT });
+        }
+        let version = r.u8()?;
+        if version != VERSION_1 && version != VERSION {
+            return Err(FormatError::Version { what: WHAT, version });
+        }
         let aead = r.u8()?;
         if aead != AEAD_AES_256_GCM {
             return Err(FormatError::Unknown { what: WHAT, field: "aead", value: aead.into() });
@@ -77,7 +99,110 @@ impl EnvelopeHeader {
         if sealed.len() < 16 {
             return Err(FormatError::Truncated { what: WHAT, need: ENVELOPE_HEADER_LEN + 16, have: bytes.len() });
         }
-        Ok((Self { nonce }, sealed))
+        Ok((Self { version, nonce }, sealed))
+    }
+}
+
+/// What kind of node a version is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    File = 0,
+    /// A symbolic link, stored as a link: its target is the content.
+    Symlink = 1,
+}
+
+/// A version's attributes, sealed with its content (the server sees
+/// neither). A version-1 manifest has none: a plain file, mode unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Attrs {
+    pub kind: NodeKind,
+    /// Permission bits, at most [`MAX_MODE`].
+    pub mode: u16,
+}
+
+impl Attrs {
+    pub fn file(mode: u32) -> Self {
+        Self { kind: NodeKind::File, mode: (mode & u32::from(MAX_MODE)) as u16 }
+    }
+
+    pub fn symlink() -> Self {
+        Self { kind: NodeKind::Symlink, mode: 0o777 }
+    }
+}
+
+/// A whole manifest: attributes (version 2) and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    pub attrs: Option<Attrs>,
+    pub body: ManifestBody,
+}
+
+impl Manifest {
+    /// The envelope version these contents are sealed with.
+    pub fn version(&self) -> u8 {
+        if self.attrs.is_some() { VERSION } else { VERSION_1 }
+    }
+
+    /// The body bytes (to be sealed).
+    pub fn body_bytes(&self) -> Vec<u8> {
+        let mut b = self.body.to_bytes();
+        if let Some(a) = self.attrs {
+            b[1] = a.kind as u8;
+            b[2..4].copy_from_slice(&a.mode.to_le_bytes());
+        }
+        b
+    }
+
+    /// Parses the body of an envelope of `version`.
+    pub fn parse(version: u8, bytes: &[u8]) -> Result<Self, FormatError> {
+        const BODY: &str = "manifest body";
+        if version == VERSION_1 {
+            return Ok(Self { attrs: None, body: ManifestBody::parse(bytes)? });
+        }
+        if version != VERSION {
+            return Err(FormatError::Version { what: BODY, version });
+        }
+        let mut r = Reader::new(BODY, bytes);
+        r.u8()?;
+        let kind = match r.u8()? {
+            0 => NodeKind::File,
+            1 => NodeKind::Symlink,
+            v => return Err(FormatError::Unknown { what: BODY, field: "node", value: v.into() }),
+        };
+        let mode = u16::from_le_bytes(r.array()?);
+        if mode > MAX_MODE {
+            return Err(FormatError::Invalid {
+                what: BODY,
+                field: "mode",
+                value: mode.into(),
+                why: "must be at most 0o7777",
+            });
+        }
+        r.zero(4)?;
+        // The rest of the body is a version-1 body once the attribute bytes
+        // are zeroed (they were checked above).
+        let mut plain = bytes.to_vec();
+        plain[1..4].fill(0);
+        let body = ManifestBody::parse(&plain);
+        plain.zeroize();
+        let body = body?;
+        if kind == NodeKind::Symlink {
+            let ok = match &body {
+                ManifestBody::Inline { size, compression: Compression::None, stored } => {
+                    (1..=MAX_LINK_TARGET).contains(size) && !stored.contains(&0)
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(FormatError::Invalid {
+                    what: BODY,
+                    field: "link target",
+                    value: body.size(),
+                    why: "must be 1 to 4095 stored bytes without NUL",
+                });
+            }
+        }
+        Ok(Self { attrs: Some(Attrs { kind, mode }), body })
     }
 }
 
@@ -275,8 +400,48 @@ mod tests {
     }
 
     #[test]
+    fn attributes_round_trip_and_are_checked() {
+        let link = |target: &[u8]| ManifestBody::Inline {
+            size: target.len() as u64,
+            compression: Compression::None,
+            stored: target.to_vec(),
+        };
+        for m in [
+            Manifest { attrs: Some(Attrs::file(0o100755)), body: chunks() },
+            Manifest { attrs: Some(Attrs::file(0o4750)), body: chunks() },
+            Manifest { attrs: Some(Attrs::symlink()), body: link(b"../a b/c") },
+            Manifest { attrs: None, body: chunks() },
+        ] {
+            assert_eq!(Manifest::parse(m.version(), &m.body_bytes()).unwrap(), m);
+        }
+        assert_eq!(Attrs::file(0o100755).mode, 0o755, "the file-type bits are not permission bits");
+        let bad = |m: Manifest, fix: &dyn Fn(&mut Vec<u8>), field: &str| {
+            let mut b = m.body_bytes();
+            fix(&mut b);
+            let err = Manifest::parse(VERSION, &b).unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+        };
+        let file = || Manifest { attrs: Some(Attrs::file(0o644)), body: chunks() };
+        bad(file(), &|b| b[1] = 2, "node");
+        bad(file(), &|b| b[2..4].copy_from_slice(&0o10000u16.to_le_bytes()), "mode");
+        bad(file(), &|b| b[5] = 1, "reserved");
+        let sym = |body| Manifest { attrs: Some(Attrs::symlink()), body };
+        bad(sym(chunks()), &|_| {}, "link target");
+        bad(sym(link(b"a\0b")), &|_| {}, "link target");
+        bad(sym(link(&[b'a'; 4096])), &|_| {}, "link target");
+        bad(
+            sym(ManifestBody::Inline { size: 0, compression: Compression::None, stored: vec![] }),
+            &|_| {},
+            "link target",
+        );
+        // A version-1 reader's rule still holds for version 1: reserved bytes are zero.
+        assert!(Manifest::parse(VERSION_1, &file().body_bytes()).is_err());
+        assert!(Manifest::parse(3, &file().body_bytes()).is_err());
+    }
+
+    #[test]
     fn envelope_checks() {
-        let mut sealed = EnvelopeHeader { nonce: [5; 12] }.to_bytes().to_vec();
+        let mut sealed = EnvelopeHeader { version: VERSION, nonce: [5; 12] }.to_bytes().to_vec();
         sealed.extend_from_slice(&[0; 16]);
         assert_eq!(EnvelopeHeader::parse(&sealed).unwrap().1.len(), 16);
         assert!(EnvelopeHeader::parse(&sealed[..35]).is_err());

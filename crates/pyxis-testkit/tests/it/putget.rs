@@ -171,3 +171,65 @@ async fn re_put_skips_files_whose_size_and_mtime_match_unless_asked_to_checksum(
     let r = client().put(&fresh, "/t/fresh").await.unwrap();
     assert_eq!((r.files, r.unchanged, r.totals.done), (1, 1, 5000), "{r:?}");
 }
+
+/// A file is its content, mtime, permission bits and kind: a `chmod 755`
+/// script comes back executable, a 400 file read-only, a link as a link
+/// (never followed, wherever it points), and setuid is not handed out.
+#[tokio::test]
+async fn modes_and_links_round_trip() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let c = Cluster::start(4).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let src = c.dir.path().join("tree");
+    let mode = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    let files = [("run.sh", 100, 0o755), ("secret", 50, 0o400), ("packed", 10_000, 0o600), ("big", 300_000, 0o700)];
+    for (i, (name, len, m)) in files.iter().enumerate() {
+        random_file(&src.join(name), i as u64, *len);
+        std::fs::set_permissions(src.join(name), std::fs::Permissions::from_mode(*m)).unwrap();
+    }
+    random_file(&src.join("suid"), 9, 20);
+    std::fs::set_permissions(src.join("suid"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::create_dir_all(src.join("sub/deeper")).unwrap();
+    random_file(&src.join("sub/deeper/f"), 10, 10);
+    let links = [("rel", "run.sh"), ("abs", "/etc/passwd"), ("dangling", "nowhere/at all"), ("todir", "sub")];
+    for (name, target) in links {
+        symlink(target, src.join(name)).unwrap();
+    }
+    set_mtime(&src.join("run.sh"), std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000));
+    let r = alice.put(&src, "/t").await.unwrap();
+    assert!(r.failed.is_empty() && r.skipped.is_empty(), "{r:?}");
+    assert_eq!(r.files, 10, "{r:?}");
+
+    let out = c.dir.path().join("out");
+    let g = alice.get("/t", &out, None).await.unwrap();
+    assert!(g.failed.is_empty(), "{g:?}");
+    for (name, _, m) in files {
+        assert_eq!(mode(&out.join(name)), m, "{name}");
+        same_file(&src.join(name), &out.join(name));
+    }
+    assert_eq!(mode(&out.join("suid")), 0o755, "setuid is dropped on the way out");
+    for (name, target) in links {
+        let p = out.join(name);
+        assert!(std::fs::symlink_metadata(&p).unwrap().file_type().is_symlink(), "{name}");
+        assert_eq!(std::fs::read_link(&p).unwrap(), std::path::Path::new(target), "{name}");
+    }
+    // The link to a directory was stored as a link: its files are not
+    // duplicated under it.
+    assert!(alice.api().stat("/t/todir/deeper").await.is_err());
+    let mtime = std::fs::metadata(out.join("run.sh")).unwrap().modified().unwrap();
+    assert_eq!(mtime, std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000));
+    // A single file, and a single link, come back alike.
+    alice.get("/t/run.sh", &c.dir.path().join("one"), None).await.unwrap();
+    assert_eq!(mode(&c.dir.path().join("one")), 0o755);
+    alice.get("/t/abs", &c.dir.path().join("onelink"), None).await.unwrap();
+    assert_eq!(std::fs::read_link(c.dir.path().join("onelink")).unwrap(), std::path::Path::new("/etc/passwd"));
+
+    // A chmod alone is a change: a checksummed re-put makes a new version
+    // of that file only.
+    std::fs::set_permissions(src.join("secret"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let r = alice.put_with(&src, "/t", pyxis_client::PutOptions { checksum: true }).await.unwrap();
+    assert_eq!((r.files, r.unchanged), (10, 9), "{r:?}");
+    let again = c.dir.path().join("again");
+    alice.get("/t/secret", &again, None).await.unwrap();
+    assert_eq!(mode(&again), 0o640);
+}

@@ -90,7 +90,11 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
             size: 100,
             mtime: 0,
             content_hash: "00".repeat(32),
-            manifest: pyxis_core::manifest::seal_manifest(&body, &file_key).unwrap(),
+            manifest: pyxis_core::manifest::seal_manifest(
+                &pyxis_proto::format::manifest::Manifest { attrs: None, body },
+                &file_key,
+            )
+            .unwrap(),
             wrapped_key: keys.wrap_file_key(&file_key).unwrap(),
             chunks: vec![id],
             expect: None,

@@ -1,0 +1,142 @@
+//! Puts and gets of chosen files, each against the version it is based on:
+//! what a sync engine asks of the data path. A tree's `put` and `get` walk
+//! whole directories; these take lists, so one pass of a sync sends all it
+//! has to in a few round trips whatever the number of files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pyxis_core::chunker::Chunker;
+use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, version_hash};
+use pyxis_proto::api::catalog::Entry;
+use pyxis_proto::format::manifest::NodeKind;
+
+use crate::binding::{Head, verify_entry};
+use crate::commit::Landed;
+use crate::error::{ClientError, Result};
+use crate::plan::{PACK_MAX, Plan, Planned, Skipped};
+use crate::{Client, get, put};
+
+/// A verified listing of a subtree.
+#[derive(Debug, Default)]
+pub struct Tree {
+    /// Entries whose bindings verified (files and directories).
+    pub entries: Vec<Entry>,
+    /// The verified current version of each file, by path.
+    pub heads: HashMap<String, Head>,
+    /// Entries the client refused (their binding did not verify), with why.
+    pub refused: Vec<Skipped>,
+}
+
+impl Client {
+    /// Lists everything under `root` (itself included, when it exists),
+    /// each file checked against its binding. A root that does not exist
+    /// is an empty tree.
+    pub async fn tree(&self, root: &str) -> Result<Tree> {
+        self.ready().await?;
+        let ctx = &self.ctx;
+        let root = pyxis_proto::path::normalize_existing(root)?;
+        let mut tree = Tree::default();
+        let entries = match ctx.api.list_all(&root, true, 10_000_000).await {
+            Ok(e) => e,
+            Err(e) if e.code() == Some("not_found") => return Ok(tree),
+            Err(e) => return Err(e),
+        };
+        for e in entries {
+            if !pyxis_proto::path::is_within(&e.path, &root) || e.path == root {
+                tree.refused.push(Skipped { path: e.path, error: format!("listed, but not under {root}") });
+                continue;
+            }
+            match verify_entry(&ctx.opener, &ctx.seen, &e) {
+                Ok(Some(h)) => {
+                    tree.heads.insert(e.path.clone(), h);
+                    tree.entries.push(e);
+                }
+                Ok(None) => tree.entries.push(e),
+                Err(err) => tree.refused.push(Skipped { path: e.path, error: err.to_string() }),
+            }
+        }
+        ctx.seen.save()?;
+        Ok(tree)
+    }
+
+    /// Puts local files at catalog paths, each only over the version in
+    /// `heads` (none: only as a new file). A file whose current version
+    /// moved on is left out, failed with [`crate::commit::CHANGED_ON_SERVER`];
+    /// one that changes while it is read fails too. The report's `landed`
+    /// says which version each committed file became.
+    pub async fn put_files(
+        &self,
+        files: Vec<(PathBuf, String)>,
+        heads: HashMap<String, Head>,
+    ) -> Result<put::PutReport> {
+        self.ready().await?;
+        let mut plan = Plan { strict: true, heads, ..Default::default() };
+        for (src, dst) in files {
+            match std::fs::symlink_metadata(&src).map(|m| Planned::from_meta(src.clone(), dst.clone(), &m)) {
+                Ok(Some(p)) => plan.add(p),
+                Ok(None) => plan.skipped.push(Skipped { path: dst, error: "not a file or a link".into() }),
+                Err(e) => plan.skipped.push(Skipped { path: dst, error: e.to_string() }),
+            }
+        }
+        plan.inline.sort_by(|a, b| a.dst.cmp(&b.dst));
+        plan.packed.sort_by(|a, b| a.dst.cmp(&b.dst));
+        let report = put::put(self.ctx.clone(), self.chunker, plan).await;
+        self.ctx.seen.save()?;
+        report
+    }
+
+    /// Writes the current versions of catalog paths to local paths (their
+    /// directories must exist), each through a temporary file renamed into
+    /// place, so no file is ever partial under its name. Returns what was
+    /// written, and what failed with why.
+    pub async fn get_files(&self, files: Vec<(String, PathBuf)>) -> Result<(Vec<Landed>, Vec<Skipped>)> {
+        self.ready().await?;
+        let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
+        let mut failed = Vec::new();
+        let landed = get::fetch_files(&reader, &files, &mut failed).await?;
+        self.locations.save();
+        self.ctx.seen.save()?;
+        Ok((landed, failed))
+    }
+
+    /// The hash the catalog would keep for local file (or link) `path` if
+    /// it were put now ([`version_hash`] of its content, kind and mode), in
+    /// hex; `None` for anything else. Reads the whole file.
+    pub fn local_hash(&self, path: &Path) -> Result<Option<String>> {
+        let keys: Arc<pyxis_core::keys::Keyring> = self.ctx.keys.clone();
+        local_hash(&keys, self.chunker, path)
+    }
+}
+
+/// See [`Client::local_hash`].
+pub fn local_hash(
+    keys: &pyxis_core::keys::Keyring,
+    chunker: pyxis_core::chunker::ChunkerParams,
+    path: &Path,
+) -> Result<Option<String>> {
+    let io = |e| ClientError::io(path.display(), e);
+    let meta = std::fs::symlink_metadata(path).map_err(io)?;
+    let Some(p) = Planned::from_meta(path.to_owned(), String::new(), &meta) else { return Ok(None) };
+    let content = if p.attrs.kind == NodeKind::Symlink {
+        let target = std::fs::read_link(path).map_err(io)?;
+        let mut h = ContentHasher::new(keys);
+        h.update(std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()));
+        h.finalize()
+    } else if p.size < PACK_MAX {
+        let mut h = ContentHasher::new(keys);
+        h.update(&std::fs::read(path).map_err(io)?);
+        h.finalize()
+    } else {
+        // A big file's hash is over its chunk ids, as `put` makes them.
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut ids = Vec::new();
+        for chunk in Chunker::new(&file, chunker, keys.chunker_seed())? {
+            let chunk = chunk.map_err(|e| ClientError::Invalid(format!("{}: {e}", path.display())))?;
+            ids.push(keys.chunk_id(chunk.data()));
+        }
+        content_hash_of_chunks(keys, &ids)
+    };
+    Ok(Some(pyxis_proto::hex::encode(&version_hash(keys, content, Some(p.attrs)))))
+}
