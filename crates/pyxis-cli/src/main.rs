@@ -82,6 +82,11 @@ enum Command {
     /// Pin the public key the server hands out for USER, if its fingerprint
     /// is the one USER gave you (after USER made a new account).
     Trust(commands::share::TrustArgs),
+    /// Keep local folders in step with the catalog, on every device that
+    /// syncs them: in real time, with history and conflict copies.
+    Sync(commands::sync::SyncArgs),
+    /// What each synced folder is doing.
+    Status(commands::sync::StatusArgs),
     /// Verify that every file's current version opens and its chunks are
     /// readable; with --read-data, read every chunk back.
     Check(commands::check::CheckArgs),
@@ -138,7 +143,8 @@ fn abort_on_panic() {
 }
 
 fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
-    let daemon = matches!(cmd, Command::Server(_) | Command::Remote(_) | Command::Up(_));
+    let daemon = matches!(cmd, Command::Server(_) | Command::Remote(_) | Command::Up(_))
+        || matches!(&cmd, Command::Sync(a) if !a.once);
     if daemon {
         abort_on_panic();
     }
@@ -173,6 +179,8 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::Unshare(a) => commands::share::unshare(&g, a).await,
             Command::Shared => commands::share::shared(&g).await,
             Command::Trust(a) => commands::share::trust(&g, a).await,
+            Command::Sync(a) => commands::sync::sync(&g, a).await,
+            Command::Status(a) => commands::sync::status(&g, a).await,
             Command::Server(a) => server::run(&g, *a).await,
             Command::Remote(a) => remote::run(&g, a).await,
             Command::Up(a) => up::run(*a).await,

@@ -377,7 +377,12 @@ impl Api {
         self.call(Method::POST, "/v1/bind", Some(req)).await
     }
     pub async fn remove(&self, path: &str, recursive: bool) -> Result<RemoveResponse> {
-        self.call(Method::POST, "/v1/remove", Some(&RemoveRequest { path: path.to_owned(), recursive })).await
+        self.remove_if(path, recursive, None).await
+    }
+    /// A remove that happens only while `path`'s current version is `expect`.
+    pub async fn remove_if(&self, path: &str, recursive: bool, expect: Option<i64>) -> Result<RemoveResponse> {
+        let req = RemoveRequest { path: path.to_owned(), recursive, expect };
+        self.call(Method::POST, "/v1/remove", Some(&req)).await
     }
     pub async fn restore(&self, path: &str, version: i64) -> Result<Entry> {
         self.call(Method::POST, "/v1/restore", Some(&RestoreRequest { path: path.to_owned(), version })).await

@@ -44,7 +44,8 @@ impl Client {
             Err(e) => return Err(e),
         };
         for e in entries {
-            if !pyxis_proto::path::is_within(&e.path, &root) || e.path == root {
+            let normal = pyxis_proto::path::normalize_existing(&e.path).ok().as_deref() == Some(e.path.as_str());
+            if !normal || !pyxis_proto::path::is_within(&e.path, &root) || e.path == root {
                 tree.refused.push(Skipped { path: e.path, error: format!("listed, but not under {root}") });
                 continue;
             }

@@ -89,7 +89,7 @@ pub struct PutOptions {
 }
 
 /// A logged-in client.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Client {
     ctx: Arc<upload::Ctx>,
     locations: Arc<cache::LocationCache>,

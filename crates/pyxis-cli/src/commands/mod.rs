@@ -10,6 +10,7 @@ pub mod put;
 pub mod remote;
 pub mod server;
 pub mod share;
+pub mod sync;
 pub mod up;
 
 use std::io::IsTerminal;

@@ -298,6 +298,10 @@ pub struct RemoveRequest {
     /// Remove a directory and everything in it.
     #[serde(default)]
     pub recursive: bool,
+    /// Remove only while the file's current version is this one (a
+    /// directory's is 0); else `version_conflict`. Sync removes this way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -429,7 +429,7 @@ pub async fn remove(
     let p = path::normalize_existing(&req.path)?;
     let user = tree.write(&p)?;
     let grace = state.opts.durability.deleted_grace.as_millis() as i64;
-    let (files, dirs) = state.db.remove(user, &p, req.recursive, grace).await?;
+    let (files, dirs) = state.db.remove(user, &p, req.recursive, grace, req.expect).await?;
     state.feed.notify(user);
     Ok(Json(RemoveResponse { files, dirs }))
 }

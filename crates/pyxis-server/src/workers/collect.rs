@@ -18,7 +18,7 @@ pub async fn pass(state: State) -> anyhow::Result<()> {
     // Accounts deleted by their owners, past the grace: every file goes
     // (the chunks follow below as unreferenced), and that is recorded.
     for user in state.db.deletions_due(now_ms()).await? {
-        let (files, dirs) = state.db.remove(user, "/", true, 0).await?;
+        let (files, dirs) = state.db.remove(user, "/", true, 0, None).await?;
         state.db.mark_deleted(user).await?;
         tracing::warn!(user, files, dirs, "deleted account's files removed");
     }

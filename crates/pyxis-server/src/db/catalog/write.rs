@@ -321,7 +321,17 @@ impl Db {
     /// Removes a file, or a directory (with `recursive`, everything under it).
     /// Chunk refcounts drop; chunks nobody references become collectable after
     /// `grace_ms` (a put that just found them present can still commit).
-    pub async fn remove(&self, user: i64, p: &str, recursive: bool, grace_ms: i64) -> Result<(u64, u64), CatalogError> {
+    /// Removes `p` (and, `recursive`, all under it). `expect`: only while
+    /// the file's current version is that one (0: a directory), so a remove
+    /// never takes away an edit its caller did not see.
+    pub async fn remove(
+        &self,
+        user: i64,
+        p: &str,
+        recursive: bool,
+        grace_ms: i64,
+        expect: Option<i64>,
+    ) -> Result<(u64, u64), CatalogError> {
         let collectable = now_ms() + grace_ms;
         let (lo, hi) = descendants(p);
         in_tx!(self, |tx| {
@@ -341,6 +351,20 @@ impl Db {
                             }
                         }
                         Some(_) => {}
+                    }
+                    if let (Some(expected), Some((_, _, cur))) = (expect, lookup!(tx, user, p)) {
+                        let actual: i64 = match cur {
+                            Some(v) => {
+                                sqlx::query_scalar("SELECT seq FROM versions WHERE id = $1")
+                                    .bind(v)
+                                    .fetch_one(&mut *tx)
+                                    .await?
+                            }
+                            None => 0,
+                        };
+                        if actual != expected {
+                            return Err(CatalogError::Conflict { path: p.to_owned(), expected, actual });
+                        }
                     }
                 } else if !recursive {
                     return Err(CatalogError::NotEmpty("/".to_owned()));

@@ -1,0 +1,337 @@
+//! The engine's [`Io`] on a real folder and a real server, through the
+//! client's data path.
+//!
+//! Every local write stays under the root: a path from the server is only
+//! ever joined below it after the catalog's own checks, every directory on
+//! the way is checked to be a real directory (a link there, which an
+//! earlier pass may have made from the server's word, is refused rather
+//! than followed), and files arrive through a staging directory in the root
+//! and are renamed into place, so none is ever partial under its name.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use pyxis_client::Client;
+use pyxis_client::binding::Head;
+use pyxis_proto::api::catalog::EntryKind;
+
+use crate::engine::{Done, Io, Outcome, Result, Scan, SyncError};
+use crate::model::{Base, Bases, Kind, Remote, Remotes, Stat};
+use crate::scan::{META_DIR, scan, stat_of};
+use crate::state::State;
+
+pub struct DiskIo {
+    client: Client,
+    root: PathBuf,
+    remote_root: String,
+    state: State,
+    /// Where each scanned path is on disk (last scan).
+    paths: HashMap<String, PathBuf>,
+    /// Verified current versions by catalog path (last listing).
+    heads: HashMap<String, Head>,
+}
+
+impl std::fmt::Debug for DiskIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskIo")
+            .field("root", &self.root)
+            .field("remote_root", &self.remote_root)
+            .finish_non_exhaustive()
+    }
+}
+
+fn local_err(path: &Path, e: impl std::fmt::Display) -> SyncError {
+    SyncError::Local(format!("{}: {e}", path.display()))
+}
+
+/// Makes directory `rel` under `root` (and its parents), refusing to pass
+/// through anything that is not a real directory.
+pub fn make_dirs(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
+    let mut at = root.to_owned();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        if part == ".." || part == "." {
+            return Err(format!("{rel:?} is not a path below the folder"));
+        }
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("{} is in the way (not a directory)", at.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&at).map_err(|e| format!("{}: {e}", at.display()))?
+            }
+            Err(e) => return Err(format!("{}: {e}", at.display())),
+        }
+    }
+    Ok(at)
+}
+
+fn lstat(p: &Path) -> Option<Stat> {
+    std::fs::symlink_metadata(p).ok().map(|m| stat_of(&m))
+}
+
+impl DiskIo {
+    pub fn new(client: Client, root: PathBuf, remote_root: String, state: State) -> Self {
+        Self { client, root, remote_root, state, paths: HashMap::new(), heads: HashMap::new() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn root_path(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn remote(&self, rel: &str) -> String {
+        if self.remote_root == "/" { format!("/{rel}") } else { format!("{}/{rel}", self.remote_root) }
+    }
+
+    fn rel_of(&self, remote: &str) -> Option<String> {
+        let prefix = if self.remote_root == "/" { "/".to_owned() } else { format!("{}/", self.remote_root) };
+        remote.strip_prefix(&prefix).map(str::to_owned)
+    }
+
+    /// Where `rel` is on disk: where the scan found it, else its NFC name
+    /// (after checking each directory on the way).
+    fn local(&self, rel: &str) -> std::result::Result<PathBuf, String> {
+        if let Some(p) = self.paths.get(rel) {
+            return Ok(p.clone());
+        }
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        if name.is_empty() || name == "." || name == ".." || (dir.is_empty() && name == META_DIR) {
+            return Err(format!("{rel:?} is not a path below the folder"));
+        }
+        Ok(make_dirs(&self.root, dir)?.join(name))
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.root.join(META_DIR).join("staging")
+    }
+}
+
+impl Io for DiskIo {
+    async fn scan(&mut self, bases: &Bases) -> Result<Scan> {
+        let root = self.root.clone();
+        if !root.is_dir() {
+            return Ok(Scan {
+                vanished: Some(format!("{} is missing (an unmounted disk?)", root.display())),
+                ..Default::default()
+            });
+        }
+        if !root.join(META_DIR).is_dir() {
+            let why = format!(
+                "{} has no {META_DIR} directory any more, so it may not be the folder synced before \
+                 (an unmounted disk?); nothing was changed. If it is, make the directory again",
+                root.display()
+            );
+            return Ok(Scan { vanished: Some(why), ..Default::default() });
+        }
+        let bases = bases.clone();
+        let client = self.client.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            scan(&root, &bases, &|p: &Path| client.local_hash(p).map_err(|e| e.to_string()))
+        })
+        .await
+        .map_err(|e| SyncError::Local(format!("scan task: {e}")))?;
+        self.paths = found.paths;
+        Ok(found.scan)
+    }
+
+    async fn list(&mut self) -> Result<Remotes> {
+        let tree = self.client.tree(&self.remote_root).await?;
+        let mut remotes = Remotes::new();
+        for e in tree.entries {
+            let Some(rel) = self.rel_of(&e.path) else { continue };
+            let head = tree.heads.get(&e.path);
+            let r = match e.kind {
+                EntryKind::Dir => Remote { kind: Kind::Dir, version: 0, hash: None, file_id: None, size: 0 },
+                EntryKind::File => Remote {
+                    kind: Kind::File,
+                    version: e.version.unwrap_or(0),
+                    hash: e.content_hash.clone(),
+                    file_id: head.and_then(|h| h.file_id).map(|id| id.to_string()),
+                    size: e.size,
+                },
+            };
+            remotes.insert(rel, r);
+        }
+        self.heads = tree.heads;
+        Ok(remotes)
+    }
+
+    async fn upload(&mut self, items: &[(String, Option<i64>, Stat)]) -> Result<Vec<Outcome>> {
+        let mut out = Vec::new();
+        let mut files = Vec::new();
+        let mut heads = HashMap::new();
+        let mut stats = HashMap::new();
+        for (rel, head, stat) in items {
+            let remote = self.remote(rel);
+            if let Some(v) = head {
+                match self.heads.get(&remote) {
+                    Some(h) if h.version == *v => {
+                        heads.insert(remote.clone(), h.clone());
+                    }
+                    _ => {
+                        out.push(Outcome::Failed { rel: rel.clone(), why: "changed on the server".into() });
+                        continue;
+                    }
+                }
+            }
+            match self.local(rel) {
+                Ok(p) => files.push((p, remote.clone())),
+                Err(why) => {
+                    out.push(Outcome::Failed { rel: rel.clone(), why });
+                    continue;
+                }
+            }
+            stats.insert(remote, (rel.clone(), *stat));
+        }
+        let report = self.client.put_files(files, heads).await?;
+        for l in report.landed {
+            let Some((rel, stat)) = stats.remove(&l.path) else { continue };
+            let base = Base {
+                kind: Kind::File,
+                hash: Some(l.content_hash),
+                version: l.version,
+                file_id: None,
+                stat: Some(stat),
+            };
+            out.push(Outcome::Landed { rel, base });
+        }
+        for f in report.failed.into_iter().chain(report.skipped) {
+            let rel = self.rel_of(&f.path).unwrap_or(f.path);
+            out.push(Outcome::Failed { rel, why: f.error });
+        }
+        Ok(out)
+    }
+
+    async fn download(&mut self, items: &[(String, Option<Stat>)]) -> Result<Vec<Outcome>> {
+        let staging = self.staging();
+        std::fs::create_dir_all(&staging).map_err(|e| local_err(&staging, e))?;
+        let mut wanted = Vec::new();
+        let mut expect = HashMap::new();
+        for (i, (rel, stat)) in items.iter().enumerate() {
+            let remote = self.remote(rel);
+            wanted.push((remote.clone(), staging.join(i.to_string())));
+            expect.insert(remote, (i, rel.clone(), *stat));
+        }
+        let (landed, failed) = self.client.get_files(wanted).await?;
+        let mut out = Vec::new();
+        for f in failed {
+            let rel = self.rel_of(&f.path).unwrap_or(f.path);
+            out.push(Outcome::Failed { rel, why: f.error });
+        }
+        for l in landed {
+            let Some((i, rel, want)) = expect.remove(&l.path) else { continue };
+            let staged = staging.join(i.to_string());
+            let placed = (|| {
+                let target = self.local(&rel)?;
+                // Only over what the scan saw: an edit made since is kept,
+                // and merged next pass.
+                if lstat(&target) != want {
+                    return Err("changed locally while it was being downloaded".to_owned());
+                }
+                let stat = lstat(&staged).ok_or("the downloaded file vanished")?;
+                std::fs::rename(&staged, &target).map_err(|e| format!("{}: {e}", target.display()))?;
+                Ok(stat)
+            })();
+            match placed {
+                Ok(stat) => {
+                    let base = Base {
+                        kind: Kind::File,
+                        hash: Some(l.content_hash),
+                        version: l.version,
+                        file_id: None,
+                        stat: Some(stat),
+                    };
+                    out.push(Outcome::Landed { rel, base });
+                }
+                Err(why) => {
+                    let _ = std::fs::remove_file(&staged);
+                    out.push(Outcome::Failed { rel, why });
+                }
+            }
+        }
+        // One flush of the file system for the whole batch.
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || std::fs::File::open(&root).and_then(|f| Ok(rustix::fs::syncfs(&f)?)))
+            .await
+            .map_err(|e| SyncError::Local(format!("sync task: {e}")))?
+            .map_err(|e| local_err(&self.root, e))?;
+        let _ = std::fs::remove_dir_all(&staging);
+        Ok(out)
+    }
+
+    async fn remote_mkdir(&mut self, rel: &str) -> Result<()> {
+        self.client.api().mkdir(&self.remote(rel), true).await?;
+        Ok(())
+    }
+
+    async fn remote_remove(&mut self, rel: &str, expect: i64) -> Result<Done> {
+        match self.client.api().remove_if(&self.remote(rel), false, Some(expect)).await {
+            Ok(_) => Ok(Done::Yes),
+            Err(e) if e.code() == Some("not_found") => Ok(Done::Yes),
+            Err(e) if e.code().is_some() => Ok(Done::Changed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remote_rmdir(&mut self, rel: &str) -> Result<Done> {
+        match self.client.api().remove(&self.remote(rel), false).await {
+            Ok(_) => Ok(Done::Yes),
+            Err(e) if e.code() == Some("not_found") => Ok(Done::Yes),
+            Err(e) if e.code().is_some() => Ok(Done::Changed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remote_move(&mut self, from: &str, to: &str) -> Result<Done> {
+        match self.client.rename(&self.remote(from), &self.remote(to)).await {
+            Ok(_) => Ok(Done::Yes),
+            Err(e) if e.code().is_some() => Ok(Done::Changed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn local_mkdir(&mut self, rel: &str) -> Result<()> {
+        make_dirs(&self.root, rel).map_err(SyncError::Local)?;
+        Ok(())
+    }
+
+    async fn local_remove(&mut self, rel: &str, expect: Stat) -> Result<Done> {
+        let Ok(p) = self.local(rel) else { return Ok(Done::Changed) };
+        if lstat(&p) != Some(expect) {
+            return Ok(Done::Changed);
+        }
+        std::fs::remove_file(&p).map_err(|e| local_err(&p, e))?;
+        Ok(Done::Yes)
+    }
+
+    async fn local_rmdir(&mut self, rel: &str) -> Result<Done> {
+        let Ok(p) = self.local(rel) else { return Ok(Done::Changed) };
+        match std::fs::remove_dir(&p) {
+            Ok(()) => Ok(Done::Yes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Done::Yes),
+            Err(_) => Ok(Done::Changed),
+        }
+    }
+
+    async fn local_move(&mut self, from: &str, to: &str, expect: Stat) -> Result<Done> {
+        let (Ok(src), Ok(dst)) = (self.local(from), self.local(to)) else { return Ok(Done::Changed) };
+        if lstat(&src) != Some(expect) || lstat(&dst).is_some() {
+            return Ok(Done::Changed);
+        }
+        std::fs::rename(&src, &dst).map_err(|e| local_err(&dst, e))?;
+        self.paths.remove(from);
+        self.paths.insert(to.to_owned(), dst);
+        Ok(Done::Yes)
+    }
+
+    async fn save(&mut self, changes: &[(String, Option<Base>)]) -> Result<()> {
+        self.state.save(changes).await
+    }
+}

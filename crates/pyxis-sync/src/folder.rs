@@ -1,0 +1,239 @@
+//! A synced folder: its state, its options, its passes and its status.
+
+use std::path::{Path, PathBuf};
+
+use pyxis_client::{Client, ConfigDir};
+use serde::{Deserialize, Serialize};
+
+use crate::disk::DiskIo;
+use crate::engine::{PassReport, Result, SyncError, pass};
+use crate::model::Bases;
+use crate::plan::Options;
+use crate::scan::META_DIR;
+use crate::state::{State, folder_dir};
+
+/// How to sync a folder.
+#[derive(Debug, Clone)]
+pub struct FolderOptions {
+    pub root: PathBuf,
+    /// The catalog path kept in step with the folder (default: the one it
+    /// synced with before, else `/` + the folder's name).
+    pub remote: Option<String>,
+    /// This device's name in conflict copies (default: the host name).
+    pub device: Option<String>,
+    /// Share of the synced files one pass may remove before it pauses.
+    pub delete_threshold: f64,
+    /// Let the passes of this run remove whatever the guard would pause on.
+    pub allow_deletes: bool,
+}
+
+impl FolderOptions {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into(), remote: None, device: None, delete_threshold: 0.5, allow_deletes: false }
+    }
+}
+
+/// What `pyxis status` shows of a folder (written after every pass).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Status {
+    pub root: String,
+    pub remote: String,
+    /// `syncing`, `idle`, `paused` or `error`.
+    pub state: String,
+    /// Unix milliseconds of the last pass's end.
+    pub last_pass: i64,
+    pub uploaded: u64,
+    pub downloaded: u64,
+    /// Conflict copies made since the daemon started.
+    pub conflicts: Vec<String>,
+    /// Files that failed in the last pass, with why.
+    pub failed: Vec<(String, String)>,
+    /// Paths not synced (refused names, ignored kinds), with why.
+    pub skipped: Vec<(String, String)>,
+    /// Why the folder is paused, or the last pass's error.
+    pub message: Option<String>,
+}
+
+pub struct Folder {
+    io: DiskIo,
+    bases: Bases,
+    opts: Options,
+    dir: PathBuf,
+    pub status: Status,
+}
+
+impl std::fmt::Debug for Folder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Folder").field("io", &self.io).finish_non_exhaustive()
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "device".into())
+}
+
+impl Folder {
+    /// Opens the folder's state (creating it, the folder's marker and the
+    /// remote path on first use).
+    pub async fn open(config: &ConfigDir, client: Client, o: FolderOptions) -> Result<Folder> {
+        let local = |e: std::io::Error| SyncError::Local(format!("{}: {e}", o.root.display()));
+        let root = std::path::absolute(&o.root).map_err(local)?;
+        let dir = folder_dir(config.path(), &root);
+        let state = State::open(&dir).await?;
+        let known_remote = state.meta("remote").await?;
+        if known_remote.is_none() {
+            std::fs::create_dir_all(&root).map_err(local)?;
+        }
+        let remote = match (&o.remote, &known_remote) {
+            (Some(r), Some(k)) if pyxis_proto::path::normalize_local(r)? != *k => {
+                return Err(SyncError::Local(format!(
+                    "{} syncs with {k}, not {r}; to change, stop syncing it and sync a new folder",
+                    root.display()
+                )));
+            }
+            (_, Some(k)) => k.clone(),
+            (Some(r), None) => pyxis_proto::path::normalize_local(r)?,
+            (None, None) => {
+                let name = root.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+                    SyncError::Local(format!("{}: give --remote-path (the name is not UTF-8)", root.display()))
+                })?;
+                pyxis_proto::path::join("/", &pyxis_proto::path::to_nfc(name))?
+            }
+        };
+        if known_remote.is_none() {
+            // The marker says "this is the folder synced before": without it
+            // a later pass pauses instead of taking an empty mount point
+            // for a folder whose files were all deleted.
+            std::fs::create_dir_all(root.join(META_DIR)).map_err(local)?;
+            if remote != "/" {
+                client.api().mkdir(&remote, true).await?;
+            }
+            state.set_meta("root", &root.display().to_string()).await?;
+            state.set_meta("remote", &remote).await?;
+        }
+        let _ = std::fs::remove_dir_all(root.join(META_DIR).join("staging"));
+        let device = match (&o.device, state.meta("device").await?) {
+            (Some(d), _) => d.clone(),
+            (None, Some(d)) => d,
+            (None, None) => host_name(),
+        };
+        state.set_meta("device", &device).await?;
+        let bases = state.load().await?;
+        let opts = Options {
+            delete_threshold: o.delete_threshold,
+            allow_deletes: o.allow_deletes,
+            device,
+            ..Options::default()
+        };
+        let status = Status {
+            root: root.display().to_string(),
+            remote: remote.clone(),
+            state: "syncing".into(),
+            ..Default::default()
+        };
+        let io = DiskIo::new(client, root, remote, state);
+        Ok(Folder { io, bases, opts, dir, status })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.io.root_path()
+    }
+
+    pub fn remote(&self) -> &str {
+        &self.status.remote
+    }
+
+    pub fn client(&self) -> &Client {
+        self.io.client()
+    }
+
+    pub fn state(&self) -> &State {
+        self.io.state()
+    }
+
+    /// Runs passes until one finds nothing more to do (at most a few: a
+    /// pass's own changes may need one more to settle), and writes the
+    /// status.
+    pub async fn sync(&mut self) -> Result<PassReport> {
+        let mut total = PassReport::default();
+        self.status.state = "syncing".into();
+        self.write_status();
+        let result = async {
+            for _ in 0..4 {
+                self.opts.now = unix_ms() / 1000;
+                let r = pass(&mut self.io, &mut self.bases, &self.opts).await?;
+                let again = r.did_work() && r.paused.is_none();
+                merge(&mut total, r);
+                if !again {
+                    break;
+                }
+            }
+            Ok::<_, SyncError>(())
+        }
+        .await;
+        self.status.last_pass = unix_ms();
+        self.status.uploaded += total.uploaded;
+        self.status.downloaded += total.downloaded;
+        self.status.conflicts.extend(total.conflicts.iter().cloned());
+        self.status.failed = total.failed.clone();
+        self.status.skipped = total.skipped.clone();
+        match (&result, &total.paused) {
+            (Err(e), _) => {
+                self.status.state = "error".into();
+                self.status.message = Some(e.to_string());
+            }
+            (Ok(()), Some(why)) => {
+                self.status.state = "paused".into();
+                self.status.message = Some(why.clone());
+            }
+            (Ok(()), None) => {
+                self.status.state = "idle".into();
+                self.status.message = None;
+            }
+        }
+        self.write_status();
+        result.map(|()| total)
+    }
+
+    fn write_status(&self) {
+        let Ok(json) = serde_json::to_vec_pretty(&self.status) else { return };
+        let tmp = self.dir.join("status.json.tmp");
+        if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, self.dir.join("status.json"))).is_err() {
+            tracing::warn!(dir = %self.dir.display(), "could not write the folder's status");
+        }
+    }
+}
+
+fn merge(total: &mut PassReport, r: PassReport) {
+    total.uploaded += r.uploaded;
+    total.downloaded += r.downloaded;
+    total.removed_local += r.removed_local;
+    total.removed_remote += r.removed_remote;
+    total.moved += r.moved;
+    total.planned += r.planned;
+    total.conflicts.extend(r.conflicts);
+    total.failed = r.failed;
+    total.skipped = r.skipped;
+    total.paused = r.paused;
+}
+
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The status of every folder synced with this config directory.
+pub fn statuses(config: &ConfigDir) -> Vec<Status> {
+    let Ok(dirs) = std::fs::read_dir(config.path().join("sync")) else { return Vec::new() };
+    let mut out: Vec<Status> = dirs
+        .flatten()
+        .filter_map(|d| std::fs::read(d.path().join("status.json")).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
+    out.sort_by(|a, b| a.root.cmp(&b.root));
+    out
+}

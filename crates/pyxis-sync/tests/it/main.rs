@@ -1,0 +1,9 @@
+//! Sync end to end: a real server and remotes on 127.0.0.1, and each device
+//! a folder with its own config directory (its own session, state and
+//! device name), driven pass by pass so each test decides what every
+//! device has seen.
+
+mod basics;
+mod conflicts;
+mod safety;
+mod support;
