@@ -266,9 +266,12 @@ impl Io for DiskIo {
         Ok(out)
     }
 
-    async fn remote_mkdir(&mut self, rel: &str) -> Result<()> {
-        self.client.api().mkdir(&self.remote(rel), true).await?;
-        Ok(())
+    async fn remote_mkdir(&mut self, rel: &str) -> Result<Done> {
+        match self.client.api().mkdir(&self.remote(rel), true).await {
+            Ok(_) => Ok(Done::Yes),
+            Err(e) if e.code().is_some() => Ok(Done::Changed),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn remote_remove(&mut self, rel: &str, expect: i64) -> Result<Done> {

@@ -70,7 +70,7 @@ pub trait Io {
     /// Writes remote files locally, each only if the local path still has
     /// the stat given (none: still absent).
     async fn download(&mut self, items: &[(String, Option<Stat>)]) -> Result<Vec<Outcome>>;
-    async fn remote_mkdir(&mut self, rel: &str) -> Result<()>;
+    async fn remote_mkdir(&mut self, rel: &str) -> Result<Done>;
     async fn remote_remove(&mut self, rel: &str, expect: i64) -> Result<Done>;
     async fn remote_rmdir(&mut self, rel: &str) -> Result<Done>;
     async fn remote_move(&mut self, from: &str, to: &str) -> Result<Done>;
@@ -248,8 +248,10 @@ impl<I: Io> Exec<'_, I> {
         }
         for a in &later {
             if let Action::MkdirRemote { rel } = a {
-                self.io.remote_mkdir(rel).await?;
-                self.set(rel, Some(dir_base()));
+                match self.io.remote_mkdir(rel).await? {
+                    Done::Yes => self.set(rel, Some(dir_base())),
+                    Done::Changed => self.fail(rel, "the server refused the directory (a file is in the way?)"),
+                }
             }
         }
         if !uploads.is_empty() {

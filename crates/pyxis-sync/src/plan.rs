@@ -137,6 +137,13 @@ pub fn plan(bases: &Bases, locals: &Locals, remotes: &Remotes, opts: &Options) -
     let base_files = bases.values().filter(|b| b.kind == Kind::File).count();
     // An emptied root is an unmounted disk or a mistake far more often than
     // a wish to delete everything everywhere.
+    if base_files > 0 && remotes.is_empty() && !opts.allow_deletes {
+        out.paused = Some(format!(
+            "the remote path is empty or gone but {base_files} synced files were in it (a server restored \
+             from an old backup?): nothing was deleted here; run with --allow-deletes if it was meant"
+        ));
+        return out;
+    }
     if base_files > 0 && locals.is_empty() && !opts.allow_deletes {
         out.paused = Some(format!(
             "the folder is empty but {base_files} synced files were in it (an unmounted disk?): \
@@ -161,16 +168,25 @@ pub fn plan(bases: &Bases, locals: &Locals, remotes: &Remotes, opts: &Options) -
         _ => (0, 0),
     });
 
-    let removals = out.actions.iter().filter(|a| matches!(a, Action::RemoveRemote { .. })).count();
-    if !opts.allow_deletes
-        && removals >= opts.delete_minimum
-        && removals as f64 > opts.delete_threshold * base_files as f64
-    {
-        out.paused = Some(format!(
-            "this pass would remove {removals} of {base_files} synced files on the server (more than {:.0} %): \
-             paused; run with --allow-deletes if that is what you want",
-            opts.delete_threshold * 100.0
-        ));
+    // The same guard both ways: a server restored from an old backup, or
+    // a remote path emptied by mistake, must not empty this folder either.
+    let count = |f: fn(&Action) -> bool| out.actions.iter().filter(|a| f(a)).count();
+    let there = count(|a| matches!(a, Action::RemoveRemote { .. }));
+    let here = count(|a| matches!(a, Action::RemoveLocal { .. }));
+    for (n, side) in [(there, "on the server"), (here, "in this folder")] {
+        if !opts.allow_deletes
+            && out.paused.is_none()
+            && n >= opts.delete_minimum
+            && n as f64 > opts.delete_threshold * base_files as f64
+        {
+            out.paused = Some(format!(
+                "this pass would remove {n} of {base_files} synced files {side} (more than {:.0} %): \
+                 paused; run with --allow-deletes if that is what you want",
+                opts.delete_threshold * 100.0
+            ));
+        }
+    }
+    if out.paused.is_some() {
         out.actions.clear();
     }
     out

@@ -267,15 +267,15 @@ impl Io for Device {
         Ok(out)
     }
 
-    async fn remote_mkdir(&mut self, rel: &str) -> Result<()> {
+    async fn remote_mkdir(&mut self, rel: &str) -> Result<Done> {
         self.spend()?;
         let mut s = self.server.borrow_mut();
-        let blocked = s.files.contains_key(rel) || s.files.keys().any(|f| within(rel, f));
-        if !blocked {
-            s.make_parents(rel);
-            s.dirs.insert(rel.to_owned());
+        if s.files.contains_key(rel) || s.files.keys().any(|f| within(rel, f)) {
+            return Ok(Done::Changed);
         }
-        Ok(())
+        s.make_parents(rel);
+        s.dirs.insert(rel.to_owned());
+        Ok(Done::Yes)
     }
 
     async fn remote_remove(&mut self, rel: &str, expect: i64) -> Result<Done> {

@@ -7,4 +7,5 @@ mod cli;
 mod crashes;
 mod procs;
 mod strangers;
+mod sync;
 mod upgrade;

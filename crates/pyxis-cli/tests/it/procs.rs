@@ -50,7 +50,7 @@ fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
 
 /// Spawns `pyxis ARGS` with extra environment; output goes to `DIR/NAME.log`
 /// (appended, so a restarted process keeps its predecessor's lines).
-fn spawn_with(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+pub fn spawn_with(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("{name}.log"))).unwrap();
     let child = Command::new(BIN)
         .args(args)

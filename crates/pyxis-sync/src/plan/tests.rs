@@ -133,9 +133,17 @@ fn mass_deletion_and_an_emptied_root_pause() {
     locals.extend((15..32).map(|i| (format!("f{i}"), local("h", i))));
     let p = plan(&bases, &locals, &remotes, &Options::default());
     assert_eq!((p.paused.clone(), p.work()), (None, 8));
-    // An empty root pauses whatever the numbers.
+    // An empty root pauses whatever the numbers; so does an empty remote.
     let p = plan(&bases, &Locals::new(), &remotes, &Options::default());
-    assert!(p.paused.as_deref().is_some_and(|w| w.contains("empty")), "{:?}", p.paused);
+    assert!(p.paused.as_deref().is_some_and(|w| w.contains("folder is empty")), "{:?}", p.paused);
+    let p = plan(&bases, &locals, &Remotes::new(), &Options::default());
+    assert!(p.paused.as_deref().is_some_and(|w| w.contains("remote path is empty")), "{:?}", p.paused);
+    // Most of the folder removed on the server: local removals pause too.
+    let mut few = remotes.clone();
+    few.retain(|k, _| k.as_str() < "f2");
+    let all: Locals = (0..40u64).map(|i| (format!("f{i}"), local("h", i))).collect();
+    let p = plan(&bases, &all, &few, &Options::default());
+    assert!(p.paused.as_deref().is_some_and(|w| w.contains("in this folder")), "{:?}", p.paused);
 }
 
 #[test]
