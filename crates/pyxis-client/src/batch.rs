@@ -16,6 +16,7 @@ use crate::binding::{Head, verify_entry};
 use crate::commit::Landed;
 use crate::error::{ClientError, Result};
 use crate::plan::{PACK_MAX, Plan, Planned, Skipped};
+use crate::seed::Seed;
 use crate::{Client, get, put};
 
 /// A verified listing of a subtree.
@@ -92,11 +93,27 @@ impl Client {
     /// directories must exist), each through a temporary file renamed into
     /// place, so no file is ever partial under its name. Returns what was
     /// written, and what failed with why.
-    pub async fn get_files(&self, files: Vec<(String, PathBuf)>) -> Result<(Vec<Landed>, Vec<Skipped>)> {
+    ///
+    /// `seeds` names, by catalog path, a local file (an older copy) whose
+    /// chunks are taken instead of fetched wherever they still match.
+    pub async fn get_files(
+        &self,
+        files: Vec<(String, PathBuf)>,
+        seeds: Vec<(String, PathBuf)>,
+    ) -> Result<(Vec<Landed>, Vec<Skipped>)> {
         self.ready().await?;
         let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
         let mut failed = Vec::new();
-        let landed = get::fetch_files(&reader, &files, &mut failed).await?;
+        let (keys, params) = (self.ctx.keys.clone(), self.chunker);
+        let seeds = tokio::task::spawn_blocking(move || {
+            seeds
+                .into_iter()
+                .filter_map(|(p, local)| Seed::index(&keys, params, &local).map(|s| (p, Arc::new(s))))
+                .collect::<HashMap<_, _>>()
+        })
+        .await
+        .map_err(|e| ClientError::Invalid(format!("seed task: {e}")))?;
+        let landed = get::fetch_files(&reader, &files, &seeds, &mut failed).await?;
         self.locations.save();
         self.ctx.seen.save()?;
         Ok((landed, failed))

@@ -5,21 +5,25 @@
 //! shards). Files are written to a temporary name and renamed into place
 //! when complete.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::stream::StreamExt;
 use pyxis_core::manifest::open_manifest;
 use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, ReadResponse};
-use pyxis_proto::format::manifest::{Attrs, Manifest, ManifestBody, NodeKind};
+use pyxis_proto::format::manifest::{Manifest, ManifestBody, NodeKind};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::binding::{verify_entry, verify_version};
 use crate::error::{ClientError, Result};
+use crate::place::{Assembled, local_mode, place_link, place_links, system_time, temp_path, write_small_files};
 use crate::plan::Skipped;
 use crate::progress::{Progress, Totals};
 pub use crate::reader::Reader;
+use crate::seed::Seed;
+use pyxis_proto::ChunkId;
 
 /// Files assembled at once in a tree.
 const FILES_IN_FLIGHT: usize = 16;
@@ -38,13 +42,6 @@ pub struct GetReport {
     #[serde(flatten)]
     pub totals: Totals,
     pub failed: Vec<Skipped>,
-}
-
-fn temp_path(dst: &Path) -> PathBuf {
-    let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut rnd = [0u8; 6];
-    let _ = pyxis_core::keys::random_salt().map(|s| rnd.copy_from_slice(&s[..6]));
-    dst.with_file_name(format!(".{name}.pyxis-{}", pyxis_proto::hex::encode(&rnd)))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -69,39 +66,6 @@ pub fn open_version(keys: &crate::binding::Opener, fv: &FileVersion) -> Result<M
         return Err(ClientError::Invalid(format!("{}: manifest and catalog disagree on the size", fv.path)));
     }
     Ok(m)
-}
-
-/// A modification time in catalog milliseconds as a `SystemTime`.
-pub fn system_time(ms: i64) -> std::time::SystemTime {
-    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64)
-}
-
-/// The permission bits a version's file gets: its own, without setuid,
-/// setgid and sticky (another writer of a share, or a lying server that
-/// swapped in an older version, must not hand out a setuid program; `tar`
-/// without `-p` drops them too). A version without attributes keeps what
-/// the file was created with.
-pub fn local_mode(attrs: Option<Attrs>) -> Option<std::fs::Permissions> {
-    use std::os::unix::fs::PermissionsExt;
-    attrs.filter(|a| a.kind == NodeKind::File).map(|a| std::fs::Permissions::from_mode(u32::from(a.mode) & 0o777))
-}
-
-/// Creates symbolic link `dst` to `target` (under a temporary name, then
-/// renamed into place) with modification time `mtime`. The link is never
-/// followed: its target may point anywhere, as any link can.
-pub fn place_link(target: &[u8], dst: &Path, mtime: i64) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let tmp = temp_path(dst);
-    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &tmp)?;
-    let t = rustix::fs::Timespec { tv_sec: mtime.div_euclid(1000), tv_nsec: mtime.rem_euclid(1000) * 1_000_000 };
-    let times = rustix::fs::Timestamps { last_access: t, last_modification: t };
-    let done = rustix::fs::utimensat(rustix::fs::CWD, &tmp, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(std::io::Error::from)
-        .and_then(|()| std::fs::rename(&tmp, dst));
-    if done.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    done
 }
 
 /// Where the entry `path` of a listing of `src` goes under `dst`. The path
@@ -134,6 +98,18 @@ fn single_file(resp: ReadResponse, path: &str) -> Result<FileVersion> {
 
 /// Writes one file version to `dst`; `durable` fsyncs it before the rename.
 pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durable: bool) -> Result<u64> {
+    write_seeded(reader, fv, dst, durable, None).await
+}
+
+/// [`write_file`], taking the chunks `seed` holds from it instead of the
+/// network.
+pub async fn write_seeded(
+    reader: &Arc<Reader>,
+    fv: FileVersion,
+    dst: &Path,
+    durable: bool,
+    seed: Option<Arc<Seed>>,
+) -> Result<u64> {
     let Manifest { attrs, body } = open_version(&reader.ctx.opener, &fv)?;
     if let (Some(a), ManifestBody::Inline { stored, .. }) = (attrs, &body)
         && a.kind == NodeKind::Symlink
@@ -148,7 +124,7 @@ pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durab
         let t = tmp.clone();
         Arc::new(blocking(move || std::fs::File::create(&t), &tmp).await?)
     };
-    let result = fill(reader, &body, &file, &tmp).await;
+    let result = fill(reader, &body, &file, &tmp, seed).await;
     let finish = async {
         result?;
         let (f, t, d) = (file.clone(), tmp.clone(), dst.to_owned());
@@ -178,7 +154,28 @@ pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durab
     }
 }
 
-async fn fill(reader: &Arc<Reader>, body: &ManifestBody, file: &Arc<std::fs::File>, tmp: &Path) -> Result<()> {
+/// A chunk's plaintext, from a remote or from a local seed.
+enum Piece {
+    Fetched(Arc<pyxis_core::codec::ChunkBuf>),
+    Local(Vec<u8>),
+}
+
+impl Piece {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Fetched(c) => c.data(),
+            Piece::Local(v) => v,
+        }
+    }
+}
+
+async fn fill(
+    reader: &Arc<Reader>,
+    body: &ManifestBody,
+    file: &Arc<std::fs::File>,
+    tmp: &Path,
+    seed: Option<Arc<Seed>>,
+) -> Result<()> {
     use std::os::unix::fs::FileExt;
     match body {
         ManifestBody::Inline { size, compression, stored } => {
@@ -188,7 +185,8 @@ async fn fill(reader: &Arc<Reader>, body: &ManifestBody, file: &Arc<std::fs::Fil
             blocking(move || f.write_all_at(&data, 0), tmp).await
         }
         ManifestBody::Chunks { entries, size } => {
-            reader.prefetch(entries.iter().map(|e| e.id)).await?;
+            let local = |id: &ChunkId| seed.as_ref().is_some_and(|s| s.has(id));
+            reader.prefetch(entries.iter().map(|e| e.id).filter(|id| !local(id))).await?;
             // Fetch several chunks at once but write them in order from this
             // one task: concurrent writers to one file only contend on its
             // inode lock (measured: a third of get's CPU spinning), and
@@ -199,10 +197,19 @@ async fn fill(reader: &Arc<Reader>, body: &ManifestBody, file: &Arc<std::fs::Fil
                 // only hold memory. Slices of packed chunks are shared.
                 let shared = e.offset != 0 || e.len != e.chunk_len;
                 let (id, key, start, len) = (e.id, e.key, e.offset as usize, e.len as usize);
+                let seed = seed.clone().filter(|s| s.has(&id));
                 async move {
-                    let chunk =
-                        if shared { reader.chunk(id, key).await? } else { reader.fetch_uncached(id, key).await? };
-                    if start + len > chunk.len() {
+                    let keys = reader.ctx.keys.clone();
+                    let here = match seed {
+                        Some(s) => tokio::task::spawn_blocking(move || s.read(&keys, &id)).await.ok().flatten(),
+                        None => None,
+                    };
+                    let chunk = match here {
+                        Some(bytes) => Piece::Local(bytes),
+                        None if shared => Piece::Fetched(reader.chunk(id, key).await?),
+                        None => Piece::Fetched(reader.fetch_uncached(id, key).await?),
+                    };
+                    if start + len > chunk.bytes().len() {
                         return Err(ClientError::Invalid(format!("chunk {id} is shorter than the manifest says")));
                     }
                     Ok::<_, ClientError>((chunk, start, len))
@@ -213,7 +220,7 @@ async fn fill(reader: &Arc<Reader>, body: &ManifestBody, file: &Arc<std::fs::Fil
             while let Some(r) = fetches.next().await {
                 let (chunk, start, len) = r?;
                 let f = file.clone();
-                blocking(move || f.write_all_at(&chunk.data()[start..start + len], at), tmp).await?;
+                blocking(move || f.write_all_at(&chunk.bytes()[start..start + len], at), tmp).await?;
                 Progress::add(&reader.ctx.progress.done, len as u64);
                 at += len as u64;
             }
@@ -285,7 +292,7 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     ctx.progress.files_total.store(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let ndirs = dirs.len() as u64;
     blocking(move || dirs.iter().try_for_each(std::fs::create_dir_all), dst).await?;
-    let landed = fetch_files(&reader, &files, &mut failed).await?;
+    let landed = fetch_files(&reader, &files, &HashMap::new(), &mut failed).await?;
     // One flush of the whole file system instead of an fsync per file.
     let d = dst.to_owned();
     blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;
@@ -299,6 +306,7 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
 pub async fn fetch_files(
     reader: &Arc<Reader>,
     files: &[(String, PathBuf)],
+    seeds: &HashMap<String, Arc<Seed>>,
     failed: &mut Vec<Skipped>,
 ) -> Result<Vec<crate::commit::Landed>> {
     let ctx = reader.ctx.clone();
@@ -362,7 +370,8 @@ pub async fn fetch_files(
         }
         for (fv, (path, local)) in big {
             let info = landed_of(&fv);
-            match write_file(reader, fv, local, false).await {
+            let seed = seeds.get(path).cloned();
+            match write_seeded(reader, fv, local, false, seed).await {
                 Ok(_) => {
                     landed.push(info);
                     Progress::add(&ctx.progress.files, 1);
@@ -389,27 +398,6 @@ fn landed_of(fv: &FileVersion) -> crate::commit::Landed {
         path: fv.path.clone(),
         version: fv.info.version,
         content_hash: fv.info.content_hash.clone(),
-    }
-}
-
-/// A small file's bytes, ready to write.
-struct Assembled {
-    path: String,
-    version: i64,
-    content_hash: String,
-    local: PathBuf,
-    mtime: i64,
-    attrs: Option<Attrs>,
-    data: Vec<u8>,
-}
-
-impl Assembled {
-    fn landed(&self) -> crate::commit::Landed {
-        crate::commit::Landed {
-            path: self.path.clone(),
-            version: self.version,
-            content_hash: self.content_hash.clone(),
-        }
     }
 }
 
@@ -453,67 +441,6 @@ async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Resu
         attrs,
         data,
     })
-}
-
-/// The writer thread: temp file, bytes, mode, time, rename, for each file
-/// in turn. Links are returned, not made: they are placed after every file
-/// (see [`place_links`]).
-fn write_small_files(
-    mut rx: mpsc::Receiver<Vec<Assembled>>,
-    progress: &Progress,
-) -> (Vec<crate::commit::Landed>, Vec<Skipped>, Vec<Assembled>) {
-    let (mut written, mut failed, mut links) = (Vec::new(), Vec::new(), Vec::new());
-    while let Some(batch) = rx.blocking_recv() {
-        for a in batch {
-            if a.attrs.is_some_and(|a| a.kind == NodeKind::Symlink) {
-                links.push(a);
-                continue;
-            }
-            let tmp = temp_path(&a.local);
-            let mtime = system_time(a.mtime);
-            let result = (|| {
-                let f = std::fs::File::create(&tmp)?;
-                std::io::Write::write_all(&mut &f, &a.data)?;
-                if let Some(m) = local_mode(a.attrs) {
-                    f.set_permissions(m)?;
-                }
-                f.set_modified(mtime)?;
-                std::fs::rename(&tmp, &a.local)
-            })();
-            match result {
-                Ok(()) => {
-                    written.push(a.landed());
-                    Progress::add(&progress.files, 1);
-                    Progress::add(&progress.done, a.data.len() as u64);
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    failed.push(Skipped { path: a.path, error: format!("{}: {e}", a.local.display()) });
-                }
-            }
-        }
-    }
-    (written, failed, links)
-}
-
-/// Places a tree's links once all its files are written. A listing from a
-/// hostile server could name `a` as a link to `/etc` and `a/passwd` as a
-/// file: made first, the link would carry that file's write out of the
-/// destination. Made last, no write of this get passes through a link it
-/// made, and a link listed where a directory is fails to replace it.
-fn place_links(links: Vec<Assembled>, progress: &Progress) -> (Vec<crate::commit::Landed>, Vec<Skipped>) {
-    let (mut written, mut failed) = (Vec::new(), Vec::new());
-    for a in links {
-        match place_link(&a.data, &a.local, a.mtime) {
-            Ok(()) => {
-                written.push(a.landed());
-                Progress::add(&progress.files, 1);
-                Progress::add(&progress.done, a.data.len() as u64);
-            }
-            Err(e) => failed.push(Skipped { path: a.path, error: format!("{}: {e}", a.local.display()) }),
-        }
-    }
-    (written, failed)
 }
 
 #[cfg(test)]

@@ -214,12 +214,20 @@ impl Io for DiskIo {
         std::fs::create_dir_all(&staging).map_err(|e| local_err(&staging, e))?;
         let mut wanted = Vec::new();
         let mut expect = HashMap::new();
+        let mut seeds = Vec::new();
         for (i, (rel, stat)) in items.iter().enumerate() {
             let remote = self.remote(rel);
             wanted.push((remote.clone(), staging.join(i.to_string())));
+            // The copy being replaced lends its unchanged chunks (a big
+            // file edited in the middle costs only the edit).
+            if let (Some(s), Some(p)) = (stat, self.paths.get(rel))
+                && s.size >= pyxis_client::plan::PACK_MAX
+            {
+                seeds.push((remote.clone(), p.clone()));
+            }
             expect.insert(remote, (i, rel.clone(), *stat));
         }
-        let (landed, failed) = self.client.get_files(wanted).await?;
+        let (landed, failed) = self.client.get_files(wanted, seeds).await?;
         let mut out = Vec::new();
         for f in failed {
             let rel = self.rel_of(&f.path).unwrap_or(f.path);
