@@ -17,6 +17,9 @@ use crate::scan::META_DIR;
 /// Quiet time after a hint before the pass starts (an editor's save is
 /// several events).
 pub const DEBOUNCE: Duration = Duration::from_millis(25);
+/// The longest a stream of hints (a program writing many files) holds a
+/// pass back.
+pub const MAX_SETTLE: Duration = Duration::from_millis(500);
 /// A pass at least this often, hints or not.
 pub const RESCAN: Duration = Duration::from_secs(60);
 /// How long one long poll of the change feed waits on the server.
@@ -26,8 +29,11 @@ const FEED_WAIT_SECS: u64 = 25;
 fn watch(root: &Path, tx: mpsc::Sender<()>) -> notify::Result<notify::RecommendedWatcher> {
     let meta = root.join(META_DIR);
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        // Reads change nothing (and a program polling a file would
+        // otherwise hold the debounce open for as long as it polls).
+        let read = ev.as_ref().is_ok_and(|e| matches!(e.kind, notify::EventKind::Access(_)));
         let ours = ev.as_ref().is_ok_and(|e| !e.paths.is_empty() && e.paths.iter().all(|p| p.starts_with(&meta)));
-        if !ours {
+        if !read && !ours {
             let _ = tx.try_send(());
         }
     })?;
@@ -48,6 +54,12 @@ async fn follow_feed(api: pyxis_client::Api, remote: String, tx: mpsc::Sender<()
         };
         match answer {
             Ok(r) => {
+                tracing::debug!(
+                    changes = r.changes.len(),
+                    cursor = r.cursor,
+                    newest = r.newest,
+                    "change feed answered"
+                );
                 backoff = Duration::from_millis(200);
                 let relevant = r.changes.iter().any(|c| within(&c.path) || c.to.as_deref().is_some_and(within));
                 // A server restored from an older backup numbers from
@@ -100,7 +112,10 @@ pub async fn run(mut folder: Folder) -> Result<()> {
             _ = rx.recv() => {}
             _ = tokio::time::sleep(RESCAN) => {}
         }
-        while tokio::time::timeout(DEBOUNCE, rx.recv()).await.is_ok_and(|m| m.is_some()) {}
+        let settle = tokio::time::Instant::now() + MAX_SETTLE;
+        while tokio::time::Instant::now() < settle
+            && tokio::time::timeout(DEBOUNCE, rx.recv()).await.is_ok_and(|m| m.is_some())
+        {}
     }
 }
 

@@ -29,6 +29,9 @@ pub struct DiskIo {
     paths: HashMap<String, PathBuf>,
     /// Verified current versions by catalog path (last listing).
     heads: HashMap<String, Head>,
+    /// Shard bytes sent and received (parity included), since opened.
+    pub sent: u64,
+    pub received: u64,
 }
 
 impl std::fmt::Debug for DiskIo {
@@ -71,11 +74,17 @@ fn lstat(p: &Path) -> Option<Stat> {
 
 impl DiskIo {
     pub fn new(client: Client, root: PathBuf, remote_root: String, state: State) -> Self {
-        Self { client, root, remote_root, state, paths: HashMap::new(), heads: HashMap::new() }
+        Self { client, root, remote_root, state, paths: HashMap::new(), heads: HashMap::new(), sent: 0, received: 0 }
     }
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The client's shard-byte counter (both directions: a pass sends and
+    /// receives one after the other, so deltas around each tell them apart).
+    fn wire(&self) -> u64 {
+        self.client.progress().totals().wire
     }
 
     pub fn root_path(&self) -> &Path {
@@ -190,7 +199,10 @@ impl Io for DiskIo {
             }
             stats.insert(remote, (rel.clone(), *stat));
         }
-        let report = self.client.put_files(files, heads).await?;
+        let before = self.wire();
+        let report = self.client.put_files(files, heads).await;
+        self.sent += self.wire() - before;
+        let report = report?;
         for l in report.landed {
             let Some((rel, stat)) = stats.remove(&l.path) else { continue };
             let base = Base {
@@ -227,7 +239,10 @@ impl Io for DiskIo {
             }
             expect.insert(remote, (i, rel.clone(), *stat));
         }
-        let (landed, failed) = self.client.get_files(wanted, seeds).await?;
+        let before = self.wire();
+        let got = self.client.get_files(wanted, seeds).await;
+        self.received += self.wire() - before;
+        let (landed, failed) = got?;
         let mut out = Vec::new();
         for f in failed {
             let rel = self.rel_of(&f.path).unwrap_or(f.path);

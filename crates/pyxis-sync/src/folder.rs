@@ -44,6 +44,9 @@ pub struct Status {
     pub last_pass: i64,
     pub uploaded: u64,
     pub downloaded: u64,
+    /// Shard bytes sent and received since start (parity included).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
     /// Conflict copies made since the daemon started.
     pub conflicts: Vec<String>,
     /// Files that failed in the last pass, with why.
@@ -177,6 +180,8 @@ impl Folder {
         }
         .await;
         self.status.last_pass = unix_ms();
+        self.status.bytes_sent = self.io.sent;
+        self.status.bytes_received = self.io.received;
         self.status.uploaded += total.uploaded;
         self.status.downloaded += total.downloaded;
         self.status.conflicts.extend(total.conflicts.iter().cloned());
