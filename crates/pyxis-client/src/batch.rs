@@ -63,6 +63,25 @@ impl Client {
         Ok(tree)
     }
 
+    /// One entry, checked against its binding, with its verified head (a
+    /// file's); `None` if nothing is there now.
+    pub async fn stat_verified(&self, path: &str) -> Result<Option<(Entry, Option<Head>)>> {
+        let e = match self.ctx.api.stat(path).await {
+            Ok(e) => e,
+            Err(e) if e.code() == Some("not_found") => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if e.path != path {
+            return Err(ClientError::Tampered {
+                path: path.to_owned(),
+                why: format!("the server answered for {:?}", e.path),
+            });
+        }
+        let head = verify_entry(&self.ctx.opener, &self.ctx.seen, &e)?;
+        self.ctx.seen.save()?;
+        Ok(Some((e, head)))
+    }
+
     /// Puts local files at catalog paths, each only over the version in
     /// `heads` (none: only as a new file). A file whose current version
     /// moved on is left out, failed with [`crate::commit::CHANGED_ON_SERVER`];
@@ -95,24 +114,35 @@ impl Client {
     /// written, and what failed with why.
     ///
     /// `seeds` names, by catalog path, a local file (an older copy) whose
-    /// chunks are taken instead of fetched wherever they still match.
+    /// chunks are taken instead of fetched wherever they still match, and
+    /// the version that copy is, if known (its manifest then says where its
+    /// chunks are; else the file is chunked to find them).
     pub async fn get_files(
         &self,
         files: Vec<(String, PathBuf)>,
-        seeds: Vec<(String, PathBuf)>,
+        seeds: Vec<(String, PathBuf, Option<i64>)>,
     ) -> Result<(Vec<Landed>, Vec<Skipped>)> {
         self.ready().await?;
         let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
         let mut failed = Vec::new();
-        let (keys, params) = (self.ctx.keys.clone(), self.chunker);
-        let seeds = tokio::task::spawn_blocking(move || {
-            seeds
-                .into_iter()
-                .filter_map(|(p, local)| Seed::index(&keys, params, &local).map(|s| (p, Arc::new(s))))
-                .collect::<HashMap<_, _>>()
-        })
-        .await
-        .map_err(|e| ClientError::Invalid(format!("seed task: {e}")))?;
+        let mut found = HashMap::new();
+        for (path, local, version) in seeds {
+            let known = match version {
+                Some(v) => self.seed_of_version(&path, v, &local).await,
+                None => None,
+            };
+            let seed = match known {
+                Some(s) => Some(s),
+                None => {
+                    let (keys, params) = (self.ctx.keys.clone(), self.chunker);
+                    tokio::task::spawn_blocking(move || Seed::index(&keys, params, &local)).await.ok().flatten()
+                }
+            };
+            if let Some(s) = seed {
+                found.insert(path, Arc::new(s));
+            }
+        }
+        let seeds = found;
         let landed = get::fetch_files(&reader, &files, &seeds, &mut failed).await?;
         self.locations.save();
         self.ctx.seen.save()?;
@@ -125,6 +155,21 @@ impl Client {
     pub fn local_hash(&self, path: &Path) -> Result<Option<String>> {
         let keys: Arc<pyxis_core::keys::Keyring> = self.ctx.keys.clone();
         local_hash(&keys, self.chunker, path)
+    }
+}
+
+impl Client {
+    /// A seed from version `version` of `path`'s manifest, if it opens.
+    async fn seed_of_version(&self, path: &str, version: i64, local: &Path) -> Option<Seed> {
+        let req = pyxis_proto::api::catalog::ReadRequest { paths: vec![path.to_owned()], version: Some(version) };
+        let fv = self.ctx.api.read(&req).await.ok()?.files.into_iter().next()?;
+        if fv.path != path || fv.info.version != version {
+            return None;
+        }
+        match &get::open_version(&self.ctx.opener, &fv).ok()?.body {
+            pyxis_proto::format::manifest::ManifestBody::Chunks { entries, .. } => Seed::from_entries(local, entries),
+            _ => None,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::Path;
 use pyxis_core::chunker::{Chunker, ChunkerParams};
 use pyxis_core::keys::Keyring;
 use pyxis_proto::ChunkId;
+use pyxis_proto::format::manifest::ManifestEntry;
 
 /// Where each chunk of a local file is.
 #[derive(Debug)]
@@ -28,6 +29,23 @@ impl Seed {
         for c in Chunker::new(&file, params, keys.chunker_seed()).ok()? {
             let c = c.ok()?;
             chunks.insert(keys.chunk_id(c.data()), (c.offset, c.buf.len() as u32));
+        }
+        Some(Seed { file, chunks })
+    }
+
+    /// The chunks a version's manifest says the local file holds (whole
+    /// chunks, one after the other): no read of the file to index it. A
+    /// wrong claim costs only a fetch, as every piece is hashed on use.
+    pub fn from_entries(path: &Path, entries: &[ManifestEntry]) -> Option<Seed> {
+        let file = std::fs::File::open(path).ok()?;
+        let mut chunks = HashMap::new();
+        let mut at = 0u64;
+        for e in entries {
+            if e.offset != 0 || e.len != e.chunk_len {
+                return None; // packed slices: not a file of its own
+            }
+            chunks.insert(e.id, (at, e.len));
+            at += u64::from(e.len);
         }
         Some(Seed { file, chunks })
     }

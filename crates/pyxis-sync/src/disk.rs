@@ -12,11 +12,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use pyxis_client::Client;
-use pyxis_client::binding::Head;
-use pyxis_proto::api::catalog::EntryKind;
 
 use crate::engine::{Done, Io, Outcome, Result, Scan, SyncError};
-use crate::model::{Base, Bases, Kind, Remote, Remotes, Stat};
+use crate::model::{Base, Bases, Kind, Remotes, Stat};
+use crate::remote::RemoteTree;
 use crate::scan::{META_DIR, scan, stat_of};
 use crate::state::State;
 
@@ -27,8 +26,8 @@ pub struct DiskIo {
     state: State,
     /// Where each scanned path is on disk (last scan).
     paths: HashMap<String, PathBuf>,
-    /// Verified current versions by catalog path (last listing).
-    heads: HashMap<String, Head>,
+    /// The remote side, kept between passes.
+    remote_tree: RemoteTree,
     /// Shard bytes sent and received (parity included), since opened.
     pub sent: u64,
     pub received: u64,
@@ -68,13 +67,25 @@ pub fn make_dirs(root: &Path, rel: &str) -> std::result::Result<PathBuf, String>
     Ok(at)
 }
 
+/// Where a file at `rel` goes below `root`: its directories made (see
+/// [`make_dirs`]), and a name that is a name (not `.`, `..` or the
+/// folder's own `.pyxis`).
+pub fn target(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
+    let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    if name.is_empty() || name == "." || name == ".." || (dir.is_empty() && name == META_DIR) {
+        return Err(format!("{rel:?} is not a path below the folder"));
+    }
+    Ok(make_dirs(root, dir)?.join(name))
+}
+
 fn lstat(p: &Path) -> Option<Stat> {
     std::fs::symlink_metadata(p).ok().map(|m| stat_of(&m))
 }
 
 impl DiskIo {
     pub fn new(client: Client, root: PathBuf, remote_root: String, state: State) -> Self {
-        Self { client, root, remote_root, state, paths: HashMap::new(), heads: HashMap::new(), sent: 0, received: 0 }
+        let remote_tree = RemoteTree::new(remote_root.clone());
+        Self { client, root, remote_root, state, paths: HashMap::new(), remote_tree, sent: 0, received: 0 }
     }
 
     pub fn client(&self) -> &Client {
@@ -96,12 +107,11 @@ impl DiskIo {
     }
 
     fn remote(&self, rel: &str) -> String {
-        if self.remote_root == "/" { format!("/{rel}") } else { format!("{}/{rel}", self.remote_root) }
+        self.remote_tree.path(rel)
     }
 
     fn rel_of(&self, remote: &str) -> Option<String> {
-        let prefix = if self.remote_root == "/" { "/".to_owned() } else { format!("{}/", self.remote_root) };
-        remote.strip_prefix(&prefix).map(str::to_owned)
+        self.remote_tree.rel(remote)
     }
 
     /// Where `rel` is on disk: where the scan found it, else its NFC name
@@ -110,11 +120,7 @@ impl DiskIo {
         if let Some(p) = self.paths.get(rel) {
             return Ok(p.clone());
         }
-        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-        if name.is_empty() || name == "." || name == ".." || (dir.is_empty() && name == META_DIR) {
-            return Err(format!("{rel:?} is not a path below the folder"));
-        }
-        Ok(make_dirs(&self.root, dir)?.join(name))
+        target(&self.root, rel)
     }
 
     fn staging(&self) -> PathBuf {
@@ -151,25 +157,7 @@ impl Io for DiskIo {
     }
 
     async fn list(&mut self) -> Result<Remotes> {
-        let tree = self.client.tree(&self.remote_root).await?;
-        let mut remotes = Remotes::new();
-        for e in tree.entries {
-            let Some(rel) = self.rel_of(&e.path) else { continue };
-            let head = tree.heads.get(&e.path);
-            let r = match e.kind {
-                EntryKind::Dir => Remote { kind: Kind::Dir, version: 0, hash: None, file_id: None, size: 0 },
-                EntryKind::File => Remote {
-                    kind: Kind::File,
-                    version: e.version.unwrap_or(0),
-                    hash: e.content_hash.clone(),
-                    file_id: head.and_then(|h| h.file_id).map(|id| id.to_string()),
-                    size: e.size,
-                },
-            };
-            remotes.insert(rel, r);
-        }
-        self.heads = tree.heads;
-        Ok(remotes)
+        self.remote_tree.refresh(&self.client).await
     }
 
     async fn upload(&mut self, items: &[(String, Option<i64>, Stat)]) -> Result<Vec<Outcome>> {
@@ -180,7 +168,7 @@ impl Io for DiskIo {
         for (rel, head, stat) in items {
             let remote = self.remote(rel);
             if let Some(v) = head {
-                match self.heads.get(&remote) {
+                match self.remote_tree.heads.get(&remote) {
                     Some(h) if h.version == *v => {
                         heads.insert(remote.clone(), h.clone());
                     }
@@ -221,13 +209,13 @@ impl Io for DiskIo {
         Ok(out)
     }
 
-    async fn download(&mut self, items: &[(String, Option<Stat>)]) -> Result<Vec<Outcome>> {
+    async fn download(&mut self, items: &[(String, Option<Stat>, Option<i64>)]) -> Result<Vec<Outcome>> {
         let staging = self.staging();
         std::fs::create_dir_all(&staging).map_err(|e| local_err(&staging, e))?;
         let mut wanted = Vec::new();
         let mut expect = HashMap::new();
         let mut seeds = Vec::new();
-        for (i, (rel, stat)) in items.iter().enumerate() {
+        for (i, (rel, stat, was)) in items.iter().enumerate() {
             let remote = self.remote(rel);
             wanted.push((remote.clone(), staging.join(i.to_string())));
             // The copy being replaced lends its unchanged chunks (a big
@@ -235,7 +223,7 @@ impl Io for DiskIo {
             if let (Some(s), Some(p)) = (stat, self.paths.get(rel))
                 && s.size >= pyxis_client::plan::PACK_MAX
             {
-                seeds.push((remote.clone(), p.clone()));
+                seeds.push((remote.clone(), p.clone(), *was));
             }
             expect.insert(remote, (i, rel.clone(), *stat));
         }
@@ -359,5 +347,33 @@ impl Io for DiskIo {
 
     async fn save(&mut self, changes: &[(String, Option<Base>)]) -> Result<()> {
         self.state.save(changes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_from_the_server_stay_below_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        // A link in the folder (synced from the server earlier) is never
+        // passed through, nor is a file.
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        std::fs::write(root.join("file"), b"x").unwrap();
+        for bad in ["link", "link/deeper", "file/below", "a/../../escape", "./x", "a/./b"] {
+            assert!(make_dirs(&root, bad).is_err(), "{bad}");
+        }
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "nothing was made outside");
+        for bad in ["..", "a/..", ".", ".pyxis", "link/x", ""] {
+            assert!(target(&root, bad).is_err(), "{bad}");
+        }
+        assert_eq!(target(&root, "a/.pyxis").unwrap(), root.join("a/.pyxis"));
+        assert_eq!(make_dirs(&root, "new/dir").unwrap(), root.join("new/dir"));
+        assert!(root.join("new/dir").is_dir());
     }
 }

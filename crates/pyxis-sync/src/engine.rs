@@ -68,8 +68,9 @@ pub trait Io {
     /// Puts local files, each over remote version `head` (none: as new).
     async fn upload(&mut self, items: &[(String, Option<i64>, Stat)]) -> Result<Vec<Outcome>>;
     /// Writes remote files locally, each only if the local path still has
-    /// the stat given (none: still absent).
-    async fn download(&mut self, items: &[(String, Option<Stat>)]) -> Result<Vec<Outcome>>;
+    /// the stat given (none: still absent); the version the local file is,
+    /// if known, lends its unchanged chunks.
+    async fn download(&mut self, items: &[(String, Option<Stat>, Option<i64>)]) -> Result<Vec<Outcome>>;
     async fn remote_mkdir(&mut self, rel: &str) -> Result<Done>;
     async fn remote_remove(&mut self, rel: &str, expect: i64) -> Result<Done>;
     async fn remote_rmdir(&mut self, rel: &str) -> Result<Done>;
@@ -111,19 +112,32 @@ impl PassReport {
 /// at again next pass.
 pub async fn pass<I: Io>(io: &mut I, bases: &mut Bases, opts: &Options) -> Result<PassReport> {
     let mut report = PassReport::default();
+    let t0 = std::time::Instant::now();
     let scan = io.scan(bases).await?;
+    let scanned = t0.elapsed();
     report.skipped = scan.skipped;
     if let Some(why) = scan.vanished {
         report.paused = Some(why);
         return Ok(report);
     }
     let remotes = io.list().await?;
+    let listed = t0.elapsed();
     let locals = scan.locals;
     let p: Plan = plan(bases, &locals, &remotes, opts);
+    let planned = t0.elapsed();
     report.paused = p.paused.clone();
     report.planned = p.work();
     let mut ex = Exec { io, bases, locals: &locals, report: &mut report, changes: BTreeMap::new() };
     ex.run(p.actions).await?;
+    tracing::debug!(
+        scan = ?scanned,
+        list = ?(listed - scanned),
+        plan = ?(planned - listed),
+        execute = ?(t0.elapsed() - planned),
+        locals = locals.len(),
+        remotes = remotes.len(),
+        "pass"
+    );
     Ok(report)
 }
 
@@ -219,7 +233,7 @@ impl<I: Io> Exec<'_, I> {
                         self.report.conflicts.push(copy.clone());
                         self.set(&rel, None);
                         uploads.push((copy, None, l.stat));
-                        downloads.push((rel, None));
+                        downloads.push((rel, None, None));
                     }
                 }
                 Action::Upload { rel, head } => {
@@ -228,7 +242,9 @@ impl<I: Io> Exec<'_, I> {
                 }
                 Action::Download { rel } => {
                     let expect = self.locals.get(&rel).map(|l| l.stat);
-                    downloads.push((rel, expect));
+                    // The local copy is its base version if unchanged since.
+                    let was = self.bases.get(&rel).filter(|b| expect.is_some() && b.stat == expect).map(|b| b.version);
+                    downloads.push((rel, expect, was));
                 }
                 other => later.push(other),
             }

@@ -204,9 +204,9 @@ impl Io for Device {
         Ok(out)
     }
 
-    async fn download(&mut self, items: &[(String, Option<Stat>)]) -> Result<Vec<Outcome>> {
+    async fn download(&mut self, items: &[(String, Option<Stat>, Option<i64>)]) -> Result<Vec<Outcome>> {
         let mut out = Vec::new();
-        for (rel, want) in items {
+        for (rel, want, _) in items {
             self.spend()?;
             let file = self.server.borrow().files.get(rel).cloned();
             let Some((version, data, _)) = file else {

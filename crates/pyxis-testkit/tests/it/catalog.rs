@@ -52,6 +52,28 @@ async fn mkdir_mv_rm_and_listing() {
     assert_eq!(code(&api.remove("/docs/empty", false).await.unwrap_err()), "not_found");
 }
 
+/// A remove that names the version it saw removes only that version: an
+/// edit committed in between is never taken away (sync removes this way).
+#[tokio::test]
+async fn a_remove_with_a_stale_version_is_refused() {
+    let c = Cluster::start(3).await.unwrap();
+    let a = c.signup("alice", "pw").await.unwrap();
+    let api = a.api();
+    let f = c.dir.path().join("x");
+    random_file(&f, 1, 100);
+    a.put(&f, "/f").await.unwrap();
+    random_file(&f, 2, 100);
+    a.put(&f, "/f").await.unwrap();
+    let e = api.remove_if("/f", false, Some(1)).await.unwrap_err();
+    assert_eq!(code(&e), "version_conflict", "{e}");
+    assert_eq!(api.stat("/f").await.unwrap().version, Some(2), "still there");
+    api.mkdir("/d", false).await.unwrap();
+    assert_eq!(code(&api.remove_if("/d", false, Some(3)).await.unwrap_err()), "version_conflict");
+    api.remove_if("/d", false, Some(0)).await.unwrap();
+    api.remove_if("/f", false, Some(2)).await.unwrap();
+    assert_eq!(code(&api.stat("/f").await.unwrap_err()), "not_found");
+}
+
 #[tokio::test]
 async fn versions_and_restore() {
     let c = Cluster::start(3).await.unwrap();
