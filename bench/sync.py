@@ -290,7 +290,7 @@ def compare(pyxis_path, st_path):
     st_lat = {d: (statistics.median(r["latencies_s"]), pct(r["latencies_s"], 90)) for d, r in sl.items()}
     pe = [r for r in first(p, "bigedit") if r["mode"] == "overwrite"]
     pi = [r for r in first(p, "bigedit") if r["mode"] == "insert"]
-    se = [r for r in first(s, "bigedit") if r["mode"] == "watch"]
+    se = [r for r in first(s, "bigedit") if r["mode"] == "watcher"]
     st_edit_t = statistics.median([r["t_B_has_it_s"] for r in se if r["t_B_has_it_s"]]) if se else None
 
     def st_bytes(r, side, key):
@@ -302,16 +302,25 @@ def compare(pyxis_path, st_path):
         ("change-to-visible latency, median / p90 (s)", f"{pl['median_s']:.3f} / {pl['p90_s']:.3f}",
          " ; ".join(f"delay {d}: {m:.2f} / {q:.2f}" for d, (m, q) in sorted(st_lat.items())), ""),
         ("1 MiB overwrite in 1 GiB: edit to visible on B, median (s)",
-         f"{statistics.median([r['t_B_has_it_s'] for r in pe]):.2f}", f"{st_edit_t:.2f}" if st_edit_t else "-", ""),
+         f"{statistics.median([r['t_B_has_it_s'] for r in pe]):.2f}", f"{st_edit_t:.2f}" if st_edit_t else "-",
+         f"{st_edit_t / statistics.median([r['t_B_has_it_s'] for r in pe]):.2f}x" if st_edit_t else ""),
         ("1 MiB overwrite: bytes A sent / B received, median",
          f"{statistics.median([r['sent_A'] for r in pe]):,.0f} / {statistics.median([r['received_B'] for r in pe]):,.0f}",
-         "see syncthing summary (BEP A->B)", ""),
+         f"{statistics.median([r['during']['bep_A_out'] for r in se]):,.0f} (BEP A->B)" if se else "-",
+         (f"{statistics.median([r['sent_A'] for r in pe]) / statistics.median([r['during']['bep_A_out'] for r in se]):.2f}x / "
+          f"{statistics.median([r['received_B'] for r in pe]) / statistics.median([r['during']['bep_A_out'] for r in se]):.2f}x")
+         if se else ""),
         ("100-byte insert in 1 GiB: bytes A sent / B received, median",
          f"{statistics.median([r['sent_A'] for r in pi]):,.0f} / {statistics.median([r['received_B'] for r in pi]):,.0f}",
          "not measured by 70-syncthing", ""),
         ("B's file missing while replaced (polls)", f"{sum(r['polls_B_file_absent'] for r in pe + pi)}",
          f"{sum(r.get('polls_B_file_absent', 0) for r in se)}", ""),
     ]
+    pb, sb = first(p, "big"), first(s, "big")
+    if pb and sb:
+        st_big = statistics.median([r["t_total_s"] for r in sb])
+        rows.insert(2, ("initial sync of a 1 GiB file (s)", f"{pb[0]['t_total_s']:.2f}", f"{st_big:.2f}",
+                        f"{st_big / pb[0]['t_total_s']:.2f}x"))
     print("| measure | Pyxis | Syncthing | ratio |\n|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")

@@ -31,11 +31,39 @@ pub struct Tree {
 }
 
 impl Client {
+    /// A client acting in the tree of a share (`@OWNER/PATH`): what it
+    /// lists, reads and (through a write share) writes is the owner's, each
+    /// version checked with the share's keys. Returns it, the path in the
+    /// owner's tree, and whether the share lets this user write.
+    pub async fn in_share(&self, path: &str) -> Result<(Client, String, bool)> {
+        let (ctx, inner) = self.view(path).await?;
+        let Some(t) = ctx.opener.shared() else {
+            return Err(ClientError::Invalid(format!("{path} is not a share's path (@OWNER/PATH)")));
+        };
+        let writable = t.writable().is_ok();
+        let mut c = self.clone();
+        c.ctx = ctx;
+        Ok((c, inner, writable))
+    }
+
+    /// Loads who may write into one's own tree again (a share's view has
+    /// its own): versions they wrote are checked against it.
+    pub async fn refresh_writers(&self) -> Result<()> {
+        self.prepare().await
+    }
+
+    async fn prepare(&self) -> Result<()> {
+        if self.ctx.opener.shared().is_none() {
+            self.ready().await?;
+        }
+        Ok(())
+    }
+
     /// Lists everything under `root` (itself included, when it exists),
     /// each file checked against its binding. A root that does not exist
     /// is an empty tree.
     pub async fn tree(&self, root: &str) -> Result<Tree> {
-        self.ready().await?;
+        self.prepare().await?;
         let ctx = &self.ctx;
         let root = pyxis_proto::path::normalize_existing(root)?;
         let mut tree = Tree::default();
@@ -122,7 +150,7 @@ impl Client {
         files: Vec<(String, PathBuf)>,
         seeds: Vec<(String, PathBuf, Option<i64>)>,
     ) -> Result<(Vec<Landed>, Vec<Skipped>)> {
-        self.ready().await?;
+        self.prepare().await?;
         let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
         let mut failed = Vec::new();
         let mut found = HashMap::new();

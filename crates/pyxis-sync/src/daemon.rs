@@ -91,7 +91,7 @@ pub async fn run(mut folder: Folder) -> Result<()> {
             None
         }
     };
-    let feed = tokio::spawn(follow_feed(folder.client().api().clone(), folder.remote().to_owned(), tx));
+    let feed = tokio::spawn(follow_feed(folder.client().api().clone(), folder.remote_path().to_owned(), tx));
     let _abort = tokio_util_abort(feed);
     let mut backoff = Duration::from_millis(500);
     loop {

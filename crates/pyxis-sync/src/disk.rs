@@ -98,6 +98,11 @@ impl DiskIo {
         self.client.progress().totals().wire
     }
 
+    /// The catalog path synced (in its owner's tree, for a share).
+    pub fn remote_path(&self) -> &str {
+        &self.remote_root
+    }
+
     pub fn root_path(&self) -> &Path {
         &self.root
     }

@@ -127,7 +127,8 @@ pub async fn pass<I: Io>(io: &mut I, bases: &mut Bases, opts: &Options) -> Resul
     let planned = t0.elapsed();
     report.paused = p.paused.clone();
     report.planned = p.work();
-    let mut ex = Exec { io, bases, locals: &locals, report: &mut report, changes: BTreeMap::new() };
+    let mut ex =
+        Exec { io, bases, locals: &locals, report: &mut report, changes: BTreeMap::new(), read_only: opts.read_only };
     ex.run(p.actions).await?;
     tracing::debug!(
         scan = ?scanned,
@@ -151,6 +152,8 @@ struct Exec<'a, I: Io> {
     locals: &'a Locals,
     report: &'a mut PassReport,
     changes: BTreeMap<String, Option<Base>>,
+    /// A read-only share: a conflict copy stays here, unsent.
+    read_only: bool,
 }
 
 impl<I: Io> Exec<'_, I> {
@@ -193,12 +196,13 @@ impl<I: Io> Exec<'_, I> {
         }
     }
 
-    fn landed(&mut self, outcomes: Vec<Outcome>) -> u64 {
+    fn landed(&mut self, what: &str, outcomes: Vec<Outcome>) -> u64 {
         let mut n = 0;
         for o in outcomes {
             match o {
                 Outcome::Landed { rel, base } => {
                     n += 1;
+                    tracing::info!(path = %rel, version = base.version, "{what}");
                     self.set(&rel, Some(base));
                 }
                 Outcome::Failed { rel, why } => self.fail(&rel, why),
@@ -216,6 +220,7 @@ impl<I: Io> Exec<'_, I> {
             match a {
                 Action::MoveRemote { from, to } => {
                     if self.io.remote_move(&from, &to).await? == Done::Yes {
+                        tracing::info!(%from, %to, "moved on the server");
                         self.report.moved += 1;
                         self.rekey(&from, &to);
                     }
@@ -223,6 +228,7 @@ impl<I: Io> Exec<'_, I> {
                 Action::MoveLocal { from, to } => {
                     let Some(l) = self.locals.get(&from) else { continue };
                     if self.io.local_move(&from, &to, l.stat).await? == Done::Yes {
+                        tracing::info!(%from, %to, "moved here");
                         self.report.moved += 1;
                         self.rekey(&from, &to);
                     }
@@ -232,7 +238,9 @@ impl<I: Io> Exec<'_, I> {
                     if self.io.local_move(&rel, &copy, l.stat).await? == Done::Yes {
                         self.report.conflicts.push(copy.clone());
                         self.set(&rel, None);
-                        uploads.push((copy, None, l.stat));
+                        if !self.read_only {
+                            uploads.push((copy, None, l.stat));
+                        }
                         downloads.push((rel, None, None));
                     }
                 }
@@ -259,7 +267,7 @@ impl<I: Io> Exec<'_, I> {
         }
         if !downloads.is_empty() {
             let got = self.io.download(&downloads).await?;
-            self.report.downloaded += self.landed(got);
+            self.report.downloaded += self.landed("downloaded", got);
             self.flush().await?;
         }
         for a in &later {
@@ -272,7 +280,7 @@ impl<I: Io> Exec<'_, I> {
         }
         if !uploads.is_empty() {
             let put = self.io.upload(&uploads).await?;
-            self.report.uploaded += self.landed(put);
+            self.report.uploaded += self.landed("uploaded", put);
             self.flush().await?;
         }
         for a in later {
@@ -281,6 +289,7 @@ impl<I: Io> Exec<'_, I> {
                     let Some(l) = self.locals.get(&rel) else { continue };
                     match self.io.local_remove(&rel, l.stat).await? {
                         Done::Yes => {
+                            tracing::info!(path = %rel, "removed here");
                             self.report.removed_local += 1;
                             self.set(&rel, None);
                         }
@@ -289,6 +298,7 @@ impl<I: Io> Exec<'_, I> {
                 }
                 Action::RemoveRemote { rel, expect } => match self.io.remote_remove(&rel, expect).await? {
                     Done::Yes => {
+                        tracing::info!(path = %rel, "removed on the server");
                         self.report.removed_remote += 1;
                         self.set(&rel, None);
                     }

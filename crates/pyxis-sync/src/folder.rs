@@ -92,15 +92,19 @@ impl Folder {
         if known_remote.is_none() {
             std::fs::create_dir_all(&root).map_err(local)?;
         }
+        // `@OWNER/PATH`: a share, kept as written.
+        let norm = |r: &str| -> Result<String> {
+            if r.starts_with('@') { Ok(r.to_owned()) } else { Ok(pyxis_proto::path::normalize_local(r)?) }
+        };
         let remote = match (&o.remote, &known_remote) {
-            (Some(r), Some(k)) if pyxis_proto::path::normalize_local(r)? != *k => {
+            (Some(r), Some(k)) if norm(r)? != *k => {
                 return Err(SyncError::Local(format!(
                     "{} syncs with {k}, not {r}; to change, stop syncing it and sync a new folder",
                     root.display()
                 )));
             }
             (_, Some(k)) => k.clone(),
-            (Some(r), None) => pyxis_proto::path::normalize_local(r)?,
+            (Some(r), None) => norm(r)?,
             (None, None) => {
                 let name = root.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
                     SyncError::Local(format!("{}: give --remote-path (the name is not UTF-8)", root.display()))
@@ -108,13 +112,16 @@ impl Folder {
                 pyxis_proto::path::join("/", &pyxis_proto::path::to_nfc(name))?
             }
         };
+        // A share is synced through its own view of the owner's tree.
+        let (client, inner, writable) =
+            if remote.starts_with('@') { client.in_share(&remote).await? } else { (client, remote.clone(), true) };
         if known_remote.is_none() {
             // The marker says "this is the folder synced before": without it
             // a later pass pauses instead of taking an empty mount point
             // for a folder whose files were all deleted.
             std::fs::create_dir_all(root.join(META_DIR)).map_err(local)?;
-            if remote != "/" {
-                client.api().mkdir(&remote, true).await?;
+            if inner != "/" && !remote.starts_with('@') {
+                client.api().mkdir(&inner, true).await?;
             }
             state.set_meta("root", &root.display().to_string()).await?;
             state.set_meta("remote", &remote).await?;
@@ -131,6 +138,7 @@ impl Folder {
             delete_threshold: o.delete_threshold,
             allow_deletes: o.allow_deletes,
             device,
+            read_only: !writable,
             ..Options::default()
         };
         let status = Status {
@@ -139,7 +147,7 @@ impl Folder {
             state: "syncing".into(),
             ..Default::default()
         };
-        let io = DiskIo::new(client, root, remote, state);
+        let io = DiskIo::new(client, root, inner, state);
         Ok(Folder { io, bases, opts, dir, status })
     }
 
@@ -147,8 +155,14 @@ impl Folder {
         self.io.root_path()
     }
 
+    /// The catalog path as the user named it (`@OWNER/PATH` for a share).
     pub fn remote(&self) -> &str {
         &self.status.remote
+    }
+
+    /// The catalog path synced, in its owner's tree.
+    pub fn remote_path(&self) -> &str {
+        self.io.remote_path()
     }
 
     pub fn client(&self) -> &Client {

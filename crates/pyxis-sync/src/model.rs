@@ -55,6 +55,15 @@ pub struct Remote {
     pub hash: Option<String>,
     pub file_id: Option<String>,
     pub size: u64,
+    /// Listed, but refused (its binding did not verify), with why: nothing
+    /// is decided about it, least of all a delete.
+    pub refused: Option<String>,
+}
+
+impl Remote {
+    pub fn dir() -> Self {
+        Remote { kind: Kind::Dir, version: 0, hash: None, file_id: None, size: 0, refused: None }
+    }
 }
 
 pub type Bases = BTreeMap<String, Base>;

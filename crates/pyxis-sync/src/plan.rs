@@ -105,11 +105,21 @@ pub struct Options {
     pub device: String,
     /// Now, in Unix seconds, for conflict copies.
     pub now: i64,
+    /// A share this user may only read: sync down only; local changes stay
+    /// local (reported), nothing is sent.
+    pub read_only: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { delete_threshold: 0.5, delete_minimum: 10, allow_deletes: false, device: "device".into(), now: 0 }
+        Self {
+            delete_threshold: 0.5,
+            delete_minimum: 10,
+            allow_deletes: false,
+            device: "device".into(),
+            now: 0,
+            read_only: false,
+        }
     }
 }
 
@@ -162,6 +172,9 @@ pub fn plan(bases: &Bases, locals: &Locals, remotes: &Remotes, opts: &Options) -
         let (b, l, r) = (bases.get(rel), locals.get(rel), remotes.get(rel));
         decide(rel, b, l, r, opts, &mut out.actions);
     }
+    if opts.read_only {
+        out.actions = out.actions.into_iter().filter_map(down_only).collect();
+    }
     // Removals of directories run deepest first, after everything else.
     out.actions.sort_by_key(|a| match a {
         Action::RmdirLocal { rel } | Action::RmdirRemote { rel } => (1, usize::MAX - rel.matches('/').count()),
@@ -192,6 +205,18 @@ pub fn plan(bases: &Bases, locals: &Locals, remotes: &Remotes, opts: &Options) -
     out
 }
 
+/// What a read-only share keeps of an action: everything that changes
+/// only this folder; a change to send becomes a report.
+fn down_only(a: Action) -> Option<Action> {
+    let why = || "this share is read-only for you: the local change stays here".to_owned();
+    match a {
+        Action::Upload { rel, .. } | Action::RemoveRemote { rel, .. } => Some(Action::Skip { rel, why: why() }),
+        Action::MoveRemote { from, .. } => Some(Action::Skip { rel: from, why: why() }),
+        Action::MkdirRemote { .. } | Action::RmdirRemote { .. } => None,
+        other => Some(other),
+    }
+}
+
 fn same_hash(a: Option<&String>, b: Option<&String>) -> bool {
     a.is_some() && a == b
 }
@@ -199,6 +224,11 @@ fn same_hash(a: Option<&String>, b: Option<&String>) -> bool {
 /// One path's three-way merge (see the module's table).
 fn decide(rel: &str, b: Option<&Base>, l: Option<&Local>, r: Option<&Remote>, opts: &Options, out: &mut Vec<Action>) {
     let rel_s = || rel.to_owned();
+    // What the server shows here did not check out: leave both sides be.
+    if let Some(why) = r.and_then(|r| r.refused.clone()) {
+        out.push(Action::Skip { rel: rel_s(), why: format!("refused what the server sent: {why}") });
+        return;
+    }
     let kinds = (b.map(|b| b.kind), l.map(|l| l.kind), r.map(|r| r.kind));
     // Directories.
     if kinds.1 != Some(Kind::File) && kinds.2 != Some(Kind::File) && kinds.0 != Some(Kind::File) {

@@ -67,25 +67,20 @@ impl RemoteTree {
     fn put(&mut self, e: Entry, head: Option<Head>) {
         let Some(rel) = self.rel(&e.path) else { return };
         let r = match e.kind {
-            EntryKind::Dir => Remote { kind: Kind::Dir, version: 0, hash: None, file_id: None, size: 0 },
+            EntryKind::Dir => Remote::dir(),
             EntryKind::File => Remote {
                 kind: Kind::File,
                 version: e.version.unwrap_or(0),
                 hash: e.content_hash.clone(),
                 file_id: head.as_ref().and_then(|h| h.file_id).map(|id| id.to_string()),
                 size: e.size,
+                refused: None,
             },
         };
         // A file's directories exist on the server (a commit makes them).
         let mut p = parent(&rel).to_owned();
         while !p.is_empty() {
-            self.remotes.entry(p.clone()).or_insert(Remote {
-                kind: Kind::Dir,
-                version: 0,
-                hash: None,
-                file_id: None,
-                size: 0,
-            });
+            self.remotes.entry(p.clone()).or_insert_with(Remote::dir);
             p = parent(&p).to_owned();
         }
         match head {
@@ -93,6 +88,30 @@ impl RemoteTree {
             None => self.heads.remove(&e.path),
         };
         self.remotes.insert(rel, r);
+    }
+
+    /// A path whose entry was refused: kept, marked, so that nothing is
+    /// decided about it (its absence would read as a removal).
+    fn refuse(&mut self, p: &str, why: String) {
+        tracing::warn!(path = %p, "not synced: {why}");
+        if let Some(rel) = self.rel(p) {
+            let r = Remote { kind: Kind::File, version: 0, hash: None, file_id: None, size: 0, refused: Some(why) };
+            self.remotes.insert(rel, r);
+        }
+        self.heads.remove(p);
+    }
+
+    /// Looks `p` up again, checked against its binding.
+    async fn restat(&mut self, client: &Client, p: &str) -> Result<()> {
+        match client.stat_verified(p).await {
+            Ok(Some((e, h))) => self.put(e, h),
+            Ok(None) => self.forget(p),
+            Err(e) if e.code().is_none() && !matches!(e, pyxis_client::ClientError::Tampered { .. }) => {
+                return Err(e.into());
+            }
+            Err(e) => self.refuse(p, e.to_string()),
+        }
+        Ok(())
     }
 
     fn forget(&mut self, p: &str) {
@@ -109,15 +128,15 @@ impl RemoteTree {
         // looked at again next pass rather than missed.
         let newest = client.api().changes(i64::MAX, 0).await?.newest;
         let tree = client.tree(&self.root).await?;
-        for r in &tree.refused {
-            tracing::warn!(path = %r.path, "not synced: {}", r.error);
-        }
         self.remotes.clear();
         self.heads.clear();
         let mut heads = tree.heads;
         for e in tree.entries {
             let h = heads.remove(&e.path);
             self.put(e, h);
+        }
+        for r in tree.refused {
+            self.refuse(&r.path, r.error);
         }
         self.cursor = Some(newest);
         self.listed_at = Instant::now();
@@ -166,7 +185,9 @@ impl RemoteTree {
             cursor = r.cursor;
         }
         // What changed is looked up as it is now, so the order of the
-        // changes does not matter: removals first, then the rest.
+        // changes does not matter: removals first, then the rest. Who may
+        // write into this tree may have changed too.
+        client.refresh_writers().await?;
         for p in &gone {
             self.forget(p);
         }
@@ -175,25 +196,22 @@ impl RemoteTree {
                 return Ok(false); // the root itself (or above it) moved in: list it all
             }
             self.forget(p);
-            if let Some((e, h)) = client.stat_verified(p).await? {
-                let dir = e.kind == EntryKind::Dir;
-                self.put(e, h);
-                if dir {
-                    let tree = client.tree(p).await?;
-                    let mut heads = tree.heads;
-                    for e in tree.entries {
-                        let h = heads.remove(&e.path);
-                        self.put(e, h);
-                    }
+            self.restat(client, p).await?;
+            if self.rel(p).is_some_and(|r| self.remotes.get(&r).is_some_and(|r| r.kind == Kind::Dir)) {
+                let tree = client.tree(p).await?;
+                let mut heads = tree.heads;
+                for e in tree.entries {
+                    let h = heads.remove(&e.path);
+                    self.put(e, h);
+                }
+                for r in tree.refused {
+                    self.refuse(&r.path, r.error);
                 }
             }
         }
         stat.retain(|p| self.rel(p).is_some());
         for p in &stat {
-            match client.stat_verified(p).await? {
-                Some((e, h)) => self.put(e, h),
-                None => self.forget(p),
-            }
+            self.restat(client, p).await?;
         }
         self.cursor = Some(cursor);
         Ok(true)

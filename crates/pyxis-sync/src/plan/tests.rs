@@ -17,10 +17,10 @@ fn local_dir() -> Local {
     Local { kind: Kind::Dir, stat: Stat::default(), hash: None }
 }
 fn remote(h: &str, v: i64, id: &str) -> Remote {
-    Remote { kind: Kind::File, version: v, hash: Some(h.into()), file_id: Some(id.into()), size: 1 }
+    Remote { kind: Kind::File, version: v, hash: Some(h.into()), file_id: Some(id.into()), size: 1, refused: None }
 }
 fn remote_dir() -> Remote {
-    Remote { kind: Kind::Dir, version: 0, hash: None, file_id: None, size: 0 }
+    Remote::dir()
 }
 fn one(b: Option<Base>, l: Option<Local>, r: Option<Remote>) -> Vec<Action> {
     let bases: Bases = b.into_iter().map(|b| ("f".to_owned(), b)).collect();

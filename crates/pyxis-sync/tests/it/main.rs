@@ -6,4 +6,5 @@
 mod basics;
 mod conflicts;
 mod safety;
+mod shared;
 mod support;

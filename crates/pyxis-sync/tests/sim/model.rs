@@ -158,7 +158,7 @@ impl Io for Device {
         let s = self.server.borrow();
         let mut out = Remotes::new();
         for d in &s.dirs {
-            out.insert(d.clone(), Remote { kind: Kind::Dir, version: 0, hash: None, file_id: None, size: 0 });
+            out.insert(d.clone(), Remote::dir());
         }
         for (rel, (v, data, id)) in &s.files {
             let r = Remote {
@@ -167,6 +167,7 @@ impl Io for Device {
                 hash: Some(hash(data)),
                 file_id: Some(id.clone()),
                 size: data.len() as u64,
+                refused: None,
             };
             out.insert(rel.clone(), r);
         }
