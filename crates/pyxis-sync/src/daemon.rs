@@ -30,8 +30,12 @@ fn watch(root: &Path, tx: mpsc::Sender<()>) -> notify::Result<notify::Recommende
     let meta = root.join(META_DIR);
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         // Reads change nothing (and a program polling a file would
-        // otherwise hold the debounce open for as long as it polls).
-        let read = ev.as_ref().is_ok_and(|e| matches!(e.kind, notify::EventKind::Access(_)));
+        // otherwise hold the debounce open for as long as it polls); the
+        // close after a write is kept: it ends a copy in progress.
+        use notify::event::{AccessKind, AccessMode, EventKind};
+        let read = ev
+            .as_ref()
+            .is_ok_and(|e| matches!(e.kind, EventKind::Access(k) if k != AccessKind::Close(AccessMode::Write)));
         let ours = ev.as_ref().is_ok_and(|e| !e.paths.is_empty() && e.paths.iter().all(|p| p.starts_with(&meta)));
         if !read && !ours {
             let _ = tx.try_send(());

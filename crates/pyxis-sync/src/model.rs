@@ -45,6 +45,9 @@ pub struct Local {
     pub stat: Stat,
     /// The hash the catalog would keep for it (files).
     pub hash: Option<String>,
+    /// Still being written (its stat moved while it was looked at): left
+    /// for a later pass, neither sent nor taken for deleted.
+    pub busy: bool,
 }
 
 /// A path as the server lists it (verified against its binding).

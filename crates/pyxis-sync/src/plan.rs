@@ -224,6 +224,10 @@ fn same_hash(a: Option<&String>, b: Option<&String>) -> bool {
 /// One path's three-way merge (see the module's table).
 fn decide(rel: &str, b: Option<&Base>, l: Option<&Local>, r: Option<&Remote>, opts: &Options, out: &mut Vec<Action>) {
     let rel_s = || rel.to_owned();
+    if l.is_some_and(|l| l.busy) {
+        out.push(Action::Skip { rel: rel_s(), why: "still being written; synced once it settles".into() });
+        return;
+    }
     // What the server shows here did not check out: leave both sides be.
     if let Some(why) = r.and_then(|r| r.refused.clone()) {
         out.push(Action::Skip { rel: rel_s(), why: format!("refused what the server sent: {why}") });

@@ -46,6 +46,23 @@ pub fn stat_of(m: &std::fs::Metadata) -> Stat {
     }
 }
 
+/// Files at least this big, changed within [`RECENT`], are looked at twice
+/// before they are read: one still being written (a copy in progress) is
+/// left for the pass its last write will trigger, rather than read to the
+/// end only to fail as changed.
+const BUSY_MIN: u64 = 1 << 20;
+const RECENT: std::time::Duration = std::time::Duration::from_secs(2);
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(30);
+
+fn still_written(path: &Path, meta: &std::fs::Metadata, stat: Stat) -> bool {
+    let recent = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age < RECENT);
+    if !meta.is_file() || stat.size < BUSY_MIN || !recent {
+        return false;
+    }
+    std::thread::sleep(SETTLE);
+    std::fs::symlink_metadata(path).map(|m| stat_of(&m) != stat).unwrap_or(true)
+}
+
 /// Whether a name is one of the temporary files a get writes before its
 /// rename (`.NAME.pyxis-XXXXXXXXXXXX`).
 fn is_temp(name: &str) -> bool {
@@ -120,7 +137,7 @@ fn walk(
         }
         let stat = stat_of(&meta);
         if meta.is_dir() {
-            found.scan.locals.insert(rel.clone(), Local { kind: Kind::Dir, stat, hash: None });
+            found.scan.locals.insert(rel.clone(), Local { kind: Kind::Dir, stat, hash: None, busy: false });
             found.paths.insert(rel.clone(), path.clone());
             walk(root, &path, &rel, bases, hash, rules, found);
             continue;
@@ -131,6 +148,11 @@ fn walk(
         }
         let known =
             bases.get(&rel).filter(|b| b.kind == Kind::File && b.stat == Some(stat)).and_then(|b| b.hash.clone());
+        if known.is_none() && still_written(&path, &meta, stat) {
+            found.scan.locals.insert(rel.clone(), Local { kind: Kind::File, stat, hash: None, busy: true });
+            found.paths.insert(rel, path);
+            continue;
+        }
         let h = match known {
             Some(h) => Some(h),
             None => match hash(&path) {
@@ -141,7 +163,7 @@ fn walk(
                 }
             },
         };
-        found.scan.locals.insert(rel.clone(), Local { kind: Kind::File, stat, hash: h });
+        found.scan.locals.insert(rel.clone(), Local { kind: Kind::File, stat, hash: h, busy: false });
         found.paths.insert(rel, path);
     }
     let _ = root;

@@ -11,10 +11,10 @@ fn dir_base() -> Base {
     Base { kind: Kind::Dir, hash: None, version: 0, file_id: None, stat: None }
 }
 fn local(h: &str, inode: u64) -> Local {
-    Local { kind: Kind::File, stat: stat(inode), hash: Some(h.into()) }
+    Local { kind: Kind::File, stat: stat(inode), hash: Some(h.into()), busy: false }
 }
 fn local_dir() -> Local {
-    Local { kind: Kind::Dir, stat: Stat::default(), hash: None }
+    Local { kind: Kind::Dir, stat: Stat::default(), hash: None, busy: false }
 }
 fn remote(h: &str, v: i64, id: &str) -> Remote {
     Remote { kind: Kind::File, version: v, hash: Some(h.into()), file_id: Some(id.into()), size: 1, refused: None }

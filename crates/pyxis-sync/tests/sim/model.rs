@@ -144,10 +144,13 @@ impl Io for Device {
         let mut scan = Scan::default();
         for (rel, n) in &self.fs {
             let l = match n {
-                Node::Dir => Local { kind: Kind::Dir, stat: Stat::default(), hash: None },
-                Node::File { data, .. } => {
-                    Local { kind: Kind::File, stat: self.stat(rel).expect("a file"), hash: Some(hash(data)) }
-                }
+                Node::Dir => Local { kind: Kind::Dir, stat: Stat::default(), hash: None, busy: false },
+                Node::File { data, .. } => Local {
+                    kind: Kind::File,
+                    stat: self.stat(rel).expect("a file"),
+                    hash: Some(hash(data)),
+                    busy: false,
+                },
             };
             scan.locals.insert(rel.clone(), l);
         }
