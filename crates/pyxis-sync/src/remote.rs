@@ -25,8 +25,10 @@ use crate::model::{Kind, Remote, Remotes, parent};
 
 /// A full listing at least this often.
 pub const FULL_EVERY: Duration = Duration::from_secs(300);
-/// More changes than this since the last pass: list everything instead.
-const MAX_CHANGES: usize = 5_000;
+/// More changed paths than this since the last pass: one listing costs
+/// less than a lookup each (another device's initial sync commits
+/// thousands at once).
+const MAX_CHANGES: usize = 64;
 
 #[derive(Debug)]
 pub struct RemoteTree {
@@ -175,7 +177,7 @@ impl RemoteTree {
                 }
             }
             seen += r.changes.len();
-            if seen > MAX_CHANGES {
+            if seen > MAX_CHANGES || stat.len() + gone.len() + relist.len() > MAX_CHANGES {
                 return Ok(false);
             }
             if r.changes.is_empty() || r.cursor >= r.newest {
