@@ -23,6 +23,7 @@ if [ ! -s "$RAND" ]; then
     | head -c 1073741824 > "$RAND" || true
 fi
 grep -m1 "model name" /proc/cpuinfo | tee "$OUT/cpu.txt"
+trap 'rm -rf "$OUT/pyxis/A" "$OUT/pyxis/B" "$OUT/pyxis/data"' ERR
 python3 bench/sync.py run "$OUT"
 ST=${ST:-$OUT/syncthing/results.jsonl}
 if [ -z "${SKIP_SYNCTHING:-}" ]; then
@@ -31,3 +32,6 @@ if [ -z "${SKIP_SYNCTHING:-}" ]; then
     || { echo "syncthing run failed: $OUT/syncthing.log" >&2; exit 1; }
 fi
 python3 bench/sync.py compare "$OUT/pyxis.jsonl" "$ST" | tee "$OUT/compare.md"
+# The folders and stores take several GiB (the 1 GiB file, twice, plus its
+# shards): only the results are kept.
+rm -rf "$OUT/pyxis/A" "$OUT/pyxis/B" "$OUT/pyxis/data" "$OUT/syncthing/A" "$OUT/syncthing/B" "$OUT/syncthing/data"
