@@ -214,7 +214,9 @@ impl Net {
 
     /// Waits until the server lists `n` remotes online.
     pub fn wait_online(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: on 2 cores, with the suite's other networks busy, a
+        // remote's start and admission have taken over 30 s.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let out = self.pyxis(&["admin", "remotes", "--token", ADMIN, "--json"]);
             if out.status.success() {

@@ -75,7 +75,7 @@ fn sync_daemons_follow_each_other_and_survive_kills_and_restarts() {
     // b killed (SIGKILL) while it downloads a big file: never a partial
     // file under its name; restarted, it finishes.
     let big = net.dir.path().join("big.src");
-    random_file(&big, 9, 64 << 20);
+    random_file(&big, 9, 32 << 20);
     std::fs::copy(&big, a.root.join("big.bin")).unwrap();
     let staging = b.root.join(".pyxis/staging");
     let caught = Instant::now();
