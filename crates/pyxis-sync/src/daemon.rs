@@ -1,8 +1,9 @@
 //! The daemon: a pass whenever the folder or the server changes. The file
-//! watcher (inotify through `notify`) and the server's change feed are
-//! hints that something changed, debounced by tens of milliseconds; every
-//! pass rescans and relists, so a missed hint costs only time, and a full
-//! pass on a timer is the safety net.
+//! watcher (inotify through `notify`) and the server's change feed wake it,
+//! debounced by tens of milliseconds; a wake-up carries no data (each pass
+//! rescans the folder and catches the remote side up from the feed's
+//! cursor, [`crate::remote`]), so a missed one costs only time, and a pass
+//! on a timer is the safety net.
 
 use std::path::Path;
 use std::time::Duration;

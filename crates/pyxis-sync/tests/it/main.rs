@@ -5,6 +5,7 @@
 
 mod basics;
 mod conflicts;
+mod hostile;
 mod safety;
 mod shared;
 mod support;

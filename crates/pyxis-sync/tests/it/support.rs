@@ -15,8 +15,13 @@ pub struct Device {
 
 impl Device {
     pub async fn new(c: &Cluster, user: &str, name: &str, remote: &str) -> Device {
+        Self::at(c, &c.url(), user, name, remote).await
+    }
+
+    /// A device that talks to the server at `url` (a hostile proxy).
+    pub async fn at(c: &Cluster, url: &str, user: &str, name: &str, remote: &str) -> Device {
         let config = c.device(&format!("{user}-{name}"));
-        pyxis_client::account::login(&config, &c.url(), user, "pw").await.unwrap();
+        pyxis_client::account::login(&config, url, user, "pw").await.unwrap();
         let client = pyxis_client::Client::open(&config, None, Default::default()).unwrap();
         let root = c.dir.path().join(format!("sync-{user}-{name}"));
         let mut o = FolderOptions::new(&root);

@@ -15,9 +15,10 @@
 //!
 //! Writes are atomic in the model, as the disk I/O makes them with a
 //! staging directory and a rename (tested on a real disk in `tests/it`).
-//! The change feed is only a hint to run a pass (the engine always rescans
-//! and relists), so reordered or repeated feed events are passes at random
-//! times here.
+//! Wake-ups (inotify, the change feed) only start passes, so reordered or
+//! repeated ones are passes at random times here. The model lists the
+//! server in full each pass; the disk I/O's catch-up from the feed
+//! (`remote.rs`) is exercised on a real server in `tests/it`.
 //!
 //! `PYXIS_SIM_SEEDS=N` runs N seeds (default 300); `PYXIS_SIM_SEED=S` runs
 //! seed S alone (to replay a failure, with its schedule printed).
