@@ -10,12 +10,11 @@ use std::sync::Arc;
 use pyxis_core::chunker::Chunker;
 use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, version_hash};
 use pyxis_proto::api::catalog::Entry;
-use pyxis_proto::format::manifest::NodeKind;
 
 use crate::binding::{Head, verify_entry};
 use crate::commit::Landed;
 use crate::error::{ClientError, Result};
-use crate::plan::{PACK_MAX, Plan, Planned, Skipped};
+use crate::plan::{Plan, Planned, Skipped};
 use crate::seed::Seed;
 use crate::{Client, get, put};
 
@@ -210,12 +209,13 @@ pub fn local_hash(
     let io = |e| ClientError::io(path.display(), e);
     let meta = std::fs::symlink_metadata(path).map_err(io)?;
     let Some(p) = Planned::from_meta(path.to_owned(), String::new(), &meta) else { return Ok(None) };
-    let content = if p.attrs.kind == NodeKind::Symlink {
+    // The same classes as `put` (Plan::add), so the hashes agree.
+    let content = if p.is_link() {
         let target = std::fs::read_link(path).map_err(io)?;
         let mut h = ContentHasher::new(keys);
         h.update(std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()));
         h.finalize()
-    } else if p.size < PACK_MAX {
+    } else if !p.chunked_alone() {
         let mut h = ContentHasher::new(keys);
         h.update(&std::fs::read(path).map_err(io)?);
         h.finalize()

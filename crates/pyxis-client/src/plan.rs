@@ -56,6 +56,12 @@ impl Planned {
     pub fn is_link(&self) -> bool {
         self.attrs.kind == NodeKind::Symlink
     }
+
+    /// Stored in chunks of its own (not inline or packed with others); its
+    /// content hash is then over its chunk ids, else over its bytes.
+    pub fn chunked_alone(&self) -> bool {
+        !self.is_link() && self.size >= PACK_MAX
+    }
 }
 
 #[derive(Debug, Default)]
@@ -109,7 +115,7 @@ impl Plan {
         // A link's target is at most 4,095 bytes: always inline.
         if p.size <= INLINE_MAX || p.is_link() {
             self.inline.push(p);
-        } else if p.size < PACK_MAX {
+        } else if !p.chunked_alone() {
             self.packed.push(p);
         } else {
             self.big.push(p);

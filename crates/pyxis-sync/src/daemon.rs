@@ -96,8 +96,11 @@ pub async fn run(mut folder: Folder) -> Result<()> {
             None
         }
     };
-    let feed = tokio::spawn(follow_feed(folder.client().api().clone(), folder.remote_path().to_owned(), tx));
-    let _abort = tokio_util_abort(feed);
+    let _feed = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(follow_feed(
+        folder.client().api().clone(),
+        folder.remote_path().to_owned(),
+        tx,
+    )));
     let mut backoff = Duration::from_millis(500);
     loop {
         match folder.sync().await {
@@ -146,15 +149,4 @@ fn log_pass(folder: &Folder, r: &crate::engine::PassReport) {
     for (path, why) in &r.failed {
         tracing::warn!(%root, %path, "not synced this pass: {why}");
     }
-}
-
-/// Aborts the task when dropped.
-fn tokio_util_abort(h: tokio::task::JoinHandle<()>) -> impl Drop {
-    struct Abort(tokio::task::JoinHandle<()>);
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
-    Abort(h)
 }

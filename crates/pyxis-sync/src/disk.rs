@@ -78,6 +78,12 @@ pub fn target(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
     Ok(make_dirs(root, dir)?.join(name))
 }
 
+/// The base of a file both sides now agree on: the version that landed
+/// and the local file's stat (its file id comes with the next listing).
+fn landed_base(l: pyxis_client::commit::Landed, stat: Stat) -> Base {
+    Base { kind: Kind::File, hash: Some(l.content_hash), version: l.version, file_id: None, stat: Some(stat) }
+}
+
 fn lstat(p: &Path) -> Option<Stat> {
     std::fs::symlink_metadata(p).ok().map(|m| stat_of(&m))
 }
@@ -198,14 +204,7 @@ impl Io for DiskIo {
         let report = report?;
         for l in report.landed {
             let Some((rel, stat)) = stats.remove(&l.path) else { continue };
-            let base = Base {
-                kind: Kind::File,
-                hash: Some(l.content_hash),
-                version: l.version,
-                file_id: None,
-                stat: Some(stat),
-            };
-            out.push(Outcome::Landed { rel, base });
+            out.push(Outcome::Landed { rel, base: landed_base(l, stat) });
         }
         for f in report.failed.into_iter().chain(report.skipped) {
             let rel = self.rel_of(&f.path).unwrap_or(f.path);
@@ -256,16 +255,7 @@ impl Io for DiskIo {
                 Ok(stat)
             })();
             match placed {
-                Ok(stat) => {
-                    let base = Base {
-                        kind: Kind::File,
-                        hash: Some(l.content_hash),
-                        version: l.version,
-                        file_id: None,
-                        stat: Some(stat),
-                    };
-                    out.push(Outcome::Landed { rel, base });
-                }
+                Ok(stat) => out.push(Outcome::Landed { rel, base: landed_base(l, stat) }),
                 Err(why) => {
                     let _ = std::fs::remove_file(&staged);
                     out.push(Outcome::Failed { rel, why });

@@ -125,13 +125,8 @@ impl RemoteTree {
         self.heads.retain(|h, _| !is_within(h, p));
     }
 
-    async fn list_all(&mut self, client: &Client) -> Result<()> {
-        // The feed's newest first: a change made during the listing is
-        // looked at again next pass rather than missed.
-        let newest = client.api().changes(i64::MAX, 0).await?.newest;
-        let tree = client.tree(&self.root).await?;
-        self.remotes.clear();
-        self.heads.clear();
+    /// Takes in a listing: its entries, and its refused entries as such.
+    fn absorb(&mut self, tree: pyxis_client::batch::Tree) {
         let mut heads = tree.heads;
         for e in tree.entries {
             let h = heads.remove(&e.path);
@@ -140,6 +135,16 @@ impl RemoteTree {
         for r in tree.refused {
             self.refuse(&r.path, r.error);
         }
+    }
+
+    async fn list_all(&mut self, client: &Client) -> Result<()> {
+        // The feed's newest first: a change made during the listing is
+        // looked at again next pass rather than missed.
+        let newest = client.api().changes(i64::MAX, 0).await?.newest;
+        let tree = client.tree(&self.root).await?;
+        self.remotes.clear();
+        self.heads.clear();
+        self.absorb(tree);
         self.cursor = Some(newest);
         self.listed_at = Instant::now();
         Ok(())
@@ -200,15 +205,7 @@ impl RemoteTree {
             self.forget(p);
             self.restat(client, p).await?;
             if self.rel(p).is_some_and(|r| self.remotes.get(&r).is_some_and(|r| r.kind == Kind::Dir)) {
-                let tree = client.tree(p).await?;
-                let mut heads = tree.heads;
-                for e in tree.entries {
-                    let h = heads.remove(&e.path);
-                    self.put(e, h);
-                }
-                for r in tree.refused {
-                    self.refuse(&r.path, r.error);
-                }
+                self.absorb(client.tree(p).await?);
             }
         }
         stat.retain(|p| self.rel(p).is_some());

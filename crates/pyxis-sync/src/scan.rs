@@ -81,12 +81,11 @@ pub fn scan(root: &Path, bases: &Bases, hash: &dyn Fn(&Path) -> Result<Option<St
             return found;
         }
     };
-    walk(root, root, "", bases, hash, &rules, &mut found);
+    walk(root, "", bases, hash, &rules, &mut found);
     found
 }
 
 fn walk(
-    root: &Path,
     dir: &Path,
     rel_dir: &str,
     bases: &Bases,
@@ -139,7 +138,7 @@ fn walk(
         if meta.is_dir() {
             found.scan.locals.insert(rel.clone(), Local { kind: Kind::Dir, stat, hash: None, busy: false });
             found.paths.insert(rel.clone(), path.clone());
-            walk(root, &path, &rel, bases, hash, rules, found);
+            walk(&path, &rel, bases, hash, rules, found);
             continue;
         }
         if !meta.is_file() && !meta.file_type().is_symlink() {
@@ -166,7 +165,6 @@ fn walk(
         found.scan.locals.insert(rel.clone(), Local { kind: Kind::File, stat, hash: h, busy: false });
         found.paths.insert(rel, path);
     }
-    let _ = root;
 }
 
 #[cfg(test)]
