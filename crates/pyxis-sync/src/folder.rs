@@ -99,8 +99,9 @@ impl Folder {
         let remote = match (&o.remote, &known_remote) {
             (Some(r), Some(k)) if norm(r)? != *k => {
                 return Err(SyncError::Local(format!(
-                    "{} syncs with {k}, not {r}; to change, stop syncing it and sync a new folder",
-                    root.display()
+                    "{} syncs with {k}, not {r}; to sync it with {r} instead, remove its state ({}) and sync it again",
+                    root.display(),
+                    dir.display()
                 )));
             }
             (_, Some(k)) => k.clone(),
