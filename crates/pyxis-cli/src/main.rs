@@ -53,7 +53,7 @@ enum Command {
         #[command(subcommand)]
         cmd: commands::account::AccountCommand,
     },
-    /// Show storage used and the quota.
+    /// Show storage used, what it is made of, and the quota.
     Quota,
     /// Store a file or a directory tree.
     Put(commands::put::PutArgs),
@@ -73,6 +73,14 @@ enum Command {
     Versions(commands::catalog::PathArg),
     /// Make an older version of a file current again.
     Restore(commands::catalog::RestoreArgs),
+    /// Removed files, kept for the retention period: list, restore, empty.
+    Trash {
+        #[command(subcommand)]
+        cmd: Option<commands::history::TrashCommand>,
+    },
+    /// Forget old versions by retention rules (restic's --keep-*); with
+    /// --save, make them the account's policy, which the server applies.
+    Forget(commands::history::ForgetArgs),
     /// Let another user read a file or directory (they read it as @YOU/PATH).
     Share(commands::share::ShareArgs),
     /// End a share.
@@ -165,7 +173,9 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
             Command::AcceptRollback(a) => commands::check::accept_rollback(&g, a),
             Command::Whoami { fingerprint } => account::whoami(&g, fingerprint).await,
             Command::Account { cmd } => account::account(&g, cmd).await,
-            Command::Quota => account::quota(&g).await,
+            Command::Quota => history::quota(&g).await,
+            Command::Trash { cmd } => history::trash(&g, cmd).await,
+            Command::Forget(a) => history::forget(&g, a).await,
             Command::Put(a) => put::run(&g, a).await,
             Command::Get(a) => get::run(&g, a).await,
             Command::Ls(a) => catalog::ls(&g, a).await,

@@ -18,6 +18,7 @@ use pyxis_proto::api::chunks::{
     AbandonRequest, LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse, PlaceRequest,
     PlaceResponse, ReplaceRequest, ShardTarget, StoredRequest,
 };
+use pyxis_proto::api::history;
 use pyxis_proto::api::shares;
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
@@ -381,8 +382,34 @@ impl Api {
     }
     /// A remove that happens only while `path`'s current version is `expect`.
     pub async fn remove_if(&self, path: &str, recursive: bool, expect: Option<i64>) -> Result<RemoveResponse> {
-        let req = RemoveRequest { path: path.to_owned(), recursive, expect };
+        let req = RemoveRequest { path: path.to_owned(), recursive, expect, permanently: false };
         self.call(Method::POST, "/v1/remove", Some(&req)).await
+    }
+    /// A remove that deletes for good instead of moving files to the trash.
+    pub async fn remove_permanently(&self, path: &str, recursive: bool) -> Result<RemoveResponse> {
+        let req = RemoveRequest { path: path.to_owned(), recursive, expect: None, permanently: true };
+        self.call(Method::POST, "/v1/remove", Some(&req)).await
+    }
+    pub async fn trash(&self, under: Option<&str>) -> Result<history::TrashResponse> {
+        self.get_query("/v1/trash", &under.map(|p| ("path", p)).into_iter().collect::<Vec<_>>()).await
+    }
+    pub async fn trash_restore(&self, req: &history::TrashRestoreRequest) -> Result<Entry> {
+        self.call(Method::POST, "/v1/trash/restore", Some(req)).await
+    }
+    pub async fn trash_empty(&self, req: &history::TrashEmptyRequest) -> Result<history::TrashEmptyResponse> {
+        self.call(Method::POST, "/v1/trash/empty", Some(req)).await
+    }
+    pub async fn forget(&self, req: &history::ForgetRequest) -> Result<history::ForgetResponse> {
+        self.call(Method::POST, "/v1/forget", Some(req)).await
+    }
+    pub async fn retention(&self) -> Result<history::RetentionInfo> {
+        self.get_query("/v1/retention", &[]).await
+    }
+    pub async fn set_retention(&self, req: &history::RetentionInfo) -> Result<history::RetentionInfo> {
+        self.call(Method::POST, "/v1/retention", Some(req)).await
+    }
+    pub async fn usage(&self) -> Result<history::Usage> {
+        self.get_query("/v1/usage", &[]).await
     }
     pub async fn restore(&self, path: &str, version: i64) -> Result<Entry> {
         self.call(Method::POST, "/v1/restore", Some(&RestoreRequest { path: path.to_owned(), version })).await

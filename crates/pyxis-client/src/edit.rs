@@ -58,14 +58,19 @@ pub async fn rename(ctx: &Ctx, from: &str, to: &str) -> Result<Entry> {
 
 /// Removes a path, remembering the versions removed: the server serving one
 /// of them again later is reported as a revival.
-pub async fn remove(ctx: &Ctx, path: &str, recursive: bool) -> Result<RemoveResponse> {
+/// Files go to the trash unless `permanently`.
+pub async fn remove(ctx: &Ctx, path: &str, recursive: bool, permanently: bool) -> Result<RemoveResponse> {
     let path = pyxis_proto::path::normalize_existing(path)?;
     let tree = if recursive || ctx.api.stat(&path).await?.kind == EntryKind::File {
         verified_tree(ctx, &path).await?
     } else {
         Vec::new()
     };
-    let r = ctx.api.remove(&path, recursive).await?;
+    let r = if permanently {
+        ctx.api.remove_permanently(&path, recursive).await?
+    } else {
+        ctx.api.remove(&path, recursive).await?
+    };
     ctx.seen.removed(tree.into_iter().filter_map(|(e, h)| h.and_then(|h| h.file_id.map(|id| (e.path, id, h.version)))));
     ctx.seen.save()?;
     Ok(r)
@@ -75,6 +80,12 @@ pub async fn remove(ctx: &Ctx, path: &str, recursive: bool) -> Result<RemoveResp
 /// verified current version, and committed as the next version of the same
 /// file (no data moves; the manifest and key are reused).
 pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
+    restore_as_new(ctx, path, version, false).await
+}
+
+/// [`restore`]; `always`: a new version even when `version` is the
+/// current one (a file back from the trash).
+pub async fn restore_as_new(ctx: &Ctx, path: &str, version: i64, always: bool) -> Result<Entry> {
     let path = pyxis_proto::path::normalize_existing(path)?;
     let entry = ctx.api.stat(&path).await?;
     let head = verify_entry(&ctx.opener, &ctx.seen, &entry)?
@@ -118,7 +129,7 @@ pub async fn restore(ctx: &Ctx, path: &str, version: i64) -> Result<Entry> {
         expect: Some(expect),
         binding: Some(binding),
         share_keys: k.share_keys,
-        new_version: false,
+        new_version: always,
         writer_keys: k.writer_keys,
         chunks_of,
     };

@@ -15,6 +15,7 @@ pub mod config;
 pub mod edit;
 pub mod error;
 pub mod get;
+pub mod history;
 pub mod opener;
 pub mod pack;
 pub mod pins;
@@ -226,10 +227,20 @@ impl Client {
         Ok(moved)
     }
 
-    /// Removes a path and remembers what was removed (`pyxis rm`).
+    /// Removes a path into the trash and remembers what was removed (`pyxis rm`).
     pub async fn remove(&self, path: &str, recursive: bool) -> Result<pyxis_proto::api::catalog::RemoveResponse> {
+        self.remove_with(path, recursive, false).await
+    }
+
+    /// [`Client::remove`]; `permanently`: deleted for good, not trashed.
+    pub async fn remove_with(
+        &self,
+        path: &str,
+        recursive: bool,
+        permanently: bool,
+    ) -> Result<pyxis_proto::api::catalog::RemoveResponse> {
         let (ctx, path) = self.write_view(path).await?;
-        edit::remove(&ctx, &path, recursive).await
+        edit::remove(&ctx, &path, recursive, permanently).await
     }
 
     /// Makes an older version current again, as a new bound version.

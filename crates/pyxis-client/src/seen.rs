@@ -246,6 +246,13 @@ impl Seen {
         self.touch();
     }
 
+    /// Records that this device put a file back from the trash: it was
+    /// removed, and coming back is now expected (at `version` or later).
+    pub fn restored(&self, file: FileId, version: i64) {
+        self.mem().files.insert(file, FileSeen { version, removed: false, moved_from: None });
+        self.touch();
+    }
+
     /// Records that this device moved these files (old path, new path).
     pub fn moved(&self, files: impl IntoIterator<Item = (FileId, i64, String, String)>) {
         let mut mem = self.mem();

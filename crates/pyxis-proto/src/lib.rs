@@ -12,6 +12,7 @@ pub mod ids;
 pub mod path;
 pub mod receipt;
 pub mod remote_call;
+pub mod retention;
 pub mod scheme;
 pub mod size;
 

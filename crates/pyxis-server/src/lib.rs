@@ -117,6 +117,9 @@ pub struct DurabilityOptions {
     /// Garbage shards wait this long before deletion, so readers holding old
     /// locations finish.
     pub garbage_delay: Duration,
+    /// How often collection applies each account's retention policy to
+    /// old versions and the trash.
+    pub history_interval: Duration,
 }
 
 impl Default for DurabilityOptions {
@@ -133,6 +136,7 @@ impl Default for DurabilityOptions {
             vet_after: 50,
             deleted_grace: Duration::from_secs(600),
             garbage_delay: Duration::from_secs(60),
+            history_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::routes::{accounts, admin, catalog, changes, chunks, devices, password, remotes, shares};
+use crate::routes::{accounts, admin, catalog, changes, chunks, devices, history, password, remotes, shares};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -17,12 +17,13 @@ use crate::routes::{accounts, admin, catalog, changes, chunks, devices, password
         chunks::network, chunks::missing, chunks::place, chunks::replace, chunks::stored, chunks::abandon, chunks::locate,
         catalog::list, catalog::stat, catalog::versions, catalog::read, catalog::commit, catalog::mkdir,
         catalog::rename, catalog::remove, catalog::restore, catalog::bind, catalog::quota,
+        history::list, history::restore, history::empty, history::forget, history::retention, history::set_retention, history::usage,
         changes::list, changes::subscribe, shares::user_key, shares::list, shares::create, shares::keys, shares::remove,
         remotes::register, remotes::heartbeat, remotes::report, remotes::inventory,
         admin::set_quota, admin::users, admin::disable_user, admin::remotes, admin::health, admin::drain, admin::remote_token, admin::revoke,
         admin::vet, admin::release_quarantine, admin::metrics,
     ),
-    tags((name = "accounts"), (name = "catalog"), (name = "chunks"), (name = "shares"), (name = "remotes"), (name = "admin"))
+    tags((name = "accounts"), (name = "catalog"), (name = "history"), (name = "chunks"), (name = "shares"), (name = "remotes"), (name = "admin"))
 )]
 pub struct ApiDoc;
 

@@ -69,6 +69,7 @@ pub fn test_server_options(dir: PathBuf, database_url: Option<String>) -> Server
             repair_grace: Duration::from_secs(5),
             deleted_grace: Duration::ZERO,
             garbage_delay: Duration::ZERO,
+            history_interval: Duration::from_millis(250),
             audit_sample: 0,
             ..Default::default()
         },

@@ -4,7 +4,7 @@ use pyxis_client::account;
 use pyxis_core::keys::KdfParams;
 
 use super::Global;
-use crate::output::{emit, size};
+use crate::output::emit;
 
 #[derive(Debug, clap::Args)]
 pub struct UserArgs {
@@ -89,15 +89,6 @@ pub async fn account(g: &Global, cmd: AccountCommand) -> anyhow::Result<()> {
             });
         }
     }
-    Ok(())
-}
-
-pub async fn quota(g: &Global) -> anyhow::Result<()> {
-    let u = g.client()?.api().quota().await?;
-    emit(g.json, &u, |u| {
-        let pct = if u.quota == 0 { 0.0 } else { 100.0 * u.used as f64 / u.quota as f64 };
-        println!("{} of {} used ({pct:.1} %)", size(u.used), size(u.quota))
-    });
     Ok(())
 }
 

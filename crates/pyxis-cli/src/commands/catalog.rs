@@ -24,6 +24,9 @@ pub struct RmArgs {
     /// Remove a directory and everything in it.
     #[arg(short, long)]
     pub recursive: bool,
+    /// Delete for good instead of moving files to the trash.
+    #[arg(long)]
+    pub permanently: bool,
     #[arg(value_parser = catalog_path)]
     pub path: String,
 }
@@ -88,8 +91,17 @@ fn refuse(refused: &[(String, String)]) -> anyhow::Result<()> {
 }
 
 pub async fn rm(g: &Global, a: RmArgs) -> anyhow::Result<()> {
-    let r = g.client()?.remove(&a.path, a.recursive).await?;
-    emit(g.json, &r, |r| println!("removed {} files and {} directories", r.files, r.dirs));
+    let r = g.client()?.remove_with(&a.path, a.recursive, a.permanently).await?;
+    emit(g.json, &r, |r| {
+        if a.permanently {
+            println!("deleted {} files and {} directories for good", r.files, r.dirs)
+        } else {
+            println!(
+                "moved {} files to the trash and removed {} directories (`pyxis trash` lists them)",
+                r.files, r.dirs
+            )
+        }
+    });
     Ok(())
 }
 

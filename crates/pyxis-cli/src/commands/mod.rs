@@ -6,6 +6,7 @@ pub mod bench;
 pub mod catalog;
 pub mod check;
 pub mod get;
+pub mod history;
 pub mod put;
 pub mod remote;
 pub mod server;

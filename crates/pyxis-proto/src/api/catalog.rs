@@ -302,6 +302,9 @@ pub struct RemoveRequest {
     /// directory's is 0); else `version_conflict`. Sync removes this way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<i64>,
+    /// Delete for good instead of moving files to the trash.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permanently: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod changes;
 pub mod chunks;
+pub mod history;
 pub mod remote;
 pub mod shares;
 

@@ -78,7 +78,7 @@ fn entry(r: ListedRow) -> Entry {
 
 /// Entries from rows; read through a share, each file with its version's
 /// share wrap.
-async fn entries(state: &State, tree: &Tree, rows: Vec<ListedRow>) -> ApiResult<Vec<Entry>> {
+pub(super) async fn entries(state: &State, tree: &Tree, rows: Vec<ListedRow>) -> ApiResult<Vec<Entry>> {
     let Some(share) = &tree.share else { return Ok(rows.into_iter().map(entry).collect()) };
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.version_id).collect();
     let mut keys = state.db.share_keys(share.id, &ids).await?;
@@ -428,8 +428,13 @@ pub async fn remove(
 ) -> ApiResult<Json<RemoveResponse>> {
     let p = path::normalize_existing(&req.path)?;
     let user = tree.write(&p)?;
+    if req.permanently {
+        // A writer through a share may remove, into the owner's trash; only
+        // the owner deletes for good.
+        tree.write_own()?;
+    }
     let grace = state.opts.durability.deleted_grace.as_millis() as i64;
-    let (files, dirs) = state.db.remove(user, &p, req.recursive, grace, req.expect).await?;
+    let (files, dirs) = state.db.remove(user, &p, req.recursive, grace, req.expect, req.permanently).await?;
     state.feed.notify(user);
     Ok(Json(RemoveResponse { files, dirs }))
 }

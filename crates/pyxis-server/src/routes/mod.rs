@@ -7,6 +7,7 @@ pub mod changes;
 pub mod chunks;
 pub mod devices;
 pub mod extract;
+pub mod history;
 pub mod password;
 pub mod remotes;
 pub mod shares;
@@ -101,6 +102,12 @@ pub fn router(state: State) -> Router {
             .route("/v1/mkdir", post(catalog::mkdir))
             .route("/v1/remove", post(catalog::remove))
             .route("/v1/restore", post(catalog::restore))
+            .route("/v1/trash", get(history::list))
+            .route("/v1/trash/restore", post(history::restore))
+            .route("/v1/trash/empty", post(history::empty))
+            .route("/v1/forget", post(history::forget))
+            .route("/v1/retention", get(history::retention).post(history::set_retention))
+            .route("/v1/usage", get(history::usage))
             .route("/v1/remotes/register", post(remotes::register))
             .route("/v1/remotes/{id}/heartbeat", post(remotes::heartbeat))
             .route("/v1/remotes/{id}/report", post(remotes::report))

@@ -18,7 +18,14 @@ pub async fn pass(state: State) -> anyhow::Result<()> {
     // Accounts deleted by their owners, past the grace: every file goes
     // (the chunks follow below as unreferenced), and that is recorded.
     for user in state.db.deletions_due(now_ms()).await? {
-        let (files, dirs) = state.db.remove(user, "/", true, 0, None).await?;
+        let (files, dirs) = state.db.remove(user, "/", true, 0, None, true).await?;
+        loop {
+            let due = state.db.trash_due(user, i64::MAX, 10_000).await?;
+            if due.is_empty() {
+                break;
+            }
+            state.db.purge_trash(user, &due, 0).await?;
+        }
         state.db.mark_deleted(user).await?;
         tracing::warn!(user, files, dirs, "deleted account's files removed");
     }

@@ -1,9 +1,11 @@
-//! Background workers: repair and re-encoding, audits, and collection. Each
-//! loop wakes every `durability.interval`, does a bounded amount of work and
+//! Background workers: repair and re-encoding, audits, collection and
+//! history. Each loop wakes every `durability.interval` (history: every
+//! `history_interval`), does a bounded amount of work and
 //! keeps all of its state in the catalog, so a restart just picks up again.
 
 pub mod audit;
 pub mod collect;
+pub mod history;
 pub mod limiter;
 pub mod repair;
 pub mod shards;
@@ -50,15 +52,29 @@ impl Stats {
 }
 
 /// Runs `pass` every interval until `stop`; errors are logged, not fatal.
-fn every<F, Fut>(name: &'static str, state: State, mut stop: watch::Receiver<bool>, pass: F)
+fn every<F, Fut>(name: &'static str, state: State, stop: watch::Receiver<bool>, pass: F)
 where
+    F: Fn(State) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let interval = state.opts.durability.interval;
+    every_so_often(name, interval, state, stop, pass)
+}
+
+fn every_so_often<F, Fut>(
+    name: &'static str,
+    interval: std::time::Duration,
+    state: State,
+    mut stop: watch::Receiver<bool>,
+    pass: F,
+) where
     F: Fn(State) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
 {
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(state.opts.durability.interval) => {}
+                _ = tokio::time::sleep(interval) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
             let run = pass(state.clone());
@@ -75,5 +91,7 @@ pub fn spawn(state: State, stop: watch::Receiver<bool>) {
     let l = limiter.clone();
     every("repair", state.clone(), stop.clone(), move |s| repair::pass(s, l.clone()));
     every("audit", state.clone(), stop.clone(), audit::pass);
-    every("collect", state, stop, collect::pass);
+    every("collect", state.clone(), stop.clone(), collect::pass);
+    let interval = state.opts.durability.history_interval;
+    every_so_often("history", interval, state, stop, history::pass);
 }

@@ -8,6 +8,7 @@ mod changes;
 mod check;
 mod durability;
 mod failures;
+mod history;
 mod hostile;
 mod limits;
 mod names;

@@ -456,7 +456,10 @@ impl Db {
 }
 
 // After the macros above: textual scoping makes them visible in there.
+mod history;
 mod write;
+
+pub use history::{AgedVersion, TRASH, TrashRow, UsageRow, judge};
 
 #[cfg(test)]
 mod tests {

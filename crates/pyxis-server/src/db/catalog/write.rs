@@ -319,11 +319,12 @@ impl Db {
     }
 
     /// Removes a file, or a directory (with `recursive`, everything under it).
-    /// Chunk refcounts drop; chunks nobody references become collectable after
-    /// `grace_ms` (a put that just found them present can still commit).
-    /// Removes `p` (and, `recursive`, all under it). `expect`: only while
-    /// the file's current version is that one (0: a directory), so a remove
-    /// never takes away an edit its caller did not see.
+    /// Files go to the trash (`history.rs`), unless `permanently`: then
+    /// chunk refcounts drop, and chunks nobody references become
+    /// collectable after `grace_ms` (a put that just found them present can
+    /// still commit). `expect`: only while the file's current version is
+    /// that one (0: a directory), so a remove never takes away an edit its
+    /// caller did not see.
     pub async fn remove(
         &self,
         user: i64,
@@ -331,6 +332,7 @@ impl Db {
         recursive: bool,
         grace_ms: i64,
         expect: Option<i64>,
+        permanently: bool,
     ) -> Result<(u64, u64), CatalogError> {
         let collectable = now_ms() + grace_ms;
         let (lo, hi) = descendants(p);
@@ -371,6 +373,29 @@ impl Db {
                 }
                 // The rows to go: the entry itself and its descendants.
                 const SCOPE: &str = "e.user_id = $1 AND (e.path = $2 OR (e.path > $3 AND e.path < $4))";
+                let counts = sqlx::AssertSqlSafe(format!(
+                    "SELECT COALESCE(SUM(CASE WHEN e.kind = {FILE} THEN 1 ELSE 0 END), 0), \
+                            COALESCE(SUM(CASE WHEN e.kind = {DIR} THEN 1 ELSE 0 END), 0) FROM entries e WHERE {SCOPE}"
+                ));
+                let (files, dirs): (i64, i64) =
+                    sqlx::query_as(counts).bind(user).bind(p).bind(&lo).bind(&hi).fetch_one(&mut *tx).await?;
+                if !permanently {
+                    // Files keep their rows, renamed into the trash; the
+                    // directories go below.
+                    sqlx::query(
+                        "UPDATE entries SET removed_from = path, removed_at = $5, updated_at = $5, \
+                         path = '#trash/' || CAST(id AS TEXT), parent = '#trash' \
+                         WHERE user_id = $1 AND (path = $2 OR (path > $3 AND path < $4)) AND kind = $6",
+                    )
+                    .bind(user)
+                    .bind(p)
+                    .bind(&lo)
+                    .bind(&hi)
+                    .bind(now_ms())
+                    .bind(FILE)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 let refs = sqlx::AssertSqlSafe(format!(
                     "UPDATE chunks SET refcount = refcount - (SELECT COUNT(*) FROM version_chunks vc \
                        JOIN versions v ON v.id = vc.version_id JOIN entries e ON e.id = v.entry_id \
@@ -384,12 +409,6 @@ impl Db {
                        FROM versions v JOIN entries e ON e.id = v.entry_id WHERE {SCOPE}) WHERE id = $1"
                 ));
                 sqlx::query(freed).bind(user).bind(p).bind(&lo).bind(&hi).execute(&mut *tx).await?;
-                let counts = sqlx::AssertSqlSafe(format!(
-                    "SELECT COALESCE(SUM(CASE WHEN e.kind = {FILE} THEN 1 ELSE 0 END), 0), \
-                            COALESCE(SUM(CASE WHEN e.kind = {DIR} THEN 1 ELSE 0 END), 0) FROM entries e WHERE {SCOPE}"
-                ));
-                let (files, dirs): (i64, i64) =
-                    sqlx::query_as(counts).bind(user).bind(p).bind(&lo).bind(&hi).fetch_one(&mut *tx).await?;
                 sqlx::query("DELETE FROM entries WHERE user_id = $1 AND (path = $2 OR (path > $3 AND path < $4))")
                     .bind(user)
                     .bind(p)
