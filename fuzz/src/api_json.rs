@@ -11,7 +11,9 @@ use pyxis_proto::api::admin::*;
 use pyxis_proto::api::auth::*;
 use pyxis_proto::api::catalog::*;
 use pyxis_proto::api::chunks::*;
+use pyxis_proto::api::history::*;
 use pyxis_proto::api::remote::*;
+use pyxis_proto::retention::{Dated, Retention};
 use pyxis_proto::size::ByteSize;
 use pyxis_proto::{ChunkId, Scheme, hex, path};
 use serde::Serialize;
@@ -65,7 +67,9 @@ fn hex_rules(text: &[u8]) {
 }
 
 macro_rules! table {
-    ($($t:ident),* $(,)?) => { &[$((stringify!($t), round_trip::<$t> as fn(&[u8]))),*] };
+    ($($t:ident),* $(,)?) => { &[$(table!(@one $t)),*] };
+    (@one retention_policy) => { ("retention_policy", retention_policy as fn(&[u8])) };
+    (@one $t:ident) => { (stringify!($t), round_trip::<$t> as fn(&[u8])) };
 }
 
 /// Every body type, and the string rules, by the selector byte.
@@ -124,7 +128,31 @@ pub static BODIES: &[(&str, fn(&[u8]))] = table![
     RecoveryKeyRequest,
     RecoverRequest,
     RecoverResponse,
+    TrashResponse,
+    TrashRestoreRequest,
+    TrashEmptyRequest,
+    TrashEmptyResponse,
+    ForgetRequest,
+    ForgetResponse,
+    RetentionInfo,
+    Usage,
+    retention_policy,
 ];
+
+/// A policy from another party (a client's request, a saved row) judges
+/// any history without panicking and always keeps the current version.
+fn retention_policy(json: &[u8]) {
+    round_trip::<Retention>(json);
+    let Ok(p) = serde_json::from_slice::<Retention>(json) else { return };
+    let _ = (p.check(), p.trash_ms());
+    let ats = [i64::MAX, 1_796_040_000_000, 86_400_000, 0, -1, i64::MIN];
+    for now in ats {
+        let versions: Vec<Dated> = ats.iter().enumerate().map(|(i, &at)| Dated { at, current: i == 2 }).collect();
+        let keep = p.keep(&versions, now);
+        assert_eq!(keep.len(), versions.len());
+        assert!(keep[2], "the current version is kept");
+    }
+}
 
 /// The check a selector byte picks.
 pub fn pick(selector: u8) -> (&'static str, fn(&[u8])) {

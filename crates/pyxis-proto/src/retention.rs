@@ -182,7 +182,7 @@ mod tests {
     use super::*;
 
     /// 2026-11-30 12:00 UTC.
-    const NOW: i64 = 1_795_867_200_000;
+    const NOW: i64 = 1_796_040_000_000;
 
     fn dated(ats: &[i64]) -> Vec<Dated> {
         ats.iter().enumerate().map(|(i, &at)| Dated { at, current: i == 0 }).collect()

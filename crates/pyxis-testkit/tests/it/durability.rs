@@ -103,7 +103,7 @@ async fn garbage_on_a_remote_offline_during_rm_is_deleted_when_it_returns() {
     assert!(!theirs.is_empty(), "remote 2 holds some of /gone");
     let addr = c.remote(2).addr();
     c.stop_remote(2).await;
-    a.api().remove("/gone", false).await.unwrap();
+    a.api().remove_permanently("/gone", false).await.unwrap();
     // Online remotes lose /gone's shards; the offline one keeps its garbage rows.
     c.wait_health("garbage left only for the offline remote", 30, |h| h.workers.garbage_deleted > 0 && h.garbage > 0)
         .await

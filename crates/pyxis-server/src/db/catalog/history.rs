@@ -54,6 +54,9 @@ pub struct UsageRow {
     pub trashed: (i64, i64),
 }
 
+/// A trashed entry's path it had, current version and entry tag.
+type Trashed = (Option<String>, Option<i64>, Option<Vec<u8>>);
+
 /// `$first, $first+1, ...`: `n` placeholders.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -147,7 +150,7 @@ impl Db {
         let now = now_ms();
         in_tx!(self, |tx| {
             let result: Result<(String, i64), CatalogError> = async {
-                let row: Option<(Option<String>, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
+                let row: Option<Trashed> = sqlx::query_as(
                     "SELECT removed_from, current_version, entry_tag FROM entries \
                      WHERE id = $1 AND user_id = $2 AND parent = $3",
                 )
