@@ -10,6 +10,7 @@
 #                                  Syncthing results.jsonl: ST=path)
 # Knobs: OUT (default /tmp/pyxis-sync-bench), NFILES, EDITS, BIG_EDITS,
 # IDLE_S, RAND (the 1 GiB file; made like bench/peers' rand1g if absent).
+# ONLY=small: the initial sync of small files alone (for profiling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/pyxis-sync-bench}

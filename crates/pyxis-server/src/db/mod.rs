@@ -49,6 +49,62 @@ macro_rules! on_db {
     };
 }
 
+/// Which engine a pool or transaction talks to, for SQL that differs.
+pub trait Dialect {
+    const SQLITE: bool;
+}
+impl Dialect for sqlx::Pool<sqlx::Sqlite> {
+    const SQLITE: bool = true;
+}
+impl Dialect for sqlx::Pool<sqlx::Postgres> {
+    const SQLITE: bool = false;
+}
+impl Dialect for sqlx::Transaction<'_, sqlx::Sqlite> {
+    const SQLITE: bool = true;
+}
+impl Dialect for sqlx::Transaction<'_, sqlx::Postgres> {
+    const SQLITE: bool = false;
+}
+
+/// `sql` for the engine `_on` talks to. SQLite finds a `$N` placeholder's
+/// number by name, scanning every earlier one, at prepare and again at
+/// bind (sqlx asks each parameter's name): a statement with thousands of
+/// them costs millions of compares (8 % of the server's CPU in a 10,000
+/// file sync). Anonymous `?`s cost nothing, so for SQLite a statement whose
+/// placeholders run `$1, $2, ..., $n` in text order, each once, gets `?`s.
+/// Any other statement is left as it is (a repeated `$1` stays a name).
+/// The SQL here never has `$` inside a string literal.
+pub fn sql_for<D: Dialect>(_on: &D, sql: String) -> String {
+    if D::SQLITE { anonymous(sql) } else { sql }
+}
+
+fn anonymous(sql: String) -> String {
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let (mut next, mut i, mut copied) = (1u64, 0, 0);
+    while i < b.len() {
+        if b[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        let end = i + 1 + b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        match sql[i + 1..end].parse::<u64>() {
+            Ok(n) if n == next => {}
+            Ok(_) => return sql, // out of order or repeated
+            Err(_) => {
+                i += 1;
+                continue;
+            }
+        }
+        out.push_str(&sql[copied..i]);
+        out.push('?');
+        next += 1;
+        (i, copied) = (end, end);
+    }
+    out.push_str(&sql[copied..]);
+    out
+}
+
 /// Milliseconds since the Unix epoch: every timestamp in the catalog.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -166,5 +222,21 @@ impl Db {
                     .fetch_all(c)
                     .await
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::anonymous;
+
+    #[test]
+    fn only_placeholders_in_order_become_anonymous() {
+        assert_eq!(anonymous("a = $1 AND b IN ($2, $3)".into()), "a = ? AND b IN (?, ?)");
+        assert_eq!(anonymous("x IN ($10)".into()), "x IN ($10)");
+        assert_eq!(anonymous("a = $1 OR b = $1".into()), "a = $1 OR b = $1");
+        assert_eq!(anonymous("a = $2, b = $1".into()), "a = $2, b = $1");
+        assert_eq!(anonymous("no placeholders, a $ sign".into()), "no placeholders, a $ sign");
+        let many: Vec<String> = (1..=1000).map(|i| format!("${i}")).collect();
+        assert_eq!(anonymous(many.join(",")), vec!["?"; 1000].join(","));
     }
 }

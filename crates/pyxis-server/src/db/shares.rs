@@ -129,14 +129,14 @@ impl Db {
         let mut out = HashMap::new();
         for batch in versions.chunks(1000) {
             let marks: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = sqlx::AssertSqlSafe(format!(
+            let sql = format!(
                 "SELECT version_id, wrapped FROM share_keys WHERE share_id = $1 AND version_id IN ({})",
                 marks.join(", ")
-            ));
+            );
             let rows: Vec<(i64, Vec<u8>)> = on_db!(
                 self,
                 read | c | {
-                    let mut q = sqlx::query_as(sql).bind(share);
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(crate::db::sql_for(c, sql.clone()))).bind(share);
                     for v in batch {
                         q = q.bind(v);
                     }

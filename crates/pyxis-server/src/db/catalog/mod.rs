@@ -222,9 +222,12 @@ macro_rules! record_changes {
                         )
                     })
                     .collect();
-                let sql = sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO changes (user_id, seq, kind, path, to_path, version, peer, at) VALUES {}",
-                    rows.join(", ")
+                let sql = sqlx::AssertSqlSafe($crate::db::sql_for(
+                    &$tx,
+                    format!(
+                        "INSERT INTO changes (user_id, seq, kind, path, to_path, version, peer, at) VALUES {}",
+                        rows.join(", ")
+                    ),
                 ));
                 let mut q = sqlx::query(sql);
                 for (i, c) in batch.iter().enumerate() {
@@ -400,7 +403,7 @@ impl Db {
             return Ok(Vec::new());
         }
         let marks: Vec<String> = (0..paths.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT e.path, v.id, v.seq, v.size, v.mtime, v.content_hash, v.manifest, v.wrapped_key, v.created_at, \
                  v.file_id, v.version_tag, CASE WHEN v.id = e.current_version THEN e.entry_tag END AS entry_tag, \
                  w.username AS writer, v.writer_keys, \
@@ -409,11 +412,11 @@ impl Db {
              FROM versions v JOIN entries e ON e.id = v.entry_id LEFT JOIN users w ON w.id = v.writer_id \
              WHERE e.user_id = $1 AND v.id = e.current_version AND e.path IN ({})",
             marks.join(", ")
-        ));
+        );
         let rows: Vec<PathVersionRow> = on_db!(
             self,
             read | c | {
-                let mut q = sqlx::query_as(sql).bind(user);
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(crate::db::sql_for(c, sql.clone()))).bind(user);
                 for p in paths {
                     q = q.bind(p);
                 }
@@ -424,14 +427,11 @@ impl Db {
             return Ok(Vec::new());
         }
         let marks: Vec<String> = (0..rows.len()).map(|i| format!("${}", i + 1)).collect();
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT version_id, chunk_id FROM version_chunks WHERE version_id IN ({})",
-            marks.join(", ")
-        ));
+        let sql = format!("SELECT version_id, chunk_id FROM version_chunks WHERE version_id IN ({})", marks.join(", "));
         let links: Vec<(i64, Vec<u8>)> = on_db!(
             self,
             read | c | {
-                let mut q = sqlx::query_as(sql);
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(crate::db::sql_for(c, sql.clone())));
                 for r in &rows {
                     q = q.bind(r.v.id);
                 }
@@ -456,6 +456,8 @@ impl Db {
 }
 
 // After the macros above: textual scoping makes them visible in there.
+#[macro_use]
+mod batch;
 mod history;
 mod write;
 

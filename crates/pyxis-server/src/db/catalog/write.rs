@@ -80,7 +80,17 @@ impl Db {
                 let mut seqs = Vec::with_capacity(items.len());
                 let mut committed = Vec::with_capacity(items.len());
                 let mut unchanged_bytes = 0i64;
-                for it in items {
+                // Batches, unless a path repeats (each must see the one
+                // before) or a version reuses another user's chunks (checked
+                // one by one below).
+                let distinct = items.iter().map(|i| i.path.as_str()).collect::<HashSet<_>>().len() == items.len();
+                let batched = distinct && items.iter().all(|i| i.chunk_user == committer);
+                if batched {
+                    for batch in items.chunks(super::batch::BATCH) {
+                        commit_batch!(tx, user, committer, batch, now, known, seqs, committed, unchanged_bytes)?;
+                    }
+                }
+                for it in items.iter().filter(|_| !batched) {
                     ensure_parents!(tx, user, &it.path, known, now)?;
                     let existing = lookup!(tx, user, &it.path);
                     let (entry_id, current, same) = match existing {
