@@ -10,7 +10,7 @@
 #                                  Syncthing results.jsonl: ST=path)
 # Knobs: OUT (default /tmp/pyxis-sync-bench), NFILES, EDITS, BIG_EDITS,
 # IDLE_S, RAND (the 1 GiB file; made like bench/peers' rand1g if absent).
-# ONLY=small: the initial sync of small files alone (for profiling).
+# ONLY=small: the initial sync of small files alone, for both tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/pyxis-sync-bench}
@@ -28,6 +28,7 @@ trap 'rm -rf "$OUT/pyxis/A" "$OUT/pyxis/B" "$OUT/pyxis/data"' ERR
 python3 bench/sync.py run "$OUT"
 ST=${ST:-$OUT/syncthing/results.jsonl}
 if [ -z "${SKIP_SYNCTHING:-}" ]; then
+  [ "${ONLY:-}" = small ] && export PHASES=small
   SB="$OUT/syncthing" RUNS_SMALL=${RUNS_SMALL:-1} RUNS_BIG=${RUNS_BIG:-1} BIG_EDITS=${ST_BIG_EDITS:-3} \
     EDITS=${EDITS:-30} RAND="$RAND" bash bench/peers/70-syncthing.sh > "$OUT/syncthing.log" 2>&1 \
     || { echo "syncthing run failed: $OUT/syncthing.log" >&2; exit 1; }

@@ -150,10 +150,40 @@ fn abort_on_panic() {
     }));
 }
 
+/// glibc's malloc gives each thread that contends its own arena (up to
+/// eight per core) and keeps what each one frees, and after a big buffer is
+/// freed it serves buffers that size from the heap, which it then keeps:
+/// after a 10,000-file sync an idle sync daemon held 101 MiB, 72 MiB with
+/// two arenas and buffers of 256 KiB and more mapped apart (returned when
+/// freed). The server and remotes get the arenas only (mapping every chunk
+/// buffer costs page faults on their bulk paths). glibc reads these when
+/// the process starts, so a daemon started without them starts itself
+/// again with them (exec keeps the pid, arguments and descriptors), before
+/// any thread exists. mimalloc instead was worse (docs/PERFORMANCE.md).
+fn tune_malloc(idle_matters: bool) {
+    const ARENAS: &str = "MALLOC_ARENA_MAX";
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) || std::env::var_os(ARENAS).is_some() {
+        return;
+    }
+    #[cfg(unix)]
+    if let Ok(exe) = std::env::current_exe() {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(std::env::args_os().skip(1)).env(ARENAS, "2");
+        if idle_matters && std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            cmd.env("MALLOC_MMAP_THRESHOLD_", "262144");
+        }
+        let err = cmd.exec();
+        // Only a failed exec returns: go on with glibc's defaults.
+        eprintln!("pyxis: could not restart with {ARENAS}=2 ({err}); going on without");
+    }
+}
+
 fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
     let daemon = matches!(cmd, Command::Server(_) | Command::Remote(_) | Command::Up(_))
         || matches!(&cmd, Command::Sync(a) if !a.once);
     if daemon {
+        tune_malloc(matches!(cmd, Command::Sync(_)));
         abort_on_panic();
     }
     output::init_logging(daemon, g.log_json);

@@ -136,9 +136,10 @@ impl Client {
     }
 
     /// Writes the current versions of catalog paths to local paths (their
-    /// directories must exist), each through a temporary file renamed into
-    /// place, so no file is ever partial under its name. Returns what was
-    /// written, and what failed with why.
+    /// directories must exist): staging paths of the caller's, which it
+    /// renames into place once this returns them as written (a small file
+    /// is written there directly; a big one still through a temporary
+    /// name). Returns what was written, and what failed with why.
     ///
     /// `seeds` names, by catalog path, a local file (an older copy) whose
     /// chunks are taken instead of fetched wherever they still match, and
@@ -170,7 +171,9 @@ impl Client {
             }
         }
         let seeds = found;
-        let landed = get::fetch_files(&reader, &files, &seeds, &mut failed).await?;
+        // The destinations are the caller's staging paths (sync renames them
+        // into place after checking what is there): no temporary name first.
+        let landed = get::fetch_files(&reader, &files, &seeds, &mut failed, true).await?;
         self.locations.save();
         self.ctx.seen.save()?;
         Ok((landed, failed))

@@ -292,7 +292,7 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     ctx.progress.files_total.store(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let ndirs = dirs.len() as u64;
     blocking(move || dirs.iter().try_for_each(std::fs::create_dir_all), dst).await?;
-    let landed = fetch_files(&reader, &files, &HashMap::new(), &mut failed).await?;
+    let landed = fetch_files(&reader, &files, &HashMap::new(), &mut failed, false).await?;
     // One flush of the whole file system instead of an fsync per file.
     let d = dst.to_owned();
     blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;
@@ -303,11 +303,15 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
 /// directories exist), each to a temporary name renamed into place; links
 /// last. Returns the versions written; what failed is added to `failed`.
 /// The caller flushes (a tree's get syncs the file system once).
+/// `direct`: small files are written at their destinations, not to a
+/// temporary name renamed there (the caller's own staging paths, which it
+/// renames into place itself).
 pub async fn fetch_files(
     reader: &Arc<Reader>,
     files: &[(String, PathBuf)],
     seeds: &HashMap<String, Arc<Seed>>,
     failed: &mut Vec<Skipped>,
+    direct: bool,
 ) -> Result<Vec<crate::commit::Landed>> {
     let ctx = reader.ctx.clone();
     // Small files are assembled in memory and handed, a batch at a time, to
@@ -316,7 +320,7 @@ pub async fn fetch_files(
     // fetched while this one is written. Big files stream on their own.
     let (tx, rx) = mpsc::channel::<Vec<Assembled>>(2);
     let progress = ctx.progress.clone();
-    let writer = tokio::task::spawn_blocking(move || write_small_files(rx, &progress));
+    let writer = tokio::task::spawn_blocking(move || write_small_files(rx, &progress, direct));
     let mut landed = Vec::new();
     for batch in files.chunks(READ_BATCH) {
         let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();

@@ -162,6 +162,14 @@ impl Client {
         &self.ctx.api
     }
 
+    /// The same client, cutting new content with `params` (sync cuts
+    /// smaller chunks than `put`, so a small edit of a big file costs less).
+    pub fn with_chunker(mut self, params: ChunkerParams) -> Result<Self> {
+        params.validate()?;
+        self.chunker = params;
+        Ok(self)
+    }
+
     pub fn username(&self) -> &str {
         &self.username
     }

@@ -74,6 +74,7 @@ impl Assembled {
 pub(crate) fn write_small_files(
     mut rx: mpsc::Receiver<Vec<Assembled>>,
     progress: &Progress,
+    direct: bool,
 ) -> (Vec<Landed>, Vec<Skipped>, Vec<Assembled>) {
     let (mut written, mut failed, mut links) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(batch) = rx.blocking_recv() {
@@ -82,7 +83,7 @@ pub(crate) fn write_small_files(
                 links.push(a);
                 continue;
             }
-            let tmp = temp_path(&a.local);
+            let tmp = if direct { a.local.clone() } else { temp_path(&a.local) };
             let mtime = system_time(a.mtime);
             let result = (|| {
                 let f = std::fs::File::create(&tmp)?;
@@ -91,7 +92,7 @@ pub(crate) fn write_small_files(
                     f.set_permissions(m)?;
                 }
                 f.set_modified(mtime)?;
-                std::fs::rename(&tmp, &a.local)
+                if direct { Ok(()) } else { std::fs::rename(&tmp, &a.local) }
             })();
             match result {
                 Ok(()) => {

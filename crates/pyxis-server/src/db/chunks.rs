@@ -63,26 +63,31 @@ const CHUNK_COLUMNS: &str = "chunk_id, data_shards, parity_shards, blob_len, ref
 impl Db {
     /// The ids among `ids` that this user has not stored (absent, or placed
     /// but never confirmed).
+    /// One query per 500 ids (a query per id was a thread hand-off each on
+    /// SQLite: 2,000 for a changed 1 GiB file).
     pub async fn missing_chunks(&self, user: i64, ids: &[ChunkId]) -> sqlx::Result<Vec<ChunkId>> {
-        let mut missing = Vec::new();
-        on_db!(
-            self,
-            read | c | {
-                for id in ids {
-                    let state: Option<i64> =
-                        sqlx::query_scalar("SELECT state FROM chunks WHERE user_id = $1 AND chunk_id = $2")
-                            .bind(user)
-                            .bind(&id.0[..])
-                            .fetch_optional(c)
-                            .await?;
-                    if state != Some(STORED) {
-                        missing.push(*id);
+        let mut stored = std::collections::HashSet::new();
+        for batch in ids.chunks(500) {
+            let marks: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT chunk_id FROM chunks WHERE user_id = $1 AND state = $2 AND chunk_id IN ({})",
+                marks.join(", ")
+            );
+            let found: Vec<Vec<u8>> = on_db!(
+                self,
+                read | c | {
+                    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(crate::db::sql_for(c, sql.clone())))
+                        .bind(user)
+                        .bind(STORED);
+                    for id in batch {
+                        q = q.bind(&id.0[..]);
                     }
+                    q.fetch_all(c).await
                 }
-                Ok::<_, sqlx::Error>(())
-            }
-        )?;
-        Ok(missing)
+            )?;
+            stored.extend(found);
+        }
+        Ok(ids.iter().filter(|id| !stored.contains(&id.0[..])).copied().collect())
     }
 
     /// Every chunk a user has stored, in id order (for `pyxis admin check`
