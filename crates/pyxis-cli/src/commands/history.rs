@@ -130,7 +130,7 @@ pub async fn trash(g: &Global, cmd: Option<TrashCommand>) -> anyhow::Result<()> 
                 }
                 for i in items {
                     println!(
-                        "{:>8}  {:>10}  removed {}  kept until {}  {} versions  {}",
+                        "{:>8}  {:>10}  removed {}  kept until {}  {} version(s)  {}",
                         i.id,
                         size(i.entry.size),
                         when(i.removed_at),
@@ -190,8 +190,17 @@ pub async fn forget(g: &Global, a: ForgetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A span as people say it: whole days as days (humantime would print a
+/// year of days as "11months 30days 3h 50m 24s").
+fn span(secs: u64) -> String {
+    match secs {
+        0 => "0 s".into(),
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s => humantime::format_duration(Duration::from_secs(s)).to_string(),
+    }
+}
+
 fn describe(p: &Retention) -> String {
-    let span = |s: u64| humantime::format_duration(Duration::from_secs(s)).to_string();
     let mut parts = Vec::new();
     let counts = [
         ("last", p.keep_last),
@@ -232,9 +241,7 @@ pub async fn quota(g: &Global) -> anyhow::Result<()> {
         println!("  older versions {:>8}  {:>10}", u.old_versions, size(u.old_version_bytes));
         println!("  in the trash   {:>8}  {:>10}", u.trashed_files, size(u.trashed_bytes));
         println!("(sizes before deduplication and compression)");
-        println!("History kept: {}; the trash for {}.", describe(&u.policy), {
-            humantime::format_duration(Duration::from_secs((u.policy.trash_ms() / 1000) as u64))
-        });
+        println!("History kept: {}; the trash for {}.", describe(&u.policy), span((u.policy.trash_ms() / 1000) as u64));
         println!("`pyxis forget` and `pyxis trash empty` free space now.");
     });
     Ok(())
