@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pyxis_client::{Client, ClientError};
-use pyxis_proto::api::history::{ForgetRequest, RetentionInfo, TrashEmptyRequest};
+use pyxis_proto::api::history::{ForgetRequest, RetentionInfo, TrashEmptyRequest, TrashRestoreRequest};
 use pyxis_proto::api::shares::ShareMode;
 use pyxis_proto::retention::Retention;
 use pyxis_testkit::Cluster;
@@ -75,6 +75,10 @@ async fn removed_files_go_to_the_trash_and_come_back() {
     a.put(&src.join("a"), "/d/b").await.unwrap();
     let e = a.restore_from_trash("/d/b", None, None).await.unwrap_err();
     assert_eq!(code(&e), "exists", "{e}");
+    // A new path needs the entry tag made for it: the server cannot bind.
+    let id = a.trash(None).await.unwrap().iter().find(|i| i.entry.path == "/d/b").unwrap().id;
+    let bare = TrashRestoreRequest { id, to: Some("/e/b".into()), entry_tag: None };
+    assert_eq!(code(&a.api().trash_restore(&bare).await.unwrap_err()), "binding_required");
     let moved = a.restore_from_trash("/d/b", None, Some("/e/b")).await.unwrap();
     assert_eq!(moved.path, "/e/b");
     a.get("/e/b", &out, None).await.unwrap();

@@ -18,10 +18,14 @@ pub(super) fn tuples(first: usize, rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
+/// `$first, ..., $first+n-1`: `n` placeholders.
+pub(super) fn marks(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// `($first, ..., $first+n-1)`: an `IN` list.
 pub(super) fn list(first: usize, n: usize) -> String {
-    let marks: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
-    format!("({})", marks.join(", "))
+    format!("({})", marks(first, n))
 }
 
 /// What a path holds before the commit.

@@ -15,6 +15,7 @@ use pyxis_proto::path::parent;
 use pyxis_proto::retention::{Dated, Retention};
 
 // `ensure_parents!` and `lookup!` expand to code that names these.
+use super::batch::marks;
 use super::{CatalogError, DIR, FILE, ListedRow, ancestors, descendants};
 use crate::db::changes::Change;
 use crate::db::{Db, now_ms};
@@ -57,11 +58,6 @@ pub struct UsageRow {
 /// A trashed entry's path it had, current version and entry tag.
 type Trashed = (Option<String>, Option<i64>, Option<Vec<u8>>);
 
-/// `$first, $first+1, ...`: `n` placeholders.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Releases what versions hold, before their rows go: each chunk's refcount
 /// falls by the versions using it (a chunk nobody uses becomes collectable
 /// at `$collectable`), and each version's manifest is credited back to
@@ -71,7 +67,7 @@ macro_rules! release_versions {
     ($tx:expr, $owner:expr, $ids:expr, $collectable:expr) => {{
         let ids: &[i64] = $ids;
         for batch in ids.chunks(500) {
-            let list = placeholders(2, batch.len());
+            let list = $crate::db::catalog::batch::marks(2, batch.len());
             let sql = sqlx::AssertSqlSafe(format!(
                 "UPDATE chunks SET refcount = refcount - (SELECT COUNT(*) FROM version_chunks vc \
                    WHERE vc.version_id IN ({list}) AND vc.user_id = chunks.user_id AND vc.chunk_id = chunks.chunk_id), \
@@ -106,8 +102,11 @@ macro_rules! release_versions {
 macro_rules! delete_ids {
     ($tx:expr, $table:literal, $ids:expr) => {{
         for batch in $ids.chunks(500) {
-            let sql =
-                sqlx::AssertSqlSafe(format!("DELETE FROM {} WHERE id IN ({})", $table, placeholders(1, batch.len())));
+            let sql = sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {} WHERE id IN ({})",
+                $table,
+                $crate::db::catalog::batch::marks(1, batch.len())
+            ));
             let mut q = sqlx::query(sql);
             for id in batch {
                 q = q.bind(id);
@@ -208,7 +207,7 @@ impl Db {
                 let result: Result<(), CatalogError> = async {
                     let sql = sqlx::AssertSqlSafe(format!(
                         "SELECT id FROM entries WHERE user_id = $1 AND parent = $2 AND id IN ({})",
-                        placeholders(3, batch.len())
+                        marks(3, batch.len())
                     ));
                     let mut q = sqlx::query_scalar::<_, i64>(sql).bind(user).bind(TRASH);
                     for id in batch {
@@ -220,7 +219,7 @@ impl Db {
                     }
                     let sql = sqlx::AssertSqlSafe(format!(
                         "SELECT id FROM versions WHERE entry_id IN ({})",
-                        placeholders(1, entries.len())
+                        marks(1, entries.len())
                     ));
                     let mut q = sqlx::query_scalar::<_, i64>(sql);
                     for id in &entries {
@@ -301,7 +300,7 @@ impl Db {
                     let sql = sqlx::AssertSqlSafe(format!(
                         "SELECT v.id FROM versions v JOIN entries e ON e.id = v.entry_id \
                          WHERE e.user_id = $1 AND e.current_version <> v.id AND v.id IN ({})",
-                        placeholders(2, batch.len())
+                        marks(2, batch.len())
                     ));
                     let mut q = sqlx::query_scalar::<_, i64>(sql).bind(user);
                     for id in batch {
@@ -428,6 +427,5 @@ mod tests {
         let (forget, kept) = judge(&p, &v, 100);
         assert_eq!(forget, [1, 3]);
         assert_eq!(kept, 2);
-        assert_eq!(placeholders(2, 3), "$2, $3, $4");
     }
 }

@@ -458,6 +458,7 @@ impl Db {
 // After the macros above: textual scoping makes them visible in there.
 #[macro_use]
 mod batch;
+#[macro_use]
 mod history;
 mod write;
 

@@ -406,19 +406,15 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let refs = sqlx::AssertSqlSafe(format!(
-                    "UPDATE chunks SET refcount = refcount - (SELECT COUNT(*) FROM version_chunks vc \
-                       JOIN versions v ON v.id = vc.version_id JOIN entries e ON e.id = v.entry_id \
-                       WHERE {SCOPE} AND vc.chunk_id = chunks.chunk_id), expires_at = $5 \
-                     WHERE user_id = $1 AND chunk_id IN (SELECT vc.chunk_id FROM version_chunks vc \
-                       JOIN versions v ON v.id = vc.version_id JOIN entries e ON e.id = v.entry_id WHERE {SCOPE})"
+                // What the rest (permanently: files too) held is released,
+                // as emptying the trash does: refcounts of whoever's chunks
+                // they are, manifests credited to whoever paid.
+                let held = sqlx::AssertSqlSafe(format!(
+                    "SELECT v.id FROM versions v JOIN entries e ON e.id = v.entry_id WHERE {SCOPE}"
                 ));
-                sqlx::query(refs).bind(user).bind(p).bind(&lo).bind(&hi).bind(collectable).execute(&mut *tx).await?;
-                let freed = sqlx::AssertSqlSafe(format!(
-                    "UPDATE users SET used_bytes = used_bytes - (SELECT COALESCE(SUM(length(v.manifest)), 0) \
-                       FROM versions v JOIN entries e ON e.id = v.entry_id WHERE {SCOPE}) WHERE id = $1"
-                ));
-                sqlx::query(freed).bind(user).bind(p).bind(&lo).bind(&hi).execute(&mut *tx).await?;
+                let vids: Vec<i64> =
+                    sqlx::query_scalar(held).bind(user).bind(p).bind(&lo).bind(&hi).fetch_all(&mut *tx).await?;
+                release_versions!(tx, user, &vids, collectable);
                 sqlx::query("DELETE FROM entries WHERE user_id = $1 AND (path = $2 OR (path > $3 AND path < $4))")
                     .bind(user)
                     .bind(p)
