@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use pyxis_client::Client;
 
 use crate::engine::{Done, Io, Outcome, Result, Scan, SyncError};
+use crate::folder::unix_ms;
 use crate::model::{Base, Bases, Kind, Remotes, Stat};
+use crate::progress::{Direction, Live};
 use crate::remote::RemoteTree;
 use crate::scan::{META_DIR, scan, stat_of};
 use crate::state::State;
@@ -31,6 +33,8 @@ pub struct DiskIo {
     /// Shard bytes sent and received (parity included), since opened.
     pub sent: u64,
     pub received: u64,
+    /// What the pass has left to move, for the status ticker.
+    pub live: Live,
 }
 
 impl std::fmt::Debug for DiskIo {
@@ -91,7 +95,17 @@ fn lstat(p: &Path) -> Option<Stat> {
 impl DiskIo {
     pub fn new(client: Client, root: PathBuf, remote_root: String, state: State) -> Self {
         let remote_tree = RemoteTree::new(remote_root.clone());
-        Self { client, root, remote_root, state, paths: HashMap::new(), remote_tree, sent: 0, received: 0 }
+        Self {
+            client,
+            root,
+            remote_root,
+            state,
+            paths: HashMap::new(),
+            remote_tree,
+            sent: 0,
+            received: 0,
+            live: Live::default(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -167,6 +181,12 @@ impl Io for DiskIo {
         Ok(found.scan)
     }
 
+    fn announce(&mut self, uploads: &[(String, Option<i64>, Stat)], downloads: &[(String, Option<Stat>, Option<i64>)]) {
+        let up = uploads.iter().map(|(_, _, s)| s.size).sum();
+        let down = downloads.iter().map(|(rel, _, _)| self.remote_tree.size(rel)).sum();
+        self.live.announce((uploads.len() as u64, up), (downloads.len() as u64, down));
+    }
+
     async fn list(&mut self) -> Result<Remotes> {
         self.remote_tree.refresh(&self.client).await
     }
@@ -199,7 +219,9 @@ impl Io for DiskIo {
             stats.insert(remote, (rel.clone(), *stat));
         }
         let before = self.wire();
+        self.live.begin(Direction::Upload, &self.client.progress(), unix_ms());
         let report = self.client.put_files(files, heads).await;
+        self.live.end(Direction::Upload);
         self.sent += self.wire() - before;
         let report = report?;
         for l in report.landed {
@@ -232,7 +254,9 @@ impl Io for DiskIo {
             expect.insert(remote, (i, rel.clone(), *stat));
         }
         let before = self.wire();
+        self.live.begin(Direction::Download, &self.client.progress(), unix_ms());
         let got = self.client.get_files(wanted, seeds).await;
+        self.live.end(Direction::Download);
         self.received += self.wire() - before;
         let (landed, failed) = got?;
         let mut out = Vec::new();

@@ -81,6 +81,13 @@ pub trait Io {
     async fn local_move(&mut self, from: &str, to: &str, expect: Stat) -> Result<Done>;
     /// Persists base changes (`None`: forget the path).
     async fn save(&mut self, changes: &[(String, Option<Base>)]) -> Result<()>;
+    /// What this pass is about to send and fetch (for its status).
+    fn announce(
+        &mut self,
+        _uploads: &[(String, Option<i64>, Stat)],
+        _downloads: &[(String, Option<Stat>, Option<i64>)],
+    ) {
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -258,6 +265,7 @@ impl<I: Io> Exec<'_, I> {
             }
         }
         self.flush().await?;
+        self.io.announce(&uploads, &downloads);
         // Directories the downloads need are made by the download itself.
         for a in &later {
             if let Action::MkdirLocal { rel } = a {

@@ -1,6 +1,7 @@
 //! A synced folder: its state, its options, its passes and its status.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use pyxis_client::{Client, ConfigDir};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use crate::disk::DiskIo;
 use crate::engine::{PassReport, Result, SyncError, pass};
 use crate::model::Bases;
 use crate::plan::Options;
+use crate::progress::{Snapshot, Transfer};
 use crate::scan::META_DIR;
 use crate::state::{State, folder_dir};
 
@@ -25,16 +27,31 @@ pub struct FolderOptions {
     pub delete_threshold: f64,
     /// Let the passes of this run remove whatever the guard would pause on.
     pub allow_deletes: bool,
+    /// How often a running pass writes its status (queued work, progress).
+    pub status_every: Duration,
 }
+
+/// How often a running pass writes its status by default: often enough for
+/// a progress line, rarely enough to cost nothing.
+pub const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 impl FolderOptions {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), remote: None, device: None, delete_threshold: 0.5, allow_deletes: false }
+        Self {
+            root: root.into(),
+            remote: None,
+            device: None,
+            delete_threshold: 0.5,
+            allow_deletes: false,
+            status_every: STATUS_EVERY,
+        }
     }
 }
 
-/// What `pyxis status` shows of a folder (written after every pass).
+/// What `pyxis status` shows of a folder (written after every pass, and
+/// every [`FolderOptions::status_every`] while one runs).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Status {
     pub root: String,
     pub remote: String,
@@ -55,6 +72,25 @@ pub struct Status {
     pub skipped: Vec<(String, String)>,
     /// Why the folder is paused, or the last pass's error.
     pub message: Option<String>,
+    /// Files and plaintext bytes the running pass has still to send or
+    /// fetch (0 when idle).
+    pub queued_files: u64,
+    pub queued_bytes: u64,
+    /// The transfer under way, if any.
+    pub transfer: Option<Transfer>,
+    /// Unix milliseconds of this status.
+    pub updated: i64,
+    /// The process that keeps the folder (`pyxis status` says whether it
+    /// still runs: one that died leaves its last status behind).
+    pub pid: u32,
+}
+
+impl Status {
+    fn progress(&mut self, s: Snapshot) {
+        self.queued_files = s.queued_files;
+        self.queued_bytes = s.queued_bytes;
+        self.transfer = s.transfer;
+    }
 }
 
 /// How sync cuts files: half the size of `put`'s chunks (128 KiB / 512 KiB
@@ -71,6 +107,7 @@ pub struct Folder {
     bases: Bases,
     opts: Options,
     dir: PathBuf,
+    status_every: Duration,
     pub status: Status,
 }
 
@@ -155,14 +192,20 @@ impl Folder {
             root: root.display().to_string(),
             remote: remote.clone(),
             state: "syncing".into(),
+            pid: std::process::id(),
             ..Default::default()
         };
         let io = DiskIo::new(client.with_chunker(CHUNKS)?, root, inner, state);
-        Ok(Folder { io, bases, opts, dir, status })
+        Ok(Folder { io, bases, opts, dir, status_every: o.status_every, status })
     }
 
     pub fn root(&self) -> &Path {
         self.io.root_path()
+    }
+
+    /// How often a running pass writes its status from now on.
+    pub fn set_status_every(&mut self, every: Duration) {
+        self.status_every = every;
     }
 
     /// The catalog path as the user named it (`@OWNER/PATH` for a share).
@@ -189,7 +232,7 @@ impl Folder {
     pub async fn sync(&mut self) -> Result<PassReport> {
         let mut total = PassReport::default();
         self.status.state = "syncing".into();
-        self.write_status();
+        let mut ticker = self.ticker();
         let result = async {
             for _ in 0..4 {
                 self.opts.now = unix_ms() / 1000;
@@ -203,6 +246,12 @@ impl Folder {
             Ok::<_, SyncError>(())
         }
         .await;
+        // Stopped (not just told to stop) before the last write: two
+        // writers would share the temporary file.
+        ticker.abort();
+        let _ = (&mut ticker).await;
+        self.io.live.clear();
+        self.status.progress(Snapshot::default());
         self.status.last_pass = unix_ms();
         self.status.bytes_sent = self.io.sent;
         self.status.bytes_received = self.io.received;
@@ -229,12 +278,34 @@ impl Folder {
         result.map(|()| total)
     }
 
-    fn write_status(&self) {
-        let Ok(json) = serde_json::to_vec_pretty(&self.status) else { return };
-        let tmp = self.dir.join("status.json.tmp");
-        if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, self.dir.join("status.json"))).is_err() {
-            tracing::warn!(dir = %self.dir.display(), "could not write the folder's status");
-        }
+    /// Writes the status with the pass's progress, now and every
+    /// `status_every`, until aborted.
+    fn ticker(&self) -> tokio_util::task::AbortOnDropHandle<()> {
+        let (live, progress, dir) = (self.io.live.clone(), self.client().progress(), self.dir.clone());
+        let mut status = self.status.clone();
+        let every = self.status_every;
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                status.progress(live.snapshot(&progress));
+                write_status(&dir, &mut status);
+            }
+        }))
+    }
+
+    fn write_status(&mut self) {
+        write_status(&self.dir, &mut self.status);
+    }
+}
+
+fn write_status(dir: &Path, status: &mut Status) {
+    status.updated = unix_ms();
+    let Ok(json) = serde_json::to_vec_pretty(status) else { return };
+    let tmp = dir.join("status.json.tmp");
+    if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, dir.join("status.json"))).is_err() {
+        tracing::warn!(dir = %dir.display(), "could not write the folder's status");
     }
 }
 

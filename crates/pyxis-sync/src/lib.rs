@@ -13,6 +13,7 @@ pub mod engine;
 pub mod folder;
 pub mod model;
 pub mod plan;
+pub mod progress;
 pub mod remote;
 pub mod scan;
 pub mod state;

@@ -57,6 +57,11 @@ impl RemoteTree {
         p.strip_prefix(&prefix).filter(|r| !r.is_empty()).map(str::to_owned)
     }
 
+    /// The size of the file at `rel` as last listed (0: unknown).
+    pub fn size(&self, rel: &str) -> u64 {
+        self.remotes.get(rel).map_or(0, |r| r.size)
+    }
+
     /// The remote side as it is now.
     pub async fn refresh(&mut self, client: &Client) -> Result<Remotes> {
         let fresh = self.cursor.is_some() && self.listed_at.elapsed() < FULL_EVERY;

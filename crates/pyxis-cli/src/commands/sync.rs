@@ -92,8 +92,29 @@ pub async fn status(g: &Global, _a: StatusArgs) -> anyhow::Result<()> {
 }
 
 fn print_status(s: &pyxis_sync::Status) {
+    use crate::output::size;
     let when = crate::output::when(s.last_pass);
-    println!("{} ↔ {}: {} (last pass {when})", s.root, s.remote, s.state);
+    // Linux: a process that ended has no /proc entry.
+    let running = s.pid != 0 && std::path::Path::new(&format!("/proc/{}", s.pid)).exists();
+    let state = if running || s.pid == 0 { s.state.clone() } else { format!("{}, not running now", s.state) };
+    println!("{} ↔ {}: {state} (last pass {when})", s.root, s.remote);
+    if running && let Some(t) = &s.transfer {
+        let verb = if t.direction == pyxis_sync::progress::Direction::Upload { "uploading" } else { "downloading" };
+        let secs = (s.updated - t.started).max(1) as f64 / 1000.0;
+        let pct = (t.bytes_done * 100).checked_div(t.bytes_total).unwrap_or(100);
+        println!(
+            "  {verb} {} of {} files, {} of {} ({pct} %), {}/s",
+            t.files_done,
+            t.files_total,
+            size(t.bytes_done),
+            size(t.bytes_total),
+            size((t.bytes_done as f64 / secs) as u64)
+        );
+    }
+    if running && s.queued_files > 0 {
+        let plural = if s.queued_files == 1 { "" } else { "s" };
+        println!("  queued: {} file{plural}, {}", s.queued_files, size(s.queued_bytes));
+    }
     println!("  {} uploaded, {} downloaded since start", s.uploaded, s.downloaded);
     if let Some(m) = &s.message {
         println!("  {m}");

@@ -8,4 +8,5 @@ mod conflicts;
 mod hostile;
 mod safety;
 mod shared;
+mod status;
 mod support;
