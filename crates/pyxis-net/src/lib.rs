@@ -15,6 +15,7 @@
 pub mod ca;
 mod fsutil;
 pub mod listen;
+pub mod metrics;
 
 use std::time::Duration;
 

@@ -81,6 +81,16 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, ListenError>
     Ok(Arc::new(config))
 }
 
+/// When the first certificate in `files` expires (Unix seconds), for the
+/// daemons' `pyxis_tls_cert_expiry_timestamp_seconds`; none if it cannot
+/// be read (then [`server_config`] has already refused it).
+pub fn cert_expiry(files: &TlsFiles) -> Option<i64> {
+    let pem = std::fs::read(&files.cert).ok()?;
+    let der = CertificateDer::pem_slice_iter(&pem).find_map(Result::ok)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
 /// How a listener serves.
 #[derive(Debug, Clone)]
 pub enum Security {

@@ -151,10 +151,13 @@ async fn http_round(
     registration.set(Registered { remote_id: 1, verifier: GrantVerifier::new(signer.public_key()) });
     // Every put is answered with a signed receipt, as in production.
     let key = Arc::new(pyxis_core::identity::RemoteKey::generate().unwrap());
+    let quarantine = Arc::new(pyxis_remote::quarantine::Quarantine::load(dir).unwrap());
+    let metrics = pyxis_remote::metrics::RemoteMetrics::new(store.clone(), quarantine, dir.to_owned(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let server =
-        tokio::spawn(axum::serve(listener, router(AppState { store: store.clone(), registration, key })).into_future());
+    let server = tokio::spawn(
+        axum::serve(listener, router(AppState { store: store.clone(), registration, key, metrics })).into_future(),
+    );
     let expires = pyxis_core::grants::unix_now() + 600;
     let requests: Vec<_> = batch
         .into_iter()

@@ -95,6 +95,7 @@ pub struct Heartbeat {
     registration: Arc<Registration>,
     saved: Option<SavedIdentity>,
     interval: Duration,
+    metrics: crate::metrics::RemoteMetrics,
 }
 
 impl Heartbeat {
@@ -105,9 +106,10 @@ impl Heartbeat {
         quarantine: Arc<Quarantine>,
         registration: Arc<Registration>,
         saved: Option<SavedIdentity>,
+        metrics: crate::metrics::RemoteMetrics,
     ) -> Self {
         let interval = cfg.interval.unwrap_or(Duration::from_secs(30));
-        Self { cfg, link, store, quarantine, registration, saved, interval }
+        Self { cfg, link, store, quarantine, registration, saved, interval, metrics }
     }
 
     /// Registers, then heartbeats until `shutdown` turns true.
@@ -116,6 +118,7 @@ impl Heartbeat {
         let mut registered = false;
         loop {
             let result = if registered { self.beat().await } else { self.register().await };
+            self.metrics.heartbeat(result.is_ok());
             let wait = match result {
                 Ok(()) => {
                     registered = true;

@@ -11,6 +11,7 @@ mod fsutil;
 pub mod heartbeat;
 pub mod identity;
 pub mod link;
+pub mod metrics;
 pub mod quarantine;
 pub mod store;
 pub mod upkeep;
@@ -70,6 +71,9 @@ pub struct RemoteOptions {
     /// Shards the server does not know are kept at least this long (default
     /// 7 days), and then only deleted if the server's operator releases them.
     pub quarantine_keep: Option<Duration>,
+    /// Also serve `/metrics` here (plain HTTP, no token: keep it where only
+    /// Prometheus reaches).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A remote that is serving. Stop it with [`RunningRemote::shutdown`].
@@ -80,6 +84,8 @@ pub struct RunningRemote {
     store: Store,
     registration: Arc<Registration>,
     upkeep: upkeep::Upkeep,
+    metrics: metrics::RemoteMetrics,
+    metrics_addr: Option<SocketAddr>,
     stop: Arc<watch::Sender<bool>>,
     server: JoinHandle<std::io::Result<()>>,
     heartbeat: JoinHandle<()>,
@@ -109,6 +115,16 @@ impl RunningRemote {
     /// (or a saved identity from an earlier run).
     pub fn remote_id(&self) -> Option<i64> {
         self.registration.get().map(|r| r.remote_id)
+    }
+
+    /// This remote's metrics (what `/metrics` on `metrics_listen` shows).
+    pub fn metrics(&self) -> &metrics::RemoteMetrics {
+        &self.metrics
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn store(&self) -> &Store {
@@ -190,7 +206,21 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
     }
 
     let (stop, stopped) = watch::channel(false);
-    let app = api::router(AppState { store: store.clone(), registration: registration.clone(), key: key.clone() });
+    let metrics = metrics::RemoteMetrics::new(store.clone(), quarantine.clone(), opts.dir.clone(), opts.tls.as_ref());
+    let metrics_addr = match opts.metrics_listen {
+        Some(addr) => Some(
+            pyxis_net::metrics::serve(addr, metrics.registry.clone(), stopped.clone())
+                .await
+                .with_context(|| format!("binding {addr} for metrics"))?,
+        ),
+        None => None,
+    };
+    let app = api::router(AppState {
+        store: store.clone(),
+        registration: registration.clone(),
+        key: key.clone(),
+        metrics: metrics.clone(),
+    });
     let mut server_stopped = stopped.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -232,10 +262,21 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
         quarantine: quarantine.clone(),
     };
     tokio::spawn(upkeep.clone().run(stopped.clone()));
-    let heartbeat = Heartbeat::new(cfg, link, store.clone(), quarantine, registration.clone(), saved);
+    let heartbeat = Heartbeat::new(cfg, link, store.clone(), quarantine, registration.clone(), saved, metrics.clone());
     let heartbeat = tokio::spawn(heartbeat.run(stopped));
     info!(%url, dir = %opts.dir.display(), "remote listening");
-    Ok(RunningRemote { addr, url, store, registration, upkeep, stop: Arc::new(stop), server, heartbeat })
+    Ok(RunningRemote {
+        addr,
+        url,
+        store,
+        registration,
+        upkeep,
+        metrics,
+        metrics_addr,
+        stop: Arc::new(stop),
+        server,
+        heartbeat,
+    })
 }
 
 fn host_name() -> String {

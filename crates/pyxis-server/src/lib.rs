@@ -9,6 +9,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod passwords;
 pub mod placement;
@@ -186,7 +187,9 @@ pub struct AppState {
     /// For the workers' own shard traffic (repair, audits, deletes) and
     /// probes; it follows no redirect.
     pub http: reqwest::Client,
-    pub stats: workers::Stats,
+    pub stats: Arc<workers::Stats>,
+    /// `/metrics`: its registry, request counters and cached catalog numbers.
+    pub metrics: metrics::Metrics,
     /// The grant key's rotations, oldest first (told to remotes with every
     /// heartbeat so that each can follow the chain from the key it pinned).
     pub rotations: Vec<pyxis_proto::api::remote::KeyRotation>,
@@ -301,6 +304,9 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     })?;
     let state_limits = opts.limits.clone();
     let metrics_listen = opts.metrics_listen;
+    let stats = Arc::new(workers::Stats::default());
+    let feed = db::changes::Feed::default();
+    let metrics = metrics::Metrics::new(stats.clone(), feed.sender(), opts.tls.as_ref());
     let state = Arc::new(AppState {
         db,
         opts,
@@ -309,21 +315,24 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         admin_token_hash,
         url: url.clone(),
         http,
-        stats: workers::Stats::default(),
+        stats,
+        metrics,
         rotations,
         probes: Default::default(),
         limits: limits::Limits::new(state_limits),
         passwords,
         dummy_login_hash,
         fake_salt_key,
-        feed: Default::default(),
+        feed,
     });
 
     let (stop, stopped) = watch::channel(false);
     registry::spawn_sweeper(state.clone(), stopped.clone());
     spawn_limit_upkeep(state.clone(), stopped.clone());
     if let Some(addr) = metrics_listen {
-        routes::admin::serve_metrics(state.clone(), addr, stopped.clone()).await?;
+        pyxis_net::metrics::serve(addr, state.metrics.registry.clone(), stopped.clone())
+            .await
+            .with_context(|| format!("binding {addr} for metrics"))?;
     }
     workers::spawn(state.clone(), stopped.clone());
     {

@@ -262,6 +262,7 @@ impl Cluster {
             inventory_grace: None,
             admission_token,
             quarantine_keep: None,
+            metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         })
         .await
     }

@@ -42,6 +42,10 @@ pub struct RemoteArgs {
     /// and deleted only after the server's operator releases them.
     #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
     pub quarantine_keep: std::time::Duration,
+    /// Also serve /metrics here (plain HTTP, no token: keep it where only
+    /// Prometheus reaches).
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(g: &super::Global, a: RemoteArgs) -> anyhow::Result<()> {
@@ -61,6 +65,7 @@ pub async fn run(g: &super::Global, a: RemoteArgs) -> anyhow::Result<()> {
         inventory_grace: None,
         admission_token: a.token,
         quarantine_keep: Some(a.quarantine_keep),
+        metrics_listen: a.metrics_listen,
     })
     .await?;
     eprintln!(

@@ -93,6 +93,14 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
             inventory_grace: None,
             admission_token,
             quarantine_keep: None,
+            // With --metrics-listen, remote i serves its metrics on the
+            // i+1th port after the server's.
+            metrics_listen: a
+                .limits
+                .metrics_listen
+                .map(|m| m.port().checked_add(1 + i).map(|p| SocketAddr::new(m.ip(), p)))
+                .map(|m| m.context("no free port numbers after --metrics-listen"))
+                .transpose()?,
         })
         .await
         .with_context(|| format!("starting remote {i} on {listen}"))?;
@@ -113,6 +121,10 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
     println!("  pyxis get /some-folder ./copy");
     println!();
     println!("Admin token: {}", dir.join("server/admin-token").display());
+    if let Some(m) = a.limits.metrics_listen {
+        let last = m.port() + a.remotes;
+        println!("Metrics: http://{m}/metrics (server), ports {} to {last} (remotes)", m.port() + 1);
+    }
     println!("Ctrl-C stops everything; `pyxis up` again picks up the same data.");
     super::shutdown_signal().await;
     eprintln!("stopping");

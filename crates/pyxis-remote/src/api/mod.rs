@@ -58,15 +58,18 @@ pub struct AppState {
     pub registration: Arc<Registration>,
     /// Signs the receipt of every stored shard.
     pub key: Arc<RemoteKey>,
+    pub metrics: crate::metrics::RemoteMetrics,
 }
 
 pub fn router(state: AppState) -> Router {
+    let http = state.metrics.http.clone();
     Router::new()
         .route("/v1/shards/{hash}", put(put_shard).get(get_shard).delete(delete_shard))
         .route("/v1/status", get(status))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn_with_state(http, pyxis_net::metrics::HttpMetrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -115,7 +118,10 @@ async fn put_shard(
     grants::check_put_len(&grant, body.len() as u64)?;
     let len = body.len() as u32;
     let status = match app.store.put(hash, body).await? {
-        PutOutcome::Stored => StatusCode::CREATED,
+        PutOutcome::Stored => {
+            app.metrics.written.inc_by(u64::from(len));
+            StatusCode::CREATED
+        }
         PutOutcome::Existed => StatusCode::OK,
     };
     // Signed only once the shard is durable: the receipt is what the server
@@ -136,6 +142,7 @@ async fn get_shard(
     let hash = parse_hash(path)?;
     authorize(&app, &headers, GrantOp::Get, &hash, None)?;
     let bytes = app.store.get(&hash).await?;
+    app.metrics.read.inc_by(bytes.len() as u64);
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
         (CONTENT_LENGTH, HeaderValue::from(bytes.len())),

@@ -289,6 +289,7 @@ pub fn options(server: &str, dir: &Path, capacity: u64) -> RemoteOptions {
         inventory_grace: Some(Duration::from_millis(20)),
         admission_token: Some(TOKEN.into()),
         quarantine_keep: None,
+        metrics_listen: None,
     }
 }
 

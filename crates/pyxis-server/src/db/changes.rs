@@ -115,6 +115,12 @@ impl Default for Feed {
 }
 
 impl Feed {
+    /// The channel readers subscribe to (its receiver count is the number
+    /// of readers waiting).
+    pub fn sender(&self) -> tokio::sync::broadcast::Sender<i64> {
+        self.tx.clone()
+    }
+
     /// `user`'s tree changed.
     pub fn notify(&self, user: i64) {
         let _ = self.tx.send(user);

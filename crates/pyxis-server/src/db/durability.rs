@@ -453,6 +453,45 @@ impl Db {
         )
     }
 
+    /// Stored chunks by healthy shards and scheme: (healthy, k, n, chunks,
+    /// bytes). One scan, for the metrics refresh (never per scrape).
+    pub async fn health_by_scheme(&self) -> sqlx::Result<Vec<(i64, i64, i64, i64, i64)>> {
+        on_db!(
+            self,
+            read | db | {
+                sqlx::query_as(
+                    "SELECT healthy, k, n, COUNT(*), CAST(COALESCE(SUM(blob_len), 0) AS BIGINT) FROM ( \
+                   SELECT c.blob_len, c.data_shards AS k, c.data_shards + c.parity_shards AS n, \
+                     SUM(CASE WHEN s.state = 1 AND s.proof > 0 AND r.state = 1 THEN 1 ELSE 0 END) AS healthy \
+                   FROM chunks c JOIN shards s ON s.user_id = c.user_id AND s.chunk_id = c.chunk_id \
+                   JOIN remotes r ON r.id = s.remote_id WHERE c.state = 2 \
+                   GROUP BY c.user_id, c.chunk_id, c.blob_len, c.data_shards, c.parity_shards) AS h \
+                 GROUP BY healthy, k, n ORDER BY healthy, k, n",
+                )
+                .fetch_all(db)
+                .await
+            }
+        )
+    }
+
+    /// (accounts, quota bytes used, quota bytes granted, garbage shards):
+    /// totals for the metrics refresh.
+    pub async fn totals(&self) -> sqlx::Result<(i64, i64, i64, i64)> {
+        on_db!(
+            self,
+            read | db | {
+                sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM users), \
+                       (SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) FROM users), \
+                       (SELECT CAST(COALESCE(SUM(quota_bytes), 0) AS BIGINT) FROM users), \
+                       (SELECT COUNT(*) FROM garbage)",
+                )
+                .fetch_one(db)
+                .await
+            }
+        )
+    }
+
     pub async fn set_remote_state(&self, id: i64, state: i64) -> sqlx::Result<bool> {
         on_db!(
             self,

@@ -94,7 +94,8 @@ pub async fn remotes(StateX(state): StateX<State>, _: Admin) -> ApiResult<Json<R
     Ok(Json(RemotesResponse { remotes }))
 }
 
-/// The health report behind `pyxis admin health` and `/metrics`.
+/// The health report behind `pyxis admin health` (`/metrics` reads cached
+/// numbers instead: crate::metrics).
 pub async fn health_report(state: &State) -> ApiResult<HealthResponse> {
     let remotes = state.db.all_remotes().await?;
     let online = remotes.iter().filter(|(r, _)| r.state == ONLINE).count() as u64;
@@ -214,66 +215,10 @@ pub async fn release_quarantine(
     }
 }
 
-/// `/metrics` on the main listener: behind the admin token (a scrape costs
-/// queries; `--metrics-listen` serves it without a token elsewhere).
-#[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain")), tag = "admin")]
-pub async fn metrics(StateX(state): StateX<State>, _: Admin) -> ApiResult<String> {
-    metrics_text(&state).await
-}
-
-/// Serves `/metrics` alone, without a token, on `addr` (plain HTTP: the
-/// numbers are no secret; keep the address where only Prometheus reaches).
-pub async fn serve_metrics(
-    state: State,
-    addr: std::net::SocketAddr,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} for metrics"))?;
-    let app = axum::Router::new()
-        .route("/metrics", axum::routing::get(|StateX(s): StateX<State>| async move { metrics_text(&s).await }))
-        .with_state(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-    });
-    tracing::info!(%addr, "metrics listening");
-    Ok(())
-}
-
-/// Prometheus text exposition of the health numbers and worker counters.
-pub async fn metrics_text(state: &State) -> ApiResult<String> {
-    use std::fmt::Write;
-    let h = health_report(state).await?;
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, v: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-    };
-    gauge("pyxis_remotes_online", "Remotes online.", h.remotes_online);
-    gauge("pyxis_remotes_not_online", "Remotes offline, suspect, draining or drained.", h.remotes_other);
-    gauge("pyxis_bytes_at_risk", "Bytes of chunks with at most k healthy shards.", h.bytes_at_risk);
-    gauge("pyxis_chunks_degraded", "Chunks missing at least one healthy shard.", h.degraded);
-    gauge("pyxis_garbage_shards", "Shards waiting to be deleted from remotes.", h.garbage);
-    let _ = writeln!(out, "# HELP pyxis_chunks Chunks by healthy and total shards.\n# TYPE pyxis_chunks gauge");
-    for b in &h.chunks {
-        let _ = writeln!(out, "pyxis_chunks{{healthy=\"{}\",total=\"{}\"}} {}", b.healthy, b.total, b.chunks);
-    }
-    let w = &h.workers;
-    for (name, v) in [
-        ("pyxis_chunks_repaired_total", w.chunks_repaired),
-        ("pyxis_shards_rebuilt_total", w.shards_rebuilt),
-        ("pyxis_repair_bytes_total", w.repair_bytes),
-        ("pyxis_chunks_reencoded_total", w.chunks_reencoded),
-        ("pyxis_repairs_unrecoverable_total", w.unrecoverable),
-        ("pyxis_audits_passed_total", w.audits_passed),
-        ("pyxis_audits_failed_total", w.audits_failed),
-        ("pyxis_chunks_expired_total", w.chunks_expired),
-        ("pyxis_garbage_deleted_total", w.garbage_deleted),
-    ] {
-        let _ = writeln!(out, "# TYPE {name} counter\n{name} {v}");
-    }
-    Ok(out)
+/// `/metrics` on the main listener: behind the admin token (the numbers say
+/// how big the network is; `--metrics-listen` serves them without a token
+/// where only Prometheus reaches). A scrape costs no query (crate::metrics).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "application/openmetrics-text")), tag = "admin")]
+pub async fn metrics(StateX(state): StateX<State>, _: Admin) -> axum::response::Response {
+    pyxis_net::metrics::answer(&state.metrics.registry)
 }

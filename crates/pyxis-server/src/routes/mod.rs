@@ -132,6 +132,7 @@ pub fn router(state: State) -> Router {
         .merge(catalog)
         .merge(rest)
         .layer(crate::limits::layer("api", rates.api, &l.api))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.http.clone(), pyxis_net::metrics::HttpMetrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -87,6 +87,21 @@ fn every_so_often<F, Fut>(
 }
 
 pub fn spawn(state: State, stop: watch::Receiver<bool>) {
+    {
+        // The catalog's numbers for /metrics: now, then every interval.
+        let (state, mut stop) = (state.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = crate::metrics::refresh(&state).await {
+                    tracing::warn!(error = %e, "metrics refresh failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(state.opts.durability.interval) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        });
+    }
     let limiter = std::sync::Arc::new(limiter::Limiter::new(state.opts.durability.repair_bandwidth));
     let l = limiter.clone();
     every("repair", state.clone(), stop.clone(), move |s| repair::pass(s, l.clone()));

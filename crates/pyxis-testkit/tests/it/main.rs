@@ -12,6 +12,7 @@ mod history;
 mod hostile;
 mod limits;
 mod names;
+mod operations;
 mod putget;
 mod registry;
 mod security;

@@ -372,6 +372,7 @@ async fn an_unknown_remote_needs_a_single_use_token() {
         inventory_grace: None,
         admission_token: None,
         quarantine_keep: None,
+        metrics_listen: None,
     })
     .await
     .unwrap();
@@ -415,5 +416,6 @@ fn remote_opts(c: &Cluster, name: &str, token: &str) -> pyxis_remote::RemoteOpti
         inventory_grace: None,
         admission_token: Some(token.into()),
         quarantine_keep: None,
+        metrics_listen: None,
     }
 }

@@ -1,0 +1,127 @@
+//! What operators watch: the server's and the remotes' metrics, scraped
+//! over real sockets as Prometheus would.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use pyxis_testkit::Cluster;
+
+use crate::support::random_file;
+
+/// A scrape as series (name with its labels, as written) -> value.
+fn parse(text: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line:?}"));
+        out.insert(series.to_owned(), value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")));
+    }
+    out
+}
+
+/// The sum of every series of `name` whose labels contain each of `with`.
+fn sum(s: &HashMap<String, f64>, name: &str, with: &[&str]) -> f64 {
+    s.iter()
+        .filter(|(k, _)| {
+            let (n, labels) = k.split_once('{').unwrap_or((k, ""));
+            n == name && with.iter().all(|w| labels.contains(w))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
+async fn scrape(http: &reqwest::Client, url: &str, token: Option<&str>) -> HashMap<String, f64> {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    let text = res.text().await.unwrap();
+    assert!(text.ends_with("# EOF\n"), "an OpenMetrics scrape ends with # EOF");
+    // Every family has its HELP.
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split(' ').nth(2).unwrap();
+        assert!(text.contains(&format!("# HELP {name} ")), "{name} has no HELP");
+    }
+    parse(&text)
+}
+
+async fn remotes(c: &Cluster, n: usize) -> Vec<HashMap<String, f64>> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let addr = c.remote(i).metrics_addr().expect("testkit remotes serve metrics");
+        out.push(scrape(&http, &format!("http://{addr}/metrics"), None).await);
+    }
+    out
+}
+
+fn total(all: &[HashMap<String, f64>], name: &str, with: &[&str]) -> f64 {
+    all.iter().map(|s| sum(s, name, with)).sum()
+}
+
+#[tokio::test]
+async fn metrics_move_after_a_put_and_a_get_on_the_server_and_every_remote() {
+    let c = Cluster::start(4).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    let (http, url, token) = (c.http(), format!("{}/metrics", c.url()), c.admin_token());
+    let server0 = scrape(&http, &url, Some(&token)).await;
+    let remotes0 = remotes(&c, 4).await;
+    assert_eq!(total(&remotes0, "pyxis_remote_shard_written_bytes_total", &[]), 0.0);
+
+    let src = c.dir.path().join("f");
+    random_file(&src, 1, 3 << 20);
+    alice.put(&src, "/f").await.unwrap();
+    alice.get("/f", &c.dir.path().join("f.out"), None).await.unwrap();
+
+    // Requests are counted as they are answered.
+    let server = scrape(&http, &url, Some(&token)).await;
+    let commits = |s: &HashMap<String, f64>| {
+        sum(s, "pyxis_http_requests_total", &[r#"service="server""#, r#"route="/v1/commit""#, r#"status="200""#])
+    };
+    assert!(commits(&server) > commits(&server0), "commit requests counted");
+    assert!(sum(&server, "pyxis_http_request_duration_seconds_count", &[r#"route="/v1/commit""#]) >= 1.0);
+    assert!(sum(&server, "pyxis_http_request_bytes_total", &[r#"route="/v1/commit""#]) > 0.0);
+    assert!(sum(&server, "pyxis_http_response_bytes_total", &[]) > 0.0);
+    let remotes1 = remotes(&c, 4).await;
+    let written = total(&remotes1, "pyxis_remote_shard_written_bytes_total", &[]);
+    assert!(written >= (3 << 20) as f64, "shard bytes written: {written}");
+    assert!(total(&remotes1, "pyxis_remote_shard_read_bytes_total", &[]) > 0.0, "the get read shards");
+    assert!(total(&remotes1, "pyxis_remote_store_shards", &[]) >= 6.0);
+    assert_eq!(total(&remotes1, "pyxis_remote_store_bytes", &[]), written);
+    let puts = [r#"service="remote""#, r#"method="PUT""#, r#"route="/v1/shards/{hash}""#, r#"status="201""#];
+    assert!(total(&remotes1, "pyxis_http_requests_total", &puts) >= 6.0);
+    assert!(total(&remotes1, "pyxis_remote_heartbeats_total", &[r#"result="ok""#]) >= 4.0);
+    for r in &remotes1 {
+        assert!(sum(r, "pyxis_remote_disk_size_bytes", &[]) > sum(r, "pyxis_remote_disk_free_bytes", &[]));
+        assert!(sum(r, "pyxis_tls_cert_expiry_timestamp_seconds", &[]) > 1.7e9);
+    }
+
+    // The catalog's numbers arrive with the next refresh (a scrape never
+    // queries the catalog).
+    let mut tries = 0;
+    let server = loop {
+        let s = scrape(&http, &url, Some(&token)).await;
+        if sum(&s, "pyxis_quota_used_bytes", &[]) >= (3 << 20) as f64 && sum(&s, "pyxis_chunks", &[]) >= 1.0 {
+            break s;
+        }
+        tries += 1;
+        assert!(tries < 200, "catalog numbers never refreshed: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sum(&server, "pyxis_remotes", &[r#"state="online""#]), 4.0);
+    assert_eq!(sum(&server, "pyxis_remotes", &[r#"state="offline""#]), 0.0);
+    assert_eq!(sum(&server, "pyxis_users", &[]), 1.0);
+    assert_eq!(sum(&server, "pyxis_chunks_at_risk", &[]), 0.0);
+    let chunks = sum(&server, "pyxis_chunks", &[]);
+    // Four remotes: every chunk has a healthy shard on each.
+    assert_eq!(sum(&server, "pyxis_chunks", &[r#"healthy="4""#]), chunks, "{server:?}");
+    assert_eq!(sum(&server, "pyxis_repair_queue_chunks", &[]), 0.0);
+    assert!(total(&remotes1, "pyxis_remote_store_shards", &[]) <= sum(&server, "pyxis_remote_shards", &[]));
+    assert!(sum(&server, "pyxis_catalog_stats_age_seconds", &[]) < 60.0);
+    assert!(sum(&server, "pyxis_tls_cert_expiry_timestamp_seconds", &[]) > 1.7e9);
+    // Without the token, the main listener refuses.
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+}
