@@ -89,6 +89,21 @@ pub enum AdminCommand {
         #[command(flatten)]
         auth: AdminAuth,
     },
+    /// Copy the catalog (its secrets included, mode 0600) while the server
+    /// runs: a consistent SQLite snapshot. For PostgreSQL use pg_dump.
+    Backup {
+        /// The new file to write (it must not exist).
+        dest: PathBuf,
+        #[command(flatten)]
+        catalog: super::backup::CatalogArgs,
+    },
+    /// Check a catalog (a live one, or a backup before trusting it): chunk
+    /// reference counts, and every version's chunks stored with at least k
+    /// shards on record. Exits 1 if anything is wrong.
+    Check {
+        #[command(flatten)]
+        catalog: super::backup::CatalogArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +252,8 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
             api(g, &auth)?.admin_vet(remote).await?;
             emit(g.json, &serde_json::json!({"vetted": remote}), |_| println!("remote {remote} is vetted"));
         }
+        AdminCommand::Backup { dest, catalog } => super::backup::backup(g, &catalog, &dest).await?,
+        AdminCommand::Check { catalog } => super::backup::check(g, &catalog).await?,
         AdminCommand::QuarantineRelease { remote, auth } => {
             api(g, &auth)?.admin_release_quarantine(remote).await?;
             emit(g.json, &serde_json::json!({"released": remote}), |_| {

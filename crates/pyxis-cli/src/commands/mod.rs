@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod backup;
 pub mod bench;
 pub mod catalog;
 pub mod check;

@@ -7,6 +7,7 @@
 //! no lock-upgrade `SQLITE_BUSY`) and a pool of readers; WAL with
 //! `synchronous=FULL`, because an acknowledged commit must survive power loss.
 
+pub mod backup;
 pub mod catalog;
 pub mod changes;
 pub mod chunks;

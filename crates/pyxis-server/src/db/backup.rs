@@ -1,0 +1,90 @@
+//! The catalog's own safety: an online snapshot (`pyxis admin backup`) and
+//! a consistency check of a catalog (`pyxis admin check`), for a backup
+//! before it is trusted and for a live catalog after a crash or a restore.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Db;
+use crate::on_db;
+
+/// What `check` found; a sound catalog has every count zero.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckReport {
+    pub versions: i64,
+    pub chunks: i64,
+    /// Chunks whose reference count differs from the versions that use them.
+    pub bad_refcounts: i64,
+    /// Chunks some version uses that are missing or not stored.
+    pub missing_chunks: i64,
+    /// Chunks some version uses with fewer than k stored shards on record.
+    pub short_of_shards: i64,
+}
+
+impl CheckReport {
+    pub fn sound(&self) -> bool {
+        self.bad_refcounts == 0 && self.missing_chunks == 0 && self.short_of_shards == 0
+    }
+}
+
+impl Db {
+    /// Writes a consistent copy of a SQLite catalog to `dest` while the
+    /// server runs (`VACUUM INTO` reads one snapshot of the WAL database).
+    /// `dest` is made 0600 before SQLite writes to it: the catalog holds
+    /// the server's secrets.
+    pub async fn backup_to(&self, dest: &Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Db::Sqlite { read, .. } = self else {
+            anyhow::bail!("a PostgreSQL catalog is backed up with pg_dump (docs/OPERATIONS.md, \"Back up\")");
+        };
+        // SQLite writes into an empty file it is given, keeping its mode.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dest)
+            .map_err(|e| anyhow::anyhow!("{}: {e} (the backup must be a new file)", dest.display()))?;
+        let to = dest.to_str().ok_or_else(|| anyhow::anyhow!("{}: not a UTF-8 path", dest.display()))?;
+        let done = sqlx::query("VACUUM INTO $1").bind(to).execute(read).await;
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(dest);
+            return Err(e.into());
+        }
+        // Durable before it is reported done.
+        std::fs::File::open(dest)?.sync_all()?;
+        if let Some(dir) = dest.parent() {
+            std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Checks that reference counts match the versions that use each chunk,
+    /// and that every chunk a version uses is stored with at least k shards
+    /// on record.
+    pub async fn check(&self) -> sqlx::Result<CheckReport> {
+        let one = |sql: &'static str| async move {
+            on_db!(self, read | db | sqlx::query_scalar::<_, i64>(sql).fetch_one(db).await)
+        };
+        Ok(CheckReport {
+            versions: one("SELECT COUNT(*) FROM versions").await?,
+            chunks: one("SELECT COUNT(*) FROM chunks").await?,
+            bad_refcounts: one(
+                "SELECT COUNT(*) FROM chunks c WHERE c.refcount <> \
+                 (SELECT COUNT(*) FROM version_chunks vc WHERE vc.user_id = c.user_id AND vc.chunk_id = c.chunk_id)",
+            )
+            .await?,
+            missing_chunks: one(
+                "SELECT COUNT(*) FROM (SELECT DISTINCT vc.user_id, vc.chunk_id FROM version_chunks vc \
+                 LEFT JOIN chunks c ON c.user_id = vc.user_id AND c.chunk_id = vc.chunk_id \
+                 WHERE c.chunk_id IS NULL OR c.state <> 2) AS m",
+            )
+            .await?,
+            short_of_shards: one(
+                "SELECT COUNT(*) FROM chunks c WHERE c.refcount > 0 AND c.state = 2 AND c.data_shards > \
+                 (SELECT COUNT(*) FROM shards s WHERE s.user_id = c.user_id AND s.chunk_id = c.chunk_id AND s.state = 1)",
+            )
+            .await?,
+        })
+    }
+}
