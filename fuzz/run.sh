@@ -23,8 +23,11 @@
 #
 # The default time is short because the build dominates CI's cost: a clean
 # build instruments the whole dependency graph of the server, remote and
-# client (about 15 CPU-minutes on the 2-core CI machine), while 20 s per
-# target, two at a time, adds a minute and a half.
+# client, while 20 s per target, two at a time, adds a minute and a half.
+# For the same reason it builds with 16 codegen units (FUZZ_CGU): cargo
+# fuzz's default of one makes rustc compile each crate on one core, which
+# took 17.7 minutes of a cold CI run on 2 cores; the price is somewhat
+# slower fuzzing, which a smoke test can pay.
 #
 # FUZZ_JOBS targets run at once (default: one per core). cargo-fuzz is
 # installed into FUZZ_TOOLS (default ~/.cache/pyxis-fuzz) when missing.
@@ -33,6 +36,7 @@ cd "$(dirname "$0")"
 
 seconds=${FUZZ_SECONDS:-20}
 sanitizer=${FUZZ_SANITIZER:-none}
+cgu=${FUZZ_CGU:-16}
 jobs=${FUZZ_JOBS:-$(nproc)}
 tools=${FUZZ_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pyxis-fuzz}
 export PATH="$tools/bin:$PATH"
@@ -51,9 +55,9 @@ fi
 if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo fuzz list); fi
 start=$SECONDS
 if [ $# -gt 0 ]; then
-  for t in "${targets[@]}"; do cargo fuzz build -s "$sanitizer" "$t"; done
+  for t in "${targets[@]}"; do cargo fuzz build -s "$sanitizer" --codegen-units "$cgu" "$t"; done
 else
-  cargo fuzz build -s "$sanitizer"
+  cargo fuzz build -s "$sanitizer" --codegen-units "$cgu"
 fi
 echo "built ${#targets[@]} targets in $((SECONDS - start)) s"
 
