@@ -15,14 +15,12 @@ set -euo pipefail
 
 deploy=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$deploy/.."
-PYXIS=$(realpath "${PYXIS:-target/debug/pyxis}")
-[ -x "$PYXIS" ] || { echo "no pyxis binary at $PYXIS (cargo build first)" >&2; exit 2; }
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=deploy/lib.sh
+. "$deploy/lib.sh"
+pyxis_binary
 if ! command -v prometheus >/dev/null 2>&1; then
     echo "installing Debian's prometheus"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    apt_install prometheus
 fi
 
 work=$(mktemp -d)
@@ -38,14 +36,6 @@ trap cleanup EXIT
 base=$((20000 + ($$ % 400) * 100))
 server=127.0.0.1:$base metrics=127.0.0.1:$((base + 10)) lone=127.0.0.1:$((base + 20))
 lone_metrics=127.0.0.1:$((base + 21)) prom=127.0.0.1:$((base + 30))
-
-# Waits up to $1 seconds for the command after it to succeed.
-wait_for() {
-    local t=$1; shift
-    for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-    echo "timed out after ${t}s waiting for: $*" >&2
-    return 1
-}
 
 echo "== a network: pyxis up, and one remote of its own"
 "$PYXIS" up --dir "$work/net" --listen "$server" --remotes 4 --metrics-listen "$metrics" >"$work/up.log" 2>&1 &

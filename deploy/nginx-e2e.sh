@@ -20,17 +20,14 @@ set -euo pipefail
 
 deploy=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$deploy/.."
-PYXIS=$(realpath "${PYXIS:-target/debug/pyxis}")
-[ -x "$PYXIS" ] || { echo "no pyxis binary at $PYXIS (cargo build first)" >&2; exit 2; }
-
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v nginx >/dev/null 2>&1; then
+# shellcheck source=deploy/lib.sh
+. "$deploy/lib.sh"
+pyxis_binary
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     echo "installing Debian's nginx"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     # nginx-light is the small build (a transitional package to nginx on
     # Debian 12 and later); either has the proxy, ssl, http2 and map modules.
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null ||
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
+    apt_install nginx-light || apt_install nginx
 fi
 # Debian installs it in /usr/sbin, which a normal user's PATH may lack.
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -56,14 +53,6 @@ trap cleanup EXIT
 # coexist. A's remote takes PA+1, B's remotes PB+1..PB+4.
 base=$((20000 + ($$ % 400) * 100))
 PA=$((base + 40)) PB=$((base + 50)) PN=$((base + 70)) PR=$((base + 71))
-
-# Waits up to $1 seconds for the command after it to succeed.
-wait_for() {
-    local t=$1; shift
-    for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-    echo "timed out after ${t}s waiting for: $*" >&2
-    return 1
-}
 
 echo "== network A, for its CA and a certificate for 127.0.0.1"
 "$PYXIS" up --dir "$work/a" --listen "127.0.0.1:$PA" --remotes 1 >"$work/a.log" 2>&1 &

@@ -27,16 +27,8 @@ cd "$deploy/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        echo "need root or sudo to run: $*" >&2
-        return 1
-    fi
-}
+# shellcheck source=deploy/lib.sh
+. "$deploy/lib.sh"
 
 scrapes=("$@")
 for f in "${scrapes[@]+"${scrapes[@]}"}"; do
@@ -45,8 +37,7 @@ done
 
 if ! command -v promtool >/dev/null 2>&1; then
     step "installing promtool (Debian package prometheus)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    apt_install prometheus
 fi
 promtool --version 2>&1 | head -n 1
 
