@@ -188,8 +188,7 @@ pub mod emit {
 
     /// One gauge without labels.
     pub fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, unit: Option<Unit>, v: i64) -> std::fmt::Result {
-        let m = ConstGauge::new(v);
-        m.encode(e.encode_descriptor(name, help, unit.as_ref(), m.metric_type())?)
+        gauges(e, name, help, unit, [(vec![], v)])
     }
 
     /// One gauge with a series per label set.

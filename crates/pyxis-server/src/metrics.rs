@@ -21,7 +21,7 @@ use prometheus_client::registry::{Registry, Unit};
 use pyxis_net::metrics::HttpMetrics;
 use pyxis_net::metrics::emit::{counters, gauge, gauges};
 
-use crate::db::remotes::state_name;
+use crate::db::remotes::{ONLINE, REVOKED, state_name};
 use crate::workers::Stats;
 
 /// One remote, as the catalog has it.
@@ -94,65 +94,30 @@ impl Metrics {
 
 const NET: &str = "(network-wide: the same on every instance)";
 
+/// A metric's name (without unit), help, unit, and where its value comes from.
+type Row<T> = (&'static str, &'static str, Option<Unit>, T);
+/// Reads one number of a remote.
+type OfRemote = fn(&RemoteStat) -> i64;
+
 impl Collector for ServerCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
         use std::sync::atomic::Ordering::Relaxed;
         let s = &self.stats;
-        let one = |v: &std::sync::atomic::AtomicU64| vec![(vec![], v.load(Relaxed))];
-        let this = "by this instance";
-        counters(&mut e, "pyxis_repair_chunks", &format!("Chunks repaired {this}."), None, one(&s.chunks_repaired))?;
-        counters(
-            &mut e,
-            "pyxis_repair_shards_rebuilt",
-            &format!("Shards rebuilt {this}."),
-            None,
-            one(&s.shards_rebuilt),
-        )?;
-        counters(
-            &mut e,
-            "pyxis_repair",
-            &format!("Bytes of shards repair wrote {this}."),
-            Some(Unit::Bytes),
-            one(&s.repair_bytes),
-        )?;
-        counters(
-            &mut e,
-            "pyxis_repair_reencoded_chunks",
-            &format!("Chunks re-encoded to the network's scheme {this}."),
-            None,
-            one(&s.chunks_reencoded),
-        )?;
-        counters(
-            &mut e,
-            "pyxis_repair_unrecoverable",
-            &format!("Chunks found with fewer than k shards {this}."),
-            None,
-            one(&s.unrecoverable),
-        )?;
-        counters(
-            &mut e,
-            "pyxis_audits",
-            &format!("Shard audits {this}, by result."),
-            None,
-            [
-                (vec![("result", "passed".to_owned())], s.audits_passed.load(Relaxed)),
-                (vec![("result", "failed".to_owned())], s.audits_failed.load(Relaxed)),
-            ],
-        )?;
-        counters(
-            &mut e,
-            "pyxis_chunks_expired",
-            &format!("Unreferenced chunks expired {this}."),
-            None,
-            one(&s.chunks_expired),
-        )?;
-        counters(
-            &mut e,
-            "pyxis_garbage_deleted_shards",
-            &format!("Garbage shards deleted from remotes {this}."),
-            None,
-            one(&s.garbage_deleted),
-        )?;
+        let counts: [Row<&std::sync::atomic::AtomicU64>; 7] = [
+            ("pyxis_repair_chunks", "Chunks repaired", None, &s.chunks_repaired),
+            ("pyxis_repair_shards_rebuilt", "Shards rebuilt", None, &s.shards_rebuilt),
+            ("pyxis_repair", "Bytes of shards repair wrote", Some(Unit::Bytes), &s.repair_bytes),
+            ("pyxis_repair_reencoded_chunks", "Chunks re-encoded to the network's scheme", None, &s.chunks_reencoded),
+            ("pyxis_repair_unrecoverable", "Chunks found with fewer than k shards", None, &s.unrecoverable),
+            ("pyxis_chunks_expired", "Unreferenced chunks expired", None, &s.chunks_expired),
+            ("pyxis_garbage_deleted_shards", "Garbage shards deleted from remotes", None, &s.garbage_deleted),
+        ];
+        for (name, help, unit, v) in counts {
+            counters(&mut e, name, &format!("{help} by this instance."), unit, [(vec![], v.load(Relaxed))])?;
+        }
+        let audits = [("passed", &s.audits_passed), ("failed", &s.audits_failed)];
+        let audits = audits.map(|(r, v)| (vec![("result", r.to_owned())], v.load(Relaxed)));
+        counters(&mut e, "pyxis_audits", "Shard audits by this instance, by result.", None, audits)?;
         gauge(
             &mut e,
             "pyxis_change_feed_subscribers",
@@ -169,81 +134,49 @@ impl Collector for ServerCollector {
             Some(Unit::Seconds),
             at.elapsed().as_secs() as i64,
         )?;
-        let mut by_state = std::collections::BTreeMap::new();
-        for st in ["online", "offline", "suspect", "draining", "drained", "revoked"] {
-            by_state.insert(st, 0i64);
-        }
+        // Every state, so a state with no remote reads 0 rather than vanishing.
+        let mut by_state: std::collections::BTreeMap<_, i64> =
+            (ONLINE..=REVOKED).map(|st| (state_name(st), 0)).collect();
         for r in &c.remotes {
             *by_state.entry(r.state).or_default() += 1;
         }
-        gauges(
-            &mut e,
-            "pyxis_remotes",
-            &format!("Remotes by state {NET}."),
-            None,
-            by_state.into_iter().map(|(st, n)| (vec![("state", st.to_owned())], n)),
-        )?;
-        let per_remote = |f: fn(&RemoteStat) -> i64| {
-            c.remotes.iter().map(move |r| (vec![("remote", r.id.to_string()), ("name", r.name.clone())], f(r)))
-        };
-        gauges(
-            &mut e,
-            "pyxis_remote_shards",
-            &format!("Shards the catalog places on each remote {NET}."),
-            None,
-            per_remote(|r| r.shards),
-        )?;
-        gauges(
-            &mut e,
-            "pyxis_remote_stored",
-            &format!("Bytes each remote reports it stores {NET}."),
-            Some(Unit::Bytes),
-            per_remote(|r| r.used),
-        )?;
-        gauges(
-            &mut e,
-            "pyxis_remote_capacity",
-            &format!("Space each remote offers, as admitted {NET}."),
-            Some(Unit::Bytes),
-            per_remote(|r| r.capacity),
-        )?;
-        gauges(
-            &mut e,
-            "pyxis_remote_free",
-            &format!("Free space each remote reports {NET}."),
-            Some(Unit::Bytes),
-            per_remote(|r| r.free),
-        )?;
-        gauges(
-            &mut e,
-            "pyxis_remote_last_seen_timestamp",
-            &format!("When each remote last reached the server (Unix time) {NET}."),
-            Some(Unit::Seconds),
-            per_remote(|r| r.last_seen_ms / 1000),
-        )?;
-        gauges(
-            &mut e,
-            "pyxis_chunks",
-            &format!("Stored chunks by healthy shards {NET}."),
-            None,
-            c.chunks_by_healthy.iter().map(|&(h, n)| (vec![("healthy", h.to_string())], n)),
-        )?;
-        let net = |e: &mut DescriptorEncoder, name: &str, help: &str, unit: Option<Unit>, v: i64| {
-            gauge(e, name, &format!("{help} {NET}."), unit, v)
-        };
-        net(&mut e, "pyxis_chunks_at_risk", "Chunks with at most k healthy shards", None, c.chunks_at_risk)?;
-        net(
-            &mut e,
-            "pyxis_chunks_at_risk",
-            "Bytes of chunks with at most k healthy shards",
-            Some(Unit::Bytes),
-            c.bytes_at_risk,
-        )?;
-        net(&mut e, "pyxis_repair_queue_chunks", "Chunks at or below their repair threshold", None, c.repair_queue)?;
-        net(&mut e, "pyxis_garbage_shards", "Shards waiting to be deleted from remotes", None, c.garbage)?;
-        net(&mut e, "pyxis_users", "Accounts", None, c.users)?;
-        net(&mut e, "pyxis_quota_used", "Quota used by all accounts together", Some(Unit::Bytes), c.quota_used)?;
-        net(&mut e, "pyxis_quota_limit", "Quota granted to all accounts together", Some(Unit::Bytes), c.quota_limit)?;
+        let by_state = by_state.into_iter().map(|(st, n)| (vec![("state", st.to_owned())], n));
+        gauges(&mut e, "pyxis_remotes", &format!("Remotes by state {NET}."), None, by_state)?;
+        let per_remote: [Row<OfRemote>; 5] = [
+            ("pyxis_remote_shards", "Shards the catalog places on each remote", None, |r| r.shards),
+            ("pyxis_remote_stored", "Bytes each remote reports it stores", Some(Unit::Bytes), |r| r.used),
+            ("pyxis_remote_capacity", "Space each remote offers, as admitted", Some(Unit::Bytes), |r| r.capacity),
+            ("pyxis_remote_free", "Free space each remote reports", Some(Unit::Bytes), |r| r.free),
+            (
+                "pyxis_remote_last_seen_timestamp",
+                "When each remote last reached the server (Unix time)",
+                Some(Unit::Seconds),
+                |r| r.last_seen_ms / 1000,
+            ),
+        ];
+        for (name, help, unit, f) in per_remote {
+            let series = c.remotes.iter().map(|r| (vec![("remote", r.id.to_string()), ("name", r.name.clone())], f(r)));
+            gauges(&mut e, name, &format!("{help} {NET}."), unit, series)?;
+        }
+        let by_healthy = c.chunks_by_healthy.iter().map(|&(h, n)| (vec![("healthy", h.to_string())], n));
+        gauges(&mut e, "pyxis_chunks", &format!("Stored chunks by healthy shards {NET}."), None, by_healthy)?;
+        let totals: [Row<i64>; 7] = [
+            ("pyxis_chunks_at_risk", "Chunks with at most k healthy shards", None, c.chunks_at_risk),
+            (
+                "pyxis_chunks_at_risk",
+                "Bytes of chunks with at most k healthy shards",
+                Some(Unit::Bytes),
+                c.bytes_at_risk,
+            ),
+            ("pyxis_repair_queue_chunks", "Chunks at or below their repair threshold", None, c.repair_queue),
+            ("pyxis_garbage_shards", "Shards waiting to be deleted from remotes", None, c.garbage),
+            ("pyxis_users", "Accounts", None, c.users),
+            ("pyxis_quota_used", "Quota used by all accounts together", Some(Unit::Bytes), c.quota_used),
+            ("pyxis_quota_limit", "Quota granted to all accounts together", Some(Unit::Bytes), c.quota_limit),
+        ];
+        for (name, help, unit, v) in totals {
+            gauge(&mut e, name, &format!("{help} {NET}."), unit, v)?;
+        }
         Ok(())
     }
 }
