@@ -183,3 +183,36 @@ async fn a_backup_taken_under_write_load_checks_sound_and_restores() {
     alice.get("/first", &out, None).await.unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), first);
 }
+
+/// `pyxis admin check` finds each kind of damage it looks for, one chunk
+/// each: a wrong reference count, a chunk in use that is not stored, a
+/// chunk in use with fewer than k shards on record.
+#[tokio::test]
+async fn the_catalog_check_finds_each_kind_of_damage() {
+    use pyxis_server::db::Db;
+    let c = Cluster::start(4).await.unwrap();
+    let alice = c.signup("alice", "pw").await.unwrap();
+    for i in 0..3u64 {
+        let f = c.dir.path().join(format!("f{i}"));
+        random_file(&f, 10 + i, 2 << 20);
+        alice.put(&f, &format!("/f{i}")).await.unwrap();
+    }
+    let db = &c.server().state().db;
+    let sound = db.check().await.unwrap();
+    assert!(sound.sound() && sound.chunks >= 3, "{sound:?}");
+    for sql in [
+        "UPDATE chunks SET refcount = refcount + 1 \
+         WHERE chunk_id = (SELECT chunk_id FROM chunks ORDER BY chunk_id LIMIT 1 OFFSET 0)",
+        "UPDATE chunks SET state = 1 WHERE chunk_id = (SELECT chunk_id FROM chunks ORDER BY chunk_id LIMIT 1 OFFSET 1)",
+        "DELETE FROM shards WHERE chunk_id = (SELECT chunk_id FROM chunks ORDER BY chunk_id LIMIT 1 OFFSET 2)",
+    ] {
+        match db {
+            Db::Sqlite { write, .. } => sqlx::query(sql).execute(write).await.map(|_| ()),
+            Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+    let r = db.check().await.unwrap();
+    assert_eq!((r.bad_refcounts, r.missing_chunks, r.short_of_shards), (1, 1, 1), "{r:?}");
+    assert!(!r.sound());
+}
