@@ -22,8 +22,10 @@
 # (JSON syntax, field names, integer limits).
 #
 # The default time is short because the build dominates CI's cost: a clean
-# build instruments the whole dependency graph of the server, remote and
-# client, while 20 s per target, two at a time, adds a minute and a half.
+# build instruments the whole dependency graph of the remote and the
+# client (the server's session tokens are in pyxis-core, so its database
+# stack stays out), while 20 s per target, two at a time, adds a minute and
+# a half.
 # For the same reason it builds with 16 codegen units (FUZZ_CGU): cargo
 # fuzz's default of one makes rustc compile each crate on one core, which
 # took 17.7 minutes of a cold CI run on 2 cores; the price is somewhat

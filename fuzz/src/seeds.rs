@@ -140,7 +140,7 @@ fn remote_signed() -> Seeds {
 
 fn session_token() -> Seeds {
     let keys = session_token::keys();
-    let token = |exp| keys.issue(42, "9f2c41d0", exp).expect("issue").into_bytes();
+    let token = |exp| keys.issue(42, "9f2c41d0", exp, 1_000_000_000).expect("issue").into_bytes();
     // 2100 and 2001: one valid for the life of this code, one long expired.
     vec![("valid", token(4_102_444_800)), ("expired", token(1_000_000_000))]
 }

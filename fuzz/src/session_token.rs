@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use pyxis_server::auth::SessionKeys;
+use pyxis_core::session::SessionKeys;
 
 use crate::SESSION_SECRET;
 

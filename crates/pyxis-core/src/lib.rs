@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod placement;
 pub mod policy;
 pub mod repair;
+pub mod session;
 pub mod share;
 pub mod testdata;
 

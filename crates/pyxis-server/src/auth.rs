@@ -1,17 +1,16 @@
 //! Who is calling: users by session token, remotes by their key (every call
 //! signed), operators by the admin token.
 //!
-//! Sessions are HS256 JWTs (`sub` = user id, `sid` = session id, `exp`) backed
-//! by a `sessions` row, so logout revokes a token before it expires. Login
+//! Sessions are HS256 JWTs ([`pyxis_core::session`]) backed by a `sessions`
+//! row, so logout revokes a token before it expires. Login
 //! secrets are hashed with Argon2id (own salt) off the async runtime.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::{ServerOptions, State};
+pub use pyxis_core::session::SessionKeys;
 
 /// 32 random bytes (session keys, tokens).
 pub fn random_secret() -> Vec<u8> {
@@ -33,51 +32,6 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 /// Constant-time comparison of two hashes.
 pub fn same_hash(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
-}
-
-pub struct SessionKeys {
-    enc: EncodingKey,
-    dec: DecodingKey,
-}
-
-impl std::fmt::Debug for SessionKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionKeys(hidden)")
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    sid: String,
-    exp: i64,
-    iat: i64,
-}
-
-impl SessionKeys {
-    pub fn new(secret: &[u8]) -> Self {
-        Self { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret) }
-    }
-
-    pub fn issue(&self, user: i64, session: &str, expires_at: i64) -> ApiResult<String> {
-        let claims =
-            Claims { sub: user.to_string(), sid: session.to_owned(), exp: expires_at, iat: crate::db::now_ms() / 1000 };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc).map_err(ApiError::internal)
-    }
-
-    /// (user id, session id) of a valid, unexpired token. Handlers go through
-    /// [`AuthUser`], which also checks the session row; this is public only
-    /// for the fuzz targets in `fuzz/` (the token is bytes from the network).
-    pub fn check(&self, token: &str) -> Result<(i64, String), String> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.leeway = 0;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.dec, &v).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => "session expired: log in again".to_owned(),
-            _ => "invalid session token: log in again".to_owned(),
-        })?;
-        let user = data.claims.sub.parse().map_err(|_| "invalid session token".to_owned())?;
-        Ok((user, data.claims.sid))
-    }
 }
 
 /// Hashes a login secret for storage (Argon2id PHC string, own random salt).
@@ -107,7 +61,8 @@ impl FromRequestParts<State> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
         let token =
             bearer(parts).ok_or_else(|| ApiError::unauthorized("no_session", "not logged in: run `pyxis login`"))?;
-        let (id, session) = state.sessions.check(token).map_err(|m| ApiError::unauthorized("bad_session", m))?;
+        let (id, session) =
+            state.sessions.check(token).map_err(|e| ApiError::unauthorized("bad_session", e.to_string()))?;
         if !state.db.session_valid(&session, id).await? {
             return Err(ApiError::unauthorized("bad_session", "session ended (logged out or expired): log in again"));
         }

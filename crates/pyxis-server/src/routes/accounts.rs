@@ -118,7 +118,8 @@ pub async fn new_session(state: &State, user: &UserRow, device: Option<&str>) ->
     let session = random_token();
     let expires_at = crate::db::now_ms() / 1000 + state.opts.session_ttl.as_secs() as i64;
     state.db.create_session(&session, user.id, expires_at, device).await?;
-    let token = state.sessions.issue(user.id, &session, expires_at)?;
+    let token =
+        state.sessions.issue(user.id, &session, expires_at, crate::db::now_ms() / 1000).map_err(ApiError::internal)?;
     Ok(SessionResponse {
         token,
         expires_at,

@@ -57,7 +57,8 @@ async fn every_route_refuses_every_wrong_credential() {
     let alice = state.db.user_by_name("alice").await.unwrap().unwrap().id;
     let good = c.device("alice").load().unwrap().unwrap().token.clone();
     // The same claims, signed with a key that is not the server's.
-    let forged = pyxis_server::auth::SessionKeys::new(&[7; 32]).issue(alice, "s", now_secs() + 3600).unwrap();
+    let forged =
+        pyxis_server::auth::SessionKeys::new(&[7; 32]).issue(alice, "s", now_secs() + 3600, now_secs()).unwrap();
     // The server's key, but expired a minute ago.
     let expired = state.sessions.issue(alice, "s", now_secs() - 60).unwrap();
     // One character of the signature changed.
