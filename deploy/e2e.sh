@@ -43,8 +43,17 @@ pids+=($!)
 wait_for 60 grep -q "Pyxis is up" "$work/up.log"
 export PYXIS_SERVER=https://$server PYXIS_CA=$work/net/tls/ca.pem PYXIS_CONFIG=$work/client
 token=$("$PYXIS" admin remote-token --data "$work/net/server" --vetted --ttl 10m)
-"$PYXIS" remote --dir "$work/lone" --capacity 1GiB --listen "$lone" --insecure-http --name lone \
-    --token "$token" --metrics-listen "$lone_metrics" >"$work/lone.log" 2>&1 &
+# This one from a config file, as the systemd unit runs it.
+cat >"$work/lone.toml" <<EOF
+server = "$PYXIS_SERVER"
+dir = "$work/lone"
+capacity = "1GiB"
+listen = "$lone"
+insecure-http = true
+name = "lone"
+metrics-listen = "$lone_metrics"
+EOF
+"$PYXIS" remote --config-file "$work/lone.toml" --token "$token" >"$work/lone.log" 2>&1 &
 lone_pid=$!
 pids+=("$lone_pid")
 wait_for 30 curl -sf "http://$lone_metrics/metrics"

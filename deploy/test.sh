@@ -14,6 +14,8 @@
 #   scrapes concatenated in one), every one of those names must appear in
 #   them: run it against a server's and a remote's scrape to catch a renamed
 #   metric;
+# - the example config files (systemd/*.toml) are read by the pyxis binary
+#   (PYXIS, default target/debug/pyxis) without an error;
 # - when installed: the systemd units pass `systemd-analyze verify` and
 #   nginx/pyxis.conf passes `nginx -t` (with a throwaway certificate).
 #
@@ -72,6 +74,14 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+step "example config files"
+pyxis_binary
+"$PYXIS" server --config-file deploy/systemd/server.toml --print-config >"$tmp/server.settings"
+"$PYXIS" remote --config-file deploy/systemd/remote.toml --print-config >"$tmp/remote.settings"
+grep -q '^public-url = "https://pyxis.example.org"' "$tmp/server.settings"
+grep -q '^capacity = "1TiB"' "$tmp/remote.settings"
+echo "server.toml and remote.toml: read back as set"
 
 step "systemd units"
 if command -v systemd-analyze >/dev/null 2>&1; then

@@ -3,9 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod commands;
+mod config_file;
 mod output;
 
 /// Pyxis: an end-to-end encrypted, erasure-coded file store over remotes
@@ -120,7 +121,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let parsed = config_file::parse(Cli::command(), std::env::args_os().collect());
+    if let Some(settings) = parsed.print {
+        print!("{settings}");
+        return ExitCode::SUCCESS;
+    }
+    let cli = Cli::from_arg_matches(&parsed.matches).unwrap_or_else(|e| e.exit());
     pyxis_client::init_crypto();
     let json = cli.global.json;
     let result = match cli.command {

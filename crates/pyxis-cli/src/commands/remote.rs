@@ -46,6 +46,8 @@ pub struct RemoteArgs {
     /// Prometheus reaches).
     #[arg(long)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub config: crate::config_file::ConfigFileArgs,
 }
 
 pub async fn run(g: &super::Global, a: RemoteArgs) -> anyhow::Result<()> {

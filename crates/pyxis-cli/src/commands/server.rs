@@ -75,6 +75,8 @@ pub struct ServerArgs {
     pub rotate_grant_key: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub config: crate::config_file::ConfigFileArgs,
 }
 
 /// Abuse limits, per server instance (see docs/SECURITY.md). A rate is
