@@ -193,47 +193,60 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
         abort_on_panic();
     }
     output::init_logging(daemon, g.log_json);
+    // A client command's id, on its log lines and on every call it makes to
+    // the server and to remotes (X-Request-Id), whose lines then carry it
+    // too. The server and remotes give each request its own.
+    let span = if matches!(cmd, Command::Server(_) | Command::Remote(_) | Command::Up(_)) {
+        tracing::Span::none()
+    } else {
+        let id = pyxis_net::request_id::new_id();
+        pyxis_net::request_id::set_process(id.clone());
+        tracing::info_span!("pyxis", request_id = %id)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(async move {
-        use commands::*;
-        match cmd {
-            Command::Signup(a) => account::signup(&g, a).await,
-            Command::Login(a) => account::login(&g, a).await,
-            Command::Logout => account::logout(&g).await,
-            Command::Passwd => account::passwd(&g).await,
-            Command::RecoveryKey => account::recovery_key(&g).await,
-            Command::Recover(a) => account::recover(&g, a).await,
-            Command::Devices { cmd } => account::devices(&g, cmd).await,
-            Command::Check(a) => commands::check::run(&g, a).await,
-            Command::Upgrade(a) => commands::check::upgrade(&g, a).await,
-            Command::AcceptRollback(a) => commands::check::accept_rollback(&g, a),
-            Command::Whoami { fingerprint } => account::whoami(&g, fingerprint).await,
-            Command::Account { cmd } => account::account(&g, cmd).await,
-            Command::Quota => history::quota(&g).await,
-            Command::Trash { cmd } => history::trash(&g, cmd).await,
-            Command::Forget(a) => history::forget(&g, a).await,
-            Command::Put(a) => put::run(&g, a).await,
-            Command::Get(a) => get::run(&g, a).await,
-            Command::Ls(a) => catalog::ls(&g, a).await,
-            Command::Rm(a) => catalog::rm(&g, a).await,
-            Command::Mv(a) => catalog::mv(&g, a).await,
-            Command::Mkdir(a) => catalog::mkdir(&g, a).await,
-            Command::Stat(a) => catalog::stat(&g, a).await,
-            Command::Versions(a) => catalog::versions(&g, a).await,
-            Command::Restore(a) => catalog::restore(&g, a).await,
-            Command::Share(a) => commands::share::share(&g, a).await,
-            Command::Unshare(a) => commands::share::unshare(&g, a).await,
-            Command::Shared => commands::share::shared(&g).await,
-            Command::Trust(a) => commands::share::trust(&g, a).await,
-            Command::Sync(a) => commands::sync::sync(&g, a).await,
-            Command::Status(a) => commands::sync::status(&g, a).await,
-            Command::Server(a) => server::run(&g, *a).await,
-            Command::Remote(a) => remote::run(&g, a).await,
-            Command::Up(a) => up::run(*a).await,
-            Command::Admin(a) => admin::run(&g, a).await,
-            Command::Bench(_) => unreachable!("handled synchronously"),
-        }
-    })
+    rt.block_on(tracing::Instrument::instrument(
+        async move {
+            use commands::*;
+            match cmd {
+                Command::Signup(a) => account::signup(&g, a).await,
+                Command::Login(a) => account::login(&g, a).await,
+                Command::Logout => account::logout(&g).await,
+                Command::Passwd => account::passwd(&g).await,
+                Command::RecoveryKey => account::recovery_key(&g).await,
+                Command::Recover(a) => account::recover(&g, a).await,
+                Command::Devices { cmd } => account::devices(&g, cmd).await,
+                Command::Check(a) => commands::check::run(&g, a).await,
+                Command::Upgrade(a) => commands::check::upgrade(&g, a).await,
+                Command::AcceptRollback(a) => commands::check::accept_rollback(&g, a),
+                Command::Whoami { fingerprint } => account::whoami(&g, fingerprint).await,
+                Command::Account { cmd } => account::account(&g, cmd).await,
+                Command::Quota => history::quota(&g).await,
+                Command::Trash { cmd } => history::trash(&g, cmd).await,
+                Command::Forget(a) => history::forget(&g, a).await,
+                Command::Put(a) => put::run(&g, a).await,
+                Command::Get(a) => get::run(&g, a).await,
+                Command::Ls(a) => catalog::ls(&g, a).await,
+                Command::Rm(a) => catalog::rm(&g, a).await,
+                Command::Mv(a) => catalog::mv(&g, a).await,
+                Command::Mkdir(a) => catalog::mkdir(&g, a).await,
+                Command::Stat(a) => catalog::stat(&g, a).await,
+                Command::Versions(a) => catalog::versions(&g, a).await,
+                Command::Restore(a) => catalog::restore(&g, a).await,
+                Command::Share(a) => commands::share::share(&g, a).await,
+                Command::Unshare(a) => commands::share::unshare(&g, a).await,
+                Command::Shared => commands::share::shared(&g).await,
+                Command::Trust(a) => commands::share::trust(&g, a).await,
+                Command::Sync(a) => commands::sync::sync(&g, a).await,
+                Command::Status(a) => commands::sync::status(&g, a).await,
+                Command::Server(a) => server::run(&g, *a).await,
+                Command::Remote(a) => remote::run(&g, a).await,
+                Command::Up(a) => up::run(*a).await,
+                Command::Admin(a) => admin::run(&g, a).await,
+                Command::Bench(_) => unreachable!("handled synchronously"),
+            }
+        },
+        span,
+    ))
 }
 
 #[cfg(test)]

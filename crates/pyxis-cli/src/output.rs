@@ -28,11 +28,30 @@ pub fn error(json: bool, e: &anyhow::Error) {
     }
     // The server's messages quote paths as stored, and an old name can hold a
     // bidirectional or invisible character.
-    eprintln!("pyxis: error: {}", shown(&message));
+    if LOG_JSON.get() == Some(&true) {
+        tracing::error!(code, "{}", shown(&message));
+    } else {
+        eprintln!("pyxis: error: {}", shown(&message));
+    }
+}
+
+/// Whether logs are JSON lines (`--log-json`), set once by [`init_logging`].
+static LOG_JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// A message for the person at the terminal ("skipped X: why"): a line on
+/// stderr, or with `--log-json` a warning in the log, so that every line a
+/// log shipper reads is JSON.
+pub fn say(message: std::fmt::Arguments<'_>) {
+    if LOG_JSON.get() == Some(&true) {
+        tracing::warn!("{message}");
+    } else {
+        eprintln!("pyxis: {message}");
+    }
 }
 
 /// Logs to stderr: `info` for daemons, `warn` for client commands; `RUST_LOG` overrides.
 pub fn init_logging(daemon: bool, json: bool) {
+    let _ = LOG_JSON.set(json);
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -167,6 +167,7 @@ impl Api {
         };
         let resp = self.send_paced(req).await?;
         self.reached.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(status = resp.status().as_u16(), url = %resp.url().path(), "the server answered");
         if !resp.status().is_success() {
             return Err(api_error(resp).await);
         }

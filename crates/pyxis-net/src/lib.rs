@@ -16,6 +16,7 @@ pub mod ca;
 mod fsutil;
 pub mod listen;
 pub mod metrics;
+pub mod request_id;
 
 use std::time::Duration;
 
@@ -78,6 +79,11 @@ pub fn client(opts: &HttpOptions) -> Result<reqwest::Client, ClientError> {
         .pool_max_idle_per_host(opts.pool_per_host)
         .connect_timeout(opts.connect_timeout)
         .timeout(opts.timeout);
+    if let Some(id) = request_id::process().and_then(|id| reqwest::header::HeaderValue::from_str(id).ok()) {
+        b = b.default_headers(
+            [(reqwest::header::HeaderName::from_static(request_id::HEADER), id)].into_iter().collect(),
+        );
+    }
     if let Some(pem) = &opts.ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(ClientError::BadCa)?;
         if certs.is_empty() {

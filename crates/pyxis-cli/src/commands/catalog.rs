@@ -82,7 +82,7 @@ pub async fn ls(g: &Global, a: LsArgs) -> anyhow::Result<()> {
 /// Fails a listing command that refused entries, naming the first.
 fn refuse(refused: &[(String, String)]) -> anyhow::Result<()> {
     for (_, why) in refused {
-        eprintln!("pyxis: {why}");
+        crate::output::say(format_args!("{why}"));
     }
     match refused.first() {
         Some((path, _)) => anyhow::bail!("{} entries refused; first: {}", refused.len(), shown(path)),

@@ -19,7 +19,7 @@ pub async fn run(g: &Global, a: CheckArgs) -> anyhow::Result<()> {
     let report = g.client()?.check(&a.path, a.read_data).await?;
     emit(g.json, &report, |r| {
         for p in &r.problems {
-            eprintln!("pyxis: problem {}: {}", shown(&p.path), p.error);
+            crate::output::say(format_args!("problem {}: {}", shown(&p.path), p.error));
         }
         let read = if a.read_data {
             format!(", read back {} in {} chunks", size(r.bytes_read), r.chunks_read)
@@ -55,7 +55,7 @@ pub async fn upgrade(g: &Global, a: UpgradeArgs) -> anyhow::Result<()> {
     let report = g.client()?.upgrade(&a.path).await?;
     emit(g.json, &report, |r| {
         for p in &r.problems {
-            eprintln!("pyxis: {}: {}", shown(&p.path), p.error);
+            crate::output::say(format_args!("{}: {}", shown(&p.path), p.error));
         }
         println!(
             "bound {} files ({} were bound already); {} left unbound{}",

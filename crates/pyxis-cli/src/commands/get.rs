@@ -37,7 +37,7 @@ pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
     drop(bar);
     emit(g.json, &report, |r| {
         for f in &r.failed {
-            eprintln!("pyxis: failed {}: {}", shown(&f.path), f.error);
+            crate::output::say(format_args!("failed {}: {}", shown(&f.path), f.error));
         }
         println!("got {} files ({}) into {}", r.files, size(r.totals.done), shown(&dst.display().to_string()));
     });
@@ -56,6 +56,8 @@ pub async fn run(g: &Global, a: GetArgs) -> anyhow::Result<()> {
 /// Versions written before bindings were accepted: say so, and what ends it.
 pub fn legacy_hint(n: u64) {
     if n > 0 {
-        eprintln!("pyxis: {n} versions were written before bindings and could not be checked; run `pyxis upgrade`");
+        crate::output::say(format_args!(
+            "{n} versions were written before bindings and could not be checked; run `pyxis upgrade`"
+        ));
     }
 }

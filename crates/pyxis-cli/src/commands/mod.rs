@@ -45,8 +45,8 @@ pub struct Global {
     /// Read the password from the first line of standard input.
     #[arg(long, global = true)]
     pub password_stdin: bool,
-    /// Log as JSON lines (for daemons).
-    #[arg(long, global = true)]
+    /// Log as JSON lines (for daemons and log shippers).
+    #[arg(long, global = true, env = "PYXIS_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     pub log_json: bool,
 }
 

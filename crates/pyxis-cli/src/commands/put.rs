@@ -37,16 +37,16 @@ pub async fn run(g: &Global, a: PutArgs) -> anyhow::Result<()> {
     drop(bar);
     emit(g.json, &report, |r| {
         if r.reduced {
-            eprintln!(
-                "pyxis: warning: redundancy is reduced (scheme {}): start more remotes to survive two losses",
+            crate::output::say(format_args!(
+                "warning: redundancy is reduced (scheme {}): start more remotes to survive two losses",
                 r.scheme
-            );
+            ));
         }
         for s in &r.skipped {
-            eprintln!("pyxis: skipped {}: {}", shown(&s.path), s.error);
+            crate::output::say(format_args!("skipped {}: {}", shown(&s.path), s.error));
         }
         for f in &r.failed {
-            eprintln!("pyxis: failed {}: {}", shown(&f.path), f.error);
+            crate::output::say(format_args!("failed {}: {}", shown(&f.path), f.error));
         }
         println!(
             "put {} files ({} unchanged, {} dirs): read {}, new {} (sent {} with parity, scheme {}), deduplicated {}",

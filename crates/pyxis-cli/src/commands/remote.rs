@@ -70,13 +70,6 @@ pub async fn run(g: &super::Global, a: RemoteArgs) -> anyhow::Result<()> {
         metrics_listen: a.metrics_listen,
     })
     .await?;
-    eprintln!(
-        "pyxis remote listening on {} ({} in {}, server {})",
-        remote.url(),
-        a.capacity,
-        a.dir.display(),
-        a.server
-    );
     let stop = remote.shutdown_handle();
     tokio::spawn(async move {
         super::shutdown_signal().await;

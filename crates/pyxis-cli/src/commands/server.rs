@@ -160,9 +160,10 @@ impl ServerArgs {
 
 pub async fn run(g: &super::Global, a: ServerArgs) -> anyhow::Result<()> {
     let server = pyxis_server::start(a.options(g)?).await?;
-    eprintln!("pyxis server listening on {} (data in {})", server.url(), a.data.display());
+    // (The server logs where it listens: through the log, so that with
+    // --log-json every line is JSON.)
     super::shutdown_signal().await;
-    eprintln!("pyxis server stopping");
+    tracing::info!("pyxis server stopping");
     server.shutdown().await;
     Ok(())
 }

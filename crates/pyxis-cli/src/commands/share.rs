@@ -48,7 +48,7 @@ pub async fn share(g: &Global, a: ShareArgs) -> anyhow::Result<()> {
     let r = g.client()?.share(&a.path, &a.user, mode, a.fingerprint.as_deref()).await?;
     emit(g.json, &r, |r| {
         for s in &r.skipped {
-            eprintln!("pyxis: not shared {}: {}", shown(&s.path), s.error);
+            crate::output::say(format_args!("not shared {}: {}", shown(&s.path), s.error));
         }
         let again = if r.existed { " (again)" } else { "" };
         println!("shared {} with {}{again}: {} versions readable", shown(&r.path), r.grantee, r.versions);

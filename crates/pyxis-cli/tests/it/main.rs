@@ -5,6 +5,7 @@ mod abuse;
 mod chaos;
 mod cli;
 mod crashes;
+mod logs;
 mod procs;
 mod strangers;
 mod sync;

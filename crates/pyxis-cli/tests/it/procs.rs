@@ -44,10 +44,6 @@ impl Drop for Proc {
     }
 }
 
-fn spawn(dir: &Path, name: &str, args: &[&str]) -> Proc {
-    spawn_with(dir, name, args, &[])
-}
-
 /// Spawns `pyxis ARGS` with extra environment; output goes to `DIR/NAME.log`
 /// (appended, so a restarted process keeps its predecessor's lines).
 pub fn spawn_with(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
@@ -72,6 +68,8 @@ pub struct Net {
     pub ports: Vec<u16>,
     /// Extra arguments of `pyxis server`.
     pub server_args: Vec<String>,
+    /// Extra environment of the server and every remote.
+    pub env: Vec<(String, String)>,
 }
 
 impl Net {
@@ -96,12 +94,18 @@ impl Net {
 
     /// A network whose server gets `server_args` on top of the usual ones.
     pub fn start_with(remotes: usize, server_args: &[&str]) -> Net {
+        Self::start_with_env(remotes, server_args, &[])
+    }
+
+    /// [`start_with`](Self::start_with), the server and remotes also given `env`.
+    pub fn start_with_env(remotes: usize, server_args: &[&str], env: &[(&str, &str)]) -> Net {
         // PYXIS_TEST_KEEP=1 keeps the directory (logs of every process) for a post-mortem.
         let dir =
             tempfile::Builder::new().disable_cleanup(std::env::var_os("PYXIS_TEST_KEEP").is_some()).tempdir().unwrap();
         eprintln!("test network in {}", dir.path().display());
         let server_args = server_args.iter().map(|s| (*s).to_owned()).collect();
-        let mut net = Net { dir, port: free_port(), server: None, remotes: vec![], ports: vec![], server_args };
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut net = Net { dir, port: free_port(), server: None, remotes: vec![], ports: vec![], server_args, env };
         net.start_server();
         for _ in 0..remotes {
             net.spawn_remote();
@@ -155,7 +159,9 @@ impl Net {
         args.extend(["--ca".to_owned(), self.ca().cert_path().display().to_string()]);
         args.extend(["--inventory-every".to_owned(), "2s".to_owned()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        spawn_with(self.dir.path(), &format!("remote-{i}"), &args, env)
+        let mut all: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        all.extend(env);
+        spawn_with(self.dir.path(), &format!("remote-{i}"), &args, &all)
     }
 
     pub fn start_server(&mut self) {
@@ -166,7 +172,8 @@ impl Net {
         let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
         args.extend(["--ca", ca.to_str().unwrap()]);
         args.extend(self.server_args.iter().map(String::as_str));
-        let p = spawn(
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let p = spawn_with(
             self.dir.path(),
             "server",
             &[
@@ -194,6 +201,7 @@ impl Net {
                 &args[..],
             ]
             .concat(),
+            &env,
         );
         self.server = Some(p);
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -37,7 +37,6 @@ use pyxis_proto::api::remote::RemoteStatus;
 use pyxis_proto::grant::{self as wire, Grant, GrantOp};
 use pyxis_proto::receipt::{self, Receipt};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
@@ -70,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(http, pyxis_net::metrics::HttpMetrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(pyxis_net::request_id::track))
         .with_state(state)
 }
 

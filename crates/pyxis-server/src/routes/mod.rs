@@ -15,7 +15,6 @@ pub mod shares;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tower_http::trace::TraceLayer;
 
 use crate::State;
 
@@ -133,6 +132,6 @@ pub fn router(state: State) -> Router {
         .merge(rest)
         .layer(crate::limits::layer("api", rates.api, &l.api))
         .layer(axum::middleware::from_fn_with_state(state.metrics.http.clone(), pyxis_net::metrics::HttpMetrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(pyxis_net::request_id::track))
         .with_state(state)
 }

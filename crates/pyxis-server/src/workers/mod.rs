@@ -77,7 +77,8 @@ fn every_so_often<F, Fut>(
                 _ = tokio::time::sleep(interval) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            let run = pass(state.clone());
+            // One id a pass: its lines, and its calls to remotes, carry it.
+            let run = pyxis_net::request_id::scope(pyxis_net::request_id::new_id(), name, pass(state.clone()));
             tokio::select! {
                 r = run => if let Err(e) = r { tracing::warn!(worker = name, error = %e, "worker pass failed") },
                 _ = stop.wait_for(|s| *s) => return,

@@ -54,9 +54,7 @@ impl AppState {
         max_len: u32,
     ) -> Result<Bytes, ShardOpError> {
         let g = self.grant(GrantOp::Get, remote, hash, max_len);
-        let resp = self
-            .http
-            .get(url(base, &hash))
+        let resp = pyxis_net::request_id::attach(self.http.get(url(base, &hash)))
             .header(grant::HEADER, g)
             .send()
             .await
@@ -83,9 +81,7 @@ impl AppState {
         let remote = target.id;
         let len = bytes.len() as u32;
         let g = self.grant(GrantOp::Put, remote, hash, len);
-        let resp = self
-            .http
-            .put(url(&target.url, &hash))
+        let resp = pyxis_net::request_id::attach(self.http.put(url(&target.url, &hash)))
             .header(grant::HEADER, g)
             .body(bytes)
             .send()
@@ -116,9 +112,7 @@ impl AppState {
     /// Deletes a shard; a shard already gone counts as deleted.
     pub async fn delete_shard(&self, remote: i64, base: &str, hash: ShardHash) -> Result<(), ShardOpError> {
         let g = self.grant(GrantOp::Delete, remote, hash, u32::MAX);
-        let resp = self
-            .http
-            .delete(url(base, &hash))
+        let resp = pyxis_net::request_id::attach(self.http.delete(url(base, &hash)))
             .header(grant::HEADER, g)
             .send()
             .await
