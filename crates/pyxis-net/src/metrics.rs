@@ -186,9 +186,9 @@ pub mod emit {
 
     pub type Labels<'a> = [(&'a str, String)];
 
-    /// One gauge without labels.
+    /// One gauge without labels (printed `name 3`, not `name{} 3`).
     pub fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, unit: Option<Unit>, v: i64) -> std::fmt::Result {
-        gauges(e, name, help, unit, [(vec![], v)])
+        ConstGauge::new(v).encode(e.encode_descriptor(name, help, unit.as_ref(), MetricType::Gauge)?)
     }
 
     /// One gauge with a series per label set.
@@ -216,6 +216,10 @@ pub mod emit {
     ) -> std::fmt::Result {
         let mut d = e.encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
         for (labels, v) in series {
+            if labels.is_empty() {
+                // Unlabelled: `name_total 3`, not `name_total{} 3`.
+                return ConstCounter::new(v).encode(d);
+            }
             ConstCounter::new(v).encode(d.encode_family(&labels)?)?;
         }
         Ok(())

@@ -205,6 +205,8 @@ pub struct AppState {
     pub fake_salt_key: [u8; 32],
     /// Wakes change-feed readers.
     pub feed: db::changes::Feed,
+    /// This instance, among those sharing the catalog (holder of leases).
+    pub instance: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -242,6 +244,10 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        // Another instance need not wait for them to expire.
+        if let Err(e) = self.state.db.release_leases(&self.state.instance).await {
+            tracing::warn!(error = %e, "could not release the worker leases");
+        }
     }
 
     /// Runs until the server stops.
@@ -305,7 +311,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     let state_limits = opts.limits.clone();
     let metrics_listen = opts.metrics_listen;
     let stats = Arc::new(workers::Stats::default());
-    let feed = db::changes::Feed::default();
+    let feed = db::changes::Feed::new(&db);
     let metrics = metrics::Metrics::new(stats.clone(), feed.sender(), opts.tls.as_ref());
     let state = Arc::new(AppState {
         db,
@@ -324,6 +330,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         dummy_login_hash,
         fake_salt_key,
         feed,
+        instance: format!("{}-{}", std::process::id(), pyxis_net::request_id::new_id()),
     });
 
     let (stop, stopped) = watch::channel(false);
@@ -335,6 +342,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
             .with_context(|| format!("binding {addr} for metrics"))?;
     }
     workers::spawn(state.clone(), stopped.clone());
+    state.feed.listen();
     {
         // Open change-feed connections end when the server stops (a graceful
         // shutdown waits for every connection).

@@ -118,6 +118,14 @@ impl Collector for ServerCollector {
         let audits = [("passed", &s.audits_passed), ("failed", &s.audits_failed)];
         let audits = audits.map(|(r, v)| (vec![("result", r.to_owned())], v.load(Relaxed)));
         counters(&mut e, "pyxis_audits", "Shard audits by this instance, by result.", None, audits)?;
+        let leases = s.leases.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        gauges(
+            &mut e,
+            "pyxis_worker_lease_held",
+            "1 if this instance holds the worker's lease (runs its passes), else 0.",
+            None,
+            leases.into_iter().map(|(w, held)| (vec![("worker", w.to_owned())], i64::from(held))),
+        )?;
         gauge(
             &mut e,
             "pyxis_change_feed_subscribers",

@@ -7,6 +7,7 @@ mod cli;
 mod crashes;
 mod logs;
 mod procs;
+mod scale;
 mod strangers;
 mod sync;
 mod upgrade;

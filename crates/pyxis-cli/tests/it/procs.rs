@@ -165,54 +165,55 @@ impl Net {
     }
 
     pub fn start_server(&mut self) {
-        let data = self.dir.path().join("server");
-        let listen = format!("127.0.0.1:{}", self.port);
+        self.server = Some(self.server_process("server", self.port));
+    }
+
+    /// Starts a server process named `name` (its log is NAME.log, its data
+    /// directory NAME) on `port`, with the network's settings and
+    /// `server_args`, and waits until it listens. Two of them on one
+    /// PostgreSQL (`--database-url`) are two instances of one server.
+    pub fn server_process(&self, name: &str, port: u16) -> Proc {
+        let data = self.dir.path().join(name);
+        let listen = format!("127.0.0.1:{port}");
         let tls = self.tls_args("server");
         let ca = self.ca().cert_path();
-        let mut args: Vec<&str> = tls.iter().map(String::as_str).collect();
-        args.extend(["--ca", ca.to_str().unwrap()]);
+        let mut args: Vec<&str> = vec![
+            "server",
+            "--listen",
+            &listen,
+            "--data",
+            data.to_str().unwrap(),
+            "--heartbeat",
+            "1s",
+            "--offline-after",
+            "3s",
+            "--admin-token",
+            ADMIN,
+            "--repair-grace",
+            "3s",
+            "--worker-interval",
+            "250ms",
+            "--garbage-delay",
+            "0s",
+            "--deleted-grace",
+            "0s",
+            "--ca",
+            ca.to_str().unwrap(),
+        ];
+        args.extend(tls.iter().map(String::as_str));
         args.extend(self.server_args.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let p = spawn_with(
-            self.dir.path(),
-            "server",
-            &[
-                &[
-                    "server",
-                    "--listen",
-                    &listen,
-                    "--data",
-                    data.to_str().unwrap(),
-                    "--heartbeat",
-                    "1s",
-                    "--offline-after",
-                    "3s",
-                    "--admin-token",
-                    ADMIN,
-                    "--repair-grace",
-                    "3s",
-                    "--worker-interval",
-                    "250ms",
-                    "--garbage-delay",
-                    "0s",
-                    "--deleted-grace",
-                    "0s",
-                ][..],
-                &args[..],
-            ]
-            .concat(),
-            &env,
-        );
-        self.server = Some(p);
+        let p = spawn_with(self.dir.path(), name, &args, &env);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "server did not start; see {}",
-                self.dir.path().join("server.log").display()
+                self.dir.path().join(format!("{name}.log")).display()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        p
     }
 
     /// The server's health report.

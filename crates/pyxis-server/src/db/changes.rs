@@ -99,31 +99,89 @@ impl Db {
     }
 }
 
-/// Wakes the requests waiting for a user's next change (in this server
-/// instance; several instances over one PostgreSQL each wake their own, and
-/// clients poll as well), and ends them when the server stops.
+/// Wakes the requests waiting for a user's next change, and ends them when
+/// the server stops.
+///
+/// On PostgreSQL, several server instances may share the catalog: a change
+/// is also announced with `NOTIFY pyxis_changes` (payload: the user id), and
+/// each instance [`listen`](Feed::listen)s and wakes its own readers, so a
+/// client waiting on one instance hears of a change made through another.
+/// Notifications are not durable: when the listening connection is lost,
+/// every reader is woken once ([`EVERYONE`]) to read its changes again, as
+/// the feed's cursor makes safe.
 #[derive(Debug)]
 pub struct Feed {
     tx: tokio::sync::broadcast::Sender<i64>,
     closed: tokio::sync::watch::Sender<bool>,
+    postgres: Option<sqlx::PgPool>,
 }
+
+/// The PostgreSQL channel changes are announced on.
+pub const CHANNEL: &str = "pyxis_changes";
+/// Wakes every reader: something may have been missed.
+pub const EVERYONE: i64 = -1;
 
 impl Default for Feed {
     fn default() -> Self {
-        Self { tx: tokio::sync::broadcast::channel(1024).0, closed: tokio::sync::watch::channel(false).0 }
+        Self {
+            tx: tokio::sync::broadcast::channel(1024).0,
+            closed: tokio::sync::watch::channel(false).0,
+            postgres: None,
+        }
     }
 }
 
 impl Feed {
+    /// A feed that also reaches the other instances on `db`, if it is PostgreSQL.
+    pub fn new(db: &super::Db) -> Self {
+        let postgres = match db {
+            super::Db::Postgres(pool) => Some(pool.clone()),
+            super::Db::Sqlite { .. } => None,
+        };
+        Self { postgres, ..Self::default() }
+    }
+
+    /// Wakes this instance's readers on changes announced by any instance,
+    /// until the server stops (PostgreSQL only; otherwise nothing to do).
+    pub fn listen(&self) {
+        let Some(pool) = self.postgres.clone() else { return };
+        let (tx, mut closed) = (self.tx.clone(), self.closed.subscribe());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = relay(&pool, &tx) => {}
+                    _ = closed.wait_for(|c| *c) => return,
+                }
+                // Whatever came meanwhile was missed: everyone reads again.
+                let _ = tx.send(EVERYONE);
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = closed.wait_for(|c| *c) => return,
+                }
+            }
+        });
+    }
+
     /// The channel readers subscribe to (its receiver count is the number
     /// of readers waiting).
     pub fn sender(&self) -> tokio::sync::broadcast::Sender<i64> {
         self.tx.clone()
     }
 
-    /// `user`'s tree changed.
+    /// `user`'s tree changed (called after the change is committed).
     pub fn notify(&self, user: i64) {
+        // This instance's readers at once; the others through PostgreSQL
+        // (this one hears it again, and its readers read nothing new).
         let _ = self.tx.send(user);
+        if let Some(pool) = self.postgres.clone() {
+            tokio::spawn(async move {
+                let sent =
+                    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(user.to_string()).execute(&pool).await;
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, user, "could not announce a change to the other instances");
+                }
+            });
+        }
     }
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<i64> {
@@ -137,5 +195,29 @@ impl Feed {
 
     pub fn closed(&self) -> tokio::sync::watch::Receiver<bool> {
         self.closed.subscribe()
+    }
+}
+
+/// Passes the changes announced on [`CHANNEL`] to `tx` until the
+/// connection is lost or cannot be made.
+async fn relay(pool: &sqlx::PgPool, tx: &tokio::sync::broadcast::Sender<i64>) {
+    let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+        Ok(l) => l,
+        Err(e) => return tracing::warn!(error = %e, "cannot listen for other instances' changes; retrying"),
+    };
+    if let Err(e) = listener.listen(CHANNEL).await {
+        return tracing::warn!(error = %e, "cannot listen for other instances' changes; retrying");
+    }
+    // Listening now: anything announced before it may have been missed.
+    let _ = tx.send(EVERYONE);
+    loop {
+        match listener.try_recv().await {
+            // A payload that is not a user id wakes everyone: reading again is safe.
+            Ok(Some(n)) => {
+                let _ = tx.send(n.payload().parse().unwrap_or(EVERYONE));
+            }
+            Ok(None) => return tracing::warn!("lost the connection that hears other instances' changes; reconnecting"),
+            Err(e) => return tracing::warn!(error = %e, "listening for other instances' changes failed; reconnecting"),
+        }
     }
 }

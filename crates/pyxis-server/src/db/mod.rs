@@ -13,6 +13,7 @@ pub mod changes;
 pub mod chunks;
 pub mod durability;
 pub mod garbage;
+pub mod leases;
 pub mod remotes;
 pub mod shares;
 pub mod users;

@@ -78,7 +78,7 @@ async fn stopping(closed: &mut tokio::sync::watch::Receiver<bool>) {
 async fn changed(rx: &mut tokio::sync::broadcast::Receiver<i64>, owner: i64) {
     loop {
         match rx.recv().await {
-            Ok(u) if u == owner => return,
+            Ok(u) if u == owner || u == crate::db::changes::EVERYONE => return,
             Ok(_) => {}
             // Missed some: one of them may have been ours.
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,

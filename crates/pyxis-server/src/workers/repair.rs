@@ -218,6 +218,9 @@ async fn repair_chunk(
         }
     }
     Stats::add(&state.stats.chunks_repaired, 1);
+    // One line a chunk: repairs are rare, and an operator (or a test of
+    // several instances) can see which instance repaired which chunk.
+    tracing::info!(chunk = %pyxis_proto::hex::encode(&c.chunk_id), "chunk repaired");
     tracing::info!(chunk = %id, shards = wanted.len(), "repaired");
     Ok(())
 }

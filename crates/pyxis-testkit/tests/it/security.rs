@@ -60,7 +60,7 @@ async fn every_route_refuses_every_wrong_credential() {
     let forged =
         pyxis_server::auth::SessionKeys::new(&[7; 32]).issue(alice, "s", now_secs() + 3600, now_secs()).unwrap();
     // The server's key, but expired a minute ago.
-    let expired = state.sessions.issue(alice, "s", now_secs() - 60).unwrap();
+    let expired = state.sessions.issue(alice, "s", now_secs() - 60, now_secs() - 120).unwrap();
     // One character of the signature changed.
     let mut tampered = good.clone();
     let last = tampered.pop().unwrap();
