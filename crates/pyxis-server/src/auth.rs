@@ -70,7 +70,9 @@ impl FromRequestParts<State> for AuthUser {
     }
 }
 
-/// An operator (the `Authorization: Bearer <admin token>` header).
+/// An operator: the `Authorization: Bearer <admin token>` header, or for a
+/// GET (reading only) the admin page's session cookie. The cookie is
+/// SameSite=Strict, and no route that changes anything takes it.
 #[derive(Debug)]
 pub struct Admin;
 
@@ -78,6 +80,12 @@ impl FromRequestParts<State> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
+        if parts.method == axum::http::Method::GET
+            && bearer(parts).is_none()
+            && crate::routes::admin_page::has_session(state, &parts.headers)
+        {
+            return Ok(Admin);
+        }
         let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("no_admin_token", "admin token required"))?;
         if same_hash(&token_hash(token), &state.admin_token_hash) {
             Ok(Admin)

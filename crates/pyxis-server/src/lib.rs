@@ -183,6 +183,8 @@ pub struct AppState {
     pub signer: GrantSigner,
     pub sessions: auth::SessionKeys,
     pub admin_token_hash: [u8; 32],
+    /// Signs the admin page's session cookies.
+    pub admin_cookies: auth::SessionKeys,
     pub url: String,
     /// For the workers' own shard traffic (repair, audits, deletes) and
     /// probes; it follows no redirect.
@@ -280,8 +282,10 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
     let (signer, rotations) = secrets::grant_key(&db, opts.rotate_grant_key).await?;
     db.forgive_downtime().await.context("refreshing the remotes' liveness")?;
-    let sessions = auth::SessionKeys::new(&db.server_key("session_key", auth::random_secret).await?);
+    let session_secret = db.server_key("session_key", auth::random_secret).await?;
+    let sessions = auth::SessionKeys::new(&session_secret);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;
+    let admin_cookies = routes::admin_page::cookie_keys(&session_secret, &admin_token_hash);
     let fake_salt_key: [u8; 32] = db
         .server_key("fake_salt_key", auth::random_secret)
         .await?
@@ -319,6 +323,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         signer,
         sessions,
         admin_token_hash,
+        admin_cookies,
         url: url.clone(),
         http,
         stats,

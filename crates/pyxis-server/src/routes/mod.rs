@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_page;
 pub mod catalog;
 pub mod changes;
 pub mod chunks;
@@ -48,6 +49,7 @@ pub fn router(state: State) -> Router {
             .route("/v1/auth/password", post(password::change))
             .route("/v1/auth/recovery-key", post(password::set_recovery_key))
             .route("/v1/auth/recover", post(password::recover))
+            .route("/admin/login", post(admin_page::login))
             .layer(crate::limits::layer("auth", rates.auth, &l.auth)),
         limit::AUTH,
     );
@@ -120,6 +122,10 @@ pub fn router(state: State) -> Router {
             .route("/v1/admin/vet", post(admin::vet))
             .route("/v1/admin/quarantine/release", post(admin::release_quarantine))
             .route("/metrics", get(admin::metrics))
+            .route("/admin", get(admin_page::page))
+            .route("/admin/logout", post(admin_page::logout))
+            .route("/admin/app.js", get(admin_page::script))
+            .route("/admin/app.css", get(admin_page::style))
             .route("/openapi.json", get(crate::openapi::document))
             .route("/healthz", get(|| async { "ok" })),
         limit::SMALL,

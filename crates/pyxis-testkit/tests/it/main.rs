@@ -2,6 +2,7 @@
 //! over 127.0.0.1 sockets, in one process (one test binary: links are slow).
 
 mod accounts;
+mod admin_page;
 mod bindings;
 mod catalog;
 mod changes;
