@@ -209,6 +209,8 @@ pub struct AppState {
     pub feed: db::changes::Feed,
     /// This instance, among those sharing the catalog (holder of leases).
     pub instance: String,
+    /// When the backup this catalog was restored from was taken (Unix ms).
+    pub restored_from: Option<i64>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -285,6 +287,14 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     let session_secret = db.server_key("session_key", auth::random_secret).await?;
     let sessions = auth::SessionKeys::new(&session_secret);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;
+    let restored_from = db.restored_from().await?;
+    if let Some(at) = restored_from {
+        tracing::warn!(
+            backup_taken_at_ms = at,
+            "this catalog was restored from a backup: what was written after it is gone from the catalog; \
+             remotes keep those shards in quarantine (pyxis admin health), and clients are told"
+        );
+    }
     let admin_cookies = routes::admin_page::cookie_keys(&session_secret, &admin_token_hash);
     let fake_salt_key: [u8; 32] = db
         .server_key("fake_salt_key", auth::random_secret)
@@ -336,6 +346,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         fake_salt_key,
         feed,
         instance: format!("{}-{}", std::process::id(), pyxis_net::request_id::new_id()),
+        restored_from,
     });
 
     let (stop, stopped) = watch::channel(false);

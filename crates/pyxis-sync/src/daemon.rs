@@ -52,6 +52,7 @@ async fn follow_feed(api: pyxis_client::Api, remote: String, tx: mpsc::Sender<()
     let within = |p: &str| pyxis_proto::path::is_within(p, &remote);
     let mut cursor: Option<i64> = None;
     let mut backoff = Duration::from_millis(200);
+    let mut restore_told = None;
     loop {
         let answer = match cursor {
             None => api.changes(i64::MAX, 0).await,
@@ -70,6 +71,15 @@ async fn follow_feed(api: pyxis_client::Api, remote: String, tx: mpsc::Sender<()
                 // A server restored from an older backup numbers from
                 // further back: start again from its newest.
                 let rolled_back = cursor.is_some_and(|c| r.newest < c);
+                if let Some(at) = r.restored_from.filter(|at| restore_told != Some(*at)) {
+                    // Once a daemon run: the server says its catalog is a
+                    // restored backup (changes made after it are gone).
+                    tracing::warn!(
+                        backup_taken_at_ms = at,
+                        "the server's catalog was restored from a backup; changes made after it are not on the server"
+                    );
+                    restore_told = Some(at);
+                }
                 cursor = Some(if cursor.is_none() || rolled_back { r.newest } else { r.cursor });
                 if relevant || rolled_back {
                     let _ = tx.try_send(());

@@ -143,7 +143,7 @@ fn copy_sqlite(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<(
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     server: Option<RunningServer>,
-    server_opts: ServerOptions,
+    pub server_opts: ServerOptions,
     remotes: Vec<Option<RunningRemote>>,
     pub capacity: u64,
     /// Scrub and inventory intervals of remotes started from now on.

@@ -104,6 +104,16 @@ pub enum AdminCommand {
         #[command(flatten)]
         catalog: super::backup::CatalogArgs,
     },
+    /// Record that this catalog was restored from a backup taken at TIME
+    /// (after pg_restore; a copy from `pyxis admin backup` says it itself):
+    /// the server then tells the operator and clients.
+    MarkRestored {
+        /// When the backup was taken (RFC 3339, e.g. 2026-11-30T02:00:00Z).
+        #[arg(long, value_parser = humantime::parse_rfc3339_weak)]
+        taken_at: std::time::SystemTime,
+        #[command(flatten)]
+        catalog: super::backup::CatalogArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +218,14 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
                 println!("degraded chunks (repair queue): {}", h.degraded);
                 println!("bytes at risk (at most k healthy): {}", size(h.bytes_at_risk));
                 println!("garbage shards to delete: {}", h.garbage);
+                println!(
+                    "shards remotes hold that this catalog does not know (quarantined): {} ({})",
+                    h.quarantined,
+                    size(h.quarantined_bytes)
+                );
+                if let Some(at) = h.restored_from {
+                    println!("this catalog was restored from a backup taken at {}", crate::output::when(at));
+                }
                 let w = &h.workers;
                 println!(
                     "since start: {} chunks repaired ({} shards, {}), {} re-encoded, {} unrecoverable, audits {} passed / {} failed, {} chunks expired, {} garbage shards deleted",
@@ -254,6 +272,7 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Backup { dest, catalog } => super::backup::backup(g, &catalog, &dest).await?,
         AdminCommand::Check { catalog } => super::backup::check(g, &catalog).await?,
+        AdminCommand::MarkRestored { taken_at, catalog } => super::backup::mark_restored(g, &catalog, taken_at).await?,
         AdminCommand::QuarantineRelease { remote, auth } => {
             api(g, &auth)?.admin_release_quarantine(remote).await?;
             emit(g.json, &serde_json::json!({"released": remote}), |_| {

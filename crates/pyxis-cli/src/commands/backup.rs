@@ -64,3 +64,16 @@ pub async fn check(g: &Global, c: &CatalogArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+pub async fn mark_restored(g: &Global, c: &CatalogArgs, taken_at: std::time::SystemTime) -> anyhow::Result<()> {
+    let ms = taken_at.duration_since(std::time::UNIX_EPOCH).context("a time before 1970")?.as_millis() as i64;
+    open(c).await?.mark_restored(ms).await?;
+    emit(g.json, &serde_json::json!({"restored_from": ms}), |_| {
+        println!(
+            "marked as restored from a backup taken at {}: start the server; it reports the shards remotes hold that \
+             it does not know (pyxis admin health), and tells clients",
+            crate::output::when(ms)
+        )
+    });
+    Ok(())
+}

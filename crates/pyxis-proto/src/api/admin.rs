@@ -128,6 +128,16 @@ pub struct HealthResponse {
     /// Shards waiting to be deleted from remotes.
     pub garbage: u64,
     pub workers: WorkerStats,
+    /// Shards remotes hold that this catalog does not know, kept aside in
+    /// quarantine (after a restore from an older backup, the data written
+    /// since), and their bytes, as the remotes last reported.
+    #[serde(default)]
+    pub quarantined: u64,
+    #[serde(default)]
+    pub quarantined_bytes: u64,
+    /// When the backup this catalog was restored from was taken (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<i64>,
 }
 
 /// `POST /v1/admin/remote-tokens`: a single-use token that admits one remote.

@@ -50,4 +50,9 @@ pub struct ChangesResponse {
     /// The newest change of the tree. Below the cursor a client sent, the
     /// server lost changes (restored from an older backup): rescan.
     pub newest: i64,
+    /// When the backup this catalog was restored from was taken (Unix ms),
+    /// if it was: changes made after then are gone, and the client should
+    /// say so rather than only rescan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<i64>,
 }

@@ -51,6 +51,12 @@ impl Db {
             let _ = std::fs::remove_file(dest);
             return Err(e.into());
         }
+        // The copy says what it is: a server started on it knows it was
+        // restored, and since when its catalog is older than the world.
+        if let Err(e) = mark_as_backup(dest).await {
+            let _ = std::fs::remove_file(dest);
+            return Err(e);
+        }
         // Durable before it is reported done.
         std::fs::File::open(dest)?.sync_all()?;
         if let Some(dir) = dest.parent() {
@@ -86,5 +92,60 @@ impl Db {
             )
             .await?,
         })
+    }
+}
+
+/// The name of the catalog row a backup carries (Unix ms it was taken, as
+/// decimal text).
+pub const BACKUP_TAKEN_AT: &str = "backup_taken_at";
+
+async fn mark_as_backup(copy: &Path) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(copy).create_if_missing(false);
+    let mut c = sqlx::SqliteConnection::connect_with(&opts).await?;
+    sqlx::query(
+        "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(BACKUP_TAKEN_AT)
+    .bind(super::now_ms().to_string().into_bytes())
+    .execute(&mut c)
+    .await?;
+    c.close().await?;
+    Ok(())
+}
+
+impl Db {
+    /// When the backup this catalog came from was taken, if it came from
+    /// one: `pyxis admin backup` marks its copy, and `pyxis admin
+    /// mark-restored` marks a catalog restored by other means (pg_restore).
+    pub async fn restored_from(&self) -> sqlx::Result<Option<i64>> {
+        let v: Option<Vec<u8>> = on_db!(
+            self,
+            read | c | {
+                sqlx::query_scalar("SELECT value FROM server_keys WHERE name = $1")
+                    .bind(BACKUP_TAKEN_AT)
+                    .fetch_optional(c)
+                    .await
+            }
+        )?;
+        Ok(v.and_then(|b| String::from_utf8(b).ok()?.parse().ok()))
+    }
+
+    /// Marks this catalog as restored from a backup taken at `taken_at`
+    /// (Unix ms), for a restore `pyxis admin backup` did not make.
+    pub async fn mark_restored(&self, taken_at: i64) -> sqlx::Result<()> {
+        on_db!(
+            self,
+            write
+                | c
+                | {
+                    sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+                .bind(BACKUP_TAKEN_AT)
+                .bind(taken_at.to_string().into_bytes())
+                .execute(c)
+                .await?;
+                }
+        );
+        Ok(())
     }
 }

@@ -131,6 +131,9 @@ pub async fn health_report(state: &State) -> ApiResult<HealthResponse> {
         degraded,
         garbage,
         workers: state.stats.snapshot(),
+        quarantined: remotes.iter().map(|(r, _)| r.quarantined.max(0) as u64).sum(),
+        quarantined_bytes: remotes.iter().map(|(r, _)| r.quarantined_bytes.max(0) as u64).sum(),
+        restored_from: state.restored_from,
     })
 }
 

@@ -66,7 +66,7 @@ async fn read(state: &State, tree: &Tree, after: i64, limit: i64) -> ApiResult<C
         }
     };
     let changes = rows.into_iter().filter_map(change).filter(visible).collect();
-    Ok(ChangesResponse { changes, cursor, newest })
+    Ok(ChangesResponse { changes, cursor, newest, restored_from: state.restored_from })
 }
 
 /// Waits until the server stops.
