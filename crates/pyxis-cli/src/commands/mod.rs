@@ -13,6 +13,7 @@ pub mod remote;
 pub mod server;
 pub mod share;
 pub mod sync;
+pub mod sync_metrics;
 pub mod up;
 
 use std::io::IsTerminal;

@@ -31,6 +31,10 @@ pub struct SyncArgs {
     /// deletion).
     #[arg(long)]
     pub allow_deletes: bool,
+    /// Serve this daemon's metrics on ADDR/metrics (plain HTTP, no token:
+    /// keep it on loopback).
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +72,12 @@ pub async fn sync(g: &Global, a: SyncArgs) -> anyhow::Result<()> {
     }
     for f in &folders {
         tracing::info!(root = %f.root().display(), remote = %f.remote(), "syncing");
+    }
+    // Lives as long as the process (the daemon runs until it is stopped).
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    if let Some(addr) = a.metrics_listen {
+        let bound = super::sync_metrics::serve(addr, config.clone(), stopped).await?;
+        tracing::info!(%bound, "metrics served");
     }
     // The folders run side by side on this task (their passes wait on the
     // network and the disk, not on each other).

@@ -34,10 +34,15 @@ impl Dev {
     }
 
     fn daemon(&self, net: &Net) -> Proc {
+        self.daemon_with(net, &[])
+    }
+
+    fn daemon_with(&self, net: &Net, extra: &[&str]) -> Proc {
         let ca = net.ca().cert_path();
         let env = [("PYXIS_CONFIG", self.config.to_str().unwrap()), ("PYXIS_CA", ca.to_str().unwrap())];
         let root = self.root.to_str().unwrap();
-        let args = ["sync", root, "--remote-path", "/shared", "--device", self.name];
+        let mut args = vec!["sync", root, "--remote-path", "/shared", "--device", self.name];
+        args.extend(extra);
         spawn_with(net.dir.path(), &format!("sync-{}", self.name), &args, &env)
     }
 
@@ -109,4 +114,48 @@ fn sync_daemons_follow_each_other_and_survive_kills_and_restarts() {
     assert!(folders[0]["uploaded"].as_u64().unwrap() >= 3, "{s}");
     assert!(folders[0]["downloaded"].as_u64().unwrap() >= 1, "{s}");
     db.kill();
+}
+
+/// A plain-HTTP GET of `/metrics` at `addr` (the body, or "" while nothing
+/// answers).
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
+    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+/// The value of `series` in a scrape.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_sync_daemon_serves_its_metrics_and_they_follow_its_work() {
+    let net = Net::start(3);
+    net.ok(&["signup", "alice"]);
+    let a = Dev::new(&net, "a");
+    std::fs::create_dir_all(&a.root).unwrap();
+    let addr = format!("127.0.0.1:{}", crate::procs::free_port());
+    let _d = a.daemon_with(&net, &["--metrics-listen", &addr]);
+    let folder = format!("{{folder=\"{}\"}}", a.root.display());
+    wait_for("the first pass", Duration::from_secs(60), || {
+        value(&scrape(&addr), &format!("pyxis_sync_last_pass_timestamp_seconds{folder}")).is_some_and(|t| t > 0.0)
+    });
+    let text = scrape(&addr);
+    assert_eq!(value(&text, &format!("pyxis_sync_uploaded_files_total{folder}")), Some(0.0), "{text}");
+    assert!(text.contains("# HELP pyxis_sync_queued_bytes ") && text.ends_with("# EOF\n"), "{text}");
+
+    for i in 0..3 {
+        random_file(&a.root.join(format!("f{i}")), i, 100_000);
+    }
+    wait_for("three uploads in the metrics", Duration::from_secs(60), || {
+        value(&scrape(&addr), &format!("pyxis_sync_uploaded_files_total{folder}")) == Some(3.0)
+    });
+    let text = scrape(&addr);
+    assert!(value(&text, &format!("pyxis_sync_sent_bytes_total{folder}")).is_some_and(|b| b >= 300_000.0), "{text}");
+    assert_eq!(value(&text, &format!("pyxis_sync_queued_files{folder}")), Some(0.0), "{text}");
+    assert_eq!(value(&text, &format!("pyxis_sync_failed_files{folder}")), Some(0.0), "{text}");
 }
