@@ -33,20 +33,8 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 "$NGINX" -v 2>&1
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local rc=$?
-    if [ "$rc" -ne 0 ]; then  # what the daemons said, for a failed run
-        for f in b.log nginx/error.log nginx/stderr.log ws.err; do
-            [ -s "$work/$f" ] && { echo "--- $f" && tail -n 20 "$work/$f"; } >&2
-        done
-    fi
-    for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+start_scratch
+show_on_failure=(b.log nginx/error.log nginx/stderr.log ws.err)
 
 # Ports from a range of their own (not deploy/e2e.sh's 20000-59999 steps of
 # 100 at +0..+30: this one uses +40..+71), moved by the PID so two runs can
@@ -92,7 +80,7 @@ for want in "server 127.0.0.1:$PB;" "listen 127.0.0.1:$PR;" "listen 127.0.0.1:$P
     "ssl_certificate     $work/tls/server.pem;" "ssl_certificate_key $work/tls/server.key;"; do
     grep -qF "$want" "$work/nginx/pyxis.conf" || { echo "rewrite of pyxis.conf failed: no '$want'" >&2; exit 1; }
 done
-if grep -nvE '^ *#' "$work/nginx/pyxis.conf" | grep -E '7070|letsencrypt|example\.org|listen +(80|443)\b|listen +\['; then
+if grep -nvE '^ *#' "$work/nginx/pyxis.conf" | grep -E ':7070\b|letsencrypt|example\.org|listen +(80|443)\b|listen +\['; then
     echo "rewrite of pyxis.conf left the directives above" >&2
     exit 1
 fi
