@@ -21,14 +21,8 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     apt_install chromium chromium-driver
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+start_scratch
+show_on_failure=(server.log chromedriver.log)
 
 base=$((20000 + ($$ % 400) * 100 + 50))
 server=127.0.0.1:$base driver=$((base + 9))
@@ -59,9 +53,5 @@ pids+=($!)
 wait_for 30 curl -sf "http://127.0.0.1:$driver/status"
 mkdir -p target
 WEBDRIVER=http://127.0.0.1:$driver python3 deploy/admin_e2e.py \
-    "http://$server" "$admin" "${remote_pids[1]}" remote-2 target/admin-page.png || {
-    echo "--- server log"; tail -n 30 "$work/server.log"
-    echo "--- chromedriver log"; tail -n 30 "$work/chromedriver.log"
-    exit 1
-}
+    "http://$server" "$admin" "${remote_pids[1]}" remote-2 target/admin-page.png
 echo "== the admin page passed"

@@ -23,14 +23,7 @@ if ! command -v prometheus >/dev/null 2>&1; then
     apt_install prometheus
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+start_scratch
 
 # Ports from a range of their own, moved by the PID so two runs can coexist.
 base=$((20000 + ($$ % 400) * 100))

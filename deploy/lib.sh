@@ -1,4 +1,4 @@
-# Shared by deploy/test.sh, e2e.sh and nginx-e2e.sh (sourced, not run).
+# Shared by deploy/test.sh, e2e.sh, nginx-e2e.sh and admin-e2e.sh (sourced, not run).
 
 # Runs a command as root: directly, or through sudo.
 as_root() {
@@ -31,4 +31,27 @@ wait_for() {
 pyxis_binary() {
     PYXIS=$(realpath "${PYXIS:-target/debug/pyxis}")
     [ -x "$PYXIS" ] || { echo "no pyxis binary at $PYXIS (cargo build first)" >&2; exit 2; }
+}
+
+# A scratch directory ($work) for an end-to-end script, and the background
+# processes it starts there ($pids): all gone when the script exits. On a
+# failed run, the last lines of each file named in $show_on_failure
+# (relative to $work) are printed first: what the daemons said.
+start_scratch() {
+    work=$(mktemp -d)
+    pids=()
+    show_on_failure=()
+    trap stop_scratch EXIT
+}
+
+stop_scratch() {
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then
+        for f in "${show_on_failure[@]+"${show_on_failure[@]}"}"; do
+            [ -s "$work/$f" ] && { echo "--- $f" && tail -n 20 "$work/$f"; } >&2
+        done
+    fi
+    for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
 }
