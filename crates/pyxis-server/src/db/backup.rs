@@ -98,18 +98,19 @@ impl Db {
 /// The name of the catalog row a backup carries (Unix ms it was taken, as
 /// decimal text).
 pub const BACKUP_TAKEN_AT: &str = "backup_taken_at";
+/// Writes that row: `$1` the name, `$2` the value.
+const MARK_BACKUP: &str =
+    "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
 async fn mark_as_backup(copy: &Path) -> anyhow::Result<()> {
     use sqlx::Connection;
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(copy).create_if_missing(false);
     let mut c = sqlx::SqliteConnection::connect_with(&opts).await?;
-    sqlx::query(
-        "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )
-    .bind(BACKUP_TAKEN_AT)
-    .bind(super::now_ms().to_string().into_bytes())
-    .execute(&mut c)
-    .await?;
+    sqlx::query(MARK_BACKUP)
+        .bind(BACKUP_TAKEN_AT)
+        .bind(super::now_ms().to_string().into_bytes())
+        .execute(&mut c)
+        .await?;
     c.close().await?;
     Ok(())
 }
@@ -136,15 +137,13 @@ impl Db {
     pub async fn mark_restored(&self, taken_at: i64) -> sqlx::Result<()> {
         on_db!(
             self,
-            write
-                | c
-                | {
-                    sqlx::query("INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-                .bind(BACKUP_TAKEN_AT)
-                .bind(taken_at.to_string().into_bytes())
-                .execute(c)
-                .await?;
-                }
+            write | c | {
+                sqlx::query(MARK_BACKUP)
+                    .bind(BACKUP_TAKEN_AT)
+                    .bind(taken_at.to_string().into_bytes())
+                    .execute(c)
+                    .await?;
+            }
         );
         Ok(())
     }

@@ -46,14 +46,4 @@ impl Db {
         );
         Ok(())
     }
-
-    /// Every lease: (worker, holder, expires_at in Unix ms).
-    pub async fn leases(&self) -> sqlx::Result<Vec<(String, String, i64)>> {
-        on_db!(
-            self,
-            read | c | {
-                sqlx::query_as("SELECT name, holder, expires_at FROM leases ORDER BY name").fetch_all(c).await
-            }
-        )
-    }
 }

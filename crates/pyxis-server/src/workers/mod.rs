@@ -103,7 +103,7 @@ fn every_so_often<F, Fut>(
 /// How long a worker's lease lasts unrenewed: long enough to ride out a
 /// slow database, short enough that another instance takes over soon after
 /// the holder dies.
-pub fn lease_ttl(interval: std::time::Duration) -> std::time::Duration {
+fn lease_ttl(interval: std::time::Duration) -> std::time::Duration {
     (interval * 4).max(std::time::Duration::from_secs(2))
 }
 

@@ -286,3 +286,26 @@ async fn the_catalog_check_finds_each_kind_of_damage() {
     assert_eq!((r.bad_refcounts, r.missing_chunks, r.short_of_shards), (1, 1, 1), "{r:?}");
     assert!(!r.sound());
 }
+
+/// The workers' leases (docs/OPERATIONS.md, "Scale"): one holder at a time,
+/// renewable by it alone, free for another once expired or given up.
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_expires_or_is_given_up() {
+    let c = Cluster::start(0).await.unwrap();
+    let db = &c.server().state().db;
+    assert!(db.take_lease("test", "a", 60_000).await.unwrap());
+    assert!(!db.take_lease("test", "b", 60_000).await.unwrap(), "held by a");
+    assert!(db.take_lease("test", "a", 300).await.unwrap(), "a renews its own");
+    // Expired: b may take it, and then a may not.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !db.take_lease("test", "b", 60_000).await.unwrap() {
+        assert!(std::time::Instant::now() < deadline, "an expired lease was never free");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!db.take_lease("test", "a", 60_000).await.unwrap(), "a lost it");
+    // Given up (a clean stop): a takes it at once; other leases are not touched.
+    assert!(db.take_lease("other", "c", 60_000).await.unwrap());
+    db.release_leases("b").await.unwrap();
+    assert!(db.take_lease("test", "a", 60_000).await.unwrap());
+    assert!(!db.take_lease("other", "a", 60_000).await.unwrap(), "c's lease stays c's");
+}
