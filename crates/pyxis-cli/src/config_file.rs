@@ -97,7 +97,9 @@ fn try_parse(mut cmd: Command, argv: Vec<OsString>) -> Result<Parsed, Failure> {
     let matches = cmd.try_get_matches_from(argv).map_err(|e| match &file {
         Some(path) if !from_file.is_empty() => Failure::File(anyhow::anyhow!(
             "{} (with the settings from config file {})",
-            e.render().to_string().trim().trim_start_matches("error: "),
+            // The first line only: clap's "For more information, try
+            // '--help'" would come between the error and the file's name.
+            e.render().to_string().lines().next().unwrap_or_default().trim_start_matches("error: "),
             path.display()
         )),
         _ => Failure::Clap(e),
@@ -281,6 +283,7 @@ mod tests {
         assert!(typo.contains("unknown key `repair-grase`") && typo.contains("repair-grace"), "{typo}");
         let bad = e("quota = \"lots\"");
         assert!(bad.contains("--quota") && bad.contains("lots") && bad.contains("pyxis.toml"), "{bad}");
+        assert_eq!(bad.lines().count(), 1, "the file named on the error's line: {bad}");
         assert!(e("insecure-http = \"yes\"").contains("is a switch"));
         assert!(e("listen = [\"a\", \"b\"]").contains("takes one value"));
         assert!(e("quota = {a = 1}").contains("not a table"));
