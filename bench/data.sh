@@ -4,8 +4,11 @@
 #   rand1g.ow1m    rand1g with 1 MiB overwritten at 512 MiB
 #   rand1g.ins100  rand1g with 100 bytes inserted at 512 MiB
 #   corpus/        a copy of the stable Rust toolchain (~52,000 real files)
+#   small/         40,000 small files (median under 4 KB, some empty, deep
+#                  directories; bench/smalltree.py, the same on every machine)
 set -eu   # no pipefail: "keystream | head -c N" ends openssl with SIGPIPE on purpose
-. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 mkdir -p "$DATA"; cd "$DATA"
 keystream() { openssl enc -aes-256-ctr -pbkdf2 -iter 1 -nosalt -pass "pass:$1" < /dev/zero 2>/dev/null; }
 if [ "$(stat -c %s rand1g 2>/dev/null || echo 0)" != 1073741824 ]; then
@@ -21,5 +24,6 @@ if [ ! -s rand1g.ins100 ]; then
 fi
 SRC=${CORPUS_SRC:-$(readlink -f ~/.rustup/toolchains/stable-x86_64-unknown-linux-gnu)}
 [ -d corpus ] || cp -a "$SRC" corpus
+[ -d small ] || python3 "$HERE/smalltree.py" small
 sync
-echo "data ready in $DATA: rand1g, rand1g.ow1m, rand1g.ins100, corpus ($(find corpus -type f | wc -l) files, $(du -sb corpus | cut -f1) bytes)"
+echo "data ready in $DATA: rand1g, rand1g.ow1m, rand1g.ins100, corpus ($(find corpus -type f | wc -l) files, $(du -sb corpus | cut -f1) bytes), small ($(find small -type f | wc -l) files, $(du -sb small | cut -f1) bytes)"

@@ -7,6 +7,7 @@ if ! command -v restic >/dev/null || ! command -v /usr/bin/time >/dev/null || ! 
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq restic time openssl curl
 fi
+case " ${PEERS:-tahoe} " in *" tahoe "*) ;; *) echo "restic: $(restic version | head -1)"; exit 0 ;; esac
 if [ ! -x "$PB/tahoe-venv/bin/tahoe" ]; then
   python3 -m venv "$PB/tahoe-venv"
   "$PB/tahoe-venv/bin/pip" install -q tahoe-lafs

@@ -299,9 +299,11 @@ impl Api {
     pub async fn locate(&self, req: &LocateRequest) -> Result<LocateResponse> {
         self.call_idempotent("/v1/chunks/locate", req).await
     }
+    /// A page of a listing: the server's largest (10,000 entries), since
+    /// each page is a round trip and a 10,000-entry `pyxis ls` took ten.
     pub async fn list(&self, path: &str, recursive: bool, after: Option<&str>) -> Result<ListResponse> {
         let rec = if recursive { "true" } else { "false" };
-        let mut q = vec![("path", path), ("recursive", rec)];
+        let mut q = vec![("path", path), ("recursive", rec), ("limit", "10000")];
         if let Some(a) = after {
             q.push(("after", a));
         }
