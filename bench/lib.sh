@@ -1,7 +1,8 @@
 # Shared helpers for the benchmark scripts. Source this file.
 #   measure LABEL BYTES -- cmd args...
 # runs cmd under /usr/bin/time -v followed by `sync` (so written data counts),
-# and appends a row to $RAW: label bytes wall_s user_s sys_s maxrss_kib exit
+# and appends a row to $RAW: label bytes wall_s user_s sys_s maxrss_kib exit.
+# NOSYNC=1: no sync around it (a command that writes nothing, timed alone).
 PB=${PB:-/tmp/pyxis-bench}
 DATA=${DATA:-$PB/data}
 LOGS=${LOGS:-$PB/logs}
@@ -13,10 +14,10 @@ mkdir -p "$LOGS"
 measure() {
   local label=$1 bytes=$2; shift 3   # skip the "--"
   local log="$LOGS/$label.log" tf="$LOGS/$label.time" t0 t1 rc
-  sync
+  [ -n "${NOSYNC:-}" ] || sync
   t0=$(date +%s%N)
   /usr/bin/time -v -o "$tf" "$@" > "$log" 2>&1 && rc=0 || rc=$?
-  sync
+  [ -n "${NOSYNC:-}" ] || sync
   t1=$(date +%s%N)
   local wall user sys rss
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f",(b-a)/1e9}')

@@ -147,8 +147,7 @@ impl Db {
         // Rows cross from SQLite's worker thread to the task one message at
         // a time; with sqlx's default of 50 in flight, a 10,000-entry listing
         // made the two threads take turns hundreds of times.
-        // Readers map the file instead of copying each page through pread.
-        let read_opts = opts.read_only(true).row_buffer_size(4096).pragma("mmap_size", "1073741824");
+        let read_opts = opts.read_only(true).row_buffer_size(4096);
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(read_opts).await?;
         Ok(Db::Sqlite { read, write })
     }
