@@ -98,9 +98,11 @@ row("… the server's answer alone (curl)", cell(sm, "{:.1f} ms"), "", "", "≤ 
 la, n_all = med("pyxis_ls_all"), fmed("ls_all_entries")
 per = la / n_all * 100_000 if la and n_all else None
 row(f"`pyxis ls -R /` ({cell(n_all)} entries)", cell(la, "{:.2f} s"), "", cell(per, "{:.2f} s per 100,000"), "≤ 1 s per 100,000", (per <= 1) if per else None)
-k1, rk1 = med("pyxis_get_k1"), med("restic_get_k1")
-row("get of a directory of 1,000 small files", cell(k1 and 1000 / k1, "{:.0f} files/s"), f"restic {cell(rk1 and 1000 / rk1, '{:.0f} files/s')}",
-    cell(rk1 / k1 if k1 and rk1 else None, "{:.2f}× restic"), "≥ 5,000 files/s", (1000 / k1 >= 5000) if k1 else None)
+k1, rk1, cp = med("pyxis_get_k1"), med("restic_get_k1"), med("disk_cp_k1")
+row("get of a directory of 1,000 small files", cell(k1 and 1000 / k1, "{:.0f} files/s"),
+    f"restic {cell(rk1 and 1000 / rk1, '{:.0f} files/s')}; `cp -r` of the same files {cell(cp and 1000 / cp, '{:.0f} files/s')}",
+    f"{cell(rk1 / k1 if k1 and rk1 else None, '{:.2f}× restic')}; {cell(cp / k1 if k1 and cp else None, '{:.2f}× cp')}",
+    "≥ 5,000 files/s", (1000 / k1 >= 5000) if k1 else None)
 rss = max((x[3] for x in rows.get("pyxis_get_corpus", [])), default=0) / 1024
 row("client peak memory, toolchain tree get", f"{rss:.0f} MiB", "", "", "≤ 230 MiB", rss <= 230 if rss else None)
 vm = max(fact.get(("pyxis", "network_vmhwm_kib"), [0])) / 1024
