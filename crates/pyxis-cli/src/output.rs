@@ -10,20 +10,15 @@ use pyxis_proto::size::ByteSize;
 use serde::Serialize;
 
 /// Prints a value as JSON (`--json`) or runs the human printer. The JSON
-/// goes through one buffer, and a closed pipe (`pyxis --json ls | head`)
-/// ends it quietly instead of panicking as `println!` does.
+/// is written in one go, and a closed pipe (`pyxis --json ls | head`) ends
+/// it quietly instead of panicking as `println!` does.
 pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) {
     if json {
         use std::io::Write;
-        let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
-        let written = match serde_json::to_writer_pretty(&mut out, value) {
-            Ok(()) => writeln!(out),
-            Err(e) if e.is_io() => Err(e.into()),
-            Err(e) => writeln!(out, "{}", serde_json::json!({ "error": e.to_string() })),
-        };
-        if written.is_ok() {
-            let _ = out.flush();
-        }
+        let mut body = serde_json::to_vec_pretty(value)
+            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string().into_bytes());
+        body.push(b'\n');
+        let _ = std::io::stdout().lock().write_all(&body);
     } else {
         human(value);
     }

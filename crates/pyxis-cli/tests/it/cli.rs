@@ -38,6 +38,22 @@ fn a_session_through_the_binary() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("wrong username or password"));
 
+    // A reader that goes away (`pyxis ls | head`) ends the output quietly:
+    // no panic, no message, and the command's own exit status.
+    for args in [&["--json", "ls", "-R", "/"][..], &["ls", "-R", "/"]] {
+        let mut child = net
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+
     net.ok(&["logout"]);
     let gone = net.pyxis(&["ls"]);
     assert!(!gone.status.success());
