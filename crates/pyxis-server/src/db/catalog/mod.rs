@@ -300,36 +300,6 @@ impl Db {
         on_db!(self, read | c | sqlx::query_as(sql).bind(user).bind(p).fetch_optional(c).await)
     }
 
-    /// Children of `dir` (or all descendants), in path order, after `after`.
-    pub async fn list(
-        &self,
-        user: i64,
-        dir: &str,
-        recursive: bool,
-        after: &str,
-        limit: i64,
-    ) -> sqlx::Result<Vec<ListedRow>> {
-        let (lo, hi) = descendants(dir);
-        let lower = if after > lo.as_str() { after.to_owned() } else { lo };
-        if recursive {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "{LIST_SELECT} WHERE e.user_id = $1 AND e.path > $2 AND e.path < $3 ORDER BY e.path LIMIT $4"
-            ));
-            on_db!(
-                self,
-                read | c | sqlx::query_as(sql).bind(user).bind(&lower).bind(&hi).bind(limit).fetch_all(c).await
-            )
-        } else {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "{LIST_SELECT} WHERE e.user_id = $1 AND e.parent = $2 AND e.path > $3 ORDER BY e.path LIMIT $4"
-            ));
-            on_db!(
-                self,
-                read | c | sqlx::query_as(sql).bind(user).bind(dir).bind(&lower).bind(limit).fetch_all(c).await
-            )
-        }
-    }
-
     /// All versions of a file, oldest first (manifests included).
     pub async fn versions(&self, user: i64, p: &str) -> sqlx::Result<Vec<VersionRow>> {
         on_db!(
@@ -460,6 +430,7 @@ impl Db {
 mod batch;
 #[macro_use]
 mod history;
+mod listing;
 mod write;
 
 pub use history::{AgedVersion, TRASH, TrashRow, UsageRow, judge};
