@@ -51,7 +51,7 @@ pub async fn rename(ctx: &Ctx, from: &str, to: &str) -> Result<Entry> {
         }
     }
     let moved = ctx.api.rename_bound(&from, &to, tags).await?;
-    ctx.seen.moved(files);
+    ctx.seen.moved(files)?;
     ctx.seen.save()?;
     Ok(moved)
 }
@@ -71,7 +71,8 @@ pub async fn remove(ctx: &Ctx, path: &str, recursive: bool, permanently: bool) -
     } else {
         ctx.api.remove(&path, recursive).await?
     };
-    ctx.seen.removed(tree.into_iter().filter_map(|(e, h)| h.and_then(|h| h.file_id.map(|id| (e.path, id, h.version)))));
+    ctx.seen
+        .removed(tree.into_iter().filter_map(|(e, h)| h.and_then(|h| h.file_id.map(|id| (e.path, id, h.version)))))?;
     ctx.seen.save()?;
     Ok(r)
 }
@@ -191,7 +192,7 @@ pub async fn upgrade(ctx: &Ctx, root: &str) -> Result<UpgradeReport> {
         }
     }
     if root == "/" && report.remaining == 0 {
-        ctx.seen.set_strict(true);
+        ctx.seen.make_strict(true)?;
     }
     ctx.seen.save()?;
     Ok(report)

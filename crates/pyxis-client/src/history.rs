@@ -36,7 +36,7 @@ impl Client {
         let head = match (&item.entry.binding, item.entry.version) {
             (Some(b), Some(v)) => {
                 // This device may have removed it: coming back is expected now.
-                ctx.seen.restored(b.file_id, v);
+                ctx.seen.restored(b.file_id, v)?;
                 verify_entry(&ctx.opener, &ctx.seen, &item.entry)?
             }
             _ => None,
@@ -61,7 +61,7 @@ impl Client {
         if let Some(id) = h.file_id
             && target != item.entry.path
         {
-            ctx.seen.moved([(id, h.version, item.entry.path.clone(), target.clone())]);
+            ctx.seen.moved([(id, h.version, item.entry.path.clone(), target.clone())])?;
         }
         let restored = edit::restore_as_new(ctx, &target, h.version, true).await;
         ctx.seen.save()?;

@@ -115,7 +115,7 @@ impl Client {
         let seen_file = config.seen_file(&session)?;
         let seen = binding::Seen::load(Some(seen_file.clone()))?;
         if session.bound {
-            seen.set_strict(true);
+            seen.make_strict(false)?;
         }
         let mut client = Self::from_session(&session, server, cache, seen, opts)?;
         client.pins = Arc::new(pins::Pins::load(Some(config.pins_file(&session)?))?);
@@ -269,7 +269,7 @@ impl Client {
     /// a restore from a backup).
     pub fn accept_rollback(&self, path: Option<&str>) -> Result<()> {
         let path = path.map(pyxis_proto::path::normalize_existing).transpose()?;
-        self.ctx.seen.forget(path.as_deref());
+        self.ctx.seen.forget(path.as_deref())?;
         self.ctx.seen.save()
     }
 

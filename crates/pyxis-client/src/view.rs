@@ -13,6 +13,7 @@ impl Client {
     /// this account's own, or (`@OWNER/PATH`) a share's.
     pub(crate) async fn view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
         let Some(shared) = share::parse_shared(path) else {
+            self.ctx.seen.preload();
             self.ready().await?;
             return Ok((self.ctx.clone(), pyxis_proto::path::normalize_existing(path)?));
         };
@@ -25,8 +26,10 @@ impl Client {
         });
         let seen = binding::Seen::load(file)?;
         // Shared files are bound: a legacy one cannot be shared.
-        seen.set_strict(true);
-        Ok((Arc::new(self.ctx.through_share(tree, seen)), path))
+        seen.make_strict(false)?;
+        let ctx = Arc::new(self.ctx.through_share(tree, seen));
+        ctx.seen.preload();
+        Ok((ctx, path))
     }
 
     /// The context a write at `path` is made in: this account's own tree
@@ -54,18 +57,51 @@ impl Client {
     /// checked against its binding: returns those shown and those refused
     /// (with why). Shared entries are named `@OWNER/PATH`.
     pub async fn list(&self, path: &str, recursive: bool) -> Result<(Vec<Entry>, Vec<(String, String)>)> {
+        let (mut shown, mut refused) = (Vec::new(), Vec::new());
+        self.list_pages(path, recursive, |s, r| {
+            shown.extend(s);
+            refused.extend(r);
+            true
+        })
+        .await?;
+        Ok((shown, refused))
+    }
+
+    /// [`Client::list`] a page at a time, in path order: `page` gets each
+    /// page's shown and refused entries as soon as they are checked (the
+    /// next is on its way meanwhile) and returns false to stop. What was
+    /// seen is remembered even when the listing fails part way.
+    pub async fn list_pages(
+        &self,
+        path: &str,
+        recursive: bool,
+        mut page: impl FnMut(Vec<Entry>, Vec<(String, String)>) -> bool,
+    ) -> Result<()> {
         let (ctx, p) = self.view(path).await?;
-        let entries = ctx.api.list_all(&p, recursive, 10_000_000).await?;
-        let mut shown = Vec::with_capacity(entries.len());
-        let mut refused = Vec::new();
-        for e in entries {
-            match binding::verify_entry(&ctx.opener, &ctx.seen, &e) {
-                Ok(_) => shown.push(self.named(&ctx, e)),
-                Err(err) => refused.push((self.named(&ctx, e).path, err.to_string())),
+        let mut pages = ctx.api.pages(&p, recursive, 10_000_000);
+        let mut failed = None;
+        while let Some(entries) = pages.recv().await {
+            let entries = match entries {
+                Ok(e) => e,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            let mut shown = Vec::with_capacity(entries.len());
+            let mut refused = Vec::new();
+            for e in entries {
+                match binding::verify_entry(&ctx.opener, &ctx.seen, &e) {
+                    Ok(_) => shown.push(self.named(&ctx, e)),
+                    Err(err) => refused.push((self.named(&ctx, e).path, err.to_string())),
+                }
+            }
+            if !page(shown, refused) {
+                break;
             }
         }
         ctx.seen.save()?;
-        Ok((shown, refused))
+        failed.map_or(Ok(()), Err)
     }
 
     /// One entry (`@OWNER/PATH` for a share), checked against its binding.

@@ -69,8 +69,9 @@ fn line(e: &Entry) {
 
 /// Entries, one a line, through one buffer: stdout writes each line at
 /// once otherwise, and a listing of 10,000 entries spent most of its time
-/// in 10,000 writes. A closed pipe (`pyxis ls | head`) ends it quietly.
-fn lines(entries: &[Entry]) {
+/// in 10,000 writes. A closed pipe (`pyxis ls | head`) ends it quietly:
+/// false once stdout is gone.
+fn lines(entries: &[Entry]) -> bool {
     use std::io::Write;
     let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     for e in entries {
@@ -79,18 +80,29 @@ fn lines(entries: &[Entry]) {
             EntryKind::File => writeln!(out, "f {:>10}  {:<20}  {}", size(e.size), when(e.mtime), shown(&e.path)),
         };
         if written.is_err() {
-            return;
+            return false;
         }
     }
-    let _ = out.flush();
+    out.flush().is_ok()
 }
 
 pub async fn ls(g: &Global, a: LsArgs) -> anyhow::Result<()> {
     let c = g.client()?;
     let path = a.path.unwrap_or_else(|| "/".into());
     // An entry whose binding fails is not shown as if it were there.
-    let (entries, refused) = c.list(&path, a.recursive).await?;
-    emit(g.json, &serde_json::json!({ "entries": entries, "refused": refused }), |_| lines(&entries));
+    if g.json {
+        let (entries, refused) = c.list(&path, a.recursive).await?;
+        emit(true, &serde_json::json!({ "entries": entries, "refused": refused }), |_| ());
+        return refuse(&refused);
+    }
+    // A page is printed as soon as it is checked, so an `ls -R` of a
+    // large tree neither waits for nor holds all of it.
+    let mut refused = Vec::new();
+    c.list_pages(&path, a.recursive, |shown, r| {
+        refused.extend(r);
+        lines(&shown)
+    })
+    .await?;
     refuse(&refused)
 }
 

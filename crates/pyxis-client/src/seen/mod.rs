@@ -4,9 +4,13 @@
 //! revives or serves at a path the file left is caught against it
 //! (docs/SECURITY.md, "Authenticated versions").
 //!
-//! One JSON file per account and server (docs/FORMAT.md), written atomically
-//! under a lock and merged with what other commands wrote meanwhile, so two
-//! commands running at once never undo each other's records.
+//! One file per account and server (docs/FORMAT.md; `disk.rs`), written
+//! atomically under a lock and merged with what other commands wrote
+//! meanwhile, so two commands running at once never undo each other's
+//! records. It is read when first needed: a command that checks nothing
+//! (`whoami`, a put) never parses it.
+
+mod disk;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -49,7 +53,7 @@ impl FileSeen {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Memory {
+pub(crate) struct Memory {
     /// Refuse unbound versions (the account binds every version, or
     /// `pyxis upgrade` left none unbound).
     #[serde(default)]
@@ -79,49 +83,65 @@ impl Memory {
 
 #[derive(Debug, Default)]
 pub struct Seen {
+    /// The memory's name as JSON (the binary file sits beside it).
     file: Option<PathBuf>,
-    /// The file's length and mtime when this memory last read or wrote it:
-    /// unchanged at save, no other command wrote it, and there is nothing
-    /// to merge (a tree of 50,000 files need not be parsed twice).
-    stamp: Mutex<Option<(u64, std::time::SystemTime)>>,
-    mem: Mutex<Memory>,
+    state: Mutex<State>,
     dirty: AtomicBool,
+    /// Refuse unbound versions whatever the file says (the session's
+    /// account binds every version, or a share's tree).
+    strict: AtomicBool,
     /// Legacy versions accepted since this was loaded.
     pub legacy: AtomicU64,
 }
 
+#[derive(Debug, Default)]
+struct State {
+    loaded: bool,
+    mem: Memory,
+    /// The file's length and mtime when this memory last read or wrote it:
+    /// unchanged at save, no other command wrote it, and there is nothing
+    /// to merge (a tree of 50,000 files need not be parsed twice).
+    stamp: Option<(u64, std::time::SystemTime)>,
+}
+
 fn stamp(file: &std::path::Path) -> Option<(u64, std::time::SystemTime)> {
-    let m = std::fs::metadata(file).ok()?;
+    let m = std::fs::metadata(disk::path(file)).ok()?;
     Some((m.len(), m.modified().ok()?))
 }
 
-fn read(file: &std::path::Path) -> Result<Memory> {
-    match std::fs::read(file) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            ClientError::Invalid(format!(
-                "{}: unreadable ({e}); it is this device's memory of the versions it has seen: \
-                 move it away to start a new one",
-                file.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Memory::default()),
-        Err(e) => Err(ClientError::io(file.display(), e)),
-    }
-}
-
 impl Seen {
-    /// Loads the memory (a missing file is an empty one; an unreadable one
-    /// is an error, so a corrupted file cannot silently turn the checks off).
+    /// The memory kept in `file` (none: kept only in this process). Nothing
+    /// is read until it is needed; a missing file is an empty memory, an
+    /// unreadable one an error at first use, so a corrupted file cannot
+    /// silently turn the checks off.
     pub fn load(file: Option<PathBuf>) -> Result<Self> {
-        let (mem, at) = match &file {
-            Some(f) => (read(f)?, stamp(f)),
-            None => (Memory::default(), None),
-        };
-        Ok(Self { file, mem: Mutex::new(mem), stamp: Mutex::new(at), ..Default::default() })
+        Ok(Self { file, ..Default::default() })
     }
 
-    fn mem(&self) -> std::sync::MutexGuard<'_, Memory> {
-        self.mem.lock().unwrap_or_else(|e| e.into_inner())
+    /// Reads the memory now, on a blocking thread, if it is not yet: a
+    /// command that will check what the server answers calls this before
+    /// it asks, so the reading overlaps the round trip (it took a third of
+    /// a `pyxis ls` of 10,000 entries on a device that had seen 40,000
+    /// files). An unreadable memory is reported by the check that needs it.
+    pub fn preload(self: &std::sync::Arc<Self>) {
+        if self.file.is_none() || self.state.lock().map(|s| s.loaded).unwrap_or(true) {
+            return;
+        }
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || drop(me.mem()));
+    }
+
+    /// The memory, read from its file the first time.
+    fn mem(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !st.loaded {
+            if let Some(f) = &self.file {
+                st.stamp = stamp(f);
+                st.mem = disk::read(f)?;
+            }
+            st.loaded = true;
+        }
+        Ok(st)
     }
 
     fn touch(&self) {
@@ -145,34 +165,55 @@ impl Seen {
             .open(&lock_path)
             .map_err(|e| ClientError::io(lock_path.display(), e))?;
         lock.lock().map_err(|e| ClientError::io(lock_path.display(), e))?;
-        let mut last = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
-        let written_meanwhile = stamp(file) != *last;
-        let on_disk = if written_meanwhile { Some(read(file)?) } else { None };
-        let bytes = {
-            let mut mem = self.mem();
-            if let Some(other) = on_disk {
-                mem.merge(other);
-            }
-            serde_json::to_vec(&*mem).map_err(|e| ClientError::Invalid(e.to_string()))?
-        };
-        crate::config::write_private(file, &bytes)?;
-        *last = stamp(file);
+        let mut st = self.mem()?;
+        if stamp(file) != st.stamp {
+            let other = disk::read(file)?;
+            st.mem.merge(other);
+        }
+        st.mem.strict |= self.strict.load(Ordering::Relaxed);
+        let bytes = disk::encode(&st.mem)?;
+        crate::config::write_private(&disk::path(file), &bytes)?;
+        // An older build's JSON memory is now in the binary file.
+        match std::fs::remove_file(file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ClientError::io(file.display(), e)),
+        }
+        st.stamp = stamp(file);
         self.dirty.store(false, Ordering::Relaxed);
         Ok(())
     }
 
-    pub fn set_strict(&self, strict: bool) {
-        let mut mem = self.mem();
-        if mem.strict != strict {
-            mem.strict = strict;
-            self.touch();
+    /// Refuse unbound versions from now on. `persist`: also in the file
+    /// (an `upgrade` left none), which needs the memory read; otherwise it
+    /// holds for this process only (the session says so each time).
+    pub fn make_strict(&self, persist: bool) -> Result<()> {
+        self.strict.store(true, Ordering::Relaxed);
+        if persist {
+            let mut st = self.mem()?;
+            if !st.mem.strict {
+                st.mem.strict = true;
+                self.touch();
+            }
         }
+        Ok(())
     }
 
     /// Forgets what was seen at `path` (or everywhere): the user accepts the
-    /// server's state as it is now (after a restore from a backup).
-    pub fn forget(&self, path: Option<&str>) {
-        let mut mem = self.mem();
+    /// server's state as it is now (after a restore from a backup). Every
+    /// record gone cannot be read back: a memory that is unreadable is
+    /// forgotten whole.
+    pub fn forget(&self, path: Option<&str>) -> Result<()> {
+        let mut st = match (self.mem(), path) {
+            (Ok(st), _) => st,
+            (Err(_), None) => {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                *st = State { loaded: true, ..Default::default() };
+                st
+            }
+            (Err(e), Some(_)) => return Err(e),
+        };
+        let mem = &mut st.mem;
         match path {
             None => {
                 mem.files.clear();
@@ -190,19 +231,26 @@ impl Seen {
         }
         // Forgetting must stick even against another command's merge: the
         // file is rewritten from this memory alone.
-        drop(mem);
         self.touch();
         if let Some(f) = &self.file {
-            let _ = std::fs::remove_file(f);
-            *self.stamp.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            for gone in [disk::path(f), f.clone()] {
+                match std::fs::remove_file(&gone) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(ClientError::io(gone.display(), e)),
+                }
+            }
+            st.stamp = None;
         }
+        Ok(())
     }
 
     /// Records `version` of `file` at `path` as seen, or refuses it as a
     /// rollback, a revival of what this device removed, or the file served
     /// at a path this device moved it away from.
     pub fn observe(&self, path: &str, file: FileId, version: i64) -> Result<()> {
-        let mut mem = self.mem();
+        let mut st = self.mem()?;
+        let mem = &mut st.mem;
         if let Some(f) = mem.files.get(&file) {
             if f.removed && version <= f.version {
                 return Err(ClientError::Tampered {
@@ -230,50 +278,53 @@ impl Seen {
         };
         mem.files.insert(file, merged);
         mem.paths.insert(path.to_owned(), file);
-        drop(mem);
+        drop(st);
         self.touch();
         Ok(())
     }
 
     /// Records that this device removed these files at these versions.
-    pub fn removed(&self, files: impl IntoIterator<Item = (String, FileId, i64)>) {
-        let mut mem = self.mem();
+    pub fn removed(&self, files: impl IntoIterator<Item = (String, FileId, i64)>) -> Result<()> {
+        let mut st = self.mem()?;
         for (path, id, version) in files {
-            mem.files.insert(id, FileSeen { version, removed: true, moved_from: None });
-            mem.paths.remove(&path);
+            st.mem.files.insert(id, FileSeen { version, removed: true, moved_from: None });
+            st.mem.paths.remove(&path);
         }
-        drop(mem);
+        drop(st);
         self.touch();
+        Ok(())
     }
 
     /// Records that this device put a file back from the trash: it was
     /// removed, and coming back is now expected (at `version` or later).
-    pub fn restored(&self, file: FileId, version: i64) {
-        self.mem().files.insert(file, FileSeen { version, removed: false, moved_from: None });
+    pub fn restored(&self, file: FileId, version: i64) -> Result<()> {
+        self.mem()?.mem.files.insert(file, FileSeen { version, removed: false, moved_from: None });
         self.touch();
+        Ok(())
     }
 
     /// Records that this device moved these files (old path, new path).
-    pub fn moved(&self, files: impl IntoIterator<Item = (FileId, i64, String, String)>) {
-        let mut mem = self.mem();
+    pub fn moved(&self, files: impl IntoIterator<Item = (FileId, i64, String, String)>) -> Result<()> {
+        let mut st = self.mem()?;
         for (id, version, from, to) in files {
-            mem.files.insert(id, FileSeen { version, removed: false, moved_from: Some(from.clone()) });
-            mem.paths.remove(&from);
-            mem.paths.insert(to, id);
+            st.mem.files.insert(id, FileSeen { version, removed: false, moved_from: Some(from.clone()) });
+            st.mem.paths.remove(&from);
+            st.mem.paths.insert(to, id);
         }
-        drop(mem);
+        drop(st);
         self.touch();
+        Ok(())
     }
 
     /// An unbound version at `path`: accepted (and counted) only on a device
     /// that is not strict and never saw a bound file there.
     pub fn legacy(&self, path: &str) -> Result<()> {
-        let mem = self.mem();
+        let st = self.mem()?;
         let refuse = |why: &str| Err(ClientError::Tampered { path: path.to_owned(), why: why.to_owned() });
-        if mem.strict {
+        if st.mem.strict || self.strict.load(Ordering::Relaxed) {
             return refuse("it has no binding, and this account binds every version");
         }
-        if mem.paths.contains_key(path) {
+        if st.mem.paths.contains_key(path) {
             return refuse("it has no binding, but this device saw it bound");
         }
         self.legacy.fetch_add(1, Ordering::Relaxed);
@@ -302,7 +353,7 @@ mod tests {
         a.save().unwrap();
         // A second command, loaded before: its records merge, none is lost.
         let b = Seen::load(Some(file.clone())).unwrap();
-        a.removed([("/x".to_owned(), id(1), 4)]);
+        a.removed([("/x".to_owned(), id(1), 4)]).unwrap();
         b.observe("/z", id(2), 1).unwrap();
         b.save().unwrap();
         a.save().unwrap();
@@ -311,18 +362,40 @@ mod tests {
         c.observe("/x", id(1), 5).unwrap(); // a newer version: someone wrote it again
         c.observe("/z", id(2), 1).unwrap();
         assert!(c.observe("/z", id(2), 0).is_err(), "b's record survived a's save");
-        c.moved([(id(2), 1, "/z".to_owned(), "/w".to_owned())]);
+        c.moved([(id(2), 1, "/z".to_owned(), "/w".to_owned())]).unwrap();
         assert!(c.observe("/z", id(2), 1).unwrap_err().to_string().contains("moved this file away"));
         c.observe("/w", id(2), 1).unwrap();
         // Legacy: refused where a bound file was seen, and once strict.
         assert!(c.legacy("/w").is_err());
         c.legacy("/new").unwrap();
-        c.set_strict(true);
+        c.make_strict(true).unwrap();
         assert!(c.legacy("/new").is_err());
         // Forgetting one path keeps the rest.
-        c.forget(Some("/w"));
+        c.forget(Some("/w")).unwrap();
         c.observe("/w", id(2), 0).unwrap();
         assert!(c.observe("/x", id(1), 1).is_err());
+    }
+
+    #[test]
+    fn a_json_memory_from_an_older_build_is_read_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seen.json");
+        let hex = id(7).to_hex();
+        let json = format!(
+            r#"{{"strict":false,"files":{{"{hex}":{{"version":5,"removed":false}}}},"paths":{{"/a":"{hex}"}}}}"#
+        );
+        std::fs::write(&file, json).unwrap();
+        let seen = Seen::load(Some(file.clone())).unwrap();
+        assert!(matches!(seen.observe("/a", id(7), 4), Err(ClientError::Rollback { seen: 5, .. })));
+        seen.observe("/b", id(8), 1).unwrap();
+        seen.save().unwrap();
+        assert!(!file.exists() && disk::path(&file).exists());
+        let again = Seen::load(Some(file)).unwrap();
+        assert!(again.observe("/a", id(7), 4).is_err() && again.observe("/b", id(8), 0).is_err());
+        // Nothing read yet: a strict floor does not need the file.
+        let lazy = Seen::load(Some(dir.path().join("absent.json"))).unwrap();
+        lazy.make_strict(false).unwrap();
+        assert!(lazy.legacy("/n").is_err());
     }
 
     #[test]
@@ -330,6 +403,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("seen.json");
         std::fs::write(&file, b"{not json").unwrap();
-        assert!(Seen::load(Some(file)).unwrap_err().to_string().contains("move it away"));
+        let seen = Seen::load(Some(file.clone())).unwrap();
+        assert!(seen.observe("/x", id(1), 1).unwrap_err().to_string().contains("move it away"));
+        // A damaged binary memory is refused the same way, not read as empty.
+        std::fs::write(disk::path(&file), b"PYXSEEN\x01garbage").unwrap();
+        let seen = Seen::load(Some(file.clone())).unwrap();
+        assert!(seen.legacy("/x").unwrap_err().to_string().contains("move it away"));
+        // Forgetting everything is how a user starts again.
+        seen.forget(None).unwrap();
+        seen.observe("/x", id(1), 1).unwrap();
+        seen.save().unwrap();
+        assert!(!file.exists());
+        assert!(Seen::load(Some(file)).unwrap().observe("/x", id(1), 0).is_err());
     }
 }
