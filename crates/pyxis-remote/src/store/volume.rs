@@ -117,14 +117,33 @@ pub enum ReadFault {
 }
 
 /// Reads a shard whole and verifies its record header and its hash.
+/// Reads exactly `len` bytes at `offset` into memory that is not zeroed
+/// first: zeroing the buffer of every shard served was 5 % of the
+/// network's CPU in a 1 GiB get.
+fn read_unzeroed_at(file: &File, len: usize, offset: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = offset + buf.len() as u64;
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // The allocator may have given more room than asked, and pread filled it.
+    buf.truncate(len);
+    Ok(buf)
+}
+
 pub fn read_shard(file: &File, slot: Slot, hash: &ShardHash) -> Result<Bytes, ReadFault> {
-    let mut buf = vec![0u8; RECORD_HEADER_LEN + slot.len as usize];
-    file.read_exact_at(&mut buf, slot.loc.offset).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => ReadFault::Corrupt("the volume ends inside the record".into()),
-        // EIO: the medium failed; the shard is lost here either way.
-        _ if e.raw_os_error() == Some(5) => ReadFault::Corrupt(format!("read error: {e}")),
-        _ => ReadFault::Io(e),
-    })?;
+    let buf =
+        read_unzeroed_at(file, RECORD_HEADER_LEN + slot.len as usize, slot.loc.offset).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => ReadFault::Corrupt("the volume ends inside the record".into()),
+            // EIO: the medium failed; the shard is lost here either way.
+            _ if e.raw_os_error() == Some(5) => ReadFault::Corrupt(format!("read error: {e}")),
+            _ => ReadFault::Io(e),
+        })?;
     let mut head = [0u8; RECORD_HEADER_LEN];
     head.copy_from_slice(&buf[..RECORD_HEADER_LEN]);
     match RecordHeader::decode(&head) {
@@ -261,6 +280,31 @@ mod tests {
         assert!(matches!(end, ScanEnd::Torn { offset: 198, .. }));
         let (seen, _) = collect(&bytes, false);
         assert_eq!(seen[0], (0, true));
+    }
+
+    #[test]
+    fn read_shard_returns_the_bytes_and_refuses_a_short_or_damaged_record() {
+        use crate::store::index::Slot;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let hash = pyxis_core::erasure::shard_hash(&data);
+        let bytes = [vec![9u8; 13], record(&data)].concat();
+        std::fs::write(&path, &bytes).unwrap();
+        let slot = Slot { loc: Loc { volume: 1, offset: 13 }, len: data.len() as u32 };
+        let file = File::open(&path).unwrap();
+        assert_eq!(&read_shard(&file, slot, &hash).unwrap()[..], &data[..]);
+        let other = ShardHash([3; 32]);
+        assert!(matches!(read_shard(&file, slot, &other), Err(ReadFault::Corrupt(_))));
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        std::fs::write(&path, &flipped).unwrap();
+        assert!(matches!(read_shard(&File::open(&path).unwrap(), slot, &hash), Err(ReadFault::Corrupt(_))));
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        match read_shard(&File::open(&path).unwrap(), slot, &hash) {
+            Err(ReadFault::Corrupt(why)) => assert!(why.contains("ends inside"), "{why}"),
+            other => panic!("a record cut short read as {other:?}"),
+        }
     }
 
     #[test]
