@@ -1,5 +1,7 @@
 //! Typed calls to the server's HTTP API (docs/PROTOCOL.md).
 
+mod listing;
+
 use std::time::Duration;
 
 use pyxis_proto::api::ErrorBody;
@@ -11,8 +13,8 @@ use pyxis_proto::api::auth::{
     LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
 use pyxis_proto::api::catalog::{
-    BindRequest, BindResponse, CommitRequest, CommitResponse, Entry, ListResponse, MkdirRequest, MoveRequest, PathTag,
-    ReadRequest, ReadResponse, RemoveRequest, RemoveResponse, RestoreRequest, VersionsResponse,
+    BindRequest, BindResponse, CommitRequest, CommitResponse, Entry, MkdirRequest, MoveRequest, PathTag, ReadRequest,
+    ReadResponse, RemoveRequest, RemoveResponse, RestoreRequest, VersionsResponse,
 };
 use pyxis_proto::api::chunks::{
     AbandonRequest, LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse, PlaceRequest,
@@ -299,16 +301,6 @@ impl Api {
     pub async fn locate(&self, req: &LocateRequest) -> Result<LocateResponse> {
         self.call_idempotent("/v1/chunks/locate", req).await
     }
-    /// A page of a listing: the server's largest (10,000 entries), since
-    /// each page is a round trip and a 10,000-entry `pyxis ls` took ten.
-    pub async fn list(&self, path: &str, recursive: bool, after: Option<&str>) -> Result<ListResponse> {
-        let rec = if recursive { "true" } else { "false" };
-        let mut q = vec![("path", path), ("recursive", rec), ("limit", "10000")];
-        if let Some(a) = after {
-            q.push(("after", a));
-        }
-        self.get_query("/v1/list", &q).await
-    }
     /// The entry at `path`; an answer about any other path is refused (the
     /// server must not be able to answer for a name with another file).
     pub async fn stat(&self, path: &str) -> Result<Entry> {
@@ -323,62 +315,6 @@ impl Api {
         Ok(e)
     }
 
-    /// Every entry under `root` (all pages), each within it, the cursor
-    /// never repeating and at most `max` entries: a server cannot make a
-    /// client loop or fill its memory with a listing.
-    pub async fn list_all(&self, root: &str, recursive: bool, max: usize) -> Result<Vec<Entry>> {
-        let mut pages = self.pages(root, recursive, max);
-        let mut out: Vec<Entry> = Vec::new();
-        while let Some(page) = pages.recv().await {
-            out.extend(page?);
-        }
-        Ok(out)
-    }
-
-    /// The pages of a listing, checked as [`Api::list_all`] checks them,
-    /// through a channel: the next page is asked for while the caller works
-    /// on this one (an `ls -R` of 100,000 entries is ten round trips, each
-    /// as long as the client's work on a page). An error is the last item.
-    pub fn pages(&self, root: &str, recursive: bool, max: usize) -> tokio::sync::mpsc::Receiver<Result<Vec<Entry>>> {
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let (api, root) = (self.clone(), root.to_owned());
-        tokio::spawn(async move {
-            let mut after: Option<String> = None;
-            let mut count = 0usize;
-            loop {
-                let bad = |why: String| ClientError::Tampered { path: root.clone(), why };
-                let page = match api.list(&root, recursive, after.as_deref()).await {
-                    Ok(p) => p,
-                    Err(e) => return drop(tx.send(Err(e)).await),
-                };
-                let checked = match page.entries.iter().find(|e| !pyxis_proto::path::is_within(&e.path, &root)) {
-                    Some(e) => Err(bad(format!("the listing holds {:?}, which is not under it", e.path))),
-                    None if count + page.entries.len() > max => {
-                        Err(bad(format!("the listing holds more than {max} entries")))
-                    }
-                    None => match &page.next {
-                        Some(n) if after.as_deref() == Some(n.as_str()) => {
-                            Err(bad("the listing's cursor does not move".into()))
-                        }
-                        _ => Ok(()),
-                    },
-                };
-                if let Err(e) = checked {
-                    return drop(tx.send(Err(e)).await);
-                }
-                count += page.entries.len();
-                // A receiver gone (the caller stopped) ends the listing.
-                if tx.send(Ok(page.entries)).await.is_err() {
-                    return;
-                }
-                match page.next {
-                    Some(n) => after = Some(n),
-                    None => return,
-                }
-            }
-        });
-        rx
-    }
     pub async fn versions(&self, path: &str) -> Result<VersionsResponse> {
         self.get_query("/v1/versions", &[("path", path)]).await
     }
