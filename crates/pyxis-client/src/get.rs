@@ -34,6 +34,8 @@ const SMALL_FILE: u64 = crate::plan::PACK_MAX;
 const CHUNKS_IN_FLIGHT: usize = 8;
 /// Paths per read request.
 const READ_BATCH: usize = 256;
+/// Entries a tree's get takes from a listing at most.
+const MAX_LISTED: usize = 10_000_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GetReport {
@@ -268,6 +270,8 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     let mut failed = Vec::new();
     loop {
         let page = ctx.api.list(src, true, after.as_deref()).await?;
+        let bad = |why: String| ClientError::Tampered { path: src.to_owned(), why };
+        crate::api::cursor_moves(after.as_deref(), &page).map_err(|why| bad(why.into()))?;
         for e in page.entries {
             let local = match local_path(src, dst, &e.path) {
                 Ok(l) => l,
@@ -283,6 +287,9 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
                     files.push((e.path, local));
                 }
             }
+        }
+        if files.len() + dirs.len() > MAX_LISTED {
+            return Err(bad(format!("the listing holds more than {MAX_LISTED} entries")));
         }
         match page.next {
             Some(n) => after = Some(n),

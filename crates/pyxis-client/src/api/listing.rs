@@ -49,12 +49,7 @@ impl Api {
                     None if count + page.entries.len() > max => {
                         Err(bad(format!("the listing holds more than {max} entries")))
                     }
-                    None => match &page.next {
-                        Some(n) if after.as_deref() == Some(n.as_str()) => {
-                            Err(bad("the listing's cursor does not move".into()))
-                        }
-                        _ => Ok(()),
-                    },
+                    None => cursor_moves(after.as_deref(), &page).map_err(|why| bad(why.into())),
                 };
                 if let Err(e) = checked {
                     return drop(tx.send(Err(e)).await);
@@ -71,5 +66,16 @@ impl Api {
             }
         });
         rx
+    }
+}
+
+/// A page's cursor must move forward (listings are in path order) over a
+/// page that holds something: otherwise a server could keep a client
+/// asking for ever.
+pub(crate) fn cursor_moves(after: Option<&str>, page: &ListResponse) -> std::result::Result<(), &'static str> {
+    match &page.next {
+        Some(n) if after.is_some_and(|a| n.as_str() <= a) => Err("the listing's cursor does not move forward"),
+        Some(_) if page.entries.is_empty() => Err("the listing has an empty page with more to come"),
+        _ => Ok(()),
     }
 }

@@ -2,6 +2,8 @@
 
 mod listing;
 
+pub(crate) use listing::cursor_moves;
+
 use std::time::Duration;
 
 use pyxis_proto::api::ErrorBody;

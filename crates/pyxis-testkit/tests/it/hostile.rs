@@ -105,3 +105,32 @@ async fn empty_swapped_and_broken_read_answers_are_refused_and_named() {
     assert!(e.to_string().contains("bad answer from the server"), "{e}");
     assert!(proxy.lies_told() >= 5, "{}", proxy.lies_told());
 }
+
+/// A listing whose cursor never moves on (or whose pages are empty with
+/// more to come) would keep a client asking for ever: `get` and `ls` end
+/// with an error that says so, and write nothing.
+#[tokio::test]
+async fn a_listing_cursor_that_does_not_move_forward_ends_the_command() {
+    let c = Cluster::start(3).await.unwrap();
+    let (proxy, client) = setup(&c).await;
+    proxy.rewrite("/v1/list", |_, body| edit_json(body, |v| v["next"] = json!("/docs/a.txt")));
+    let limit = std::time::Duration::from_secs(60);
+    let dst = c.dir.path().join("dst");
+    let e = tokio::time::timeout(limit, client.get("/docs", &dst, None)).await.expect("get kept asking").unwrap_err();
+    assert!(e.to_string().contains("cursor does not move forward"), "{e}");
+    assert!(!dst.join("a.txt").exists());
+    let e = tokio::time::timeout(limit, client.list("/docs", true)).await.expect("ls kept asking").unwrap_err();
+    assert!(e.to_string().contains("cursor does not move forward"), "{e}");
+    let told = proxy.lies_told();
+    assert!(told >= 4, "the proxy told {told} lies");
+    // Empty pages that promise more are refused too.
+    proxy.honest();
+    proxy.rewrite("/v1/list", |_, body| {
+        edit_json(body, |v| {
+            v["entries"] = json!([]);
+            v["next"] = json!("/docs/zzz");
+        })
+    });
+    let e = tokio::time::timeout(limit, client.list("/docs", true)).await.expect("ls kept asking").unwrap_err();
+    assert!(e.to_string().contains("empty page"), "{e}");
+}
