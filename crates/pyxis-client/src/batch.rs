@@ -66,7 +66,7 @@ impl Client {
         let ctx = &self.ctx;
         let root = pyxis_proto::path::normalize_existing(root)?;
         let mut tree = Tree::default();
-        let entries = match ctx.api.list_all(&root, true, 10_000_000).await {
+        let entries = match ctx.api.list_all(&root, true, crate::api::MAX_LISTED).await {
             Ok(e) => e,
             Err(e) if e.code() == Some("not_found") => return Ok(tree),
             Err(e) => return Err(e),

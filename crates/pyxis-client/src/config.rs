@@ -133,11 +133,16 @@ impl ConfigDir {
     }
 
     pub fn clear(&self) -> Result<()> {
-        match std::fs::remove_file(self.session_path()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ClientError::io(self.session_path().display(), e)),
-        }
+        remove_if_present(&self.session_path())
+    }
+}
+
+/// Removes a file; one already gone is not an error.
+pub fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ClientError::io(path.display(), e)),
     }
 }
 

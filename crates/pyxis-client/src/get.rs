@@ -16,6 +16,7 @@ use pyxis_proto::format::manifest::{Manifest, ManifestBody, NodeKind};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::api::MAX_LISTED;
 use crate::binding::{verify_entry, verify_version};
 use crate::error::{ClientError, Result};
 use crate::place::{Assembled, local_mode, place_link, place_links, system_time, temp_path, write_small_files};
@@ -34,8 +35,6 @@ const SMALL_FILE: u64 = crate::plan::PACK_MAX;
 const CHUNKS_IN_FLIGHT: usize = 8;
 /// Paths per read request.
 const READ_BATCH: usize = 256;
-/// Entries a tree's get takes from a listing at most.
-const MAX_LISTED: usize = 10_000_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GetReport {

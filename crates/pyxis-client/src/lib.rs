@@ -113,7 +113,7 @@ impl Client {
             opts.ca_pem = config.load_ca()?;
         }
         let seen_file = config.seen_file(&session)?;
-        let seen = binding::Seen::load(Some(seen_file.clone()))?;
+        let seen = binding::Seen::open(Some(seen_file.clone()));
         if session.bound {
             seen.make_strict(false)?;
         }

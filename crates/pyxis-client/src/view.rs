@@ -24,7 +24,7 @@ impl Client {
             let tag = blake3::hash(format!("{owner}\0{}", tree.info.path).as_bytes()).to_hex();
             f.with_extension(format!("share-{}.json", &tag[..16]))
         });
-        let seen = binding::Seen::load(file)?;
+        let seen = binding::Seen::open(file);
         // Shared files are bound: a legacy one cannot be shared.
         seen.make_strict(false)?;
         let ctx = Arc::new(self.ctx.through_share(tree, seen));
@@ -78,7 +78,7 @@ impl Client {
         mut page: impl FnMut(Vec<Entry>, Vec<(String, String)>) -> bool,
     ) -> Result<()> {
         let (ctx, p) = self.view(path).await?;
-        let mut pages = ctx.api.pages(&p, recursive, 10_000_000);
+        let mut pages = ctx.api.pages(&p, recursive, crate::api::MAX_LISTED);
         let mut failed = None;
         while let Some(entries) = pages.recv().await {
             let entries = match entries {

@@ -5,6 +5,10 @@ use pyxis_proto::api::catalog::{Entry, ListResponse};
 use super::Api;
 use crate::error::{ClientError, Result};
 
+/// Entries a client takes from one listing at most: a server cannot fill
+/// its memory with one.
+pub const MAX_LISTED: usize = 10_000_000;
+
 impl Api {
     /// A page of a listing: the server's largest (10,000 entries), since
     /// each page is a round trip and a 10,000-entry `pyxis ls` took ten.
@@ -17,7 +21,7 @@ impl Api {
         self.get_query("/v1/list", &q).await
     }
     /// Every entry under `root` (all pages), each within it, the cursor
-    /// never repeating and at most `max` entries: a server cannot make a
+    /// moving forward and at most `max` entries: a server cannot make a
     /// client loop or fill its memory with a listing.
     pub async fn list_all(&self, root: &str, recursive: bool, max: usize) -> Result<Vec<Entry>> {
         let mut pages = self.pages(root, recursive, max);

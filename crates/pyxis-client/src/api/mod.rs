@@ -2,6 +2,7 @@
 
 mod listing;
 
+pub use listing::MAX_LISTED;
 pub(crate) use listing::cursor_moves;
 
 use std::time::Duration;

@@ -18,12 +18,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use pyxis_proto::FileId;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{ClientError, Result};
 
 /// What this device knows of one file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// (`Deserialize`: the JSON memory of older builds; `disk.rs` writes.)
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 struct FileSeen {
     /// The newest version seen.
     version: i64,
@@ -31,7 +32,7 @@ struct FileSeen {
     #[serde(default)]
     removed: bool,
     /// This device moved it away from this path at `version`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     moved_from: Option<String>,
 }
 
@@ -52,7 +53,7 @@ impl FileSeen {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct Memory {
     /// Refuse unbound versions (the account binds every version, or
     /// `pyxis upgrade` left none unbound).
@@ -114,8 +115,8 @@ impl Seen {
     /// is read until it is needed; a missing file is an empty memory, an
     /// unreadable one an error at first use, so a corrupted file cannot
     /// silently turn the checks off.
-    pub fn load(file: Option<PathBuf>) -> Result<Self> {
-        Ok(Self { file, ..Default::default() })
+    pub fn open(file: Option<PathBuf>) -> Self {
+        Self { file, ..Default::default() }
     }
 
     /// Reads the memory now, on a blocking thread, if it is not yet: a
@@ -174,11 +175,7 @@ impl Seen {
         let bytes = disk::encode(&st.mem)?;
         crate::config::write_private(&disk::path(file), &bytes)?;
         // An older build's JSON memory is now in the binary file.
-        match std::fs::remove_file(file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ClientError::io(file.display(), e)),
-        }
+        crate::config::remove_if_present(file)?;
         st.stamp = stamp(file);
         self.dirty.store(false, Ordering::Relaxed);
         Ok(())
@@ -233,13 +230,8 @@ impl Seen {
         // file is rewritten from this memory alone.
         self.touch();
         if let Some(f) = &self.file {
-            for gone in [disk::path(f), f.clone()] {
-                match std::fs::remove_file(&gone) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(ClientError::io(gone.display(), e)),
-                }
-            }
+            crate::config::remove_if_present(&disk::path(f))?;
+            crate::config::remove_if_present(f)?;
             st.stamp = None;
         }
         Ok(())
@@ -344,7 +336,7 @@ mod tests {
     fn rollbacks_revivals_and_moves_are_refused_and_merges_keep_the_newest() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("seen.json");
-        let a = Seen::load(Some(file.clone())).unwrap();
+        let a = Seen::open(Some(file.clone()));
         a.observe("/x", id(1), 3).unwrap();
         assert!(matches!(a.observe("/x", id(1), 2), Err(ClientError::Rollback { seen: 3, served: 2, .. })));
         // The same file under another name still may not go back.
@@ -352,12 +344,12 @@ mod tests {
         a.observe("/x", id(1), 4).unwrap();
         a.save().unwrap();
         // A second command, loaded before: its records merge, none is lost.
-        let b = Seen::load(Some(file.clone())).unwrap();
+        let b = Seen::open(Some(file.clone()));
         a.removed([("/x".to_owned(), id(1), 4)]).unwrap();
         b.observe("/z", id(2), 1).unwrap();
         b.save().unwrap();
         a.save().unwrap();
-        let c = Seen::load(Some(file.clone())).unwrap();
+        let c = Seen::open(Some(file.clone()));
         assert!(c.observe("/x", id(1), 4).unwrap_err().to_string().contains("removed it"));
         c.observe("/x", id(1), 5).unwrap(); // a newer version: someone wrote it again
         c.observe("/z", id(2), 1).unwrap();
@@ -385,15 +377,15 @@ mod tests {
             r#"{{"strict":false,"files":{{"{hex}":{{"version":5,"removed":false}}}},"paths":{{"/a":"{hex}"}}}}"#
         );
         std::fs::write(&file, json).unwrap();
-        let seen = Seen::load(Some(file.clone())).unwrap();
+        let seen = Seen::open(Some(file.clone()));
         assert!(matches!(seen.observe("/a", id(7), 4), Err(ClientError::Rollback { seen: 5, .. })));
         seen.observe("/b", id(8), 1).unwrap();
         seen.save().unwrap();
         assert!(!file.exists() && disk::path(&file).exists());
-        let again = Seen::load(Some(file)).unwrap();
+        let again = Seen::open(Some(file));
         assert!(again.observe("/a", id(7), 4).is_err() && again.observe("/b", id(8), 0).is_err());
         // Nothing read yet: a strict floor does not need the file.
-        let lazy = Seen::load(Some(dir.path().join("absent.json"))).unwrap();
+        let lazy = Seen::open(Some(dir.path().join("absent.json")));
         lazy.make_strict(false).unwrap();
         assert!(lazy.legacy("/n").is_err());
     }
@@ -403,17 +395,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("seen.json");
         std::fs::write(&file, b"{not json").unwrap();
-        let seen = Seen::load(Some(file.clone())).unwrap();
+        let seen = Seen::open(Some(file.clone()));
         assert!(seen.observe("/x", id(1), 1).unwrap_err().to_string().contains("move it away"));
         // A damaged binary memory is refused the same way, not read as empty.
         std::fs::write(disk::path(&file), b"PYXSEEN\x01garbage").unwrap();
-        let seen = Seen::load(Some(file.clone())).unwrap();
+        let seen = Seen::open(Some(file.clone()));
         assert!(seen.legacy("/x").unwrap_err().to_string().contains("move it away"));
         // Forgetting everything is how a user starts again.
         seen.forget(None).unwrap();
         seen.observe("/x", id(1), 1).unwrap();
         seen.save().unwrap();
         assert!(!file.exists());
-        assert!(Seen::load(Some(file)).unwrap().observe("/x", id(1), 0).is_err());
+        assert!(Seen::open(Some(file)).observe("/x", id(1), 0).is_err());
     }
 }

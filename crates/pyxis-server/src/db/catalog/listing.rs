@@ -10,10 +10,8 @@
 //! keeps the plain query.
 
 use pyxis_proto::hex;
-use serde::Deserialize;
 
 use super::{Db, LIST_SELECT, ListedRow, descendants};
-use crate::on_db;
 
 /// One row as the SQLite query encodes it: the columns of [`LIST_SELECT`] in
 /// order, blobs as hex.
@@ -32,10 +30,6 @@ type JsonRow = (
     Option<String>,
 );
 
-#[derive(Deserialize)]
-#[serde(transparent)]
-struct Page(Vec<JsonRow>);
-
 /// The page as one JSON value: each row an array of [`LIST_SELECT`]'s
 /// columns. `iif(.. IS NULL ..)` because `hex(NULL)` is `''`, not NULL.
 const JSON_PAGE: &str = "SELECT json_group_array(json_array(path, kind, size, mtime, seq, \
@@ -48,7 +42,7 @@ fn blob(col: &'static str, h: Option<String>) -> sqlx::Result<Option<Vec<u8>>> {
 }
 
 fn from_json(json: &str) -> sqlx::Result<Vec<ListedRow>> {
-    let Page(rows) =
+    let rows: Vec<JsonRow> =
         serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(format!("listing page: {e}").into()))?;
     rows.into_iter()
         .map(|(path, kind, size, mtime, seq, hash, committed_at, file_id, tag, version_id, writer, wkeys)| {
@@ -96,12 +90,9 @@ impl Db {
                     sqlx::query_scalar(sql).bind(user).bind(&lower).bind(&upper).bind(limit).fetch_one(read).await?;
                 from_json(&json)
             }
-            Db::Postgres(_) => {
+            Db::Postgres(c) => {
                 let sql = sqlx::AssertSqlSafe(rows);
-                on_db!(
-                    self,
-                    read | c | sqlx::query_as(sql).bind(user).bind(&lower).bind(&upper).bind(limit).fetch_all(c).await
-                )
+                sqlx::query_as(sql).bind(user).bind(&lower).bind(&upper).bind(limit).fetch_all(c).await
             }
         }
     }
