@@ -173,7 +173,7 @@ impl Client {
         let seeds = found;
         // The destinations are the caller's staging paths (sync renames them
         // into place after checking what is there): no temporary name first.
-        let landed = get::fetch_files(&reader, &files, &seeds, &mut failed, true).await?;
+        let landed = crate::fetch::fetch_files(&reader, &files, &seeds, &mut failed, true).await?;
         self.locations.save();
         self.ctx.seen.save()?;
         Ok((landed, failed))

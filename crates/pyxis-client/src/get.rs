@@ -14,27 +14,19 @@ use pyxis_core::manifest::open_manifest;
 use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, ReadResponse};
 use pyxis_proto::format::manifest::{Manifest, ManifestBody, NodeKind};
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 use crate::api::MAX_LISTED;
 use crate::binding::{verify_entry, verify_version};
 use crate::error::{ClientError, Result};
-use crate::place::{Assembled, local_mode, place_link, place_links, system_time, temp_path, write_small_files};
+use crate::place::{local_mode, place_link, system_time, temp_path};
 use crate::plan::Skipped;
 use crate::progress::{Progress, Totals};
 pub use crate::reader::Reader;
 use crate::seed::Seed;
 use pyxis_proto::ChunkId;
 
-/// Files assembled at once in a tree.
-const FILES_IN_FLIGHT: usize = 16;
-/// Files up to this size are assembled in memory and written by the writer
-/// thread (the packing threshold: such files share chunks).
-const SMALL_FILE: u64 = crate::plan::PACK_MAX;
 /// Chunks fetched at once for one file.
 const CHUNKS_IN_FLIGHT: usize = 8;
-/// Paths per read request.
-const READ_BATCH: usize = 256;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GetReport {
@@ -298,159 +290,11 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     ctx.progress.files_total.store(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let ndirs = dirs.len() as u64;
     blocking(move || dirs.iter().try_for_each(std::fs::create_dir_all), dst).await?;
-    let landed = fetch_files(&reader, &files, &HashMap::new(), &mut failed, false).await?;
+    let landed = crate::fetch::fetch_files(&reader, &files, &HashMap::new(), &mut failed, false).await?;
     // One flush of the whole file system instead of an fsync per file.
     let d = dst.to_owned();
     blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;
     Ok(GetReport { files: landed.len() as u64, dirs: ndirs, totals: ctx.progress.totals(), failed })
-}
-
-/// Writes the current versions of catalog paths to local paths (whose
-/// directories exist), each to a temporary name renamed into place; links
-/// last. Returns the versions written; what failed is added to `failed`.
-/// The caller flushes (a tree's get syncs the file system once).
-/// `direct`: small files are written at their destinations, not to a
-/// temporary name renamed there (the caller's own staging paths, which it
-/// renames into place itself).
-pub async fn fetch_files(
-    reader: &Arc<Reader>,
-    files: &[(String, PathBuf)],
-    seeds: &HashMap<String, Arc<Seed>>,
-    failed: &mut Vec<Skipped>,
-    direct: bool,
-) -> Result<Vec<crate::commit::Landed>> {
-    let ctx = reader.ctx.clone();
-    // Small files are assembled in memory and handed, a batch at a time, to
-    // one writer thread: one thread creating files in path order contends on
-    // no directory lock and pays no hand-off per file, and the next batch is
-    // fetched while this one is written. Big files stream on their own.
-    let (tx, rx) = mpsc::channel::<Vec<Assembled>>(2);
-    let progress = ctx.progress.clone();
-    let writer = tokio::task::spawn_blocking(move || write_small_files(rx, &progress, direct));
-    let mut landed = Vec::new();
-    for batch in files.chunks(READ_BATCH) {
-        let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
-        let versions = ctx.api.read(&ReadRequest { paths, version: None }).await?.files;
-        // The answer must hold the paths asked for, in order: a version
-        // answered under another path is not written anywhere.
-        let (versions, mismatched): (Vec<_>, Vec<_>) =
-            versions.into_iter().zip(batch).partition(|(fv, (path, _))| fv.path == *path);
-        for (fv, (path, _)) in mismatched {
-            let error = format!("the server answered a read of {path:?} with {:?}", fv.path);
-            failed.push(Skipped { path: path.clone(), error });
-        }
-        // Each version must be the one its writer bound to this path; one
-        // that is not is reported and never written.
-        let (versions, tampered): (Vec<_>, Vec<_>) = versions
-            .into_iter()
-            .map(|(fv, b)| (verify_version(&ctx.opener, &ctx.seen, &fv, None), fv, b))
-            .partition(|(check, _, _)| check.is_ok());
-        for (check, fv, _) in tampered {
-            failed.push(Skipped { path: fv.path, error: check.err().map(|e| e.to_string()).unwrap_or_default() });
-        }
-        let versions: Vec<_> = versions.into_iter().map(|(_, fv, b)| (fv, b)).collect();
-        if versions.len() < batch.len() {
-            let answered: std::collections::HashSet<&str> = versions.iter().map(|(fv, _)| fv.path.as_str()).collect();
-            for (path, _) in batch.iter().filter(|(p, _)| !answered.contains(p.as_str())) {
-                if !failed.iter().any(|f| f.path == *path) {
-                    failed.push(Skipped { path: path.clone(), error: "the server's read answer left it out".into() });
-                }
-            }
-        }
-        for (fv, _) in &versions {
-            reader.note(fv);
-        }
-        reader.prefetch(versions.iter().flat_map(|(v, _)| v.chunks.iter().copied())).await?;
-        let (small, big): (Vec<_>, Vec<_>) = versions.into_iter().partition(|(fv, _)| fv.info.size <= SMALL_FILE);
-        let mut assembled = Vec::with_capacity(small.len());
-        let mut jobs = futures::stream::iter(small.into_iter().map(|(fv, (path, local))| {
-            let reader = reader.clone();
-            async move { (path.clone(), assemble(&reader, fv, local.clone()).await) }
-        }))
-        .buffer_unordered(FILES_IN_FLIGHT);
-        while let Some((path, r)) = jobs.next().await {
-            match r {
-                Ok(a) => assembled.push(a),
-                Err(e) => failed.push(Skipped { path, error: e.to_string() }),
-            }
-        }
-        drop(jobs);
-        if tx.send(assembled).await.is_err() {
-            break; // the writer failed; its error is reported below
-        }
-        for (fv, (path, local)) in big {
-            let info = landed_of(&fv);
-            let seed = seeds.get(path).cloned();
-            match write_seeded(reader, fv, local, false, seed).await {
-                Ok(_) => {
-                    landed.push(info);
-                    Progress::add(&ctx.progress.files, 1);
-                }
-                Err(e) => failed.push(Skipped { path: path.clone(), error: e.to_string() }),
-            }
-        }
-    }
-    drop(tx);
-    let (written, errors, links) = writer.await.map_err(|e| ClientError::Invalid(format!("writer task: {e}")))?;
-    landed.extend(written);
-    failed.extend(errors);
-    let progress = ctx.progress.clone();
-    let (written, errors) = tokio::task::spawn_blocking(move || place_links(links, &progress))
-        .await
-        .map_err(|e| ClientError::Invalid(format!("link task: {e}")))?;
-    landed.extend(written);
-    failed.extend(errors);
-    Ok(landed)
-}
-
-fn landed_of(fv: &FileVersion) -> crate::commit::Landed {
-    crate::commit::Landed {
-        path: fv.path.clone(),
-        version: fv.info.version,
-        content_hash: fv.info.content_hash.clone(),
-    }
-}
-
-/// Opens a small file's manifest and gathers its bytes.
-async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Result<Assembled> {
-    let Manifest { attrs, body } = open_version(&reader.ctx.opener, &fv)?;
-    let data = match &body {
-        ManifestBody::Inline { size, compression, stored } => {
-            crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?
-        }
-        ManifestBody::Chunks { entries, size } => {
-            let mut data = Vec::with_capacity(*size as usize);
-            for e in entries {
-                let whole = e.offset == 0 && e.len == e.chunk_len;
-                let chunk =
-                    if whole { reader.fetch_uncached(e.id, e.key).await? } else { reader.chunk(e.id, e.key).await? };
-                let (a, b) = (e.offset as usize, e.offset as usize + e.len as usize);
-                let piece = chunk
-                    .data()
-                    .get(a..b)
-                    .ok_or_else(|| ClientError::Invalid(format!("chunk {} is shorter than the manifest says", e.id)))?;
-                data.extend_from_slice(piece);
-            }
-            data
-        }
-    };
-    if data.len() as u64 != fv.info.size {
-        return Err(ClientError::Invalid(format!(
-            "{}: content is {} bytes, the catalog says {}",
-            fv.path,
-            data.len(),
-            fv.info.size
-        )));
-    }
-    Ok(Assembled {
-        path: fv.path,
-        version: fv.info.version,
-        content_hash: fv.info.content_hash,
-        local,
-        mtime: fv.info.mtime,
-        attrs,
-        data,
-    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod commit;
 pub mod config;
 pub mod edit;
 pub mod error;
+pub mod fetch;
 pub mod get;
 pub mod history;
 pub mod opener;

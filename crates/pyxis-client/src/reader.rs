@@ -24,8 +24,10 @@ use crate::transfer;
 use crate::upload::Ctx;
 
 /// Decoded chunks kept for files that share them (packed small files, read
-/// in path order, so neighbours share and a short window suffices).
-const CHUNK_CACHE: usize = 32;
+/// in path order, so neighbours share and a short window suffices: the 16
+/// files assembled at once span two or three chunks). Each is up to 4 MiB;
+/// 32 of them were two thirds of a tree get's peak heap.
+const CHUNK_CACHE: usize = 8;
 /// Ids per locate request.
 const LOCATE_BATCH: usize = 1024;
 
