@@ -207,11 +207,12 @@ impl Client {
                 }
             }
         }
+        let listing = src.is_dir().then(|| unchanged::start_listing(&ctx, &dst));
         let src = src.to_owned();
         let mut plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
             .await
             .map_err(|e| ClientError::Invalid(format!("planning task: {e}")))??;
-        let known = unchanged::current_versions(&ctx, &mut plan).await?;
+        let known = unchanged::current_versions(&ctx, &mut plan, listing).await?;
         if !opts.checksum {
             unchanged::skip_unchanged(&mut plan, &known);
         }

@@ -121,8 +121,16 @@ async fn a_listing_cursor_that_does_not_move_forward_ends_the_command() {
     assert!(!dst.join("a.txt").exists());
     let e = tokio::time::timeout(limit, client.list("/docs", true)).await.expect("ls kept asking").unwrap_err();
     assert!(e.to_string().contains("cursor does not move forward"), "{e}");
+    // A put onto /docs lists it to skip what is unchanged: the same lie
+    // ends the put before anything is written over /docs.
+    let src = c.dir.path().join("reput");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a.txt"), b"not what /docs/a.txt holds").unwrap();
+    let e = tokio::time::timeout(limit, client.put(&src, "/docs")).await.expect("put kept asking").unwrap_err();
+    assert!(e.to_string().contains("cursor does not move forward"), "{e}");
+    assert_eq!(client.versions("/docs/a.txt").await.unwrap().versions.len(), 1, "the put wrote a version");
     let told = proxy.lies_told();
-    assert!(told >= 4, "the proxy told {told} lies");
+    assert!(told >= 6, "the proxy told {told} lies");
     // Empty pages that promise more are refused too.
     proxy.honest();
     proxy.rewrite("/v1/list", |_, body| {
