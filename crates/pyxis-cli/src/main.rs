@@ -195,7 +195,7 @@ fn run_async(g: commands::Global, cmd: Command) -> anyhow::Result<()> {
     } else if matches!(cmd, Command::Put(_) | Command::Get(_) | Command::Check(_) | Command::Sync(_)) {
         // Bulk client commands free chunk buffers on other threads than
         // the ones that filled them: with glibc's default arenas a tree's
-        // get held 230-300 MiB, with two 155-160 MiB (and ran no slower).
+        // get held 225-300 MiB, with two 145-160 MiB (and ran no slower).
         tune_malloc(false);
     }
     output::init_logging(daemon, g.log_json);

@@ -37,8 +37,8 @@ const SMALL_FILE: u64 = crate::plan::PACK_MAX;
 const READ_BATCH: usize = 256;
 /// Bytes of assembled small files handed to the writer at once. With the
 /// channel's two slots, the one being written and the one being filled, at
-/// most four of these are held: a batch of 256 files of up to 256 KiB each
-/// held whole (64 MiB) put a tree's get at 276 MiB.
+/// most four of these are held, where whole batches (256 files of up to
+/// 256 KiB) could be 64 MiB each.
 const SLICE_BYTES: usize = 8 << 20;
 
 /// A path of the catalog and where its file goes.
