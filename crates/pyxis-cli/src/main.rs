@@ -161,10 +161,10 @@ fn abort_on_panic() {
 /// freed it serves buffers that size from the heap, which it then keeps:
 /// after a 10,000-file sync an idle sync daemon held 101 MiB, 72 MiB with
 /// two arenas and buffers of 256 KiB and more mapped apart (returned when
-/// freed). The server, remotes and bulk client commands (put, get, check)
-/// get the arenas only (mapping every chunk buffer costs page faults on
-/// their bulk paths). glibc reads these when
-/// the process starts, so a daemon started without them starts itself
+/// freed). The server, remotes and bulk client commands (put, get, check,
+/// a one-shot sync) get the arenas only (mapping every chunk buffer costs
+/// page faults on their bulk paths). glibc reads these when
+/// the process starts, so a process started without them starts itself
 /// again with them (exec keeps the pid, arguments and descriptors), before
 /// any thread exists. mimalloc instead was worse (docs/PERFORMANCE.md).
 fn tune_malloc(idle_matters: bool) {
