@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures::future::OptionFuture;
 use futures::stream::StreamExt;
 use pyxis_proto::api::catalog::{FileVersion, ReadRequest};
 use pyxis_proto::format::manifest::{Manifest, ManifestBody};
@@ -73,20 +74,12 @@ pub async fn fetch_files(
     let writer = tokio::task::spawn_blocking(move || write_small_files(rx, &progress, direct));
     let mut landed = Vec::new();
     let mut batches = files.chunks(READ_BATCH);
-    let mut current = match batches.next() {
-        Some(b) => Some(read_batch(reader, b).await?),
-        None => None,
-    };
+    let mut read_next = || OptionFuture::from(batches.next().map(|b| read_batch(reader, b)));
+    let mut current = read_next().await.transpose()?;
     while let Some(checked) = current.take() {
         failed.extend(checked.failed);
-        let next = batches.next();
         let ((written, mut bad, writer_alive), upcoming) =
-            futures::join!(write_batch(reader, checked.versions, seeds, &tx), async {
-                match next {
-                    Some(b) => Some(read_batch(reader, b).await),
-                    None => None,
-                }
-            });
+            futures::join!(write_batch(reader, checked.versions, seeds, &tx), read_next());
         landed.extend(written);
         failed.append(&mut bad);
         if !writer_alive {
