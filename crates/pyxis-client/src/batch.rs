@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use pyxis_core::chunker::Chunker;
 use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, version_hash};
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::Entry;
 
 use crate::binding::{Head, verify_entry};
@@ -68,7 +69,7 @@ impl Client {
         let mut tree = Tree::default();
         let entries = match ctx.api.list_all(&root, true, crate::api::MAX_LISTED).await {
             Ok(e) => e,
-            Err(e) if e.code() == Some("not_found") => return Ok(tree),
+            Err(e) if e.code() == Some(ErrorCode::NotFound) => return Ok(tree),
             Err(e) => return Err(e),
         };
         for e in entries {
@@ -95,7 +96,7 @@ impl Client {
     pub async fn stat_verified(&self, path: &str) -> Result<Option<(Entry, Option<Head>)>> {
         let e = match self.ctx.api.stat(path).await {
             Ok(e) => e,
-            Err(e) if e.code() == Some("not_found") => return Ok(None),
+            Err(e) if e.code() == Some(ErrorCode::NotFound) => return Ok(None),
             Err(e) => return Err(e),
         };
         if e.path != path {

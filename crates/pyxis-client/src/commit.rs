@@ -11,6 +11,7 @@ use pyxis_core::binding::{BindingKey, new_file_id};
 use pyxis_core::keys::FileKey;
 use pyxis_core::manifest::seal_manifest;
 use pyxis_core::share::wrap_from_writer;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest, CommittedFile};
 use pyxis_proto::api::shares::ShareWrap;
 use pyxis_proto::{FileId, hex};
@@ -221,7 +222,7 @@ async fn refresh_heads(
     for mut f in std::mem::take(files) {
         let head = match ctx.api.stat(&f.path).await {
             Ok(e) => verify_entry(&ctx.opener, &ctx.seen, &e),
-            Err(e) if e.code() == Some("not_found") => Ok(None),
+            Err(e) if e.code() == Some(ErrorCode::NotFound) => Ok(None),
             Err(e) => return Err(e),
         };
         // A strict put (sync) writes only over the version its content came
@@ -325,7 +326,7 @@ pub async fn commit_loop(
             batch_bytes = 0;
             let mut files = std::mem::take(&mut batch);
             let mut answer = ctx.api.commit(&CommitRequest { files: files.clone() }).await;
-            if answer.as_ref().is_err_and(|e| e.code() == Some("version_conflict")) {
+            if answer.as_ref().is_err_and(|e| e.code() == Some(ErrorCode::VersionConflict)) {
                 failed.extend(refresh_heads(ctx, shares, &mut heads, &mut files, strict).await?);
                 answer = if files.is_empty() {
                     Ok(pyxis_proto::api::catalog::CommitResponse { files: vec![] })

@@ -1,6 +1,7 @@
 //! Client errors. API failures keep the server's stable `code`, so callers
 //! (and the CLI's exit message) can tell a wrong password from a full quota.
 
+use pyxis_proto::api::ErrorCode;
 use thiserror::Error;
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -8,9 +9,10 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The server answered with an error.
+    /// The server (or a remote) answered with an error: `code` is what its
+    /// body named, [`ErrorCode::Unknown`] when it sent no error body.
     #[error("{message}")]
-    Api { status: u16, code: String, message: String },
+    Api { status: u16, code: ErrorCode, message: String },
 
     #[error("cannot reach the server at {url}: {source}")]
     Unreachable { url: String, source: reqwest::Error },
@@ -58,9 +60,19 @@ pub enum ClientError {
 
 impl ClientError {
     /// The server's error code, if this came from the server.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ClientError::Api { code, .. } => Some(code),
+            ClientError::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The code as people and scripts see it (`--json`): the server's, or
+    /// `http_STATUS` for an answer that named none.
+    pub fn code_label(&self) -> Option<String> {
+        match self {
+            ClientError::Api { code: ErrorCode::Unknown, status, .. } => Some(format!("http_{status}")),
+            ClientError::Api { code, .. } => Some(code.as_str().to_owned()),
             _ => None,
         }
     }
@@ -76,7 +88,7 @@ impl ClientError {
             // A 503 that names a lasting condition (too few remotes for a
             // placement) is an answer, not an outage: the caller decides.
             ClientError::Api { status, code, .. } => {
-                matches!(status, 502 | 504) || (*status == 503 && code != "not_enough_remotes")
+                matches!(status, 502 | 504) || (*status == 503 && *code != ErrorCode::NotEnoughRemotes)
             }
             _ => false,
         }

@@ -28,6 +28,7 @@ use pyxis_core::codec::{ChunkBuf, ChunkCodec, EncodedChunk};
 use pyxis_core::erasure::verify_shard;
 use pyxis_core::keys::Keyring;
 use pyxis_core::policy::success_threshold;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::chunks::{
     MissingRequest, PlaceChunk, PlaceRequest, ReplaceRequest, ShardReceipt, ShardTarget, StoredChunk, StoredRequest,
 };
@@ -295,7 +296,7 @@ async fn upload_encoded(ctx: &Arc<Ctx>, encoded: Vec<EncodedChunk>, scheme: Sche
         };
         ctx.placed.lock().expect("placed lock").extend(req.chunks.iter().map(|c| c.id));
         let placed = match ctx.api.place(&req).await {
-            Err(e) if e.code() == Some("scheme_changed") && round < MAX_ROUNDS => {
+            Err(e) if e.code() == Some(ErrorCode::SchemeChanged) && round < MAX_ROUNDS => {
                 ctx.refresh_scheme().await?;
                 continue;
             }
@@ -411,7 +412,7 @@ async fn put_with_failover(
                 failed.push(e.remote());
                 match ctx.api.replace(&ReplaceRequest { id, index: target.index, failed: failed.clone() }).await {
                     Ok(t) => target = t,
-                    Err(e) if e.code() == Some("not_enough_remotes") => return Ok(None),
+                    Err(e) if e.code() == Some(ErrorCode::NotEnoughRemotes) => return Ok(None),
                     Err(e) => return Err(e),
                 }
             }

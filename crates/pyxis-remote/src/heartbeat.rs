@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyxis_core::grants::GrantVerifier;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::remote::{
     HeartbeatRequest, HeartbeatResponse, KeyRotation, LegacyIdentity, RegisterRequest, RegisterResponse,
 };
@@ -58,7 +59,7 @@ pub enum HeartbeatError {
 }
 
 impl HeartbeatError {
-    fn code(&self) -> Option<&str> {
+    fn code(&self) -> Option<ErrorCode> {
         match self {
             HeartbeatError::Link(l) => l.code(),
             _ => None,
@@ -69,7 +70,7 @@ impl HeartbeatError {
     fn forgotten(&self) -> bool {
         matches!(self, HeartbeatError::Link(LinkError::Status { status, .. })
             if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::NOT_FOUND)
-            && self.code() != Some("revoked")
+            && self.code() != Some(ErrorCode::Revoked)
     }
 }
 
@@ -132,10 +133,10 @@ impl Heartbeat {
                 }
                 Err(e) => {
                     match e.code() {
-                        Some("revoked") => {
+                        Some(ErrorCode::Revoked) => {
                             error!(error = %e, "this remote's admission was revoked; it keeps its data and serves what its grants allow")
                         }
-                        Some("not_admitted") | Some("bad_admission_token") => error!(error = %e, "not admitted"),
+                        Some(ErrorCode::NotAdmitted | ErrorCode::BadAdmissionToken) => error!(error = %e, "not admitted"),
                         _ => warn!(error = %e, retry_in = ?backoff, "cannot talk to the server; still serving"),
                     }
                     let wait = backoff;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use pyxis_core::identity::RemoteKey;
-use pyxis_proto::api::ErrorBody;
+use pyxis_proto::api::{ErrorBody, ErrorCode};
 use reqwest::StatusCode;
 use serde::Serialize;
 use thiserror::Error;
@@ -21,16 +21,16 @@ pub enum LinkError {
     #[error("cannot reach the server at {url}: {why}")]
     Unreachable { url: String, why: String },
     #[error("the server at {url} answered {status}: {message}")]
-    Status { url: String, status: StatusCode, code: String, message: String },
+    Status { url: String, status: StatusCode, code: ErrorCode, message: String },
     #[error("the server's answer from {url} is not valid: {why}")]
     BadResponse { url: String, why: String },
 }
 
 impl LinkError {
     /// The server's error code, if it answered with one.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            LinkError::Status { code, .. } => Some(code),
+            LinkError::Status { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -83,7 +83,7 @@ impl ServerLink {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(b) => (b.code, b.message),
                 Err(_) => (
-                    format!("http_{}", status.as_u16()),
+                    ErrorCode::Unknown,
                     String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
                 ),
             };

@@ -71,7 +71,7 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code.to_owned(), message: self.message };
+        let body = ErrorBody { code: pyxis_proto::api::ErrorCode::parse(self.code), message: self.message };
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
             resp.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());

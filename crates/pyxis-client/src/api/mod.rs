@@ -73,7 +73,7 @@ pub fn error_from_answer(status: StatusCode, text: &str) -> ClientError {
         Ok(b) => ClientError::Api { status: status.as_u16(), code: b.code, message: b.message },
         Err(_) => ClientError::Api {
             status: status.as_u16(),
-            code: format!("http_{}", status.as_u16()),
+            code: pyxis_proto::api::ErrorCode::Unknown,
             message: format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()),
         },
     }

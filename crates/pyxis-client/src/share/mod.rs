@@ -18,6 +18,7 @@
 use pyxis_core::binding::BindingKey;
 use pyxis_core::keys::FileKey;
 use pyxis_core::share::{ShareContext, ShareKey};
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::FileId;
 use pyxis_proto::api::shares::{CreateShareRequest, ShareInfo, ShareMode, ShareWrap, UnshareRequest};
 use serde::Serialize;
@@ -197,7 +198,7 @@ pub(crate) async fn create(
     };
     let (share, existed) = match ctx.api.create_share(&req).await {
         Ok(made) => (OwnedShare { info: ShareInfo { id: made.id, created_at: made.created_at, ..info }, key }, false),
-        Err(e) if e.code() == Some("exists") => {
+        Err(e) if e.code() == Some(ErrorCode::Exists) => {
             let found = owned_shares(ctx).await?.into_iter().find(|s| s.info.path == path && s.info.grantee == grantee);
             let found = found.ok_or(e)?;
             if found.info.mode != mode {

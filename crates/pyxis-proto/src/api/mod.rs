@@ -7,18 +7,21 @@ pub mod auth;
 pub mod catalog;
 pub mod changes;
 pub mod chunks;
+pub mod error;
 pub mod history;
 pub mod remote;
 pub mod shares;
 
 use serde::{Deserialize, Serialize};
 
+pub use error::ErrorCode;
+
 /// The body of every error response: a stable machine-readable `code` and a
 /// sentence for people.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 

@@ -77,7 +77,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code.to_owned(), message: self.message };
+        let body = ErrorBody { code: pyxis_proto::api::ErrorCode::parse(self.code), message: self.message };
         (self.status, Json(body)).into_response()
     }
 }
