@@ -11,7 +11,7 @@ use pyxis_client::ClientError;
 use pyxis_client::api::error_from_answer;
 use pyxis_client::get::{local_path, open_version};
 use pyxis_core::codec::ChunkCodec;
-use pyxis_core::keys::{KdfParams, MasterKey, unwrap_master_key};
+use pyxis_crypto::keys::{KdfParams, MasterKey, unwrap_master_key};
 use pyxis_proto::api::ErrorBody;
 use pyxis_proto::api::auth::{PreloginResponse, SessionResponse};
 use pyxis_proto::api::catalog::FileVersion;

@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use pyxis_core::grants::{GrantSigner, GrantVerifier, check};
+use pyxis_crypto::grants::{GrantSigner, GrantVerifier, check};
 use pyxis_proto::grant::{BODY_LEN, Grant, SIGNED_LEN, decode_token};
 
 use crate::{GRANT_SEED, NOW};

@@ -21,7 +21,7 @@ pub mod wrapped_key;
 use std::sync::LazyLock;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use pyxis_core::keys::{KeyWrappingKey, Keyring, MasterKey};
+use pyxis_crypto::keys::{KeyWrappingKey, Keyring, MasterKey};
 use pyxis_proto::format::manifest::EnvelopeHeader;
 
 /// The account every target decodes as.

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use pyxis_core::identity::{RemoteKey, verify_call, verify_receipt};
+use pyxis_crypto::identity::{RemoteKey, verify_call, verify_receipt};
 use pyxis_proto::receipt::{self, BODY_LEN, Receipt, SIGNED_LEN};
 use pyxis_proto::remote_call::RemoteAuth;
 

@@ -10,8 +10,8 @@
 
 use pyxis_core::codec::ChunkCodec;
 use pyxis_core::erasure::Erasure;
-use pyxis_core::grants::GrantSigner;
-use pyxis_core::keys::{FileKey, MasterKey, wrap_file_key_for_reader, wrap_master_key};
+use pyxis_crypto::grants::GrantSigner;
+use pyxis_crypto::keys::{FileKey, MasterKey, wrap_file_key_for_reader, wrap_master_key};
 use pyxis_core::testdata::pseudo_random;
 use pyxis_proto::format::chunk::Compression;
 use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
@@ -147,7 +147,7 @@ fn session_token() -> Seeds {
 
 fn volume_record() -> Seeds {
     let record = |data: &[u8]| {
-        let h = RecordHeader::shard(pyxis_core::erasure::shard_hash(data), data.len() as u32);
+        let h = RecordHeader::shard(pyxis_crypto::shard::shard_hash(data), data.len() as u32);
         [&h.encode()[..], data].concat()
     };
     let tombstone = RecordHeader::tombstone(ShardHash([1; 32]), Loc { volume: 1, offset: 16 });

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use pyxis_core::session::SessionKeys;
+use pyxis_crypto::session::SessionKeys;
 
 use crate::SESSION_SECRET;
 

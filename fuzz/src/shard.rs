@@ -6,7 +6,8 @@
 
 use std::cell::RefCell;
 
-use pyxis_core::erasure::{Erasure, shard_hash, verify_shard};
+use pyxis_core::erasure::Erasure;
+use pyxis_crypto::shard::{shard_hash, verify_shard};
 use pyxis_proto::format::shard::{HEADER_LEN, ShardHeader};
 use pyxis_proto::scheme::MAX_SHARDS;
 
@@ -40,7 +41,7 @@ pub fn run(data: &[u8]) {
     ERASURE.with_borrow_mut(|erasure| join(erasure, &verified));
 }
 
-fn join(erasure: &mut Erasure, verified: &[pyxis_core::erasure::VerifiedShard<'_>]) {
+fn join(erasure: &mut Erasure, verified: &[pyxis_crypto::shard::VerifiedShard<'_>]) {
     let Ok(blob) = erasure.join(verified) else { return };
     let header = *verified[0].header();
     assert_eq!(blob.len(), header.blob_len as usize);

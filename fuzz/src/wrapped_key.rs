@@ -1,7 +1,7 @@
 //! Wrapped keys from the server: the master key at login, file keys at read.
 
-use pyxis_core::keys::{FileKey, MasterKey, unwrap_master_key};
-use pyxis_core::share::{ShareContext, ShareKey};
+use pyxis_crypto::keys::{FileKey, MasterKey, unwrap_master_key};
+use pyxis_crypto::share::{ShareContext, ShareKey};
 use pyxis_proto::format::wrapped::{Purpose, SYMMETRIC_LEN, WrappedKey, X25519_LEN};
 
 use crate::{FILE_KEY, MASTER_KEY, key_wrapping_key, keyring};
@@ -33,10 +33,10 @@ pub fn run(data: &[u8]) {
     }
     let file_id = pyxis_proto::FileId([7; 32]);
     // A writer's keys for the owner (versions written through a share).
-    if pyxis_core::share::open_file_key_from_writer(keyring(), &[9; 32], &file_id, 1, data).is_ok() {
+    if pyxis_crypto::share::open_file_key_from_writer(keyring(), &[9; 32], &file_id, 1, data).is_ok() {
         assert_eq!(parsed.as_ref().map(|w| w.purpose()), Ok(Purpose::FileKey));
     }
-    let _ = pyxis_core::share::open_binding_key_from_writer(keyring(), &[9; 32], &file_id, 1, data);
+    let _ = pyxis_crypto::share::open_binding_key_from_writer(keyring(), &[9; 32], &file_id, 1, data);
     if ShareKey::from_bytes([5; 32]).open_version(data, &file_id, 1).is_ok() {
         assert_eq!(data.len(), 2 * SYMMETRIC_LEN);
     }

@@ -2,7 +2,7 @@
 //! login secret (sent) and a key-wrapping key (kept), and the master key is
 //! created and wrapped here too (docs/SECURITY.md).
 
-use pyxis_core::keys::{
+use pyxis_crypto::keys::{
     KdfParams, Keyring, MasterKey, RecoveryKey, derive_password_keys, random_salt, unwrap_master_key, wrap_master_key,
 };
 use pyxis_proto::api::auth::{self, LoginRequest, SessionResponse, SignupRequest};
@@ -36,7 +36,7 @@ fn session(server: &Api, resp: &SessionResponse, master: &MasterKey, bound: bool
     }
 }
 
-async fn stretch(password: Vec<u8>, salt: Vec<u8>, kdf: KdfParams) -> Result<pyxis_core::keys::PasswordKeys> {
+async fn stretch(password: Vec<u8>, salt: Vec<u8>, kdf: KdfParams) -> Result<pyxis_crypto::keys::PasswordKeys> {
     tokio::task::spawn_blocking(move || derive_password_keys(&password, &salt, &kdf))
         .await
         .map_err(|e| ClientError::Invalid(format!("key derivation task: {e}")))?
@@ -116,7 +116,7 @@ pub async fn logout(config: &ConfigDir) -> Result<()> {
 }
 
 /// The login secret of `password` for this account, from its salt and KDF.
-async fn current_keys(api: &Api, username: &str, password: &str) -> Result<pyxis_core::keys::PasswordKeys> {
+async fn current_keys(api: &Api, username: &str, password: &str) -> Result<pyxis_crypto::keys::PasswordKeys> {
     let pre = api.prelogin(username).await?;
     let salt = hex::decode(&pre.salt).map_err(|e| ClientError::Invalid(format!("server sent a bad salt: {e}")))?;
     let kdf =

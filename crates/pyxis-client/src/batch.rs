@@ -184,7 +184,7 @@ impl Client {
     /// it were put now ([`version_hash`] of its content, kind and mode), in
     /// hex; `None` for anything else. Reads the whole file.
     pub fn local_hash(&self, path: &Path) -> Result<Option<String>> {
-        let keys: Arc<pyxis_core::keys::Keyring> = self.ctx.keys.clone();
+        let keys: Arc<pyxis_crypto::keys::Keyring> = self.ctx.keys.clone();
         local_hash(&keys, self.chunker, path)
     }
 }
@@ -206,7 +206,7 @@ impl Client {
 
 /// See [`Client::local_hash`].
 pub fn local_hash(
-    keys: &pyxis_core::keys::Keyring,
+    keys: &pyxis_crypto::keys::Keyring,
     chunker: pyxis_core::chunker::ChunkerParams,
     path: &Path,
 ) -> Result<Option<String>> {

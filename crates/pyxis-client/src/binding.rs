@@ -14,8 +14,8 @@
 use crate::error::{ClientError, Result};
 pub use crate::opener::Opener;
 pub use crate::seen::Seen;
-use pyxis_core::binding::{Facts, new_file_id, tags_equal};
-use pyxis_core::keys::Keyring;
+use pyxis_crypto::binding::{Facts, new_file_id, tags_equal};
+use pyxis_crypto::keys::Keyring;
 use pyxis_proto::api::catalog::{Entry, EntryKind, FileVersion, VersionBinding};
 use pyxis_proto::{FileId, hex};
 
@@ -146,7 +146,7 @@ pub fn bind_version(keys: &Keyring, path: &str, file_id: FileId, version: i64, v
 
 /// Tags for version `version` of `file_id` at `path`, under `key`.
 pub fn bind_version_with(
-    key: &pyxis_core::binding::BindingKey,
+    key: &pyxis_crypto::binding::BindingKey,
     path: &str,
     file_id: FileId,
     version: i64,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use pyxis_core::grants::unix_now;
+use pyxis_crypto::grants::unix_now;
 use pyxis_proto::ChunkId;
 use pyxis_proto::api::chunks::ChunkLocation;
 use serde::{Deserialize, Serialize};

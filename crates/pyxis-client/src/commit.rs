@@ -7,10 +7,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pyxis_core::binding::{BindingKey, new_file_id};
-use pyxis_core::keys::FileKey;
 use pyxis_core::manifest::seal_manifest;
-use pyxis_core::share::wrap_from_writer;
+use pyxis_crypto::binding::{BindingKey, new_file_id};
+use pyxis_crypto::keys::FileKey;
+use pyxis_crypto::share::wrap_from_writer;
 use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest, CommittedFile};
 use pyxis_proto::api::shares::ShareWrap;

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pyxis_core::keys::{Keyring, MasterKey};
+use pyxis_crypto::keys::{Keyring, MasterKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 

@@ -202,7 +202,7 @@ pub async fn upgrade(ctx: &Ctx, root: &str) -> Result<UpgradeReport> {
 /// Returns whether its current version was bound.
 async fn bind_history(ctx: &Ctx, path: &str) -> Result<bool> {
     let history = ctx.api.versions(path).await?;
-    let file_id = pyxis_core::binding::new_file_id()?;
+    let file_id = pyxis_crypto::binding::new_file_id()?;
     let mut files = Vec::new();
     for v in &history.versions {
         let read = ctx.api.read(&ReadRequest { paths: vec![path.to_owned()], version: Some(v.version) }).await?;

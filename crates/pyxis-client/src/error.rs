@@ -23,6 +23,9 @@ pub enum ClientError {
     #[error(transparent)]
     Core(#[from] pyxis_core::Error),
 
+    #[error(transparent)]
+    Crypto(#[from] pyxis_crypto::Error),
+
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 

@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use pyxis_core::binding::BindingKey;
-use pyxis_core::keys::{DedupKey, FileKey, Keyring};
-use pyxis_core::share::{open_binding_key_from_writer, open_file_key_from_writer};
+use pyxis_crypto::binding::BindingKey;
+use pyxis_crypto::keys::{DedupKey, FileKey, Keyring};
+use pyxis_crypto::share::{open_binding_key_from_writer, open_file_key_from_writer};
 use pyxis_proto::FileId;
 use pyxis_proto::api::catalog::FileVersion;
 

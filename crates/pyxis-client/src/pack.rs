@@ -13,8 +13,8 @@ use std::io::{ErrorKind, Read};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use pyxis_core::keys::Keyring;
 use pyxis_core::manifest::ContentHasher;
+use pyxis_crypto::keys::Keyring;
 
 /// A small file to pack, as planned from its metadata.
 #[derive(Debug, Clone)]
@@ -131,7 +131,7 @@ impl Read for PackReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pyxis_core::keys::MasterKey;
+    use pyxis_crypto::keys::MasterKey;
 
     #[test]
     fn concatenates_and_records_spans() {

@@ -14,7 +14,7 @@ use crate::progress::Progress;
 pub(crate) fn temp_path(dst: &Path) -> PathBuf {
     let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut rnd = [0u8; 6];
-    let _ = pyxis_core::keys::random_salt().map(|s| rnd.copy_from_slice(&s[..6]));
+    let _ = pyxis_crypto::keys::random_salt().map(|s| rnd.copy_from_slice(&s[..6]));
     dst.with_file_name(format!(".{name}.pyxis-{}", pyxis_proto::hex::encode(&rnd)))
 }
 

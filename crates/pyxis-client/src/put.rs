@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use pyxis_core::chunker::{Chunker, ChunkerParams};
 use pyxis_core::codec::ChunkCodec;
-use pyxis_core::keys::Keyring;
 use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, version_hash};
+use pyxis_crypto::keys::Keyring;
 use pyxis_proto::ChunkId;
 use pyxis_proto::format::manifest::{Manifest, ManifestBody, ManifestEntry};
 use serde::Serialize;

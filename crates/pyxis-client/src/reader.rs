@@ -12,8 +12,8 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{FuturesUnordered, StreamExt};
 use pyxis_core::codec::ChunkBuf;
-use pyxis_core::erasure::verify_shard;
-use pyxis_core::keys::ChunkKey;
+use pyxis_crypto::keys::ChunkKey;
+use pyxis_crypto::shard::verify_shard;
 use pyxis_proto::ChunkId;
 use pyxis_proto::api::chunks::{ChunkLocation, LocateRequest};
 

@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use pyxis_core::chunker::{Chunker, ChunkerParams};
-use pyxis_core::keys::Keyring;
+use pyxis_crypto::keys::Keyring;
 use pyxis_proto::ChunkId;
 use pyxis_proto::format::manifest::ManifestEntry;
 
@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn finds_unchanged_chunks_and_checks_them_again() {
-        let keys = Keyring::new(&pyxis_core::keys::MasterKey::generate().unwrap());
+        let keys = Keyring::new(&pyxis_crypto::keys::MasterKey::generate().unwrap());
         let params = ChunkerParams::default();
         let d = tempfile::tempdir().unwrap();
         let mut data = pyxis_core::testdata::pseudo_random(1, 20 << 20);

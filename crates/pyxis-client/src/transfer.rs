@@ -4,6 +4,7 @@
 //! honest one can be (a shard is as long as its grant says).
 
 use bytes::Bytes;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::chunks::ShardTarget;
 use pyxis_proto::grant;
 
@@ -14,14 +15,18 @@ pub enum ShardError {
     #[error("remote {remote} unreachable: {why}")]
     Unreachable { remote: i64, why: String },
     #[error("remote {remote} refused ({status} {code}): {message}")]
-    Refused { remote: i64, status: u16, code: String, message: String },
+    Refused { remote: i64, status: u16, code: ErrorCode, message: String },
+    #[error("remote {remote} stored the shard without a receipt (a remote of an older release?)")]
+    NoReceipt { remote: i64 },
 }
 
 impl ShardError {
     /// The remote said "not here" or "corrupt", or failed: another shard will do.
     pub fn remote(&self) -> i64 {
         match self {
-            ShardError::Unreachable { remote, .. } | ShardError::Refused { remote, .. } => *remote,
+            ShardError::Unreachable { remote, .. }
+            | ShardError::Refused { remote, .. }
+            | ShardError::NoReceipt { remote } => *remote,
         }
     }
 
@@ -59,12 +64,7 @@ pub async fn put_shard(http: &reqwest::Client, t: &ShardTarget, bytes: Bytes) ->
         return Err(refused(t.remote_id, resp).await);
     }
     let receipt = resp.headers().get(pyxis_proto::receipt::HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    receipt.ok_or_else(|| ShardError::Refused {
-        remote: t.remote_id,
-        status: resp.status().as_u16(),
-        code: "no_receipt".into(),
-        message: "the remote stored the shard without a receipt (a remote of an older release?)".into(),
-    })
+    receipt.ok_or(ShardError::NoReceipt { remote: t.remote_id })
 }
 
 /// Fetches a shard's bytes, at most `max_len` of them; the caller verifies

@@ -25,9 +25,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use pyxis_core::codec::{ChunkBuf, ChunkCodec, EncodedChunk};
-use pyxis_core::erasure::verify_shard;
-use pyxis_core::keys::Keyring;
 use pyxis_core::policy::success_threshold;
+use pyxis_crypto::keys::Keyring;
+use pyxis_crypto::shard::verify_shard;
 use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::chunks::{
     MissingRequest, PlaceChunk, PlaceRequest, ReplaceRequest, ShardReceipt, ShardTarget, StoredChunk, StoredRequest,
@@ -257,7 +257,7 @@ impl Pending {
     fn resplit(self, scheme: Scheme) -> Result<Pending> {
         let shards = with_codec(|c| {
             let verified: Vec<_> =
-                self.shards.iter().map(|(h, b)| verify_shard(b, h)).collect::<pyxis_core::Result<_>>()?;
+                self.shards.iter().map(|(h, b)| verify_shard(b, h)).collect::<pyxis_crypto::Result<_>>()?;
             c.erasure().resplit(&verified, scheme)
         })?;
         let shards = shards.into_iter().map(|s| (s.hash, Bytes::from(s.bytes))).collect();

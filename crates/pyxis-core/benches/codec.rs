@@ -6,9 +6,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pyxis_core::chunker::{Chunker, ChunkerParams};
 use pyxis_core::codec::{ChunkBuf, ChunkCodec};
-use pyxis_core::erasure::{Erasure, verify_shard};
-use pyxis_core::keys::{Keyring, MasterKey};
+use pyxis_core::erasure::Erasure;
 use pyxis_core::testdata::{pseudo_random, pseudo_text};
+use pyxis_crypto::keys::{Keyring, MasterKey};
+use pyxis_crypto::shard::verify_shard;
 use reed_solomon_simd::ReedSolomonDecoder;
 
 const MIB: usize = 1 << 20;

@@ -14,10 +14,11 @@
 use pyxis_proto::format::chunk::{self, ChunkHeader, Compression};
 use pyxis_proto::{ChunkId, Scheme};
 
-use crate::aead;
-use crate::erasure::{Erasure, Shard, VerifiedShard};
+use crate::erasure::{Erasure, Shard};
 use crate::error::{Error, Result};
-use crate::keys::{ChunkKey, DedupKey, Keyring};
+use pyxis_crypto::aead;
+use pyxis_crypto::keys::{ChunkKey, DedupKey, Keyring};
+use pyxis_crypto::shard::VerifiedShard;
 
 /// zstd level 3 is zstd's default; measured here it runs as fast as level 1
 /// on text (462 vs 449 MiB/s) with a better ratio.

@@ -5,6 +5,7 @@
 //! Re-splitting a blob is deterministic: a rebuilt shard is byte-identical to
 //! the lost one and keeps its address, so repair only moves locations.
 
+use pyxis_crypto::shard::{VerifiedShard, shard_hash};
 use pyxis_proto::format::shard::{self, ShardHeader};
 use pyxis_proto::{Scheme, ShardHash};
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
@@ -23,36 +24,6 @@ impl std::fmt::Debug for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Shard #{} {:?} ({} bytes)", self.index, self.hash, self.bytes.len())
     }
-}
-
-/// The address of a shard's bytes.
-pub fn shard_hash(bytes: &[u8]) -> ShardHash {
-    ShardHash(*blake3::hash(bytes).as_bytes())
-}
-
-/// A shard whose bytes matched the expected hash and whose header parsed. Only
-/// [`verify_shard`] makes one, so a payload always has the size its header says.
-#[derive(Debug, Clone, Copy)]
-pub struct VerifiedShard<'a> {
-    header: ShardHeader,
-    payload: &'a [u8],
-}
-
-impl VerifiedShard<'_> {
-    pub fn header(&self) -> &ShardHeader {
-        &self.header
-    }
-}
-
-/// Checks a shard received from anywhere: its hash first (so nothing unverified
-/// is even parsed further), then its header.
-pub fn verify_shard<'a>(bytes: &'a [u8], expected: &ShardHash) -> Result<VerifiedShard<'a>> {
-    let actual = shard_hash(bytes);
-    if actual != *expected {
-        return Err(Error::ShardHash { expected: *expected, actual });
-    }
-    let (header, payload) = ShardHeader::parse(bytes)?;
-    Ok(VerifiedShard { header, payload })
 }
 
 /// Reusable Reed–Solomon state (allocations are kept between chunks).
@@ -127,21 +98,29 @@ impl Erasure {
     /// Rebuilds the blob from any `k` verified shards of one chunk (more are
     /// fine; duplicates and strays are rejected).
     pub fn join(&mut self, shards: &[VerifiedShard<'_>]) -> Result<Vec<u8>> {
-        let first = shards.first().ok_or(Error::NotEnoughShards { have: 0, need: 1 })?.header;
+        let first = *shards.first().ok_or(Error::NotEnoughShards { have: 0, need: 1 })?.header();
         let (k, m) = (first.scheme.data(), first.scheme.parity());
         let size = first.payload_len();
         let mut seen = vec![false; k + m];
         for s in shards {
-            if s.payload.len() != size {
-                return Err(Error::InconsistentShards(format!("shard {} payload has the wrong size", s.header.index)));
-            }
-            if s.header.scheme != first.scheme || s.header.blob_len != first.blob_len {
+            if s.payload().len() != size {
                 return Err(Error::InconsistentShards(format!(
-                    "shard {} says {} / {} bytes, shard {} says {} / {} bytes",
-                    first.index, first.scheme, first.blob_len, s.header.index, s.header.scheme, s.header.blob_len
+                    "shard {} payload has the wrong size",
+                    s.header().index
                 )));
             }
-            let i = usize::from(s.header.index);
+            if s.header().scheme != first.scheme || s.header().blob_len != first.blob_len {
+                return Err(Error::InconsistentShards(format!(
+                    "shard {} says {} / {} bytes, shard {} says {} / {} bytes",
+                    first.index,
+                    first.scheme,
+                    first.blob_len,
+                    s.header().index,
+                    s.header().scheme,
+                    s.header().blob_len
+                )));
+            }
+            let i = usize::from(s.header().index);
             if std::mem::replace(&mut seen[i], true) {
                 return Err(Error::InconsistentShards(format!("shard index {i} given twice")));
             }
@@ -151,8 +130,8 @@ impl Erasure {
             return Err(Error::NotEnoughShards { have, need: k });
         }
         let mut by_index: Vec<Option<&[u8]>> = vec![None; k];
-        for s in shards.iter().filter(|s| usize::from(s.header.index) < k) {
-            by_index[usize::from(s.header.index)] = Some(s.payload);
+        for s in shards.iter().filter(|s| usize::from(s.header().index) < k) {
+            by_index[usize::from(s.header().index)] = Some(s.payload());
         }
         // Assemble in index order with one write per byte (no zero-fill first).
         let mut blob = Vec::with_capacity(size * k);
@@ -168,11 +147,11 @@ impl Erasure {
                 slot @ None => slot.insert(ReedSolomonDecoder::new(k, m, size).map_err(rs_err)?),
             };
             for s in shards {
-                let i = usize::from(s.header.index);
+                let i = usize::from(s.header().index);
                 if i < k {
-                    dec.add_original_shard(i, s.payload).map_err(rs_err)?;
+                    dec.add_original_shard(i, s.payload()).map_err(rs_err)?;
                 } else {
-                    dec.add_recovery_shard(i - k, s.payload).map_err(rs_err)?;
+                    dec.add_recovery_shard(i - k, s.payload()).map_err(rs_err)?;
                 }
             }
             let result = dec.decode().map_err(rs_err)?;
@@ -192,7 +171,7 @@ impl Erasure {
 
     /// Rebuilds the shards with the given indices from any k others (repair).
     pub fn rebuild(&mut self, shards: &[VerifiedShard<'_>], wanted: &[u8]) -> Result<Vec<Shard>> {
-        let scheme = shards.first().ok_or(Error::NotEnoughShards { have: 0, need: 1 })?.header.scheme;
+        let scheme = shards.first().ok_or(Error::NotEnoughShards { have: 0, need: 1 })?.header().scheme;
         let mut blob = self.join(shards)?;
         Ok(self.split(&mut blob, scheme)?.into_iter().filter(|s| wanted.contains(&s.index)).collect())
     }
@@ -202,6 +181,7 @@ impl Erasure {
 mod tests {
     use super::*;
     use crate::testdata::pseudo_random;
+    use pyxis_crypto::shard::verify_shard;
 
     fn verified(shards: &[Shard]) -> Vec<VerifiedShard<'_>> {
         shards.iter().map(|s| verify_shard(&s.bytes, &s.hash).unwrap()).collect()
@@ -257,7 +237,7 @@ mod tests {
             for bit in 0..s.bytes.len() * 8 {
                 let mut b = s.bytes.clone();
                 b[bit / 8] ^= 1 << (bit % 8);
-                assert!(matches!(verify_shard(&b, &s.hash), Err(Error::ShardHash { .. })));
+                assert!(matches!(verify_shard(&b, &s.hash), Err(pyxis_crypto::Error::ShardHash { .. })));
             }
             for n in 0..s.bytes.len() {
                 assert!(verify_shard(&s.bytes[..n], &s.hash).is_err());

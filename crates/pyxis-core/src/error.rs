@@ -6,8 +6,8 @@
 //! verified. Callers decide whether to retry with other shards
 //! ([`Error::is_shard_fault`]) or to give up.
 
+use pyxis_proto::ChunkId;
 use pyxis_proto::format::FormatError;
-use pyxis_proto::{ChunkId, ShardHash};
 use thiserror::Error;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -18,17 +18,15 @@ pub enum Error {
     #[error(transparent)]
     Format(#[from] FormatError),
 
-    #[error("shard {expected}: hash mismatch (got {actual}): the shard is corrupt or not the one asked for")]
-    ShardHash { expected: ShardHash, actual: ShardHash },
+    /// A key, seal or shard hash did not check out (pyxis-crypto's checks).
+    #[error(transparent)]
+    Crypto(#[from] pyxis_crypto::Error),
 
     #[error("shards do not belong together: {0}")]
     InconsistentShards(String),
 
     #[error("not enough shards to decode: have {have} distinct, need {need}")]
     NotEnoughShards { have: usize, need: usize },
-
-    #[error("{what}: authentication failed (corrupt, tampered with, or the wrong key)")]
-    Decrypt { what: &'static str },
 
     #[error("chunk {0}: decrypted content does not match the chunk id")]
     ChunkIdMismatch(ChunkId),
@@ -48,15 +46,6 @@ pub enum Error {
     #[error("invalid chunker parameters: {0}")]
     ChunkerParams(String),
 
-    #[error("password key derivation: {0}")]
-    Kdf(String),
-
-    #[error("the system random number generator failed")]
-    Random,
-
-    #[error("{what}: invalid key")]
-    Key { what: &'static str },
-
     #[error("no redundancy scheme possible: {0}")]
     Policy(String),
 
@@ -68,6 +57,10 @@ impl Error {
     /// Whether the fault lies with one shard, so the caller should drop it and
     /// try others rather than fail the whole chunk.
     pub fn is_shard_fault(&self) -> bool {
-        matches!(self, Error::ShardHash { .. } | Error::Format(_))
+        match self {
+            Error::Format(_) => true,
+            Error::Crypto(e) => e.is_shard_fault(),
+            _ => false,
+        }
     }
 }

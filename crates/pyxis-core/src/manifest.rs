@@ -3,9 +3,9 @@
 use pyxis_proto::ChunkId;
 use pyxis_proto::format::manifest::{Attrs, ENVELOPE_HEADER_LEN, EnvelopeHeader, Manifest, NodeKind};
 
-use crate::aead;
 use crate::error::Result;
-use crate::keys::{FileKey, Keyring};
+use pyxis_crypto::aead;
+use pyxis_crypto::keys::{FileKey, Keyring};
 
 /// Seals a manifest body under the version's file key (random nonce: a file key
 /// seals one manifest, but the nonce costs nothing and removes the question).
@@ -98,7 +98,7 @@ pub fn content_hash_of_chunks<'a>(keys: &Keyring, chunk_ids: impl IntoIterator<I
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::keys::MasterKey;
+    use pyxis_crypto::keys::MasterKey;
     use pyxis_proto::format::chunk::Compression;
     use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
 
@@ -124,7 +124,7 @@ mod tests {
             let sealed = seal_manifest(&b, &fk).unwrap();
             assert_eq!(open_manifest(&sealed, &fk).unwrap(), b);
             let other = FileKey::generate().unwrap();
-            assert!(matches!(open_manifest(&sealed, &other), Err(Error::Decrypt { .. })));
+            assert!(matches!(open_manifest(&sealed, &other), Err(Error::Crypto(pyxis_crypto::Error::Decrypt { .. }))));
         }
     }
 

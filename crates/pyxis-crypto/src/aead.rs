@@ -5,7 +5,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use crate::error::{Error, Result};
 
-pub(crate) const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = 16;
 
 fn key(bytes: &[u8; 32]) -> LessSafeKey {
     // A 32-byte key is always valid for AES-256-GCM.
@@ -13,7 +13,7 @@ fn key(bytes: &[u8; 32]) -> LessSafeKey {
 }
 
 /// Encrypts `in_out` in place and returns the tag.
-pub(crate) fn seal(key_bytes: &[u8; 32], nonce: [u8; 12], aad: &[u8], in_out: &mut [u8]) -> [u8; TAG_LEN] {
+pub fn seal(key_bytes: &[u8; 32], nonce: [u8; 12], aad: &[u8], in_out: &mut [u8]) -> [u8; TAG_LEN] {
     let tag = key(key_bytes)
         .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out)
         .expect("AES-GCM seal only fails for inputs over 64 GiB");
@@ -24,7 +24,7 @@ pub(crate) fn seal(key_bytes: &[u8; 32], nonce: [u8; 12], aad: &[u8], in_out: &m
 
 /// Decrypts `in_out` in place after checking `tag`; on failure `in_out` holds
 /// garbage that the caller must not use.
-pub(crate) fn open(
+pub fn open(
     key_bytes: &[u8; 32],
     nonce: [u8; 12],
     aad: &[u8],
@@ -42,6 +42,6 @@ pub(crate) fn open(
 }
 
 /// Fills `buf` from the operating system's CSPRNG.
-pub(crate) fn random(buf: &mut [u8]) -> Result<()> {
+pub fn random(buf: &mut [u8]) -> Result<()> {
     aws_lc_rs::rand::fill(buf).map_err(|_| Error::Random)
 }

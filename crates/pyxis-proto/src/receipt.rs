@@ -53,7 +53,7 @@ impl Receipt {
     }
 
     /// Splits signed receipt bytes into the receipt and its signature. The
-    /// signature is not checked here (`pyxis_core::identity` does that).
+    /// signature is not checked here (`pyxis_crypto::identity` does that).
     pub fn parse_signed(bytes: &[u8]) -> Result<(Receipt, [u8; 64]), FormatError> {
         if bytes.len() != SIGNED_LEN {
             return Err(FormatError::Invalid {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
-use pyxis_core::erasure::shard_hash;
-use pyxis_core::grants::{GrantSigner, GrantVerifier};
+use pyxis_crypto::grants::{GrantSigner, GrantVerifier};
+use pyxis_crypto::shard::shard_hash;
 use pyxis_proto::ShardHash;
 use pyxis_proto::grant::{Grant, GrantOp, HEADER};
 use pyxis_remote::api::{AppState, router};
@@ -150,7 +150,7 @@ async fn http_round(
     let registration = Arc::new(Registration::default());
     registration.set(Registered { remote_id: 1, verifier: GrantVerifier::new(signer.public_key()) });
     // Every put is answered with a signed receipt, as in production.
-    let key = Arc::new(pyxis_core::identity::RemoteKey::generate().unwrap());
+    let key = Arc::new(pyxis_crypto::identity::RemoteKey::generate().unwrap());
     let quarantine = Arc::new(pyxis_remote::quarantine::Quarantine::load(dir).unwrap());
     let metrics = pyxis_remote::metrics::RemoteMetrics::new(store.clone(), quarantine, dir.to_owned(), None);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -158,7 +158,7 @@ async fn http_round(
     let server = tokio::spawn(
         axum::serve(listener, router(AppState { store: store.clone(), registration, key, metrics })).into_future(),
     );
-    let expires = pyxis_core::grants::unix_now() + 600;
+    let expires = pyxis_crypto::grants::unix_now() + 600;
     let requests: Vec<_> = batch
         .into_iter()
         .map(|(h, d)| {

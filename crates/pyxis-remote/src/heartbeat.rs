@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyxis_core::grants::GrantVerifier;
+use pyxis_crypto::grants::GrantVerifier;
 use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::remote::{
     HeartbeatRequest, HeartbeatResponse, KeyRotation, LegacyIdentity, RegisterRequest, RegisterResponse,
@@ -136,7 +136,9 @@ impl Heartbeat {
                         Some(ErrorCode::Revoked) => {
                             error!(error = %e, "this remote's admission was revoked; it keeps its data and serves what its grants allow")
                         }
-                        Some(ErrorCode::NotAdmitted | ErrorCode::BadAdmissionToken) => error!(error = %e, "not admitted"),
+                        Some(ErrorCode::NotAdmitted | ErrorCode::BadAdmissionToken) => {
+                            error!(error = %e, "not admitted")
+                        }
                         _ => warn!(error = %e, retry_in = ?backoff, "cannot talk to the server; still serving"),
                     }
                     let wait = backoff;

@@ -15,8 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use pyxis_core::grants::GrantVerifier;
-use pyxis_core::identity::RemoteKey;
+use pyxis_crypto::grants::GrantVerifier;
+use pyxis_crypto::identity::RemoteKey;
 use pyxis_proto::api::remote::KeyRotation;
 use pyxis_proto::hex;
 use serde::{Deserialize, Serialize};
@@ -175,7 +175,7 @@ impl Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pyxis_core::grants::GrantSigner;
+    use pyxis_crypto::grants::GrantSigner;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use pyxis_core::grants::GrantVerifier;
+use pyxis_crypto::grants::GrantVerifier;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};

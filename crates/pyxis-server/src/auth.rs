@@ -1,7 +1,7 @@
 //! Who is calling: users by session token, remotes by their key (every call
 //! signed), operators by the admin token.
 //!
-//! Sessions are HS256 JWTs ([`pyxis_core::session`]) backed by a `sessions`
+//! Sessions are HS256 JWTs ([`pyxis_crypto::session`]) backed by a `sessions`
 //! row, so logout revokes a token before it expires. Login
 //! secrets are hashed with Argon2id (own salt) off the async runtime.
 
@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 
 use crate::error::{ApiError, ApiResult};
 use crate::{ServerOptions, State};
-pub use pyxis_core::session::SessionKeys;
+pub use pyxis_crypto::session::SessionKeys;
 
 /// 32 random bytes (session keys, tokens).
 pub fn random_secret() -> Vec<u8> {
@@ -127,7 +127,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
             .await
             .map_err(|e| ApiError::bad_request("bad_request", format!("reading the body: {e}")))?;
         let now = u64::try_from(crate::db::now_ms()).unwrap_or(0);
-        let key = pyxis_core::identity::verify_call(&header, parts.method.as_str(), parts.uri.path(), &bytes, now)
+        let key = pyxis_crypto::identity::verify_call(&header, parts.method.as_str(), parts.uri.path(), &bytes, now)
             .map_err(|e| ApiError::unauthorized("bad_signature", e.to_string()))?;
         let body = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
         Ok(SignedByRemote { key, body })

@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use pyxis_core::grants::GrantSigner;
-use pyxis_core::keys::KdfParams;
 use pyxis_core::policy::RedundancyPolicy;
+use pyxis_crypto::grants::GrantSigner;
+use pyxis_crypto::keys::KdfParams;
 use tokio::sync::watch;
 
 use crate::db::Db;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use pyxis_core::keys::KdfParams;
+use pyxis_crypto::keys::KdfParams;
 use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};

@@ -1,8 +1,8 @@
 //! Choosing remotes for shards and signing the grants to use them.
 
-use pyxis_core::grants::unix_now;
 use pyxis_core::placement::{self, Candidate};
 use pyxis_core::policy::Choice;
+use pyxis_crypto::grants::unix_now;
 use pyxis_proto::grant::{Grant, GrantOp};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 

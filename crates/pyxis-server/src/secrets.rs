@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use pyxis_core::grants::GrantSigner;
+use pyxis_crypto::grants::GrantSigner;
 use pyxis_proto::api::remote::KeyRotation;
 use pyxis_proto::hex;
 

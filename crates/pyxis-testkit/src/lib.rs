@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use pyxis_client::{Client, ClientOptions, ConfigDir};
-use pyxis_core::keys::{KdfParams, MasterKey};
+use pyxis_crypto::keys::{KdfParams, MasterKey};
 use pyxis_net::ca::{LocalCa, local_names};
 use pyxis_net::listen::TlsFiles;
 use pyxis_remote::{RemoteOptions, RunningRemote};
@@ -96,7 +96,7 @@ pub async fn test_database() -> anyhow::Result<Option<String>> {
     let Ok(base) = std::env::var("PYXIS_TEST_DATABASE_URL") else { return Ok(None) };
     let mut conn = sqlx::PgConnection::connect(&base).await.context("connecting to PYXIS_TEST_DATABASE_URL")?;
     let mut rnd = [0u8; 8];
-    rnd.copy_from_slice(&pyxis_core::keys::random_salt()?[..8]);
+    rnd.copy_from_slice(&pyxis_crypto::keys::random_salt()?[..8]);
     let name = format!("pyxis_test_{}", pyxis_proto::hex::encode(&rnd));
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
     let (prefix, _) = base.rsplit_once('/').context("database URL has no database name")?;
@@ -372,7 +372,7 @@ impl Cluster {
     /// The keys of a user signed up on this cluster (from their device's
     /// saved session): for tests that write the catalog as an older server
     /// or a user's other client would.
-    pub fn keyring(&self, user: &str) -> anyhow::Result<pyxis_core::keys::Keyring> {
+    pub fn keyring(&self, user: &str) -> anyhow::Result<pyxis_crypto::keys::Keyring> {
         let session = self.device(user).load()?.ok_or_else(|| anyhow::anyhow!("{user} is not signed up"))?;
         Ok(session.keyring()?)
     }

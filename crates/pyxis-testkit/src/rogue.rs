@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use pyxis_core::identity::RemoteKey;
+use pyxis_crypto::identity::RemoteKey;
 use pyxis_proto::ShardHash;
 use pyxis_proto::api::remote::{HeartbeatRequest, RegisterRequest, RegisterResponse, RemoteStatus};
 use pyxis_proto::receipt::{self, Receipt};

@@ -1,7 +1,7 @@
 //! `signup`, `login`, `logout`, `whoami`, `quota`, `passwd`, `recovery-key`, `recover`, `devices`.
 
 use pyxis_client::account;
-use pyxis_core::keys::KdfParams;
+use pyxis_crypto::keys::KdfParams;
 
 use super::Global;
 use crate::output::emit;
@@ -120,7 +120,7 @@ pub async fn recovery_key(g: &Global) -> anyhow::Result<()> {
 pub async fn recover(g: &Global, a: UserArgs) -> anyhow::Result<()> {
     g.remember_ca()?;
     let text = super::read_secret("PYXIS_RECOVERY_KEY", "Recovery key", false, false)?;
-    let key = pyxis_core::keys::RecoveryKey::parse(&text)?;
+    let key = pyxis_crypto::keys::RecoveryKey::parse(&text)?;
     let new = g.new_password()?;
     let server = g.server_url();
     let s = account::recover(&g.config_dir(), &server, &a.user, &key, &new, KdfParams::DEFAULT).await?;

@@ -15,11 +15,11 @@
 //! from the writer's key and under the share. The owner's client accepts
 //! them only from a writer it pinned and granted that path (`opener`).
 
-use pyxis_core::binding::BindingKey;
-use pyxis_core::keys::FileKey;
-use pyxis_core::share::{ShareContext, ShareKey};
-use pyxis_proto::api::ErrorCode;
+use pyxis_crypto::binding::BindingKey;
+use pyxis_crypto::keys::FileKey;
+use pyxis_crypto::share::{ShareContext, ShareKey};
 use pyxis_proto::FileId;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::shares::{CreateShareRequest, ShareInfo, ShareMode, ShareWrap, UnshareRequest};
 use serde::Serialize;
 

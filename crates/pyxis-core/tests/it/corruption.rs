@@ -4,8 +4,8 @@
 
 use pyxis_core::Error;
 use pyxis_core::codec::ChunkCodec;
-use pyxis_core::erasure::{shard_hash, verify_shard};
 use pyxis_core::testdata::pseudo_random;
+use pyxis_crypto::shard::{shard_hash, verify_shard};
 
 use crate::support::{SMALL, encode_file, keyring};
 
@@ -85,7 +85,7 @@ fn swapped_and_foreign_shards() {
 
     // A shard listed under another shard's address fails its hash check.
     let err = verify_shard(&a.shards[1].bytes, &a.shards[2].hash).unwrap_err();
-    assert!(matches!(err, Error::ShardHash { .. }));
+    assert!(matches!(err, pyxis_crypto::Error::ShardHash { .. }));
 
     // A shard of another chunk mixed in: rejected (different blob) or, if the
     // sizes happen to agree, the AEAD tag or the chunk id catches it.

@@ -2,8 +2,8 @@
 
 use pyxis_core::chunker::{Chunker, ChunkerParams};
 use pyxis_core::codec::{ChunkCodec, EncodedChunk};
-use pyxis_core::erasure::verify_shard;
-use pyxis_core::keys::{Keyring, MasterKey};
+use pyxis_crypto::keys::{Keyring, MasterKey};
+use pyxis_crypto::shard::verify_shard;
 use pyxis_proto::Scheme;
 
 pub fn keyring(byte: u8) -> Keyring {

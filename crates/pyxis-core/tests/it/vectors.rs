@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use pyxis_core::chunker::{Chunker, ChunkerParams};
 use pyxis_core::codec::ChunkCodec;
-use pyxis_core::keys::{FileKey, KdfParams, derive_password_keys};
 use pyxis_core::manifest::seal_with_nonce;
 use pyxis_core::testdata::pseudo_random;
+use pyxis_crypto::keys::{FileKey, KdfParams, derive_password_keys};
 use pyxis_proto::format::manifest::{Attrs, Manifest, ManifestBody, ManifestEntry};
 use pyxis_proto::hex;
 use serde_json::{Value, json};

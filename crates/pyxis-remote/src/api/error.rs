@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pyxis_core::grants::GrantError;
+use pyxis_crypto::grants::GrantError;
 use pyxis_proto::api::ErrorBody;
 
 use crate::store::StoreError;

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use bytes::Bytes;
-use pyxis_core::erasure::shard_hash;
+use pyxis_crypto::shard::shard_hash;
 use pyxis_proto::ShardHash;
 use tokio::sync::oneshot;
 use tracing::error;

@@ -151,7 +151,7 @@ pub fn read_shard(file: &File, slot: Slot, hash: &ShardHash) -> Result<Bytes, Re
         Ok(_) => return Err(ReadFault::Corrupt("the record header names another shard".into())),
         Err(e) => return Err(ReadFault::Corrupt(e.to_string())),
     }
-    let actual = pyxis_core::erasure::shard_hash(&buf[RECORD_HEADER_LEN..]);
+    let actual = pyxis_crypto::shard::shard_hash(&buf[RECORD_HEADER_LEN..]);
     if actual != *hash {
         return Err(ReadFault::Corrupt(format!("the bytes hash to {actual}")));
     }
@@ -218,7 +218,7 @@ pub fn scan<R: Read>(
             return torn("file shorter than expected".into());
         }
         let item = match header.kind {
-            RecordKind::Shard { .. } if verify && pyxis_core::erasure::shard_hash(&data) != header.hash => {
+            RecordKind::Shard { .. } if verify && pyxis_crypto::shard::shard_hash(&data) != header.hash => {
                 Scanned::Corrupt { offset, header }
             }
             _ => Scanned::Record { offset, header, data: &data },
@@ -252,7 +252,7 @@ mod tests {
     use std::io::Cursor;
 
     fn record(data: &[u8]) -> Vec<u8> {
-        let h = RecordHeader::shard(pyxis_core::erasure::shard_hash(data), data.len() as u32);
+        let h = RecordHeader::shard(pyxis_crypto::shard::shard_hash(data), data.len() as u32);
         [&h.encode()[..], data].concat()
     }
 
@@ -288,7 +288,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v");
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
-        let hash = pyxis_core::erasure::shard_hash(&data);
+        let hash = pyxis_crypto::shard::shard_hash(&data);
         let bytes = [vec![9u8; 13], record(&data)].concat();
         std::fs::write(&path, &bytes).unwrap();
         let slot = Slot { loc: Loc { volume: 1, offset: 13 }, len: data.len() as u32 };

@@ -55,10 +55,10 @@ async fn put_get_delete_round_trip() {
         let resp = client().put(&url).header(HEADER, &put).body(data.clone()).send().await.unwrap();
         assert_eq!(resp.status(), expected);
         let token = resp.headers()[pyxis_proto::receipt::HEADER].to_str().unwrap().to_owned();
-        let r = pyxis_core::identity::verify_receipt(&remote.public_key(), &token).unwrap();
+        let r = pyxis_crypto::identity::verify_receipt(&remote.public_key(), &token).unwrap();
         assert_eq!((r.remote, r.shard, r.len), (id, h, 1_000_000));
-        let other = pyxis_core::identity::RemoteKey::generate().unwrap();
-        assert!(pyxis_core::identity::verify_receipt(&other.public_key(), &token).is_err());
+        let other = pyxis_crypto::identity::RemoteKey::generate().unwrap();
+        assert!(pyxis_crypto::identity::verify_receipt(&other.public_key(), &token).is_err());
     }
 
     let get = server.grant(GrantOp::Get, id, h, 0, 60);

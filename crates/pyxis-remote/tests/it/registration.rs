@@ -173,7 +173,7 @@ async fn a_rotated_grant_key_is_followed_only_when_the_old_key_endorsed_it() {
     // A proper rotation from the pinned key (through the refused one would
     // not count: the chain must start at the key the remote pinned).
     *server.state.signer.write().unwrap() =
-        std::sync::Arc::new(pyxis_core::grants::GrantSigner::from_seed(&[7; 32]).unwrap());
+        std::sync::Arc::new(pyxis_crypto::grants::GrantSigner::from_seed(&[7; 32]).unwrap());
     server.rotate_key([10; 32], true);
     let new_grant = server.grant(GrantOp::Get, id, h, 0, 60);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use pyxis_core::grants::{GrantSigner, unix_now};
+use pyxis_crypto::grants::{GrantSigner, unix_now};
 use pyxis_proto::ShardHash;
 use pyxis_proto::api::ErrorBody;
 use pyxis_proto::api::remote::{
@@ -158,14 +158,15 @@ impl TestServer {
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(ErrorBody { code: code.into(), message: message.into() })).into_response()
+    (status, Json(ErrorBody { code: pyxis_proto::api::ErrorCode::parse(code), message: message.into() }))
+        .into_response()
 }
 
 /// Checks the remote's signature, as the real server does; returns its key.
 fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], Box<Response>> {
     let h = headers.get(pyxis_proto::remote_call::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    pyxis_core::identity::verify_call(h, method.as_str(), uri.path(), body, now)
+    pyxis_crypto::identity::verify_call(h, method.as_str(), uri.path(), body, now)
         .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, "bad_signature", &e.to_string())))
 }
 

@@ -4,8 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use pyxis_core::erasure::shard_hash;
 use pyxis_core::testdata::pseudo_random;
+use pyxis_crypto::shard::shard_hash;
 use pyxis_proto::ShardHash;
 use pyxis_remote::store::{Store, StoreOptions};
 

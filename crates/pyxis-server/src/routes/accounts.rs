@@ -39,7 +39,7 @@ pub fn check_new_password(state: &State, p: &NewPassword) -> ApiResult<([u8; 16]
     let salt: [u8; 16] = hex_field("salt", &p.salt)?;
     let secret: [u8; 32] = hex_field("login_secret", &p.login_secret)?;
     let k = p.kdf;
-    pyxis_core::keys::KdfParams { memory_kib: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism }
+    pyxis_crypto::keys::KdfParams { memory_kib: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism }
         .validate()
         .map_err(|e| ApiError::bad_request("bad_kdf", e.to_string()))?;
     let min = state.opts.min_client_kdf;
@@ -141,7 +141,7 @@ pub async fn prelogin(
         return Ok(Json(PreloginResponse { salt: hex::encode(&u.kdf_salt), kdf: kdf_of(&u) }));
     }
     let fake = blake3::keyed_hash(&state.fake_salt_key, req.username.as_bytes());
-    let d = pyxis_core::keys::KdfParams::DEFAULT;
+    let d = pyxis_crypto::keys::KdfParams::DEFAULT;
     Ok(Json(PreloginResponse {
         salt: hex::encode(&fake.as_bytes()[..16]),
         kdf: KdfParams { memory_kib: d.memory_kib, iterations: d.iterations, parallelism: d.parallelism },

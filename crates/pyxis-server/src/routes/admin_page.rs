@@ -33,9 +33,9 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; c
                       img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The key admin cookies are signed with.
-pub fn cookie_keys(session_secret: &[u8], admin_token_hash: &[u8; 32]) -> pyxis_core::session::SessionKeys {
+pub fn cookie_keys(session_secret: &[u8], admin_token_hash: &[u8; 32]) -> pyxis_crypto::session::SessionKeys {
     let key = blake3::derive_key("pyxis 2026 admin page cookie", &[session_secret, admin_token_hash].concat());
-    pyxis_core::session::SessionKeys::new(&key)
+    pyxis_crypto::session::SessionKeys::new(&key)
 }
 
 /// Whether the request carries a valid admin cookie.

@@ -257,7 +257,7 @@ async fn verify_receipts(state: &State, user: i64, c: &StoredChunk) -> ApiResult
             .as_deref()
             .and_then(|k| k.try_into().ok())
             .ok_or_else(|| bad(format!("remote {} has no identity key", s.remote_id)))?;
-        let got = pyxis_core::identity::verify_receipt(&key, &r.receipt).map_err(|e| bad(e.to_string()))?;
+        let got = pyxis_crypto::identity::verify_receipt(&key, &r.receipt).map_err(|e| bad(e.to_string()))?;
         if got.remote != s.remote_id || got.shard.0[..] != s.hash[..] || got.len != len {
             return Err(bad(format!(
                 "the receipt is for shard {} ({} bytes) on remote {}, not this shard ({len} bytes) on remote {}",
@@ -341,6 +341,6 @@ pub async fn locate(
         shards.sort_by_key(|s| s.index);
         chunks.push(ChunkLocation { id: *id, scheme, blob_len: row.blob_len as u32, shards });
     }
-    let expires_at = pyxis_core::grants::unix_now() + state.opts.grant_ttl.as_secs();
+    let expires_at = pyxis_crypto::grants::unix_now() + state.opts.grant_ttl.as_secs();
     Ok(Json(LocateResponse { chunks, expires_at }))
 }

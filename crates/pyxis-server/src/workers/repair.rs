@@ -16,9 +16,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use futures::StreamExt;
-use pyxis_core::erasure::{Erasure, shard_hash, verify_shard};
+use pyxis_core::erasure::Erasure;
 use pyxis_core::policy::max_unvetted;
 use pyxis_core::repair::{self, Health, Limit, LostOn, ShardStatus};
+use pyxis_crypto::shard::{shard_hash, verify_shard};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 
 use super::Stats;

@@ -70,7 +70,7 @@ impl AppState {
             }
             other => ShardOpError::Unreachable(remote, other.to_string()),
         })?;
-        if pyxis_core::erasure::shard_hash(&bytes) != hash {
+        if pyxis_crypto::shard::shard_hash(&bytes) != hash {
             return Err(ShardOpError::Corrupt(hash, remote));
         }
         Ok(bytes)
@@ -102,7 +102,7 @@ impl AppState {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| no_receipt("none given".into()))?;
         let key = target.key().ok_or_else(|| no_receipt("the remote has no identity key".into()))?;
-        let r = pyxis_core::identity::verify_receipt(&key, token).map_err(|e| no_receipt(e.to_string()))?;
+        let r = pyxis_crypto::identity::verify_receipt(&key, token).map_err(|e| no_receipt(e.to_string()))?;
         if r.remote != remote || r.shard != hash || r.len != len {
             return Err(no_receipt(format!("it is for shard {} ({} bytes) on remote {}", r.shard, r.len, r.remote)));
         }

@@ -81,7 +81,7 @@ async fn scrub_finds_corrupt_shards_and_repair_restores_health() {
     // and intact now.
     for v in &victims {
         let bytes = store.get(v).await.expect("rebuilt shard back on its remote");
-        assert_eq!(pyxis_core::erasure::shard_hash(&bytes), *v);
+        assert_eq!(pyxis_crypto::shard::shard_hash(&bytes), *v);
     }
     assert!(h.workers.chunks_repaired >= 1);
     let out = c.dir.path().join("out");
@@ -328,7 +328,7 @@ async fn upload_grants_end_with_the_reservation_they_serve() {
     let id = ChunkId([7; 32]);
     let shards = (0..6).map(|i| ShardHash([i; 32])).collect();
     let expires = |token: &str| Grant::parse_signed(&decode_token(token).unwrap()).unwrap().0.expires;
-    let now = pyxis_core::grants::unix_now();
+    let now = pyxis_crypto::grants::unix_now();
     let placed = a
         .api()
         .place(&PlaceRequest { chunks: vec![PlaceChunk { id, scheme: None, blob_len: 3000, shards }] })
@@ -349,7 +349,7 @@ async fn upload_grants_end_with_the_reservation_they_serve() {
     let moved = a.api().replace(&ReplaceRequest { id, index: 0, failed }).await.unwrap();
     assert_ne!(moved.remote_id, targets[0].remote_id);
     let e = expires(&moved.grant);
-    assert!(e <= pyxis_core::grants::unix_now() + 21, "replacement grant outlives the reservation");
+    assert!(e <= pyxis_crypto::grants::unix_now() + 21, "replacement grant outlives the reservation");
     // The failed remote may hold the shard after all: its copy is garbage,
     // and collected (nothing else in this test makes any).
     c.wait_health("the old location of a re-placed shard collected", 20, |h| h.workers.garbage_deleted == 1)

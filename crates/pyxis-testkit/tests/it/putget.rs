@@ -75,7 +75,7 @@ async fn re_put_sends_nothing_and_an_edit_sends_few_chunks() {
     let c = Cluster::start(6).await.unwrap();
     // A fixed key: boundaries are keyed, so with a random one the edit's cost
     // is a draw (2.2 chunks on average, now and then 4: `pyxis bench edits`).
-    let key = pyxis_core::keys::MasterKey::from_bytes([64; 32]);
+    let key = pyxis_crypto::keys::MasterKey::from_bytes([64; 32]);
     let alice = c.signup_with_key("alice", "pw", key).await.unwrap();
     let src = c.dir.path().join("f");
     let mut data = random_file(&src, 64, 64 << 20);

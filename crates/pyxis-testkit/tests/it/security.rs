@@ -5,7 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyxis_core::identity::RemoteKey;
+use pyxis_crypto::identity::RemoteKey;
 use pyxis_proto::remote_call::HEADER;
 use pyxis_testkit::Cluster;
 use reqwest::Method;
