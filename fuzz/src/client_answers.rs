@@ -9,7 +9,8 @@ use std::path::{Component, Path};
 
 use pyxis_client::ClientError;
 use pyxis_client::api::error_from_answer;
-use pyxis_client::get::{local_path, open_version};
+use pyxis_client::get::local_path;
+use pyxis_client::version::open_version;
 use pyxis_core::codec::ChunkCodec;
 use pyxis_crypto::keys::{KdfParams, MasterKey, unwrap_master_key};
 use pyxis_proto::api::ErrorBody;
@@ -79,8 +80,8 @@ fn prelogin(data: &[u8]) {
 /// the catalog.
 fn file_version(data: &[u8]) {
     let Ok(fv) = serde_json::from_slice::<FileVersion>(data) else { return };
-    static OPENER: std::sync::LazyLock<pyxis_client::binding::Opener> =
-        std::sync::LazyLock::new(|| pyxis_client::binding::Opener::own(keyring().clone()));
+    static OPENER: std::sync::LazyLock<pyxis_client::trust::binding::Opener> =
+        std::sync::LazyLock::new(|| pyxis_client::trust::binding::Opener::own(keyring().clone()));
     let Ok(pyxis_proto::format::manifest::Manifest { body, .. }) = open_version(&OPENER, &fv) else { return };
     assert_eq!(body.size(), fv.info.size);
     if let ManifestBody::Inline { size, compression, stored } = &body

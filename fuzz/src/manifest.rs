@@ -3,8 +3,8 @@
 use std::cell::RefCell;
 
 use pyxis_core::codec::ChunkCodec;
-use pyxis_crypto::keys::FileKey;
 use pyxis_core::manifest::open_manifest;
+use pyxis_crypto::keys::FileKey;
 use pyxis_proto::format::chunk::Compression;
 use pyxis_proto::format::manifest::{ENVELOPE_HEADER_LEN, EnvelopeHeader, Manifest, ManifestBody, VERSION};
 

@@ -10,9 +10,9 @@
 
 use pyxis_core::codec::ChunkCodec;
 use pyxis_core::erasure::Erasure;
+use pyxis_core::testdata::pseudo_random;
 use pyxis_crypto::grants::GrantSigner;
 use pyxis_crypto::keys::{FileKey, MasterKey, wrap_file_key_for_reader, wrap_master_key};
-use pyxis_core::testdata::pseudo_random;
 use pyxis_proto::format::chunk::Compression;
 use pyxis_proto::format::manifest::{ManifestBody, ManifestEntry};
 use pyxis_proto::grant::{Grant, GrantOp};

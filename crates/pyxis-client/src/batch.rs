@@ -12,11 +12,11 @@ use pyxis_core::manifest::{ContentHasher, content_hash_of_chunks, version_hash};
 use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::Entry;
 
-use crate::binding::{Head, verify_entry};
-use crate::commit::Landed;
 use crate::error::{ClientError, Result};
-use crate::plan::{Plan, Planned, Skipped};
-use crate::seed::Seed;
+use crate::get::seed::Seed;
+use crate::put::plan::{Plan, Planned, Skipped};
+use crate::trust::binding::{Head, verify_entry};
+use crate::version::Landed;
 use crate::{Client, get, put};
 
 /// A verified listing of a subtree.
@@ -112,7 +112,7 @@ impl Client {
 
     /// Puts local files at catalog paths, each only over the version in
     /// `heads` (none: only as a new file). A file whose current version
-    /// moved on is left out, failed with [`crate::commit::CHANGED_ON_SERVER`];
+    /// moved on is left out, failed with [`crate::put::commit::CHANGED_ON_SERVER`];
     /// one that changes while it is read fails too. The report's `landed`
     /// says which version each committed file became.
     pub async fn put_files(
@@ -152,7 +152,7 @@ impl Client {
         seeds: Vec<(String, PathBuf, Option<i64>)>,
     ) -> Result<(Vec<Landed>, Vec<Skipped>)> {
         self.prepare().await?;
-        let reader = get::Reader::new(self.ctx.clone(), self.locations.clone());
+        let reader = get::reader::Reader::new(self.ctx.clone(), self.locations.clone());
         let mut failed = Vec::new();
         let mut found = HashMap::new();
         for (path, local, version) in seeds {
@@ -174,7 +174,7 @@ impl Client {
         let seeds = found;
         // The destinations are the caller's staging paths (sync renames them
         // into place after checking what is there): no temporary name first.
-        let landed = crate::fetch::fetch_files(&reader, &files, &seeds, &mut failed, true).await?;
+        let landed = crate::get::fetch::fetch_files(&reader, &files, &seeds, &mut failed, true).await?;
         self.locations.save();
         self.ctx.seen.save()?;
         Ok((landed, failed))
@@ -197,7 +197,7 @@ impl Client {
         if fv.path != path || fv.info.version != version {
             return None;
         }
-        match &get::open_version(&self.ctx.opener, &fv).ok()?.body {
+        match &crate::version::open_version(&self.ctx.opener, &fv).ok()?.body {
             pyxis_proto::format::manifest::ManifestBody::Chunks { entries, .. } => Seed::from_entries(local, entries),
             _ => None,
         }

@@ -22,11 +22,12 @@ use pyxis_proto::api::chunks::LocateRequest;
 use pyxis_proto::format::manifest::ManifestBody;
 use serde::Serialize;
 
-use crate::binding::verify_version;
+use crate::ctx::Ctx;
 use crate::error::Result;
-use crate::get::{Reader, open_version};
-use crate::plan::Skipped;
-use crate::upload::Ctx;
+use crate::get::reader::Reader;
+use crate::put::plan::Skipped;
+use crate::trust::binding::verify_version;
+use crate::version::open_version;
 
 /// Paths per read, chunks per locate.
 const BATCH: usize = 256;

@@ -9,9 +9,9 @@ use pyxis_proto::api::catalog::{
 use pyxis_proto::hex;
 use serde::Serialize;
 
-use crate::binding::{Head, NewVersion, bind_version, rebind_entry, verify_entry, verify_version};
+use crate::ctx::Ctx;
 use crate::error::{ClientError, Result};
-use crate::upload::Ctx;
+use crate::trust::binding::{Head, NewVersion, bind_version, rebind_entry, verify_entry, verify_version};
 
 /// The most entries a move, remove or upgrade walks (a hostile listing
 /// cannot grow without bound).
@@ -99,13 +99,13 @@ pub async fn restore_as_new(ctx: &Ctx, path: &str, version: i64, always: bool) -
     verify_version(&ctx.opener, &ctx.seen, &old, Some(&head))?;
     // The old manifest must still open: a restore never makes a version that
     // cannot be read.
-    crate::get::open_version(&ctx.opener, &old)?;
+    crate::version::open_version(&ctx.opener, &old)?;
     let hash: [u8; 32] = hex::decode_array(&old.info.content_hash)
         .map_err(|e| ClientError::Tampered { path: path.clone(), why: format!("bad content hash: {e}") })?;
     let file_key = ctx.opener.file_key(&old)?;
-    let (expect, file_id) = crate::commit::successor(&path, Some(&head))?;
+    let (expect, file_id) = crate::version::successor(&path, Some(&head))?;
     let shares = crate::share::owned_shares(ctx).await?;
-    let k = crate::commit::version_keys(ctx, &shares, &path, &file_id, expect + 1, Some(&head), &file_key)?;
+    let k = crate::version::version_keys(ctx, &shares, &path, &file_id, expect + 1, Some(&head), &file_key)?;
     let new = NewVersion {
         path: &path,
         head: Some(&head),
@@ -115,7 +115,7 @@ pub async fn restore_as_new(ctx: &Ctx, path: &str, version: i64, always: bool) -
         manifest: &old.manifest,
         wrapped_key: &k.wrapped_key,
     };
-    let binding = crate::binding::bind_version_with(&k.binding_key, &path, file_id, expect + 1, &new);
+    let binding = crate::trust::binding::bind_version_with(&k.binding_key, &path, file_id, expect + 1, &new);
     // The old version's chunks stay whose they are: its writer's, or (read
     // through a share) the tree owner's.
     let chunks_of = old.chunks_of.clone().or_else(|| ctx.opener.shared().map(|t| t.info.owner.clone()));
@@ -162,7 +162,7 @@ pub struct UpgradeReport {
     pub remaining: u64,
     /// Files whose current version was bound already.
     pub already: u64,
-    pub problems: Vec<crate::plan::Skipped>,
+    pub problems: Vec<crate::put::plan::Skipped>,
 }
 
 /// Binds every legacy version under `root`: each is read, opened with this
@@ -187,7 +187,7 @@ pub async fn upgrade(ctx: &Ctx, root: &str) -> Result<UpgradeReport> {
             Ok(false) => report.remaining += 1,
             Err(e) => {
                 report.remaining += 1;
-                report.problems.push(crate::plan::Skipped { path: p.clone(), error: e.to_string() });
+                report.problems.push(crate::put::plan::Skipped { path: p.clone(), error: e.to_string() });
             }
         }
     }
@@ -212,7 +212,7 @@ async fn bind_history(ctx: &Ctx, path: &str) -> Result<bool> {
         if fv.binding.is_some() {
             continue;
         }
-        crate::get::open_version(&ctx.opener, &fv).map_err(|e| {
+        crate::version::open_version(&ctx.opener, &fv).map_err(|e| {
             ClientError::Invalid(format!(
                 "version {} does not open with this account's keys ({e}); left unbound",
                 v.version

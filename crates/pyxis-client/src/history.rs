@@ -11,8 +11,8 @@
 use pyxis_proto::api::catalog::Entry;
 use pyxis_proto::api::history::{TrashItem, TrashRestoreRequest};
 
-use crate::binding::{rebind_entry, verify_entry};
 use crate::error::{ClientError, Result};
+use crate::trust::binding::{rebind_entry, verify_entry};
 use crate::{Client, edit};
 
 impl Client {

@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use pyxis_proto::api::catalog::Entry;
 
+use crate::ctx::Ctx;
 use crate::error::{ClientError, Result};
-use crate::{Client, binding, share, upload};
+use crate::trust::binding;
+use crate::{Client, share};
 
 impl Client {
     /// The context a path is read in, and the path in its owner's tree:
     /// this account's own, or (`@OWNER/PATH`) a share's.
-    pub(crate) async fn view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
+    pub(crate) async fn view(&self, path: &str) -> Result<(Arc<Ctx>, String)> {
         let Some(shared) = share::parse_shared(path) else {
             self.ctx.seen.preload();
             self.ready().await?;
@@ -35,7 +37,7 @@ impl Client {
     /// The context a write at `path` is made in: this account's own tree
     /// (the path as given: the caller applies the rules for a name that
     /// exists or one it creates), or (`@OWNER/PATH`) through a write share.
-    pub(crate) async fn write_view(&self, path: &str) -> Result<(Arc<upload::Ctx>, String)> {
+    pub(crate) async fn write_view(&self, path: &str) -> Result<(Arc<Ctx>, String)> {
         if share::parse_shared(path).is_none() {
             self.ready().await?;
             return Ok((self.ctx.clone(), path.to_owned()));
@@ -127,7 +129,7 @@ impl Client {
     }
 
     /// An entry as shown: a shared one under `@OWNER`.
-    pub(crate) fn named(&self, ctx: &upload::Ctx, mut e: Entry) -> Entry {
+    pub(crate) fn named(&self, ctx: &Ctx, mut e: Entry) -> Entry {
         if let Some(t) = ctx.opener.shared() {
             e.path = format!("@{}{}", t.info.owner, e.path);
             e.share_key = None;

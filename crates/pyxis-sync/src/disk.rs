@@ -85,7 +85,7 @@ pub fn target(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
 
 /// The base of a file both sides now agree on: the version that landed
 /// and the local file's stat (its file id comes with the next listing).
-fn landed_base(l: pyxis_client::commit::Landed, stat: Stat) -> Base {
+fn landed_base(l: pyxis_client::version::Landed, stat: Stat) -> Base {
     Base { kind: Kind::File, hash: Some(l.content_hash), version: l.version, file_id: None, stat: Some(stat) }
 }
 
@@ -248,7 +248,7 @@ impl Io for DiskIo {
             // The copy being replaced lends its unchanged chunks (a big
             // file edited in the middle costs only the edit).
             if let (Some(s), Some(p)) = (stat, self.paths.get(rel))
-                && s.size >= pyxis_client::plan::PACK_MAX
+                && s.size >= pyxis_client::put::plan::PACK_MAX
             {
                 seeds.push((remote.clone(), p.clone(), *was));
             }

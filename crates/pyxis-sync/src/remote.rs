@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use pyxis_client::Client;
-use pyxis_client::binding::Head;
+use pyxis_client::trust::binding::Head;
 use pyxis_proto::api::catalog::{Entry, EntryKind};
 use pyxis_proto::api::changes::ChangeKind;
 use pyxis_proto::path::is_within;

@@ -23,13 +23,16 @@ use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::shares::{CreateShareRequest, ShareInfo, ShareMode, ShareWrap, UnshareRequest};
 use serde::Serialize;
 
+use crate::ctx::Ctx;
 use crate::error::{ClientError, Result};
-use crate::opener::Writers;
-use crate::pins::{Pinned, Pins};
-use crate::plan::Skipped;
-use crate::upload::Ctx;
+use crate::put::plan::Skipped;
+use crate::trust::opener::Writers;
+use crate::trust::pins::{Pinned, Pins};
 
 mod survey;
+mod tree;
+
+pub use tree::SharedTree;
 
 fn context(info: &ShareInfo) -> ShareContext<'_> {
     ShareContext { owner: &info.owner, grantee: &info.grantee, path: &info.path, mode: info.mode.code() }
@@ -231,72 +234,6 @@ pub async fn unshare(ctx: &Ctx, path: &str, grantee: &str) -> Result<()> {
     ctx.api.unshare(&UnshareRequest { path, grantee: grantee.to_owned() }).await
 }
 
-/// A share made to this user, with its key open: what reads (and, through
-/// a write share, writes) through it use.
-pub struct SharedTree {
-    pub info: ShareInfo,
-    key: ShareKey,
-    /// The owner's public key, as pinned.
-    owner_public: [u8; 32],
-}
-
-impl std::fmt::Debug for SharedTree {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedTree").field("id", &self.info.id).field("owner", &self.info.owner).finish()
-    }
-}
-
-impl SharedTree {
-    pub(crate) fn owner_public(&self) -> &[u8; 32] {
-        &self.owner_public
-    }
-
-    /// Writing through this share: only a write share allows it.
-    pub(crate) fn writable(&self) -> Result<()> {
-        match self.info.mode {
-            ShareMode::Write => Ok(()),
-            ShareMode::Read => Err(ClientError::Invalid(format!(
-                "{} shares {} with you to read only",
-                self.info.owner, self.info.path
-            ))),
-        }
-    }
-
-    /// This share's wrap of a version written through it.
-    pub(crate) fn wrap_version(
-        &self,
-        file_id: &FileId,
-        version: i64,
-        file: &FileKey,
-        binding: &BindingKey,
-    ) -> Result<ShareWrap> {
-        Ok(ShareWrap { share: self.info.id, wrapped: self.key.wrap_version(file_id, version, file, binding)? })
-    }
-
-    /// The keys of version `version` of `file_id` (at `path`), from the
-    /// share wrap the server passed on.
-    pub(crate) fn open(
-        &self,
-        path: &str,
-        file_id: &FileId,
-        version: i64,
-        wrap: Option<&[u8]>,
-    ) -> Result<(FileKey, BindingKey)> {
-        let owner = &self.info.owner;
-        let wrap = wrap.ok_or_else(|| {
-            ClientError::Invalid(format!(
-                "{path}: {owner} has not given you the keys of version {version} (they can run `pyxis share {} {}` \
-                 again)",
-                self.info.path, self.info.grantee
-            ))
-        })?;
-        self.key.open_version(wrap, file_id, version).map_err(|_| ClientError::Tampered {
-            path: path.to_owned(),
-            why: format!("its keys from {owner} do not open for version {version} of this file"),
-        })
-    }
-}
-
 /// Opens the share `owner` made to this user (`me`) that covers `path`
 /// (the deepest, if several), checking it came from `owner`'s pinned key.
 pub async fn open_shared(ctx: &Ctx, pins: &Pins, me: &str, owner: &str, path: &str) -> Result<SharedTree> {
@@ -316,5 +253,5 @@ pub async fn open_shared(ctx: &Ctx, pins: &Pins, me: &str, owner: &str, path: &s
             why: format!("the share does not open with {owner}'s pinned public key: {owner} did not make it"),
         }
     })?;
-    Ok(SharedTree { info, key, owner_public: served.public_key })
+    Ok(SharedTree::new(info, key, served.public_key))
 }

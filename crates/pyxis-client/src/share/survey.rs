@@ -11,11 +11,11 @@ use pyxis_proto::api::shares::{ShareKeysRequest, ShareMode, VersionWrap};
 use pyxis_proto::format::manifest::ManifestBody;
 
 use super::{OwnedShare, ShareReport, create, owned_shares, unshare};
-use crate::binding::{Head, verify_entry, verify_version};
+use crate::ctx::Ctx;
 use crate::error::{ClientError, Result};
-use crate::get::open_version;
-use crate::plan::Skipped;
-use crate::upload::Ctx;
+use crate::put::plan::Skipped;
+use crate::trust::binding::{Head, verify_entry, verify_version};
+use crate::version::open_version;
 
 /// The most entries a share walks.
 const MAX_TREE: usize = 10_000_000;
@@ -178,13 +178,13 @@ impl crate::Client {
     /// in new chunks (packed only with files the same shares cover).
     async fn repack(&self, files: Vec<(String, Head)>) -> Result<crate::put::PutReport> {
         let tmp = tempfile::tempdir().map_err(|e| ClientError::io("a temporary directory", e))?;
-        let mut plan = crate::plan::Plan { new_versions: true, ..Default::default() };
+        let mut plan = crate::put::plan::Plan { new_versions: true, ..Default::default() };
         for (i, (path, head)) in files.into_iter().enumerate() {
             let local = tmp.path().join(i.to_string());
             let reader = crate::get::Reader::new(self.ctx.clone(), self.locations.clone());
             crate::get::get(reader, &path, &local, None).await?;
             let meta = std::fs::symlink_metadata(&local).map_err(|e| ClientError::io(local.display(), e))?;
-            let planned = crate::plan::Planned::from_meta(local.clone(), path.clone(), &meta)
+            let planned = crate::put::plan::Planned::from_meta(local.clone(), path.clone(), &meta)
                 .ok_or_else(|| ClientError::Invalid(format!("{}: not a file or a link", local.display())))?;
             plan.add(planned);
             plan.heads.insert(path, head);

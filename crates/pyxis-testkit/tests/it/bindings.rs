@@ -238,8 +238,8 @@ async fn moves_and_restores_by_the_client_pass_and_the_servers_own_do_not() {
     // ... and a server that makes them on its own binds nothing: refused by name.
     let uid = alice.api().whoami().await.unwrap().id;
     let db = &c.server().state().db;
-    let head = pyxis_client::binding::verify_entry(
-        &pyxis_client::binding::Opener::own(c.keyring("alice").unwrap()),
+    let head = pyxis_client::trust::binding::verify_entry(
+        &pyxis_client::trust::binding::Opener::own(c.keyring("alice").unwrap()),
         &Default::default(),
         &alice.api().stat("/archive/a.txt").await.unwrap(),
     )

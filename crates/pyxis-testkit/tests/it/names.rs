@@ -146,12 +146,13 @@ async fn names_stored_before_the_rules_can_be_read_renamed_and_removed() {
     // Re-bound as the owner's client would have (a name with no binding for
     // it is refused as tampering).
     let keys = c.keyring("alice").unwrap();
-    let seen = pyxis_client::binding::Seen::default();
-    let opener = pyxis_client::binding::Opener::own(keys.clone());
+    let seen = pyxis_client::trust::binding::Seen::default();
+    let opener = pyxis_client::trust::binding::Opener::own(keys.clone());
     for (from, to) in [("/old/f", rlo), ("/old/g", nfd.as_str())] {
-        let head =
-            pyxis_client::binding::verify_entry(&opener, &seen, &a.api().stat(from).await.unwrap()).unwrap().unwrap();
-        let tag = pyxis_client::binding::rebind_entry(&opener, to, &head).unwrap();
+        let head = pyxis_client::trust::binding::verify_entry(&opener, &seen, &a.api().stat(from).await.unwrap())
+            .unwrap()
+            .unwrap();
+        let tag = pyxis_client::trust::binding::rebind_entry(&opener, to, &head).unwrap();
         c.server().state().db.rename(uid, from, to, &[(to.to_owned(), tag.0.to_vec())]).await.unwrap();
     }
 

@@ -1,32 +1,32 @@
 //! `get`: a file or a tree out of the catalog.
 //!
 //! Every version read is checked against its binding first
-//! ([`crate::binding`]); its chunks come from the [`Reader`] (any k of their
+//! ([`crate::trust::binding`]); its chunks come from the [`Reader`] (any k of their
 //! shards). Files are written to a temporary name and renamed into place
 //! when complete.
+
+pub mod cache;
+pub mod fetch;
+mod file;
+pub mod place;
+pub mod reader;
+pub mod seed;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::stream::StreamExt;
-use pyxis_core::manifest::open_manifest;
 use pyxis_proto::api::catalog::{EntryKind, FileVersion, ReadRequest, ReadResponse};
-use pyxis_proto::format::manifest::{Manifest, ManifestBody, NodeKind};
 use serde::Serialize;
 
 use crate::api::MAX_LISTED;
-use crate::binding::{verify_entry, verify_version};
 use crate::error::{ClientError, Result};
-use crate::place::{local_mode, place_link, system_time, temp_path};
-use crate::plan::Skipped;
+pub use crate::get::reader::Reader;
 use crate::progress::{Progress, Totals};
-pub use crate::reader::Reader;
-use crate::seed::Seed;
-use pyxis_proto::ChunkId;
-
-/// Chunks fetched at once for one file.
-const CHUNKS_IN_FLIGHT: usize = 8;
+use crate::put::plan::Skipped;
+use crate::trust::binding::{verify_entry, verify_version};
+use file::blocking;
+pub use file::{write_file, write_seeded};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GetReport {
@@ -35,30 +35,6 @@ pub struct GetReport {
     #[serde(flatten)]
     pub totals: Totals,
     pub failed: Vec<Skipped>,
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-    path: &Path,
-) -> Result<T> {
-    let p = path.display().to_string();
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ClientError::Invalid(format!("file task: {e}")))?
-        .map_err(|e| ClientError::io(p, e))
-}
-
-/// Opens a version's file key and manifest and checks the manifest against the
-/// catalog's size. Every byte of `fv` comes from the server. Public only for
-/// the fuzz targets in `fuzz/`.
-#[doc(hidden)]
-pub fn open_version(keys: &crate::binding::Opener, fv: &FileVersion) -> Result<Manifest> {
-    let file_key = keys.file_key(fv)?;
-    let m = open_manifest(&fv.manifest, &file_key)?;
-    if m.body.size() != fv.info.size {
-        return Err(ClientError::Invalid(format!("{}: manifest and catalog disagree on the size", fv.path)));
-    }
-    Ok(m)
 }
 
 /// Where the entry `path` of a listing of `src` goes under `dst`. The path
@@ -85,140 +61,6 @@ fn single_file(resp: ReadResponse, path: &str) -> Result<FileVersion> {
         (Some(fv), None) if fv.path == path => Ok(fv),
         _ => {
             Err(ClientError::Invalid(format!("the server did not answer with exactly the version of {path} asked for")))
-        }
-    }
-}
-
-/// Writes one file version to `dst`; `durable` fsyncs it before the rename.
-pub async fn write_file(reader: &Arc<Reader>, fv: FileVersion, dst: &Path, durable: bool) -> Result<u64> {
-    write_seeded(reader, fv, dst, durable, None).await
-}
-
-/// [`write_file`], taking the chunks `seed` holds from it instead of the
-/// network.
-pub async fn write_seeded(
-    reader: &Arc<Reader>,
-    fv: FileVersion,
-    dst: &Path,
-    durable: bool,
-    seed: Option<Arc<Seed>>,
-) -> Result<u64> {
-    let Manifest { attrs, body } = open_version(&reader.ctx.opener, &fv)?;
-    if let (Some(a), ManifestBody::Inline { stored, .. }) = (attrs, &body)
-        && a.kind == NodeKind::Symlink
-    {
-        let (target, d, mtime) = (stored.clone(), dst.to_owned(), fv.info.mtime);
-        blocking(move || place_link(&target, &d, mtime), dst).await?;
-        Progress::add(&reader.ctx.progress.done, body.size());
-        return Ok(body.size());
-    }
-    let tmp = temp_path(dst);
-    let file = {
-        let t = tmp.clone();
-        Arc::new(blocking(move || std::fs::File::create(&t), &tmp).await?)
-    };
-    let result = fill(reader, &body, &file, &tmp, seed).await;
-    let finish = async {
-        result?;
-        let (f, t, d) = (file.clone(), tmp.clone(), dst.to_owned());
-        let mtime = system_time(fv.info.mtime);
-        let mode = local_mode(attrs);
-        blocking(
-            move || {
-                if let Some(m) = mode {
-                    f.set_permissions(m)?;
-                }
-                f.set_modified(mtime)?;
-                if durable {
-                    f.sync_all()?;
-                }
-                std::fs::rename(&t, &d)
-            },
-            &tmp,
-        )
-        .await
-    };
-    match finish.await {
-        Ok(()) => Ok(body.size()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-/// A chunk's plaintext, from a remote or from a local seed.
-enum Piece {
-    Fetched(Arc<pyxis_core::codec::ChunkBuf>),
-    Local(Vec<u8>),
-}
-
-impl Piece {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Piece::Fetched(c) => c.data(),
-            Piece::Local(v) => v,
-        }
-    }
-}
-
-async fn fill(
-    reader: &Arc<Reader>,
-    body: &ManifestBody,
-    file: &Arc<std::fs::File>,
-    tmp: &Path,
-    seed: Option<Arc<Seed>>,
-) -> Result<()> {
-    use std::os::unix::fs::FileExt;
-    match body {
-        ManifestBody::Inline { size, compression, stored } => {
-            let data = crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?;
-            Progress::add(&reader.ctx.progress.done, data.len() as u64);
-            let f = file.clone();
-            blocking(move || f.write_all_at(&data, 0), tmp).await
-        }
-        ManifestBody::Chunks { entries, size } => {
-            let local = |id: &ChunkId| seed.as_ref().is_some_and(|s| s.has(id));
-            reader.prefetch(entries.iter().map(|e| e.id).filter(|id| !local(id))).await?;
-            // Fetch several chunks at once but write them in order from this
-            // one task: concurrent writers to one file only contend on its
-            // inode lock (measured: a third of get's CPU spinning), and
-            // sequential writes suit the file system.
-            let mut fetches = futures::stream::iter(entries.iter().map(|e| {
-                let reader = reader.clone();
-                // Whole-chunk entries belong to one file: caching them would
-                // only hold memory. Slices of packed chunks are shared.
-                let shared = e.offset != 0 || e.len != e.chunk_len;
-                let (id, key, start, len) = (e.id, e.key, e.offset as usize, e.len as usize);
-                let seed = seed.clone().filter(|s| s.has(&id));
-                async move {
-                    let keys = reader.ctx.keys.clone();
-                    let here = match seed {
-                        Some(s) => tokio::task::spawn_blocking(move || s.read(&keys, &id)).await.ok().flatten(),
-                        None => None,
-                    };
-                    let chunk = match here {
-                        Some(bytes) => Piece::Local(bytes),
-                        None if shared => Piece::Fetched(reader.chunk(id, key).await?),
-                        None => Piece::Fetched(reader.fetch_uncached(id, key).await?),
-                    };
-                    if start + len > chunk.bytes().len() {
-                        return Err(ClientError::Invalid(format!("chunk {id} is shorter than the manifest says")));
-                    }
-                    Ok::<_, ClientError>((chunk, start, len))
-                }
-            }))
-            .buffered(CHUNKS_IN_FLIGHT);
-            let mut at = 0u64;
-            while let Some(r) = fetches.next().await {
-                let (chunk, start, len) = r?;
-                let f = file.clone();
-                blocking(move || f.write_all_at(&chunk.bytes()[start..start + len], at), tmp).await?;
-                Progress::add(&reader.ctx.progress.done, len as u64);
-                at += len as u64;
-            }
-            let (f, s) = (file.clone(), *size);
-            blocking(move || f.set_len(s), tmp).await
         }
     }
 }
@@ -290,7 +132,7 @@ async fn get_tree(reader: Arc<Reader>, src: &str, dst: &Path) -> Result<GetRepor
     ctx.progress.files_total.store(files.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let ndirs = dirs.len() as u64;
     blocking(move || dirs.iter().try_for_each(std::fs::create_dir_all), dst).await?;
-    let landed = crate::fetch::fetch_files(&reader, &files, &HashMap::new(), &mut failed, false).await?;
+    let landed = crate::get::fetch::fetch_files(&reader, &files, &HashMap::new(), &mut failed, false).await?;
     // One flush of the whole file system instead of an fsync per file.
     let d = dst.to_owned();
     blocking(move || std::fs::File::open(&d).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into)), dst).await?;

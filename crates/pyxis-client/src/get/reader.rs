@@ -17,11 +17,11 @@ use pyxis_crypto::shard::verify_shard;
 use pyxis_proto::ChunkId;
 use pyxis_proto::api::chunks::{ChunkLocation, LocateRequest};
 
-use crate::cache::LocationCache;
+use crate::ctx::Ctx;
 use crate::error::{ClientError, Result};
+use crate::get::cache::LocationCache;
 use crate::progress::Progress;
 use crate::transfer;
-use crate::upload::Ctx;
 
 /// Decoded chunks kept for files that share them (packed small files, read
 /// in path order, so neighbours share and a short window suffices: the 16
@@ -219,7 +219,7 @@ impl Reader {
                     Err(e) => return Err(Bad::Shard(*i, format!("shard {i}: {e}"))),
                 }
             }
-            crate::upload::with_codec(|c| c.decode(&id, &key, &verified, keys.dedup_key(owner.as_deref())))
+            crate::ctx::with_codec(|c| c.decode(&id, &key, &verified, keys.dedup_key(owner.as_deref())))
                 .map(Arc::new)
                 .map_err(|e| Bad::Chunk(e.into()))
         })

@@ -17,9 +17,9 @@ use pyxis_crypto::share::{open_binding_key_from_writer, open_file_key_from_write
 use pyxis_proto::FileId;
 use pyxis_proto::api::catalog::FileVersion;
 
-use crate::binding::tampered;
 use crate::error::{ClientError, Result};
 use crate::share::SharedTree;
+use crate::trust::binding::tampered;
 
 /// Who may write into this account's tree: the grantees of its write
 /// shares, where, and their pinned public keys.

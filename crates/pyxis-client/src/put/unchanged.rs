@@ -10,10 +10,10 @@ use pyxis_proto::api::catalog::{Entry, EntryKind};
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::api::MAX_LISTED;
-use crate::binding::verify_entry;
+use crate::ctx::Ctx;
 use crate::error::{ClientError, Result};
-use crate::plan::{Plan, Planned, mtime_ms};
-use crate::upload::Ctx;
+use crate::put::plan::{Plan, Planned, mtime_ms};
+use crate::trust::binding::verify_entry;
 
 /// A file whose mtime is this close to (or after) the commit of its version
 /// may have changed again within one tick of a coarse filesystem clock (2 s

@@ -7,6 +7,12 @@
 //! stored. A file is visible only once committed; a failed file is reported,
 //! never half there.
 
+pub mod commit;
+pub mod pack;
+pub mod plan;
+pub mod unchanged;
+pub mod upload;
+
 use std::sync::Arc;
 
 use pyxis_core::chunker::{Chunker, ChunkerParams};
@@ -19,11 +25,13 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::task::AbortOnDropHandle;
 
+use crate::ctx::Ctx;
 use crate::error::{ClientError, Result};
-use crate::pack::{PackItem, PackReader};
-use crate::plan::{Plan, Planned, Skipped, mtime_ms};
 use crate::progress::{Progress, Totals};
-use crate::upload::{self, ChunkJob, Ctx};
+use crate::put::commit::FileDone;
+use crate::put::pack::{PackItem, PackReader};
+use crate::put::plan::{Plan, Planned, Skipped, mtime_ms};
+use crate::put::upload::ChunkJob;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PutReport {
@@ -42,20 +50,7 @@ pub struct PutReport {
     pub skipped: Vec<Skipped>,
     /// Each file committed (or unchanged), with its version.
     #[serde(skip)]
-    pub landed: Vec<crate::commit::Landed>,
-}
-
-/// A file whose manifest is built, waiting for its chunks to be stored.
-#[derive(Debug)]
-pub struct FileDone {
-    pub dst: String,
-    pub size: u64,
-    pub mtime: i64,
-    /// The version hash ([`version_hash`]: content, kind and mode).
-    pub hash: [u8; 32],
-    pub manifest: Manifest,
-    pub chunks: Vec<ChunkId>,
-    pub max_seq: u64,
+    pub landed: Vec<crate::version::Landed>,
 }
 
 /// Runs a planned put to the end. Whatever happens, chunks it placed that no
@@ -108,11 +103,11 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, mut plan: Plan) -> Result<P
     let unchanged_unread = plan.unchanged;
     let producer =
         tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &domains, &jobs_tx, &done_tx, &progress));
-    let committed = crate::commit::commit_loop(&ctx, &shares, heads, done_rx, mark_rx, new_versions, strict).await;
+    let committed = crate::put::commit::commit_loop(&ctx, &shares, heads, done_rx, mark_rx, new_versions, strict).await;
     let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
     let uploaded = uploader.await.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))?;
     uploaded?;
-    let crate::commit::Committed { files, unchanged, mut failed, landed } = committed?;
+    let crate::put::commit::Committed { files, unchanged, mut failed, landed } = committed?;
     failed.extend(produced?);
     failed.extend(refused);
     Ok(PutReport {

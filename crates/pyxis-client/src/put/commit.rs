@@ -8,21 +8,34 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyxis_core::manifest::seal_manifest;
-use pyxis_crypto::binding::{BindingKey, new_file_id};
 use pyxis_crypto::keys::FileKey;
-use pyxis_crypto::share::wrap_from_writer;
 use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest, CommittedFile};
-use pyxis_proto::api::shares::ShareWrap;
-use pyxis_proto::{FileId, hex};
+use pyxis_proto::hex;
 use tokio::sync::{mpsc, watch};
 
-use crate::binding::{Head, NewVersion, bind_version_with, verify_entry};
 use crate::error::{ClientError, Result};
-use crate::plan::Skipped;
-use crate::put::FileDone;
-use crate::share::{OwnedShare, wraps_for};
-use crate::upload::Ctx;
+use crate::put::plan::Skipped;
+use crate::trust::binding::{Head, NewVersion, bind_version_with, verify_entry};
+
+use crate::ctx::Ctx;
+use crate::share::OwnedShare;
+use crate::version::{Landed, successor, version_keys};
+use pyxis_proto::ChunkId;
+use pyxis_proto::format::manifest::Manifest;
+
+/// A file whose manifest is built, waiting for its chunks to be stored.
+#[derive(Debug)]
+pub struct FileDone {
+    pub dst: String,
+    pub size: u64,
+    pub mtime: i64,
+    /// The version hash (`pyxis_core::manifest::version_hash`: content, kind and mode).
+    pub hash: [u8; 32],
+    pub manifest: Manifest,
+    pub chunks: Vec<ChunkId>,
+    pub max_seq: u64,
+}
 
 /// Files per commit request.
 const COMMIT_BATCH: usize = 1000;
@@ -31,67 +44,6 @@ const COMMIT_BATCH: usize = 1000;
 const COMMIT_BYTES: usize = 8 << 20;
 /// A partial batch is committed after this long, so progress is visible.
 const COMMIT_DELAY: Duration = Duration::from_millis(500);
-
-/// The keys a new version is committed with.
-pub(crate) struct VersionKeys {
-    pub wrapped_key: Vec<u8>,
-    /// Through a write share: the binding key wrapped for the tree's owner.
-    pub writer_keys: Option<Vec<u8>>,
-    pub binding_key: BindingKey,
-    pub share_keys: Vec<ShareWrap>,
-}
-
-/// The version a new one replaces (`expect`) and the file it belongs to: the
-/// current version's file, or a new file.
-pub(crate) fn successor(path: &str, head: Option<&Head>) -> Result<(i64, FileId)> {
-    let expect = head.map_or(0, |h| h.version);
-    if expect == i64::MAX {
-        return Err(ClientError::Tampered { path: path.to_owned(), why: format!("version {expect} has no successor") });
-    }
-    let file_id = match head.and_then(|h| h.file_id) {
-        Some(f) => f,
-        None => new_file_id()?,
-    };
-    Ok((expect, file_id))
-}
-
-/// Wraps `file_key` for version `version` of `file_id` at `path`. In one's
-/// own tree: for oneself, with one's own binding key, and for each of one's
-/// shares that covers the path. Through a write share: for the tree's
-/// owner (from this user's key) and for the share, with the binding key of
-/// the file's current version (learnt when it was checked) or, for a new
-/// file, a new random one.
-pub(crate) fn version_keys(
-    ctx: &Ctx,
-    shares: &[OwnedShare],
-    path: &str,
-    file_id: &FileId,
-    version: i64,
-    head: Option<&Head>,
-    file_key: &FileKey,
-) -> Result<VersionKeys> {
-    let Some(t) = ctx.opener.shared() else {
-        let binding_key = ctx.keys.binding_key(file_id);
-        return Ok(VersionKeys {
-            wrapped_key: ctx.keys.wrap_file_key(file_key)?,
-            writer_keys: None,
-            share_keys: wraps_for(shares, path, file_id, version, file_key, &binding_key)?,
-            binding_key,
-        });
-    };
-    t.writable()?;
-    let binding_key = match head.filter(|h| h.file_id == Some(*file_id)) {
-        Some(h) => ctx
-            .opener
-            .known_key(file_id, h.version)
-            .ok_or_else(|| ClientError::Invalid(format!("{path}: the keys of its current version were not checked")))?,
-        None => BindingKey::generate()?,
-    };
-    let (wrapped_key, writer_keys) =
-        wrap_from_writer(&ctx.keys, t.owner_public(), file_id, version, file_key, &binding_key)?;
-    let share_keys = vec![t.wrap_version(file_id, version, file_key, &binding_key)?];
-    Ok(VersionKeys { wrapped_key, writer_keys: Some(writer_keys), binding_key, share_keys })
-}
 
 fn seal(ctx: &Ctx, shares: &[OwnedShare], f: FileDone, head: Option<&Head>) -> Result<CommitFile> {
     let file_key = FileKey::generate()?;
@@ -259,14 +211,6 @@ async fn refresh_heads(
 
 /// Why a strict put left a file out.
 pub const CHANGED_ON_SERVER: &str = "changed on the server while it was being put";
-
-/// A file a put committed (or found unchanged): its version and hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Landed {
-    pub path: String,
-    pub version: i64,
-    pub content_hash: String,
-}
 
 /// What the commit loop did.
 #[derive(Debug, Default)]

@@ -11,76 +11,17 @@
 //! (`whoami`, a put) never parses it.
 
 mod disk;
+mod memory;
 
-use std::collections::HashMap;
+use memory::{FileSeen, Memory};
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use pyxis_proto::FileId;
-use serde::Deserialize;
 
 use crate::error::{ClientError, Result};
-
-/// What this device knows of one file.
-/// (`Deserialize`: the JSON memory of older builds; `disk.rs` writes.)
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-struct FileSeen {
-    /// The newest version seen.
-    version: i64,
-    /// This device removed it at `version`.
-    #[serde(default)]
-    removed: bool,
-    /// This device moved it away from this path at `version`.
-    #[serde(default)]
-    moved_from: Option<String>,
-}
-
-impl FileSeen {
-    /// The later of two records of the same file.
-    fn merge(self, other: FileSeen) -> FileSeen {
-        if other.version > self.version {
-            return other;
-        }
-        if self.version > other.version {
-            return self;
-        }
-        FileSeen {
-            version: self.version,
-            removed: self.removed || other.removed,
-            moved_from: self.moved_from.or(other.moved_from),
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct Memory {
-    /// Refuse unbound versions (the account binds every version, or
-    /// `pyxis upgrade` left none unbound).
-    #[serde(default)]
-    strict: bool,
-    #[serde(default)]
-    files: HashMap<FileId, FileSeen>,
-    /// The file last seen at each path.
-    #[serde(default)]
-    paths: HashMap<String, FileId>,
-}
-
-impl Memory {
-    fn merge(&mut self, other: Memory) {
-        self.strict |= other.strict;
-        for (id, f) in other.files {
-            let merged = match self.files.remove(&id) {
-                Some(mine) => mine.merge(f),
-                None => f,
-            };
-            self.files.insert(id, merged);
-        }
-        for (p, id) in other.paths {
-            self.paths.entry(p).or_insert(id);
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 pub struct Seen {

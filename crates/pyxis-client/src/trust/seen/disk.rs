@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use pyxis_proto::FileId;
 use serde::{Deserialize, Serialize};
 
-use super::{FileSeen, Memory};
+use super::memory::{FileSeen, Memory};
 use crate::error::{ClientError, Result};
 
 const MAGIC: &[u8; 7] = b"PYXSEEN";

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use pyxis_proto::format::manifest::{Attrs, NodeKind};
 use tokio::sync::mpsc;
 
-use crate::commit::Landed;
-use crate::plan::Skipped;
 use crate::progress::Progress;
+use crate::put::plan::Skipped;
+use crate::version::Landed;
 
 pub(crate) fn temp_path(dst: &Path) -> PathBuf {
     let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -79,7 +79,7 @@ pub struct Plan {
     pub unchanged: u64,
     /// The verified current versions at the destination (new versions are
     /// bound as their successors).
-    pub heads: std::collections::HashMap<String, crate::binding::Head>,
+    pub heads: std::collections::HashMap<String, crate::trust::binding::Head>,
     /// Files not put because what the catalog shows at their path was
     /// refused (a binding that does not verify): reported as failed.
     pub refused: Vec<Skipped>,
@@ -88,7 +88,7 @@ pub struct Plan {
     /// content, new chunks).
     pub new_versions: bool,
     /// Commit each file only over its head in `heads` (none: only as a new
-    /// file); one that moved on fails ([`crate::commit::CHANGED_ON_SERVER`])
+    /// file); one that moved on fails ([`crate::put::commit::CHANGED_ON_SERVER`])
     /// instead of being bound over the newer version. Sync puts this way.
     pub strict: bool,
 }

@@ -12,8 +12,8 @@
 //! server's state (`pyxis accept-rollback`).
 
 use crate::error::{ClientError, Result};
-pub use crate::opener::Opener;
-pub use crate::seen::Seen;
+pub use crate::trust::opener::Opener;
+pub use crate::trust::seen::Seen;
 use pyxis_crypto::binding::{Facts, new_file_id, tags_equal};
 use pyxis_crypto::keys::Keyring;
 use pyxis_proto::api::catalog::{Entry, EntryKind, FileVersion, VersionBinding};

@@ -18,14 +18,16 @@ use pyxis_proto::api::catalog::{FileVersion, ReadRequest};
 use pyxis_proto::format::manifest::{Manifest, ManifestBody};
 use tokio::sync::mpsc;
 
-use crate::binding::verify_version;
-use crate::commit::Landed;
 use crate::error::{ClientError, Result};
-use crate::get::{Reader, open_version, write_seeded};
-use crate::place::{Assembled, place_links, write_small_files};
-use crate::plan::Skipped;
+use crate::get::file::write_seeded;
+use crate::get::place::{Assembled, place_links, write_small_files};
+use crate::get::reader::Reader;
+use crate::get::seed::Seed;
 use crate::progress::Progress;
-use crate::seed::Seed;
+use crate::put::plan::Skipped;
+use crate::trust::binding::verify_version;
+use crate::version::Landed;
+use crate::version::open_version;
 
 /// Small files assembled at once.
 const FILES_IN_FLIGHT: usize = 16;
@@ -33,7 +35,7 @@ const FILES_IN_FLIGHT: usize = 16;
 const BIG_FILES_IN_FLIGHT: usize = 4;
 /// Files up to this size are assembled in memory and written by the writer
 /// thread (the packing threshold: such files share chunks).
-const SMALL_FILE: u64 = crate::plan::PACK_MAX;
+const SMALL_FILE: u64 = crate::put::plan::PACK_MAX;
 /// Paths per read request.
 const READ_BATCH: usize = 256;
 /// Bytes of assembled small files handed to the writer at once. With the
@@ -209,7 +211,7 @@ async fn assemble(reader: &Arc<Reader>, fv: FileVersion, local: PathBuf) -> Resu
     let Manifest { attrs, body } = open_version(&reader.ctx.opener, &fv)?;
     let data = match &body {
         ManifestBody::Inline { size, compression, stored } => {
-            crate::upload::with_codec(|c| c.decompress_inline(*compression, stored, *size))?
+            crate::ctx::with_codec(|c| c.decompress_inline(*compression, stored, *size))?
         }
         ManifestBody::Chunks { entries, size } => {
             let mut data = Vec::with_capacity(*size as usize);
