@@ -39,7 +39,7 @@ fn session(server: &Api, resp: &SessionResponse, master: &MasterKey, bound: bool
 async fn stretch(password: Vec<u8>, salt: Vec<u8>, kdf: KdfParams) -> Result<pyxis_crypto::keys::PasswordKeys> {
     tokio::task::spawn_blocking(move || derive_password_keys(&password, &salt, &kdf))
         .await
-        .map_err(|e| ClientError::Invalid(format!("key derivation task: {e}")))?
+        .map_err(|e| ClientError::Task { task: "key derivation", why: e.to_string() })?
         .map_err(Into::into)
 }
 

@@ -180,7 +180,7 @@ impl Client {
         let src = src.to_owned();
         let mut plan = tokio::task::spawn_blocking(move || plan::plan(&src, &dst))
             .await
-            .map_err(|e| ClientError::Invalid(format!("planning task: {e}")))??;
+            .map_err(|e| ClientError::Task { task: "planning", why: e.to_string() })??;
         let known = unchanged::current_versions(&ctx, &mut plan, listing).await?;
         if !opts.checksum {
             unchanged::skip_unchanged(&mut plan, &known);

@@ -44,6 +44,16 @@ pub enum ClientError {
     #[error("{0}")]
     Invalid(String),
 
+    /// A put's reader stopped feeding the upload because the upload ended
+    /// (it failed; its error is the one to report).
+    #[error("upload stopped")]
+    Stopped,
+
+    /// A worker task of this client ended without an answer (it panicked
+    /// or was cancelled): a fault here, not in the input.
+    #[error("{task} task: {why}")]
+    Task { task: &'static str, why: String },
+
     /// A catalog answer that does not match what its writer bound: nothing
     /// of it was written or trusted.
     #[error("{path}: refused what the server sent: {why}; it may have swapped, altered or made it up")]

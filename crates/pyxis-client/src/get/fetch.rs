@@ -90,13 +90,14 @@ pub async fn fetch_files(
         current = upcoming.transpose()?;
     }
     drop(tx);
-    let (written, errors, links) = writer.await.map_err(|e| ClientError::Invalid(format!("writer task: {e}")))?;
+    let (written, errors, links) =
+        writer.await.map_err(|e| ClientError::Task { task: "writer", why: e.to_string() })?;
     landed.extend(written);
     failed.extend(errors);
     let progress = ctx.progress.clone();
     let (written, errors) = tokio::task::spawn_blocking(move || place_links(links, &progress))
         .await
-        .map_err(|e| ClientError::Invalid(format!("link task: {e}")))?;
+        .map_err(|e| ClientError::Task { task: "link", why: e.to_string() })?;
     landed.extend(written);
     failed.extend(errors);
     Ok(landed)

@@ -28,7 +28,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     let p = path.display().to_string();
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ClientError::Invalid(format!("file task: {e}")))?
+        .map_err(|e| ClientError::Task { task: "file", why: e.to_string() })?
         .map_err(|e| ClientError::io(p, e))
 }
 

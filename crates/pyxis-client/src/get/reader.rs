@@ -224,7 +224,7 @@ impl Reader {
                 .map_err(|e| Bad::Chunk(e.into()))
         })
         .await
-        .map_err(|e| Bad::Chunk(ClientError::Invalid(format!("decode task: {e}"))))?
+        .map_err(|e| Bad::Chunk(ClientError::Task { task: "decode", why: e.to_string() }))?
     }
 }
 

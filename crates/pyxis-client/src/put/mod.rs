@@ -104,8 +104,8 @@ async fn run(ctx: &Arc<Ctx>, chunker: ChunkerParams, mut plan: Plan) -> Result<P
     let producer =
         tokio::task::spawn_blocking(move || produce(&keys, chunker, plan, &domains, &jobs_tx, &done_tx, &progress));
     let committed = crate::put::commit::commit_loop(&ctx, &shares, heads, done_rx, mark_rx, new_versions, strict).await;
-    let produced = producer.await.map_err(|e| ClientError::Invalid(format!("reader task: {e}")))?;
-    let uploaded = uploader.await.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))?;
+    let produced = producer.await.map_err(|e| ClientError::Task { task: "reader", why: e.to_string() })?;
+    let uploaded = uploader.await.map_err(|e| ClientError::Task { task: "upload", why: e.to_string() })?;
     uploaded?;
     let crate::put::commit::Committed { files, unchanged, mut failed, landed } = committed?;
     failed.extend(produced?);
@@ -173,7 +173,7 @@ fn produce(
     for f in &plan.big {
         match produce_big(keys, params, f, jobs, &mut seq, progress) {
             Ok(fd) => send_done(fd)?,
-            Err(ClientError::Invalid(m)) if m == "upload stopped" => return Err(ClientError::Invalid(m)),
+            Err(ClientError::Stopped) => return Err(ClientError::Stopped),
             Err(e) => failed.push(Skipped { path: f.dst.clone(), error: e.to_string() }),
         }
     }
@@ -218,7 +218,7 @@ fn read_small(f: &Planned) -> std::result::Result<Vec<u8>, String> {
 }
 
 fn send_job(jobs: &mpsc::Sender<ChunkJob>, job: ChunkJob) -> Result<()> {
-    jobs.blocking_send(job).map_err(|_| ClientError::Invalid("upload stopped".into()))
+    jobs.blocking_send(job).map_err(|_| ClientError::Stopped)
 }
 
 /// One big file, chunked on its own.

@@ -59,7 +59,7 @@ pub async fn current_versions(ctx: &Ctx, plan: &mut Plan, listing: Option<Listin
     let mut entries = Vec::new();
     if let Some(root) = &plan.root_dir {
         let listed = match listing.filter(|l| l.root == *root) {
-            Some(l) => l.task.await.map_err(|e| ClientError::Invalid(format!("listing task: {e}")))?,
+            Some(l) => l.task.await.map_err(|e| ClientError::Task { task: "listing", why: e.to_string() })?,
             None => ctx.api.list_all(root, true, MAX_LISTED).await,
         };
         match listed {

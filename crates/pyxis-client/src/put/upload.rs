@@ -111,12 +111,12 @@ pub async fn run(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<ChunkJob>, mark: watch::S
         running.push(AbortOnDropHandle::new(tokio::spawn(batch_task(ctx.clone(), mine, marks.clone()))));
         while running.len() >= BATCHES {
             if let Some(r) = running.next().await {
-                r.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))??;
+                r.map_err(|e| ClientError::Task { task: "upload", why: e.to_string() })??;
             }
         }
     }
     while let Some(r) = running.next().await {
-        r.map_err(|e| ClientError::Invalid(format!("upload task: {e}")))??;
+        r.map_err(|e| ClientError::Task { task: "upload", why: e.to_string() })??;
     }
     Ok(())
 }
@@ -146,13 +146,13 @@ async fn batch_task(ctx: Arc<Ctx>, jobs: Vec<ChunkJob>, marks: Arc<Mutex<Waterma
             let _permit = sem.acquire_owned().await.map_err(|_| ClientError::Invalid("encoder pool closed".into()))?;
             tokio::task::spawn_blocking(move || encode_here(&ctx2.keys, job.id, job.buf, scheme))
                 .await
-                .map_err(|e| ClientError::Invalid(format!("encode task: {e}")))?
+                .map_err(|e| ClientError::Task { task: "encode", why: e.to_string() })?
                 .map_err(ClientError::from)
         })));
     }
     let mut encoded = Vec::with_capacity(encodes.len());
     for e in encodes {
-        encoded.push(e.await.map_err(|e| ClientError::Invalid(format!("encode task: {e}")))??);
+        encoded.push(e.await.map_err(|e| ClientError::Task { task: "encode", why: e.to_string() })??);
     }
     if !encoded.is_empty() {
         upload_encoded(&ctx, encoded, scheme).await?;
