@@ -55,6 +55,9 @@ codes! {
     Busy = "busy",
     ShuttingDown = "shutting_down",
     NotFound = "not_found",
+    /// Plain HTTP sent to a port that speaks HTTPS only (pyxis-net's
+    /// listener answers this itself).
+    TlsRequired = "tls_required",
     TooLarge = "too_large",
     BatchTooLarge = "batch_too_large",
 
