@@ -205,7 +205,7 @@ async fn upload_encoded(ctx: &Arc<Ctx>, encoded: Vec<EncodedChunk>, scheme: Sche
                     .collect::<Result<Vec<Pending>>>()
             })
             .await
-            .map_err(|e| ClientError::Invalid(format!("re-split task: {e}")))??;
+            .map_err(|e| ClientError::Task { task: "re-split", why: e.to_string() })??;
         }
         let req = PlaceRequest {
             chunks: pending
