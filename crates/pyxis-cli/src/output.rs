@@ -26,7 +26,10 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) {
 
 /// The one error line (and a JSON object on stdout with `--json`).
 pub fn error(json: bool, e: &anyhow::Error) {
-    let code = e.downcast_ref::<pyxis_client::ClientError>().and_then(|c| c.code_label()).unwrap_or_else(|| "error".to_owned());
+    let code = e
+        .downcast_ref::<pyxis_client::ClientError>()
+        .and_then(|c| c.code_label())
+        .unwrap_or_else(|| "error".to_owned());
     let message = format!("{e:#}");
     if json {
         let body = serde_json::json!({ "error": { "code": code, "message": message } });
