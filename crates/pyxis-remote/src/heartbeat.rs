@@ -136,7 +136,9 @@ impl Heartbeat {
                         Some(ErrorCode::Revoked) => {
                             error!(error = %e, "this remote's admission was revoked; it keeps its data and serves what its grants allow")
                         }
-                        Some(ErrorCode::NotAdmitted | ErrorCode::BadAdmissionToken) => error!(error = %e, "not admitted"),
+                        Some(ErrorCode::NotAdmitted | ErrorCode::BadAdmissionToken) => {
+                            error!(error = %e, "not admitted")
+                        }
                         _ => warn!(error = %e, retry_in = ?backoff, "cannot talk to the server; still serving"),
                     }
                     let wait = backoff;

@@ -82,10 +82,7 @@ impl ServerLink {
         if !status.is_success() {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(b) => (b.code, b.message),
-                Err(_) => (
-                    ErrorCode::Unknown,
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-                ),
+                Err(_) => (ErrorCode::Unknown, String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()),
             };
             return Err(LinkError::Status { url, status, code, message });
         }

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use crate::error::{ApiError, ApiResult};
 use crate::{ServerOptions, State};
 pub use pyxis_core::session::SessionKeys;
+use pyxis_proto::api::ErrorCode;
 
 /// 32 random bytes (session keys, tokens).
 pub fn random_secret() -> Vec<u8> {
@@ -59,12 +60,15 @@ impl FromRequestParts<State> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
-        let token =
-            bearer(parts).ok_or_else(|| ApiError::unauthorized("no_session", "not logged in: run `pyxis login`"))?;
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::unauthorized(ErrorCode::NoSession, "not logged in: run `pyxis login`"))?;
         let (id, session) =
-            state.sessions.check(token).map_err(|e| ApiError::unauthorized("bad_session", e.to_string()))?;
+            state.sessions.check(token).map_err(|e| ApiError::unauthorized(ErrorCode::BadSession, e.to_string()))?;
         if !state.db.session_valid(&session, id).await? {
-            return Err(ApiError::unauthorized("bad_session", "session ended (logged out or expired): log in again"));
+            return Err(ApiError::unauthorized(
+                ErrorCode::BadSession,
+                "session ended (logged out or expired): log in again",
+            ));
         }
         Ok(AuthUser { id, session })
     }
@@ -86,11 +90,12 @@ impl FromRequestParts<State> for Admin {
         {
             return Ok(Admin);
         }
-        let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("no_admin_token", "admin token required"))?;
+        let token =
+            bearer(parts).ok_or_else(|| ApiError::unauthorized(ErrorCode::NoAdminToken, "admin token required"))?;
         if same_hash(&token_hash(token), &state.admin_token_hash) {
             Ok(Admin)
         } else {
-            Err(ApiError::forbidden("bad_admin_token", "wrong admin token"))
+            Err(ApiError::forbidden(ErrorCode::BadAdminToken, "wrong admin token"))
         }
     }
 }
@@ -118,18 +123,22 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
             .headers
             .get(pyxis_proto::remote_call::HEADER)
             .ok_or_else(|| {
-                ApiError::unauthorized("unsigned", pyxis_proto::remote_call::RemoteAuthError::Missing.to_string())
+                ApiError::unauthorized(
+                    ErrorCode::Unsigned,
+                    pyxis_proto::remote_call::RemoteAuthError::Missing.to_string(),
+                )
             })?
             .to_str()
-            .map_err(|_| ApiError::unauthorized("bad_signature", "the remote's signature header is not ASCII"))?
+            .map_err(|_| ApiError::unauthorized(ErrorCode::BadSignature, "the remote's signature header is not ASCII"))?
             .to_owned();
         let bytes = axum::body::to_bytes(body, REMOTE_CALL_LIMIT)
             .await
-            .map_err(|e| ApiError::bad_request("bad_request", format!("reading the body: {e}")))?;
+            .map_err(|e| ApiError::bad_request(ErrorCode::BadRequest, format!("reading the body: {e}")))?;
         let now = u64::try_from(crate::db::now_ms()).unwrap_or(0);
         let key = pyxis_core::identity::verify_call(&header, parts.method.as_str(), parts.uri.path(), &bytes, now)
-            .map_err(|e| ApiError::unauthorized("bad_signature", e.to_string()))?;
-        let body = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
+            .map_err(|e| ApiError::unauthorized(ErrorCode::BadSignature, e.to_string()))?;
+        let body =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(ErrorCode::BadRequest, e.to_string()))?;
         Ok(SignedByRemote { key, body })
     }
 }

@@ -16,6 +16,7 @@ use pyxis_core::keys::KdfParams;
 use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
+use pyxis_proto::api::ErrorCode;
 
 /// Bytes of a stored hash.
 const OUTPUT_LEN: usize = 32;
@@ -45,7 +46,7 @@ impl Passwords {
     ) -> ApiResult<T> {
         let Ok(Ok(_turn)) = tokio::time::timeout(self.wait, self.turns.acquire()).await else {
             return Err(ApiError::unavailable(
-                "busy",
+                ErrorCode::Busy,
                 "the password_checks limit is reached (too many logins at once on this server): retry in a second",
             )
             .retry_after(1));

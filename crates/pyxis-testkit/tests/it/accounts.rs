@@ -2,6 +2,7 @@
 
 use pyxis_client::{ClientError, account};
 use pyxis_core::keys::KdfParams;
+use pyxis_proto::api::ErrorCode;
 use pyxis_testkit::Cluster;
 
 #[tokio::test]
@@ -21,7 +22,7 @@ async fn signup_login_whoami_logout() {
     account::logout(&c.device("alice")).await.unwrap();
     let api = c.api().with_token(&token);
     let err = api.whoami().await.unwrap_err();
-    assert_eq!(err.code(), Some("bad_session"), "{err}");
+    assert_eq!(err.code(), Some(ErrorCode::BadSession), "{err}");
     // The other device's session is still good.
     let laptop = pyxis_client::Client::open(&dev, None, Default::default()).unwrap();
     assert_eq!(laptop.api().whoami().await.unwrap().username, "alice");
@@ -34,7 +35,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     let e1 = account::login(&c.device("x"), &c.url(), "bob", "hunter3").await.unwrap_err();
     let e2 = account::login(&c.device("y"), &c.url(), "nobody", "hunter2").await.unwrap_err();
     for e in [&e1, &e2] {
-        assert_eq!(e.code(), Some("wrong_password"), "{e}");
+        assert_eq!(e.code(), Some(ErrorCode::WrongPassword), "{e}");
         assert!(e.to_string().contains("wrong username or password"));
     }
     // Prelogin answers for unknown users too, with a stable salt.
@@ -50,7 +51,7 @@ async fn usernames_are_validated_and_unique() {
     let c = Cluster::start(1).await.unwrap();
     for bad in ["", "Alice", "a b", "../x", "-dash", &"x".repeat(65)] {
         let e = account::signup(&c.device("d"), &c.url(), bad, "pw", KdfParams::INSECURE_FAST).await.unwrap_err();
-        assert_eq!(e.code(), Some("bad_username"), "{bad:?}: {e}");
+        assert_eq!(e.code(), Some(ErrorCode::BadUsername), "{bad:?}: {e}");
     }
     c.signup("carol", "pw").await.unwrap();
     let e = account::signup(&c.device("d2"), &c.url(), "carol", "pw2", KdfParams::INSECURE_FAST).await.unwrap_err();
@@ -73,7 +74,7 @@ async fn passwd_rewraps_the_master_key_and_logs_other_devices_out() {
     let e = account::change_password(&c.device("alice"), "wrong", "new password", KdfParams::INSECURE_FAST)
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::WrongPassword), "{e}");
     account::change_password(&c.device("alice"), "old password", "new password", KdfParams::INSECURE_FAST)
         .await
         .unwrap();
@@ -81,9 +82,9 @@ async fn passwd_rewraps_the_master_key_and_logs_other_devices_out() {
     // This device goes on; the laptop is logged out; the old password is refused.
     assert_eq!(alice.api().whoami().await.unwrap().username, "alice");
     let laptop_client = pyxis_client::Client::open(&laptop, None, Default::default()).unwrap();
-    assert_eq!(laptop_client.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    assert_eq!(laptop_client.api().whoami().await.unwrap_err().code(), Some(ErrorCode::BadSession));
     let e = account::login(&c.device("phone"), &c.url(), "alice", "old password").await.unwrap_err();
-    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::WrongPassword), "{e}");
     // The new one opens the same master key, and the files read as before.
     let s = account::login(&c.device("phone"), &c.url(), "alice", "new password").await.unwrap();
     assert_eq!(s.master_key, master, "the master key must not change");
@@ -104,7 +105,7 @@ async fn a_recovery_key_sets_a_new_password_when_the_old_one_is_lost() {
     random_file(&f, 2, 200_000);
     alice.put(&f, "/f").await.unwrap();
     let e = account::make_recovery_key(&c.device("alice"), "not it").await.unwrap_err();
-    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::WrongPassword), "{e}");
     let key = account::make_recovery_key(&c.device("alice"), "forgotten").await.unwrap();
     assert_eq!(RecoveryKey::parse(&key.display().to_uppercase()).unwrap(), key, "the printed form reads back");
 
@@ -113,7 +114,7 @@ async fn a_recovery_key_sets_a_new_password_when_the_old_one_is_lost() {
     let wrong = RecoveryKey::generate().unwrap();
     for (user, k) in [("alice", &wrong), ("nobody", &key), ("bob", &key)] {
         let e = account::recover(&c.device("x"), &c.url(), user, k, "new", KdfParams::INSECURE_FAST).await.unwrap_err();
-        assert_eq!(e.code(), Some("wrong_recovery_key"), "{user}: {e}");
+        assert_eq!(e.code(), Some(ErrorCode::WrongRecoveryKey), "{user}: {e}");
         assert!(e.to_string().contains("wrong username or recovery key"), "{e}");
     }
     assert!(
@@ -126,9 +127,9 @@ async fn a_recovery_key_sets_a_new_password_when_the_old_one_is_lost() {
         .unwrap();
     assert_eq!(s.username, "alice");
     // Every earlier session ended; the lost password is refused, the new one works.
-    assert_eq!(alice.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    assert_eq!(alice.api().whoami().await.unwrap_err().code(), Some(ErrorCode::BadSession));
     let e = account::login(&c.device("z"), &c.url(), "alice", "forgotten").await.unwrap_err();
-    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::WrongPassword), "{e}");
     account::login(&c.device("z"), &c.url(), "alice", "remembered").await.unwrap();
     let again = pyxis_client::Client::open(&c.device("new"), None, Default::default()).unwrap();
     let out = c.dir.path().join("out");
@@ -154,18 +155,18 @@ async fn devices_are_listed_and_one_can_be_logged_out() {
 
     // Bob cannot log out alice's laptop, nor can anyone name a device that is not there.
     let e = account::revoke_device(&c.device("bob"), &other).await.unwrap_err();
-    assert_eq!(e.code(), Some("no_device"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::NoDevice), "{e}");
     let laptop_client = pyxis_client::Client::open(&laptop, None, Default::default()).unwrap();
     assert_eq!(laptop_client.api().whoami().await.unwrap().username, "alice");
 
     account::revoke_device(&c.device("alice"), &other).await.unwrap();
-    assert_eq!(laptop_client.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    assert_eq!(laptop_client.api().whoami().await.unwrap_err().code(), Some(ErrorCode::BadSession));
     assert_eq!(alice.api().whoami().await.unwrap().username, "alice");
     let list = account::devices(&c.device("alice")).await.unwrap();
     assert_eq!(list.len(), 1);
     assert!(list[0].current);
     let e = account::revoke_device(&c.device("alice"), &other).await.unwrap_err();
-    assert_eq!(e.code(), Some("no_device"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::NoDevice), "{e}");
 }
 
 /// Waits up to 30 s for `f` to hold.
@@ -197,13 +198,13 @@ async fn a_deleted_account_is_logged_out_everywhere_and_its_files_go_after_the_g
 
     // A wrong password deletes nothing.
     let e = account::delete_account(&c.device("alice"), "wrong").await.unwrap_err();
-    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::WrongPassword), "{e}");
     account::delete_account(&c.device("alice"), "pw").await.unwrap();
     // Every device is logged out now, and a login is refused with why.
     let other = pyxis_client::Client::open(&laptop, None, Default::default()).unwrap();
-    assert_eq!(other.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    assert_eq!(other.api().whoami().await.unwrap_err().code(), Some(ErrorCode::BadSession));
     let e = account::login(&c.device("again"), &c.url(), "alice", "pw").await.unwrap_err();
-    assert_eq!(e.code(), Some("account_deleted"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::AccountDeleted), "{e}");
     // After the grace the files are gone and their storage freed; bob's stay.
     eventually("alice's files removed", || async { used("alice").await.deleted_at.is_some() }).await;
     eventually("alice's storage freed", || async { used("alice").await.used == 0 }).await;
@@ -223,18 +224,18 @@ async fn the_operator_lists_disables_and_enables_accounts() {
     let names: Vec<String> = admin.admin_users().await.unwrap().users.into_iter().map(|u| u.username).collect();
     assert_eq!(names, ["alice", "bob"]);
     // A user's token is not the admin's.
-    assert_eq!(alice.api().admin_users().await.unwrap_err().code(), Some("bad_admin_token"));
+    assert_eq!(alice.api().admin_users().await.unwrap_err().code(), Some(ErrorCode::BadAdminToken));
     admin.admin_disable("alice", true).await.unwrap();
-    assert_eq!(alice.api().whoami().await.unwrap_err().code(), Some("bad_session"));
+    assert_eq!(alice.api().whoami().await.unwrap_err().code(), Some(ErrorCode::BadSession));
     let e = account::login(&c.device("a2"), &c.url(), "alice", "pw").await.unwrap_err();
-    assert_eq!(e.code(), Some("account_disabled"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::AccountDisabled), "{e}");
     // A wrong password still gets the wrong-password answer: the state is
     // told only to whoever knows the password.
     let e = account::login(&c.device("a3"), &c.url(), "alice", "nope").await.unwrap_err();
-    assert_eq!(e.code(), Some("wrong_password"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::WrongPassword), "{e}");
     admin.admin_disable("alice", false).await.unwrap();
     account::login(&c.device("a4"), &c.url(), "alice", "pw").await.unwrap();
-    assert_eq!(admin.admin_disable("nobody", true).await.unwrap_err().code(), Some("no_user"));
+    assert_eq!(admin.admin_disable("nobody", true).await.unwrap_err().code(), Some(ErrorCode::NoUser));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 //! client makes pass the same checks; the server's own rewrites do not.
 
 use pyxis_client::{Client, ClientError};
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::{FileVersion, ReadRequest};
 use pyxis_testkit::Cluster;
 use pyxis_testkit::hostile::{HostileServer, edit_json};
@@ -232,7 +233,7 @@ async fn moves_and_restores_by_the_client_pass_and_the_servers_own_do_not() {
         alice.api().rename("/archive/a.txt", "/archive/a2.txt").await.unwrap_err(),
         alice.api().restore("/archive/v.txt", 2).await.unwrap_err(),
     ] {
-        assert_eq!(e.code(), Some("binding_required"), "{e}");
+        assert_eq!(e.code(), Some(ErrorCode::BindingRequired), "{e}");
     }
     // ... and a server that makes them on its own binds nothing: refused by name.
     let uid = alice.api().whoami().await.unwrap().id;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::changes::{ChangeKind, ChangesResponse};
 use pyxis_proto::api::shares::ShareMode;
 use pyxis_testkit::{Cluster, change_feed};
@@ -87,7 +88,7 @@ async fn a_grantee_follows_the_shared_path_and_learns_of_the_share() {
     assert_eq!(kinds(&pushed), [(ChangeKind::Mkdir, "/docs/inside")]);
     // An unshared user's socket is refused.
     let carol = c.signup("carol", "pw").await.unwrap();
-    assert_eq!(carol.api().through_share(id).changes(0, 0).await.unwrap_err().code(), Some("not_shared"));
+    assert_eq!(carol.api().through_share(id).changes(0, 0).await.unwrap_err().code(), Some(ErrorCode::NotShared));
     assert!(change_feed(&c, "carol", 0, Some(id)).await.is_err());
 }
 

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use pyxis_core::keys::KdfParams;
+use pyxis_proto::api::ErrorCode;
 use pyxis_server::ServerOptions;
 use pyxis_server::limits::{LimitOptions, Rate};
 use pyxis_testkit::Cluster;
@@ -193,6 +194,6 @@ async fn a_weak_password_kdf_is_refused_at_signup() {
     let e = pyxis_client::account::signup(&c.device("d"), &c.url(), "weak", "pw", KdfParams::INSECURE_FAST)
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Some("weak_kdf"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::WeakKdf), "{e}");
     assert!(e.to_string().contains("minimum"), "{e}");
 }

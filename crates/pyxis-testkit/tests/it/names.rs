@@ -3,6 +3,7 @@
 //! stored before these rules stay within reach.
 
 use pyxis_client::{Client, ClientError};
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest};
 use pyxis_testkit::Cluster;
 
@@ -16,7 +17,7 @@ async fn names(a: &Client, dir: &str) -> Vec<String> {
 }
 
 /// The status and code of a refused call.
-fn refusal(e: ClientError) -> (u16, String, String) {
+fn refusal(e: ClientError) -> (u16, ErrorCode, String) {
     match e {
         ClientError::Api { status, code, message } => (status, code, message),
         other => panic!("not an API error: {other}"),
@@ -71,7 +72,7 @@ async fn the_server_refuses_nfd_and_hidden_characters_with_bad_path() {
     ];
     for (bad, named) in &cases {
         let (status, code, message) = refusal(api.mkdir(bad, true).await.unwrap_err());
-        assert_eq!((status, code.as_str()), (400, "bad_path"), "{bad:?}: {message}");
+        assert_eq!((status, code), (400, ErrorCode::BadPath), "{bad:?}: {message}");
         assert!(message.contains(named), "{bad:?}: {message}");
         let file = CommitFile {
             path: bad.clone(),
@@ -89,9 +90,9 @@ async fn the_server_refuses_nfd_and_hidden_characters_with_bad_path() {
             chunks_of: None,
         };
         let (status, code, _) = refusal(api.commit(&CommitRequest { files: vec![file] }).await.unwrap_err());
-        assert_eq!((status, code.as_str()), (400, "bad_path"), "{bad:?}");
+        assert_eq!((status, code), (400, ErrorCode::BadPath), "{bad:?}");
         let (status, code, _) = refusal(api.rename("/ok", bad).await.unwrap_err());
-        assert_eq!((status, code.as_str()), (400, "bad_path"), "{bad:?}");
+        assert_eq!((status, code), (400, ErrorCode::BadPath), "{bad:?}");
     }
     assert_eq!(names(&a, "/").await, ["/ok"], "nothing refused was created");
     // The joiners real names use are fine.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use pyxis_client::ClientError;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest};
 use pyxis_proto::api::chunks::{PlaceChunk, PlaceRequest, ShardReceipt, StoredChunk, StoredRequest};
 use pyxis_proto::{ChunkId, ShardHash};
@@ -13,8 +14,8 @@ use pyxis_testkit::{Cluster, fully_healthy};
 
 use crate::support::{random_file, same_file};
 
-fn code(e: ClientError) -> String {
-    e.code().unwrap_or_else(|| panic!("not an API error: {e}")).to_owned()
+fn code(e: ClientError) -> ErrorCode {
+    e.code().unwrap_or_else(|| panic!("not an API error: {e}"))
 }
 
 /// Audits on, fast, as an operator would run them (tests leave them off).
@@ -50,7 +51,7 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
     // No receipts: refused.
     let bare: Vec<StoredChunk> = placed.chunks.iter().map(|p| StoredChunk { id: p.id, receipts: vec![] }).collect();
     let e = mallory.api().stored(&StoredRequest { chunks: bare[..50].to_vec() }).await.unwrap_err();
-    assert_eq!(code(e), "not_enough_receipts");
+    assert_eq!(code(e), ErrorCode::NotEnoughReceipts);
     // Receipts signed by a key of its own making: refused.
     let forger = pyxis_core::identity::RemoteKey::generate().unwrap();
     let forged: Vec<StoredChunk> = placed
@@ -74,7 +75,7 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
         })
         .collect();
     let e = mallory.api().stored(&StoredRequest { chunks: forged[..10].to_vec() }).await.unwrap_err();
-    assert_eq!(code(e), "bad_receipt");
+    assert_eq!(code(e), ErrorCode::BadReceipt);
     // And a commit of chunks never stored is refused (a well-formed one:
     // sealed manifest, wrapped key).
     let keys = pyxis_core::keys::Keyring::new(&pyxis_core::keys::MasterKey::generate().unwrap());
@@ -105,7 +106,7 @@ async fn claiming_chunks_stored_without_uploading_is_refused_and_blames_no_remot
             chunks_of: None,
         }],
     };
-    assert_eq!(code(mallory.api().commit(&commit).await.unwrap_err()), "missing_chunk");
+    assert_eq!(code(mallory.api().commit(&commit).await.unwrap_err()), ErrorCode::MissingChunk);
     // Audits run (only over shards remotes receipted) and blame nobody.
     c.wait_health("audits", 60, |h| h.workers.audits_passed >= 30).await.unwrap();
     let h = c.health().await;
@@ -123,10 +124,10 @@ async fn the_server_assigns_the_scheme_and_refuses_a_clients() {
     let mut named = fake_chunks(1, 6);
     named[0].scheme = Some("1+5".into());
     let e = a.api().place(&PlaceRequest { chunks: named }).await.unwrap_err();
-    assert_eq!(e.code(), Some("scheme_not_allowed"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::SchemeNotAllowed), "{e}");
     assert!(e.to_string().contains("4+2"), "{e}");
     let e = a.api().place(&PlaceRequest { chunks: fake_chunks(1, 3) }).await.unwrap_err();
-    assert_eq!(e.code(), Some("scheme_changed"), "{e}");
+    assert_eq!(e.code(), Some(ErrorCode::SchemeChanged), "{e}");
     let used = a.api().quota().await.unwrap().used;
     assert_eq!(used, 0, "a refused placement was charged");
     // The placement's grants name the exact shard length of a 4+2 chunk of
