@@ -9,31 +9,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::{random_token, same_hash, token_hash};
 use crate::{ServerOptions, State};
 pub use pyxis_core::session::SessionKeys;
 use pyxis_proto::api::ErrorCode;
-
-/// 32 random bytes (session keys, tokens).
-pub fn random_secret() -> Vec<u8> {
-    let mut b = vec![0u8; 32];
-    aws_lc_rs::rand::fill(&mut b).expect("system RNG");
-    b
-}
-
-/// A random token as hex (remotes, admin).
-pub fn random_token() -> String {
-    pyxis_proto::hex::encode(&random_secret())
-}
-
-/// Tokens are stored hashed: a leaked database does not leak them.
-pub fn token_hash(token: &str) -> [u8; 32] {
-    *blake3::hash(token.as_bytes()).as_bytes()
-}
-
-/// Constant-time comparison of two hashes.
-pub fn same_hash(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
-}
 
 /// Hashes a login secret for storage (Argon2id PHC string, own random salt).
 pub async fn hash_login(secret: Vec<u8>, state: &crate::AppState) -> ApiResult<String> {

@@ -119,7 +119,7 @@ fn verify(secret: &[u8], stored: &str, area: &mut Vec<Block>) -> ApiResult<bool>
     let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else { return Err(bad(&"no salt or no hash")) };
     let mut out = vec![0u8; expected.len()];
     fill(&Argon2::new(algorithm, version, params.clone()), &params, secret, salt, &mut out, area)?;
-    Ok(crate::auth::same_hash(&out, expected.as_bytes()))
+    Ok(crate::tokens::same_hash(&out, expected.as_bytes()))
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@ use pyxis_proto::hex;
 
 use super::extract::Body;
 use crate::State;
-use crate::auth::{AuthUser, hash_login, random_token, verify_login};
+use crate::auth::{AuthUser, hash_login, verify_login};
 use crate::db::users::{NewUser, UserRow};
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::random_token;
 
 /// Usernames: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn check_username(name: &str) -> ApiResult<()> {

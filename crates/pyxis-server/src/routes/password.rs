@@ -16,9 +16,10 @@ use pyxis_proto::api::auth::{
 use super::accounts::{check_new_password, hex_field, new_session};
 use super::extract::Body;
 use crate::State;
-use crate::auth::{AuthUser, hash_login, same_hash, verify_login};
+use crate::auth::{AuthUser, hash_login, verify_login};
 use crate::db::users::{NewPasswordRow, UserRow};
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::same_hash;
 
 /// The current password, proved again: a stolen session token alone must
 /// not be able to change the password or set a recovery key. Limited like

@@ -14,9 +14,10 @@ use pyxis_proto::api::remote::{
 use pyxis_proto::hex;
 
 use crate::State;
-use crate::auth::{SignedByRemote, same_hash, token_hash};
+use crate::auth::SignedByRemote;
 use crate::db::remotes::{Admission, AdmitError, REVOKED, RemoteRow, RemoteSpace};
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::{same_hash, token_hash};
 
 /// The most hashes one inventory batch may carry.
 pub const MAX_INVENTORY_BATCH: usize = pyxis_proto::api::max::HASHES;
