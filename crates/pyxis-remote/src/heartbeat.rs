@@ -202,8 +202,8 @@ impl Heartbeat {
             // Bounded: a server asking for 0 s must not make the remote spin.
             self.interval = Duration::from_secs(resp.heartbeat_secs.clamp(1, 3600));
         }
-        self.registration.set(Registered { remote_id: resp.remote_id, verifier: GrantVerifier::new(key) });
-        info!(remote_id = resp.remote_id, server = %self.link.server, vetted = resp.vetted, cap = ?resp.capacity_cap, "registered");
+        // Saved before it is relied on: a remote that serves under a key it
+        // has not pinned durably could come back trusting another.
         self.remember(SavedIdentity {
             remote_id: resp.remote_id,
             server: self.link.server.clone(),
@@ -211,6 +211,8 @@ impl Heartbeat {
             token: None,
         })
         .await?;
+        self.registration.set(Registered { remote_id: resp.remote_id, verifier: GrantVerifier::new(key) });
+        info!(remote_id = resp.remote_id, server = %self.link.server, vetted = resp.vetted, cap = ?resp.capacity_cap, "registered");
         Ok(())
     }
 
@@ -260,8 +262,9 @@ impl Heartbeat {
             });
         }
         info!(old = %saved.grant_public_key, new = %offered, "the server rotated its grant key (endorsed by the old one)");
+        self.remember(SavedIdentity { grant_public_key: offered.to_owned(), ..saved.clone() }).await?;
         self.registration.set(Registered { remote_id: saved.remote_id, verifier: GrantVerifier::new(offered_key) });
-        self.remember(SavedIdentity { grant_public_key: offered.to_owned(), ..saved.clone() }).await
+        Ok(())
     }
 
     /// Keeps the identity in memory and on disk. Pinning a key must be

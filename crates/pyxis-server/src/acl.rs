@@ -9,6 +9,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::shares::ShareParam;
 use pyxis_proto::path;
 
@@ -41,12 +42,10 @@ impl FromRequestParts<State> for Tree {
         };
         // The same answer for a share that does not exist and one made to
         // somebody else: a grantee learns nothing about other shares.
-        let share = state
-            .db
-            .share(id)
-            .await?
-            .filter(|s| s.grantee_id == user.id)
-            .ok_or_else(|| ApiError::forbidden("not_shared", format!("share {id} is not shared with you")))?;
+        let share =
+            state.db.share(id).await?.filter(|s| s.grantee_id == user.id).ok_or_else(|| {
+                ApiError::forbidden(ErrorCode::NotShared, format!("share {id} is not shared with you"))
+            })?;
         Ok(Tree { owner: share.owner_id, user, share: Some(share) })
     }
 }
@@ -59,7 +58,7 @@ impl Tree {
             None => Ok(()),
             Some(s) if path::is_within(p, &s.path) => Ok(()),
             Some(s) => Err(ApiError::forbidden(
-                "not_shared",
+                ErrorCode::NotShared,
                 format!("{p} is not under {}, which is what {} shares with you", s.path, s.owner),
             )),
         }
@@ -70,7 +69,7 @@ impl Tree {
     pub fn writer(&self) -> ApiResult<i64> {
         match &self.share {
             Some(s) if s.mode != WRITE => Err(ApiError::forbidden(
-                "read_only_share",
+                ErrorCode::ReadOnlyShare,
                 format!("{} shares {} with you to read only", s.owner, s.path),
             )),
             _ => Ok(self.owner),
@@ -88,9 +87,10 @@ impl Tree {
     pub fn write_own(&self) -> ApiResult<i64> {
         match &self.share {
             None => Ok(self.user.id),
-            Some(s) => {
-                Err(ApiError::forbidden("read_only_share", format!("only {} can do that in their tree", s.owner)))
-            }
+            Some(s) => Err(ApiError::forbidden(
+                ErrorCode::ReadOnlyShare,
+                format!("only {} can do that in their tree", s.owner),
+            )),
         }
     }
 }

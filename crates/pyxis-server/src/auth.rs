@@ -9,30 +9,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::{random_token, same_hash, token_hash};
 use crate::{ServerOptions, State};
 pub use pyxis_crypto::session::SessionKeys;
-
-/// 32 random bytes (session keys, tokens).
-pub fn random_secret() -> Vec<u8> {
-    let mut b = vec![0u8; 32];
-    aws_lc_rs::rand::fill(&mut b).expect("system RNG");
-    b
-}
-
-/// A random token as hex (remotes, admin).
-pub fn random_token() -> String {
-    pyxis_proto::hex::encode(&random_secret())
-}
-
-/// Tokens are stored hashed: a leaked database does not leak them.
-pub fn token_hash(token: &str) -> [u8; 32] {
-    *blake3::hash(token.as_bytes()).as_bytes()
-}
-
-/// Constant-time comparison of two hashes.
-pub fn same_hash(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
-}
+use pyxis_proto::api::ErrorCode;
 
 /// Hashes a login secret for storage (Argon2id PHC string, own random salt).
 pub async fn hash_login(secret: Vec<u8>, state: &crate::AppState) -> ApiResult<String> {
@@ -59,12 +39,15 @@ impl FromRequestParts<State> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> ApiResult<Self> {
-        let token =
-            bearer(parts).ok_or_else(|| ApiError::unauthorized("no_session", "not logged in: run `pyxis login`"))?;
+        let token = bearer(parts)
+            .ok_or_else(|| ApiError::unauthorized(ErrorCode::NoSession, "not logged in: run `pyxis login`"))?;
         let (id, session) =
-            state.sessions.check(token).map_err(|e| ApiError::unauthorized("bad_session", e.to_string()))?;
+            state.sessions.check(token).map_err(|e| ApiError::unauthorized(ErrorCode::BadSession, e.to_string()))?;
         if !state.db.session_valid(&session, id).await? {
-            return Err(ApiError::unauthorized("bad_session", "session ended (logged out or expired): log in again"));
+            return Err(ApiError::unauthorized(
+                ErrorCode::BadSession,
+                "session ended (logged out or expired): log in again",
+            ));
         }
         Ok(AuthUser { id, session })
     }
@@ -86,11 +69,12 @@ impl FromRequestParts<State> for Admin {
         {
             return Ok(Admin);
         }
-        let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("no_admin_token", "admin token required"))?;
+        let token =
+            bearer(parts).ok_or_else(|| ApiError::unauthorized(ErrorCode::NoAdminToken, "admin token required"))?;
         if same_hash(&token_hash(token), &state.admin_token_hash) {
             Ok(Admin)
         } else {
-            Err(ApiError::forbidden("bad_admin_token", "wrong admin token"))
+            Err(ApiError::forbidden(ErrorCode::BadAdminToken, "wrong admin token"))
         }
     }
 }
@@ -118,18 +102,22 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
             .headers
             .get(pyxis_proto::remote_call::HEADER)
             .ok_or_else(|| {
-                ApiError::unauthorized("unsigned", pyxis_proto::remote_call::RemoteAuthError::Missing.to_string())
+                ApiError::unauthorized(
+                    ErrorCode::Unsigned,
+                    pyxis_proto::remote_call::RemoteAuthError::Missing.to_string(),
+                )
             })?
             .to_str()
-            .map_err(|_| ApiError::unauthorized("bad_signature", "the remote's signature header is not ASCII"))?
+            .map_err(|_| ApiError::unauthorized(ErrorCode::BadSignature, "the remote's signature header is not ASCII"))?
             .to_owned();
         let bytes = axum::body::to_bytes(body, REMOTE_CALL_LIMIT)
             .await
-            .map_err(|e| ApiError::bad_request("bad_request", format!("reading the body: {e}")))?;
+            .map_err(|e| ApiError::bad_request(ErrorCode::BadRequest, format!("reading the body: {e}")))?;
         let now = u64::try_from(crate::db::now_ms()).unwrap_or(0);
         let key = pyxis_crypto::identity::verify_call(&header, parts.method.as_str(), parts.uri.path(), &bytes, now)
-            .map_err(|e| ApiError::unauthorized("bad_signature", e.to_string()))?;
-        let body = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
+            .map_err(|e| ApiError::unauthorized(ErrorCode::BadSignature, e.to_string()))?;
+        let body =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(ErrorCode::BadRequest, e.to_string()))?;
         Ok(SignedByRemote { key, body })
     }
 }

@@ -16,6 +16,7 @@ pub mod placement;
 pub mod registry;
 pub mod routes;
 pub mod secrets;
+pub mod tokens;
 pub mod workers;
 
 use std::net::SocketAddr;
@@ -284,7 +285,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
     let (signer, rotations) = secrets::grant_key(&db, opts.rotate_grant_key).await?;
     db.forgive_downtime().await.context("refreshing the remotes' liveness")?;
-    let session_secret = db.server_key("session_key", auth::random_secret).await?;
+    let session_secret = db.server_key("session_key", tokens::random_secret).await?;
     let sessions = auth::SessionKeys::new(&session_secret);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;
     let restored_from = db.restored_from().await?;
@@ -297,13 +298,13 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     }
     let admin_cookies = routes::admin_page::cookie_keys(&session_secret, &admin_token_hash);
     let fake_salt_key: [u8; 32] = db
-        .server_key("fake_salt_key", auth::random_secret)
+        .server_key("fake_salt_key", tokens::random_secret)
         .await?
         .as_slice()
         .try_into()
         .context("stored fake-salt key is not 32 bytes")?;
     let passwords = passwords::Passwords::new(opts.limits.password_checks, opts.limits.password_wait);
-    let dummy_login_hash = passwords.hash(auth::random_secret(), opts.login_hash).await?;
+    let dummy_login_hash = passwords.hash(tokens::random_secret(), opts.login_hash).await?;
 
     let security = match (&opts.tls, opts.insecure_http) {
         (Some(files), _) => pyxis_net::listen::Security::Tls(pyxis_net::listen::server_config(files)?),

@@ -36,6 +36,7 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
 
 use crate::error::ApiError;
+use pyxis_proto::api::ErrorCode;
 
 /// A rate: a burst, then one more every `every`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +176,7 @@ pub fn too_many(limit: &str, rate: Rate, wait_secs: u64) -> ApiError {
         rate.every,
         wait_secs.max(1)
     );
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).retry_after(wait_secs)
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, message).retry_after(wait_secs)
 }
 
 /// A per-address limit as a tower layer.
@@ -302,7 +303,7 @@ mod tests {
             limits.login_attempt("alice", a).unwrap();
         }
         let refused = limits.login_attempt("alice", a).unwrap_err();
-        assert_eq!((refused.status, refused.code), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+        assert_eq!((refused.status, refused.code), (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited));
         assert!(refused.retry_after.is_some() && refused.message.contains("login_attempts"), "{refused}");
         // The owner, elsewhere, is not locked out; nor is another account.
         limits.login_attempt("alice", b).unwrap();

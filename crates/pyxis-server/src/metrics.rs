@@ -22,7 +22,7 @@ use pyxis_net::metrics::HttpMetrics;
 use pyxis_net::metrics::emit::{counters, gauge, gauges};
 
 use crate::db::remotes::{ONLINE, REVOKED, state_name};
-use crate::workers::Stats;
+use crate::workers::stats::Stats;
 
 /// One remote, as the catalog has it.
 #[derive(Debug)]

@@ -16,6 +16,7 @@ use pyxis_crypto::keys::KdfParams;
 use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, ApiResult};
+use pyxis_proto::api::ErrorCode;
 
 /// Bytes of a stored hash.
 const OUTPUT_LEN: usize = 32;
@@ -45,7 +46,7 @@ impl Passwords {
     ) -> ApiResult<T> {
         let Ok(Ok(_turn)) = tokio::time::timeout(self.wait, self.turns.acquire()).await else {
             return Err(ApiError::unavailable(
-                "busy",
+                ErrorCode::Busy,
                 "the password_checks limit is reached (too many logins at once on this server): retry in a second",
             )
             .retry_after(1));
@@ -118,7 +119,7 @@ fn verify(secret: &[u8], stored: &str, area: &mut Vec<Block>) -> ApiResult<bool>
     let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else { return Err(bad(&"no salt or no hash")) };
     let mut out = vec![0u8; expected.len()];
     fill(&Argon2::new(algorithm, version, params.clone()), &params, secret, salt, &mut out, area)?;
-    Ok(crate::auth::same_hash(&out, expected.as_bytes()))
+    Ok(crate::tokens::same_hash(&out, expected.as_bytes()))
 }
 
 #[cfg(test)]

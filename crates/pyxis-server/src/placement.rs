@@ -3,6 +3,7 @@
 use pyxis_core::placement::{self, Candidate};
 use pyxis_core::policy::Choice;
 use pyxis_crypto::grants::unix_now;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::grant::{Grant, GrantOp};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 
@@ -19,11 +20,9 @@ pub fn shard_len(blob_len: u32, scheme: Scheme) -> u32 {
 /// (vetted and not), so that placement can always fill it.
 pub fn scheme_now(state: &AppState, online: &[RemoteRow]) -> ApiResult<Choice> {
     let vetted = online.iter().filter(|r| r.is_vetted()).count();
-    state
-        .opts
-        .policy
-        .choose_for(vetted, online.len() - vetted)
-        .map_err(|e| ApiError::unavailable("not_enough_remotes", format!("{e}: start more remotes or wait for them")))
+    state.opts.policy.choose_for(vetted, online.len() - vetted).map_err(|e| {
+        ApiError::unavailable(ErrorCode::NotEnoughRemotes, format!("{e}: start more remotes or wait for them"))
+    })
 }
 
 /// Remotes with room for a shard of this size, weighted by free space (which
@@ -51,7 +50,7 @@ pub fn choose<'a>(
         placement::choose_limited(id.as_bytes(), &candidates(remotes, shard_len, exclude), n, unvetted, max_unvetted)
             .map_err(|e| {
             ApiError::unavailable(
-                "not_enough_remotes",
+                ErrorCode::NotEnoughRemotes,
                 format!("{e}: start more remotes or wait for them to come back"),
             )
         })?;

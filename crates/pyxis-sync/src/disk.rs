@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use pyxis_client::Client;
 use pyxis_proto::api::ErrorCode;
 
+use crate::clock::unix_ms;
 use crate::engine::{Done, Io, Outcome, Result, Scan, SyncError};
-use crate::folder::unix_ms;
 use crate::model::{Base, Bases, Kind, Remotes, Stat};
 use crate::progress::{Direction, Live};
 use crate::remote::RemoteTree;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use pyxis_client::{Client, ConfigDir};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::unix_ms;
 use crate::disk::DiskIo;
 use crate::engine::{PassReport, Result, SyncError, pass};
 use crate::model::Bases;
@@ -320,10 +321,6 @@ fn merge(total: &mut PassReport, r: PassReport) {
     total.failed = r.failed;
     total.skipped = r.skipped;
     total.paused = r.paused;
-}
-
-pub fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// The status of every folder synced with this config directory.

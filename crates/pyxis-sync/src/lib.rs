@@ -7,6 +7,7 @@
 //! The [`daemon`] runs a pass whenever the file watcher or the server's
 //! change feed says something changed, and on a timer as a safety net.
 
+pub mod clock;
 pub mod daemon;
 pub mod disk;
 pub mod engine;

@@ -152,113 +152,13 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
                 println!("{user}'s quota is now {quota}")
             });
         }
-        AdminCommand::Users { cmd: Some(cmd), auth } => {
-            let (user, disabled) = match cmd {
-                UsersCommand::Disable { user } => (user, true),
-                UsersCommand::Enable { user } => (user, false),
-            };
-            api(g, &auth)?.admin_disable(&user, disabled).await?;
-            emit(g.json, &serde_json::json!({"username": user, "disabled": disabled}), |_| {
-                println!("{user} is {}", if disabled { "disabled; its sessions ended" } else { "enabled" })
-            });
-        }
-        AdminCommand::Users { cmd: None, auth } => {
-            let r = api(g, &auth)?.admin_users().await?;
-            emit(g.json, &r, |r| {
-                for u in &r.users {
-                    let state = match (u.deleted_at, u.delete_after, u.disabled_at) {
-                        (Some(t), _, _) => format!("deleted {}", when(Some(t))),
-                        (_, Some(t), _) => format!("deleted by its owner; files go {}", when(Some(t))),
-                        (_, _, Some(t)) => format!("disabled {}", when(Some(t))),
-                        _ => "active".to_owned(),
-                    };
-                    println!(
-                        "{:>5}  {:<24} {:>10} of {:<10} since {}  {state}",
-                        u.id,
-                        crate::output::shown(&u.username),
-                        size(u.used),
-                        size(u.quota),
-                        when(Some(u.created_at))
-                    );
-                }
-            });
-        }
-        AdminCommand::Remotes { auth } => {
-            let r = api(g, &auth)?.admin_remotes().await?;
-            emit(g.json, &r, |r| {
-                for x in &r.remotes {
-                    let trust =
-                        if x.vetted { "vetted".to_owned() } else { format!("unvetted ({} audits)", x.audits_passed) };
-                    let quarantine = match x.quarantined {
-                        0 => String::new(),
-                        n => format!("  {n} quarantined ({})", size(x.quarantined_bytes)),
-                    };
-                    println!(
-                        "{:>4}  {:<8} {:<28} {:>10} free of {:>10}  {:>8} shards  {}  {}{quarantine}",
-                        x.id,
-                        x.state,
-                        x.url,
-                        size(x.free),
-                        size(x.capacity),
-                        x.shards,
-                        trust,
-                        x.name
-                    );
-                }
-            });
-        }
-        AdminCommand::Health { auth } => {
-            let h = api(g, &auth)?.admin_health().await?;
-            emit(g.json, &h, |h| {
-                println!("remotes: {} online, {} not", h.remotes_online, h.remotes_other);
-                println!("chunks by healthy shards:");
-                for b in &h.chunks {
-                    println!("  {:>3} of {:<3} {:>10} chunks {:>12}", b.healthy, b.total, b.chunks, size(b.bytes));
-                }
-                println!("degraded chunks (repair queue): {}", h.degraded);
-                println!("bytes at risk (at most k healthy): {}", size(h.bytes_at_risk));
-                println!("garbage shards to delete: {}", h.garbage);
-                println!(
-                    "shards remotes hold that this catalog does not know (quarantined): {} ({})",
-                    h.quarantined,
-                    size(h.quarantined_bytes)
-                );
-                if let Some(at) = h.restored_from {
-                    println!("this catalog was restored from a backup taken at {}", crate::output::when(at));
-                }
-                let w = &h.workers;
-                println!(
-                    "since start: {} chunks repaired ({} shards, {}), {} re-encoded, {} unrecoverable, audits {} passed / {} failed, {} chunks expired, {} garbage shards deleted",
-                    w.chunks_repaired,
-                    w.shards_rebuilt,
-                    size(w.repair_bytes),
-                    w.chunks_reencoded,
-                    w.unrecoverable,
-                    w.audits_passed,
-                    w.audits_failed,
-                    w.chunks_expired,
-                    w.garbage_deleted
-                );
-            });
-        }
+        AdminCommand::Users { cmd: Some(cmd), auth } => set_disabled(g, cmd, &auth).await?,
+        AdminCommand::Users { cmd: None, auth } => list_users(g, &auth).await?,
+        AdminCommand::Remotes { auth } => list_remotes(g, &auth).await?,
+        AdminCommand::Health { auth } => show_health(g, &auth).await?,
         AdminCommand::RemoteToken { capacity, vetted, ttl, auth } => {
             let req = RemoteTokenRequest { capacity: capacity.map(|c| c.0), vetted, ttl_secs: Some(ttl.as_secs()) };
-            let t = api(g, &auth)?.admin_remote_token(&req).await?;
-            emit(
-                g.json,
-                &serde_json::json!({"token": t.token, "expires_at": t.expires_at, "capacity": t.capacity, "vetted": t.vetted}),
-                |_| {
-                    println!("{}", t.token);
-                    eprintln!(
-                        "admits one remote ({}, {}) until {}: pyxis remote --token TOKEN ... (or PYXIS_REMOTE_TOKEN)",
-                        if t.vetted { "vetted" } else { "unvetted" },
-                        t.capacity.map_or("no capacity cap".to_owned(), |c| format!("at most {}", size(c))),
-                        humantime::format_rfc3339_seconds(
-                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.expires_at.max(0) as u64)
-                        )
-                    );
-                },
-            );
+            issue_remote_token(g, &req, &auth).await?
         }
         AdminCommand::Revoke { remote, auth } => {
             api(g, &auth)?.admin_revoke(remote).await?;
@@ -291,5 +191,126 @@ pub async fn run(g: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
             });
         }
     }
+    Ok(())
+}
+
+/// `admin users disable|enable USER`.
+async fn set_disabled(g: &Global, cmd: UsersCommand, auth: &AdminAuth) -> anyhow::Result<()> {
+    let (user, disabled) = match cmd {
+        UsersCommand::Disable { user } => (user, true),
+        UsersCommand::Enable { user } => (user, false),
+    };
+    api(g, auth)?.admin_disable(&user, disabled).await?;
+    emit(g.json, &serde_json::json!({"username": user, "disabled": disabled}), |_| {
+        println!("{user} is {}", if disabled { "disabled; its sessions ended" } else { "enabled" })
+    });
+    Ok(())
+}
+
+/// `admin users`: every account, its usage and its state.
+async fn list_users(g: &Global, auth: &AdminAuth) -> anyhow::Result<()> {
+    let r = api(g, auth)?.admin_users().await?;
+    emit(g.json, &r, |r| {
+        for u in &r.users {
+            let state = match (u.deleted_at, u.delete_after, u.disabled_at) {
+                (Some(t), _, _) => format!("deleted {}", when(Some(t))),
+                (_, Some(t), _) => format!("deleted by its owner; files go {}", when(Some(t))),
+                (_, _, Some(t)) => format!("disabled {}", when(Some(t))),
+                _ => "active".to_owned(),
+            };
+            println!(
+                "{:>5}  {:<24} {:>10} of {:<10} since {}  {state}",
+                u.id,
+                crate::output::shown(&u.username),
+                size(u.used),
+                size(u.quota),
+                when(Some(u.created_at))
+            );
+        }
+    });
+    Ok(())
+}
+
+/// `admin remotes`: every remote, its space, shards and trust.
+async fn list_remotes(g: &Global, auth: &AdminAuth) -> anyhow::Result<()> {
+    let r = api(g, auth)?.admin_remotes().await?;
+    emit(g.json, &r, |r| {
+        for x in &r.remotes {
+            let trust = if x.vetted { "vetted".to_owned() } else { format!("unvetted ({} audits)", x.audits_passed) };
+            let quarantine = match x.quarantined {
+                0 => String::new(),
+                n => format!("  {n} quarantined ({})", size(x.quarantined_bytes)),
+            };
+            println!(
+                "{:>4}  {:<8} {:<28} {:>10} free of {:>10}  {:>8} shards  {}  {}{quarantine}",
+                x.id,
+                x.state,
+                x.url,
+                size(x.free),
+                size(x.capacity),
+                x.shards,
+                trust,
+                x.name
+            );
+        }
+    });
+    Ok(())
+}
+
+/// `admin health`: the remotes, chunk health, the queues and the workers' counters.
+async fn show_health(g: &Global, auth: &AdminAuth) -> anyhow::Result<()> {
+    let h = api(g, auth)?.admin_health().await?;
+    emit(g.json, &h, |h| {
+        println!("remotes: {} online, {} not", h.remotes_online, h.remotes_other);
+        println!("chunks by healthy shards:");
+        for b in &h.chunks {
+            println!("  {:>3} of {:<3} {:>10} chunks {:>12}", b.healthy, b.total, b.chunks, size(b.bytes));
+        }
+        println!("degraded chunks (repair queue): {}", h.degraded);
+        println!("bytes at risk (at most k healthy): {}", size(h.bytes_at_risk));
+        println!("garbage shards to delete: {}", h.garbage);
+        println!(
+            "shards remotes hold that this catalog does not know (quarantined): {} ({})",
+            h.quarantined,
+            size(h.quarantined_bytes)
+        );
+        if let Some(at) = h.restored_from {
+            println!("this catalog was restored from a backup taken at {}", crate::output::when(at));
+        }
+        let w = &h.workers;
+        println!(
+            "since start: {} chunks repaired ({} shards, {}), {} re-encoded, {} unrecoverable, audits {} passed / {} failed, {} chunks expired, {} garbage shards deleted",
+            w.chunks_repaired,
+            w.shards_rebuilt,
+            size(w.repair_bytes),
+            w.chunks_reencoded,
+            w.unrecoverable,
+            w.audits_passed,
+            w.audits_failed,
+            w.chunks_expired,
+            w.garbage_deleted
+        );
+    });
+    Ok(())
+}
+
+/// `admin remote-token`: prints a token that admits one remote.
+async fn issue_remote_token(g: &Global, req: &RemoteTokenRequest, auth: &AdminAuth) -> anyhow::Result<()> {
+    let t = api(g, auth)?.admin_remote_token(req).await?;
+    emit(
+        g.json,
+        &serde_json::json!({"token": t.token, "expires_at": t.expires_at, "capacity": t.capacity, "vetted": t.vetted}),
+        |_| {
+            println!("{}", t.token);
+            eprintln!(
+                "admits one remote ({}, {}) until {}: pyxis remote --token TOKEN ... (or PYXIS_REMOTE_TOKEN)",
+                if t.vetted { "vetted" } else { "unvetted" },
+                t.capacity.map_or("no capacity cap".to_owned(), |c| format!("at most {}", size(c))),
+                humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.expires_at.max(0) as u64)
+                )
+            );
+        },
+    );
     Ok(())
 }

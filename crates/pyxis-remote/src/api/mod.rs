@@ -33,6 +33,7 @@ use bytes::Bytes;
 use pyxis_crypto::grants::{self, GrantError};
 use pyxis_crypto::identity::RemoteKey;
 use pyxis_proto::ShardHash;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::remote::RemoteStatus;
 use pyxis_proto::grant::{self as wire, Grant, GrantOp};
 use pyxis_proto::receipt::{self, Receipt};
@@ -65,7 +66,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/shards/{hash}", put(put_shard).get(get_shard).delete(delete_shard))
         .route("/v1/status", get(status))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route") })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NoRoute, "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(http, pyxis_net::metrics::HttpMetrics::track))
@@ -106,10 +107,14 @@ async fn put_shard(
     let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let (grant, remote_id) = authorize(&app, req.headers(), GrantOp::Put, &hash, declared)?;
     if declared.is_some_and(|n| n > u64::from(MAX_SHARD_LEN)) {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the body is over the shard size limit"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            "the body is over the shard size limit",
+        ));
     }
     let body = Bytes::from_request(req, &()).await.map_err(|r| {
-        let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" };
+        let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE { ErrorCode::TooLarge } else { ErrorCode::BadBody };
         ApiError::new(r.status(), code, r.body_text())
     })?;
     // Without a Content-Length only the bytes received tell the size.
@@ -129,7 +134,7 @@ async fn put_shard(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let token = app.key.sign_receipt(&Receipt { remote: remote_id, shard: hash, len, time_ms });
     let value = HeaderValue::from_str(&token)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "receipt encoding"))?;
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Storage, "receipt encoding"))?;
     Ok((status, [(receipt::HEADER, value)]).into_response())
 }
 

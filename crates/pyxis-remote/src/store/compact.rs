@@ -21,10 +21,10 @@ use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use super::error::{Result, StoreError};
+use super::handle::{Store, blocking};
 use super::layout::{Loc, RecordKind, VOLUME_HEADER_LEN};
 use super::volume::{self, ReadFault, ScanEnd, Scanned};
 use super::writer::Op;
-use super::{Store, blocking};
 
 /// Copies in flight before compaction waits for them to be durable: bounds
 /// the memory a compaction holds.

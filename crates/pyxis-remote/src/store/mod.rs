@@ -16,9 +16,11 @@
 
 mod compact;
 mod error;
+mod handle;
 mod index;
 pub mod layout;
 mod recover;
+mod types;
 mod volume;
 mod writer;
 
@@ -26,7 +28,6 @@ use std::fs::{self, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
 
 use bytes::Bytes;
 use pyxis_crypto::shard::shard_hash;
@@ -36,8 +37,11 @@ use tracing::error;
 
 pub use compact::{CompactReport, ScrubReport};
 pub use error::{Result, StoreError};
+pub use handle::Store;
+use handle::{Inner, blocking};
 use index::Slot;
 pub use layout::MAX_SHARD_LEN;
+pub use types::{DEFAULT_VOLUME_SIZE, PutOutcome, ShardLocation, StoreOptions, StoreStats};
 use volume::ReadFault;
 use writer::{Op, Shared, State, Writer, WriterConfig};
 
@@ -48,98 +52,12 @@ pub mod fuzzing {
     pub use super::volume::{ScanEnd, Scanned, scan};
 }
 
-/// Default volume size: big enough that a volume's snapshot and file count
-/// stay small for terabytes, small enough that compacting one is quick.
-pub const DEFAULT_VOLUME_SIZE: u64 = 512 << 20;
 /// Shards up to this size are hashed on the calling task; bigger ones on a
 /// blocking thread (hashing 64 KiB takes ~10 µs).
 const INLINE_HASH_MAX: usize = 64 << 10;
 /// The active volume's snapshot is rewritten after this many new bytes, which
 /// bounds what a restart must re-hash.
 const CHECKPOINT_BYTES: u64 = 64 << 20;
-
-/// Knobs of a store.
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// Live shard bytes the store accepts; puts past it fail with [`StoreError::Full`].
-    pub capacity: u64,
-    /// A volume is sealed and a new one started once it would grow past this.
-    pub volume_size: u64,
-    /// A sealed volume is compacted once this fraction of it is dead.
-    pub compact_threshold: f64,
-    /// How often background compaction looks for work (it also wakes when a
-    /// delete makes a volume cross the threshold); `None` turns it off.
-    pub auto_compact: Option<Duration>,
-}
-
-impl StoreOptions {
-    pub fn new(capacity: u64) -> Self {
-        Self {
-            capacity,
-            volume_size: DEFAULT_VOLUME_SIZE,
-            compact_threshold: 0.5,
-            auto_compact: Some(Duration::from_secs(60)),
-        }
-    }
-}
-
-/// What a put did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PutOutcome {
-    Stored,
-    /// The shard was already here; nothing was written.
-    Existed,
-}
-
-/// Inventory figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreStats {
-    pub shards: u64,
-    /// Live shard bytes.
-    pub used: u64,
-    pub capacity: u64,
-    pub free: u64,
-    /// Bytes of all volume files, dead space included.
-    pub file_bytes: u64,
-    pub volumes: u64,
-    /// Batches flushed to disk since the store opened (puts share flushes).
-    pub flushes: u64,
-}
-
-/// Where a shard's bytes are on disk, for tools and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShardLocation {
-    pub path: PathBuf,
-    /// Offset of the shard's first byte (after its record header).
-    pub offset: u64,
-    pub len: u32,
-}
-
-/// A handle to an open store; clones share it.
-#[derive(Debug, Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    dir: PathBuf,
-    opts: StoreOptions,
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<Op>,
-    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    closed: AtomicBool,
-    /// One compaction at a time; `close` takes it to wait for a running one.
-    compacting: tokio::sync::Mutex<()>,
-}
-
-/// Runs blocking work on tokio's blocking pool; a panic there is re-raised here.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, recovering from whatever

@@ -26,7 +26,8 @@ use super::error::{Result, StoreError};
 use super::index::Index;
 use super::layout::{Loc, RECORD_HEADER_LEN, RecordHeader, RecordKind, SnapshotEntry, VOLUME_HEADER_LEN};
 use super::recover::Active;
-use super::{PutOutcome, volume};
+use super::types::PutOutcome;
+use super::volume;
 
 /// A batch stops growing at this many requests (or at the byte limit): the
 /// answers of the first ones should not wait for an unbounded flush.

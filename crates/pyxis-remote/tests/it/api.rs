@@ -5,8 +5,8 @@ use std::os::unix::fs::FileExt;
 
 use bytes::Bytes;
 use pyxis_proto::ShardHash;
-use pyxis_proto::api::ErrorBody;
 use pyxis_proto::api::remote::RemoteStatus;
+use pyxis_proto::api::{ErrorBody, ErrorCode};
 use pyxis_proto::grant::{GrantOp, HEADER};
 use reqwest::{Client, Method, StatusCode};
 
@@ -34,10 +34,10 @@ async fn call(method: Method, url: &str, grant: Option<&str>, body: Option<Bytes
 }
 
 /// Asserts an error answer and returns its message.
-fn error(got: (StatusCode, Bytes), status: StatusCode, code: &str) -> String {
+fn error(got: (StatusCode, Bytes), status: StatusCode, code: ErrorCode) -> String {
     let body: ErrorBody = serde_json::from_slice(&got.1)
         .unwrap_or_else(|e| panic!("{}: not an ErrorBody ({e}): {:?}", got.0, String::from_utf8_lossy(&got.1)));
-    assert_eq!((got.0, body.code.as_str()), (status, code), "{}", body.message);
+    assert_eq!((got.0, body.code), (status, code), "{}", body.message);
     body.message
 }
 
@@ -85,7 +85,7 @@ async fn put_get_delete_round_trip() {
     let del = server.grant(GrantOp::Delete, id, h, 0, 60);
     assert_eq!(call(Method::DELETE, &url, Some(&del), None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(call(Method::DELETE, &url, Some(&del), None).await.0, StatusCode::NO_CONTENT);
-    error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, "not_found");
+    error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, ErrorCode::NotFound);
     remote.shutdown().await;
 }
 
@@ -101,22 +101,26 @@ async fn every_bad_grant_is_refused_with_its_reason() {
     let unauth = StatusCode::UNAUTHORIZED;
     let forbidden = StatusCode::FORBIDDEN;
 
-    error(put(None).await, unauth, "grant_missing");
-    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 5_000, -10))).await, unauth, "grant_expired");
+    error(put(None).await, unauth, ErrorCode::GrantMissing);
+    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 5_000, -10))).await, unauth, ErrorCode::GrantExpired);
     assert!(m.contains("expired"), "{m}");
     let forger = TestServer::start_with_seed([8; 32]).await;
-    let m = error(put(Some(forger.grant(GrantOp::Put, id, h, 5_000, 60))).await, unauth, "grant_bad_signature");
+    let m = error(put(Some(forger.grant(GrantOp::Put, id, h, 5_000, 60))).await, unauth, ErrorCode::GrantBadSignature);
     assert!(m.contains("signature"), "{m}");
-    error(put(Some("not-a-grant".into())).await, unauth, "grant_malformed");
-    let m = error(put(Some(server.grant(GrantOp::Get, id, h, 5_000, 60))).await, forbidden, "grant_wrong_op");
+    error(put(Some("not-a-grant".into())).await, unauth, ErrorCode::GrantMalformed);
+    let m = error(put(Some(server.grant(GrantOp::Get, id, h, 5_000, 60))).await, forbidden, ErrorCode::GrantWrongOp);
     assert!(m.contains("get") && m.contains("put"), "{m}");
-    let m = error(put(Some(server.grant(GrantOp::Put, id + 1, h, 5_000, 60))).await, forbidden, "grant_wrong_remote");
+    let m = error(
+        put(Some(server.grant(GrantOp::Put, id + 1, h, 5_000, 60))).await,
+        forbidden,
+        ErrorCode::GrantWrongRemote,
+    );
     assert!(m.contains(&(id + 1).to_string()), "{m}");
-    error(put(Some(server.grant(GrantOp::Put, id, other, 5_000, 60))).await, forbidden, "grant_wrong_shard");
-    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 4_999, 60))).await, forbidden, "grant_too_small");
+    error(put(Some(server.grant(GrantOp::Put, id, other, 5_000, 60))).await, forbidden, ErrorCode::GrantWrongShard);
+    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 4_999, 60))).await, forbidden, ErrorCode::GrantTooSmall);
     assert!(m.contains("4999"), "{m}");
     // A put grant names the exact length the server expects of the shard.
-    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 5_001, 60))).await, forbidden, "grant_wrong_size");
+    let m = error(put(Some(server.grant(GrantOp::Put, id, h, 5_001, 60))).await, forbidden, ErrorCode::GrantWrongSize);
     assert!(m.contains("5001") && m.contains("5000"), "{m}");
     // A non-ASCII header value is malformed, not a crash.
     let resp = client().put(&url).header(HEADER, reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap());
@@ -125,8 +129,8 @@ async fn every_bad_grant_is_refused_with_its_reason() {
     assert!(!remote.store().contains(&h), "nothing stored under a bad grant");
 
     let get = server.grant(GrantOp::Get, id, h, 0, 60);
-    error(call(Method::DELETE, &url, Some(&get), None).await, forbidden, "grant_wrong_op");
-    error(call(Method::GET, &url, None, None).await, unauth, "grant_missing");
+    error(call(Method::DELETE, &url, Some(&get), None).await, forbidden, ErrorCode::GrantWrongOp);
+    error(call(Method::GET, &url, None, None).await, unauth, ErrorCode::GrantMissing);
     remote.shutdown().await;
 }
 
@@ -139,15 +143,19 @@ async fn wrong_bytes_bad_paths_and_oversized_bodies_are_refused() {
     let (_, wrong) = shard(2, 5_000);
     let url = shard_url(remote.url(), &h);
     let exact = server.grant(GrantOp::Put, id, h, 5_000, 60);
-    error(call(Method::PUT, &url, Some(&exact), Some(wrong)).await, StatusCode::BAD_REQUEST, "hash_mismatch");
+    error(call(Method::PUT, &url, Some(&exact), Some(wrong)).await, StatusCode::BAD_REQUEST, ErrorCode::HashMismatch);
     let put = server.grant(GrantOp::Put, id, h, u32::MAX, 60);
     for bad in ["xyz", &"a".repeat(63), &"g".repeat(64), "%FF%FE"] {
         let url = format!("{}/v1/shards/{bad}", remote.url());
-        error(call(Method::GET, &url, Some(&put), None).await, StatusCode::BAD_REQUEST, "bad_hash");
+        error(call(Method::GET, &url, Some(&put), None).await, StatusCode::BAD_REQUEST, ErrorCode::BadHash);
     }
     let huge = Bytes::from(vec![0u8; (17 << 20) + 1]);
-    error(call(Method::PUT, &url, Some(&put), Some(huge)).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
-    error(call(Method::GET, &format!("{}/nope", remote.url()), None, None).await, StatusCode::NOT_FOUND, "no_route");
+    error(call(Method::PUT, &url, Some(&put), Some(huge)).await, StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge);
+    error(
+        call(Method::GET, &format!("{}/nope", remote.url()), None, None).await,
+        StatusCode::NOT_FOUND,
+        ErrorCode::NoRoute,
+    );
     assert_eq!(remote.store().stats().shards, 0);
     remote.shutdown().await;
 }
@@ -168,7 +176,7 @@ async fn a_full_remote_answers_507_and_stores_nothing() {
     let m = error(
         call(Method::PUT, &shard_url(remote.url(), &b), Some(&grant_b), Some(b_data)).await,
         StatusCode::INSUFFICIENT_STORAGE,
-        "full",
+        ErrorCode::Full,
     );
     assert!(m.contains("10000"), "{m}");
     assert_eq!(remote.store().list(), vec![a]);
@@ -186,9 +194,9 @@ async fn a_corrupt_shard_is_reported_not_served() {
     let at = remote.store().locate(&h).unwrap();
     std::fs::OpenOptions::new().write(true).open(&at.path).unwrap().write_all_at(b"X", at.offset + 49_999).unwrap();
     let get = server.grant(GrantOp::Get, id, h, 0, 60);
-    let m = error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, "corrupt");
+    let m = error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, ErrorCode::Corrupt);
     assert!(m.contains(&h.to_string()), "{m}");
-    error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, "not_found");
+    error(call(Method::GET, &url, Some(&get), None).await, StatusCode::NOT_FOUND, ErrorCode::NotFound);
     remote.shutdown().await;
 }
 
@@ -202,7 +210,11 @@ async fn an_unregistered_remote_refuses_shards_but_reports_status() {
     let remote = pyxis_remote::start(options(&server, dir.path(), 1 << 20)).await.unwrap();
     let (h, data) = shard(1, 100);
     let url = shard_url(remote.url(), &h);
-    error(call(Method::PUT, &url, Some("x"), Some(data)).await, StatusCode::SERVICE_UNAVAILABLE, "not_registered");
+    error(
+        call(Method::PUT, &url, Some("x"), Some(data)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::NotRegistered,
+    );
     let status: RemoteStatus =
         client().get(format!("{}/v1/status", remote.url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(status.remote_id, None);
@@ -266,30 +278,35 @@ async fn every_shard_route_refuses_every_bad_grant() {
         let mid = tampered.len() / 2;
         tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
-        let cases: [(&str, Option<String>, StatusCode, &[&str]); 7] = [
-            ("no grant", None, unauth, &["grant_missing"]),
-            ("an expired grant", Some(server.grant(op, id, target, size, -10)), unauth, &["grant_expired"]),
-            ("a forged grant", Some(forger.grant(op, id, target, size, 60)), unauth, &["grant_bad_signature"]),
-            ("a tampered grant", Some(tampered), unauth, &["grant_bad_signature", "grant_malformed"]),
+        let cases: [(&str, Option<String>, StatusCode, &[ErrorCode]); 7] = [
+            ("no grant", None, unauth, &[ErrorCode::GrantMissing]),
+            ("an expired grant", Some(server.grant(op, id, target, size, -10)), unauth, &[ErrorCode::GrantExpired]),
+            ("a forged grant", Some(forger.grant(op, id, target, size, 60)), unauth, &[ErrorCode::GrantBadSignature]),
+            ("a tampered grant", Some(tampered), unauth, &[ErrorCode::GrantBadSignature, ErrorCode::GrantMalformed]),
             (
                 "another remote's grant",
                 Some(server.grant(op, id + 1, target, size, 60)),
                 forbidden,
-                &["grant_wrong_remote"],
+                &[ErrorCode::GrantWrongRemote],
             ),
-            ("another shard's grant", Some(server.grant(op, id, other, size, 60)), forbidden, &["grant_wrong_shard"]),
+            (
+                "another shard's grant",
+                Some(server.grant(op, id, other, size, 60)),
+                forbidden,
+                &[ErrorCode::GrantWrongShard],
+            ),
             (
                 "a grant for another operation",
                 Some(server.grant(wrong_op, id, target, size, 60)),
                 forbidden,
-                &["grant_wrong_op"],
+                &[ErrorCode::GrantWrongOp],
             ),
         ];
         for (what, grant, status, codes) in cases {
             let (got, bytes) =
                 call(method.clone(), &shard_url(remote.url(), &target), grant.as_deref(), body.clone()).await;
             let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} with {what}: {got}"));
-            assert!(got == status && codes.contains(&e.code.as_str()), "{method} with {what}: {got} {}", e.code);
+            assert!(got == status && codes.contains(&e.code), "{method} with {what}: {got} {}", e.code);
         }
     }
     assert!(!remote.store().contains(&fresh), "a shard was stored under a bad grant");

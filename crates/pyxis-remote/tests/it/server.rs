@@ -19,11 +19,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use pyxis_crypto::grants::{GrantSigner, unix_now};
 use pyxis_proto::ShardHash;
-use pyxis_proto::api::ErrorBody;
 use pyxis_proto::api::remote::{
     HeartbeatRequest, HeartbeatResponse, InventoryRequest, InventoryResponse, KeyRotation, RegisterRequest,
     RegisterResponse,
 };
+use pyxis_proto::api::{ErrorBody, ErrorCode};
 use pyxis_proto::grant::{Grant, GrantOp};
 use pyxis_proto::hex;
 use pyxis_remote::{RemoteOptions, RunningRemote};
@@ -157,9 +157,8 @@ impl TestServer {
     }
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(ErrorBody { code: pyxis_proto::api::ErrorCode::parse(code), message: message.into() }))
-        .into_response()
+fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    (status, Json(ErrorBody { code, message: message.into() })).into_response()
 }
 
 /// Checks the remote's signature, as the real server does; returns its key.
@@ -167,7 +166,7 @@ fn verify(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Resul
     let h = headers.get(pyxis_proto::remote_call::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     pyxis_crypto::identity::verify_call(h, method.as_str(), uri.path(), body, now)
-        .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, "bad_signature", &e.to_string())))
+        .map_err(|e| Box::new(refuse(StatusCode::UNAUTHORIZED, ErrorCode::BadSignature, &e.to_string())))
 }
 
 async fn register(
@@ -192,7 +191,7 @@ async fn register(
             remotes.insert(key, id);
             id
         }
-        None => return refuse(StatusCode::UNAUTHORIZED, "not_admitted", "this server does not know this key"),
+        None => return refuse(StatusCode::UNAUTHORIZED, ErrorCode::NotAdmitted, "this server does not know this key"),
     };
     Json(RegisterResponse {
         remote_id,
@@ -209,7 +208,7 @@ async fn register(
 fn caller(s: &ServerState, key: &[u8; 32], id: i64) -> Result<(), Box<Response>> {
     match s.remotes.lock().unwrap().get(key) {
         Some(known) if *known == id && !s.forget.load(Ordering::SeqCst) => Ok(()),
-        _ => Err(Box::new(refuse(StatusCode::UNAUTHORIZED, "unknown_remote", "register again"))),
+        _ => Err(Box::new(refuse(StatusCode::UNAUTHORIZED, ErrorCode::UnknownRemote, "register again"))),
     }
 }
 
@@ -223,7 +222,8 @@ async fn heartbeat(
 ) -> Response {
     if s.fail.load(Ordering::SeqCst) {
         s.failed_beats.fetch_add(1, Ordering::SeqCst);
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "down for maintenance");
+        // A code the remote does not know, as from a newer server: only the status counts.
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unknown, "down for maintenance");
     }
     let key = match verify(&method, &uri, &headers, &body) {
         Ok(k) => k,

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State as StateX};
 use axum::http::HeaderMap;
 use pyxis_net::listen::Peer;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::auth::{
     KdfParams, LoginRequest, NewPassword, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserInfo,
 };
@@ -11,9 +12,10 @@ use pyxis_proto::hex;
 
 use super::extract::Body;
 use crate::State;
-use crate::auth::{AuthUser, hash_login, random_token, verify_login};
+use crate::auth::{AuthUser, hash_login, verify_login};
 use crate::db::users::{NewUser, UserRow};
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::random_token;
 
 /// Usernames: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn check_username(name: &str) -> ApiResult<()> {
@@ -24,7 +26,7 @@ pub fn check_username(name: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::bad_request(
-            "bad_username",
+            ErrorCode::BadUsername,
             format!(
                 "username {name:?} is invalid: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
             ),
@@ -41,11 +43,11 @@ pub fn check_new_password(state: &State, p: &NewPassword) -> ApiResult<([u8; 16]
     let k = p.kdf;
     pyxis_crypto::keys::KdfParams { memory_kib: k.memory_kib, iterations: k.iterations, parallelism: k.parallelism }
         .validate()
-        .map_err(|e| ApiError::bad_request("bad_kdf", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::BadKdf, e.to_string()))?;
     let min = state.opts.min_client_kdf;
     if k.memory_kib < min.memory_kib || k.iterations < min.iterations {
         return Err(ApiError::bad_request(
-            "weak_kdf",
+            ErrorCode::WeakKdf,
             format!(
                 "the password KDF asked for ({} KiB, {} passes) is below this server's minimum ({} KiB, {} passes): \
                  a stolen catalog would make the password cheap to guess",
@@ -54,12 +56,12 @@ pub fn check_new_password(state: &State, p: &NewPassword) -> ApiResult<([u8; 16]
         ));
     }
     pyxis_proto::format::wrapped::WrappedKey::parse(&p.wrapped_master_key)
-        .map_err(|e| ApiError::bad_request("bad_wrapped_key", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::BadWrappedKey, e.to_string()))?;
     Ok((salt, secret))
 }
 
 pub fn hex_field<const N: usize>(field: &'static str, value: &str) -> ApiResult<[u8; N]> {
-    hex::decode_array(value).map_err(|e| ApiError::bad_request("bad_request", format!("{field}: {e}")))
+    hex::decode_array(value).map_err(|e| ApiError::bad_request(ErrorCode::BadRequest, format!("{field}: {e}")))
 }
 
 fn kdf_of(u: &UserRow) -> KdfParams {
@@ -85,16 +87,18 @@ pub fn user_info(u: &UserRow) -> UserInfo {
 /// proved its password (so it reveals nothing to a guesser).
 pub fn refuse_disabled(u: &UserRow) -> ApiResult<()> {
     match (u.disabled_at, u.delete_after, u.deleted_at) {
-        (_, _, Some(_)) => Err(ApiError::forbidden("account_deleted", "this account was deleted")),
+        (_, _, Some(_)) => Err(ApiError::forbidden(ErrorCode::AccountDeleted, "this account was deleted")),
         (_, Some(after), _) => Err(ApiError::forbidden(
-            "account_deleted",
+            ErrorCode::AccountDeleted,
             format!(
                 "this account was deleted; its files are removed after {} (Unix ms): until then the \
                  server's operator can enable it again",
                 after
             ),
         )),
-        (Some(_), _, _) => Err(ApiError::forbidden("account_disabled", "this account is disabled by the operator")),
+        (Some(_), _, _) => {
+            Err(ApiError::forbidden(ErrorCode::AccountDisabled, "this account is disabled by the operator"))
+        }
         _ => Ok(()),
     }
 }
@@ -105,7 +109,7 @@ pub fn check_device(name: Option<&str>) -> ApiResult<Option<&str>> {
     match name {
         Some(n) if n.chars().count() > 64 || n.chars().any(char::is_control) || n.trim().is_empty() => {
             Err(ApiError::bad_request(
-                "bad_device",
+                ErrorCode::BadDevice,
                 format!("device name {n:?}: use 1 to 64 characters, no control characters"),
             ))
         }
@@ -173,7 +177,7 @@ pub async fn signup(StateX(state): StateX<State>, Body(req): Body<SignupRequest>
         quota_bytes: state.opts.default_quota as i64,
     };
     if state.db.create_user(&new).await?.is_none() {
-        return Err(ApiError::conflict("user_exists", format!("username {:?} is taken", req.username)));
+        return Err(ApiError::conflict(ErrorCode::UserExists, format!("username {:?} is taken", req.username)));
     }
     let user = state.db.user_by_name(&req.username).await?.ok_or_else(|| ApiError::internal("user vanished"))?;
     tracing::info!(user = %user.username, "signup");
@@ -192,7 +196,7 @@ pub async fn login(
     headers: HeaderMap,
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    let wrong = || ApiError::unauthorized("wrong_password", "wrong username or password");
+    let wrong = || ApiError::unauthorized(ErrorCode::WrongPassword, "wrong username or password");
     let ip = crate::limits::client_ip(peer.0.ip(), &headers, &state.limits.opts.trusted_proxies);
     state.limits.login_attempt(&req.username, ip)?;
     let secret: [u8; 32] = hex_field("login_secret", &req.login_secret)?;
@@ -216,6 +220,10 @@ pub async fn logout(StateX(state): StateX<State>, user: AuthUser) -> ApiResult<a
 
 #[utoipa::path(get, path = "/v1/auth/whoami", responses((status = 200, body = UserInfo)), tag = "accounts")]
 pub async fn whoami(StateX(state): StateX<State>, user: AuthUser) -> ApiResult<Json<UserInfo>> {
-    let u = state.db.user_by_id(user.id).await?.ok_or_else(|| ApiError::unauthorized("bad_session", "user is gone"))?;
+    let u = state
+        .db
+        .user_by_id(user.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::BadSession, "user is gone"))?;
     Ok(Json(user_info(&u)))
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State as StateX;
 use axum::http::StatusCode;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::admin::{
     DisableRequest, HealthBucket, HealthResponse, QuotaRequest, RemoteInfo, RemoteRequest, RemoteTokenRequest,
     RemoteTokenResponse, RemotesResponse, UserSummary, UsersResponse,
@@ -18,12 +19,12 @@ use crate::error::{ApiError, ApiResult};
 
 #[utoipa::path(post, path = "/v1/admin/quota", request_body = QuotaRequest, responses((status = 204)), tag = "admin")]
 pub async fn set_quota(StateX(state): StateX<State>, _: Admin, Body(req): Body<QuotaRequest>) -> ApiResult<StatusCode> {
-    let quota = i64::try_from(req.quota).map_err(|_| ApiError::bad_request("bad_quota", "quota too large"))?;
+    let quota = i64::try_from(req.quota).map_err(|_| ApiError::bad_request(ErrorCode::BadQuota, "quota too large"))?;
     if state.db.set_quota(&req.username, quota).await? {
         tracing::info!(user = %req.username, quota, "quota set");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("no_user", format!("no user {:?}", req.username)))
+        Err(ApiError::not_found(ErrorCode::NoUser, format!("no user {:?}", req.username)))
     }
 }
 
@@ -61,7 +62,7 @@ pub async fn disable_user(
         tracing::warn!(user = %req.username, disabled = req.disabled, "account state set by the operator");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("no_user", format!("no user {:?}", req.username)))
+        Err(ApiError::not_found(ErrorCode::NoUser, format!("no user {:?}", req.username)))
     }
 }
 
@@ -150,7 +151,7 @@ pub async fn drain(StateX(state): StateX<State>, _: Admin, Body(req): Body<Remot
         tracing::info!(remote = req.remote, "draining");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))
+        Err(ApiError::not_found(ErrorCode::NoRemote, format!("no remote {}", req.remote)))
     }
 }
 
@@ -167,7 +168,7 @@ pub async fn remote_token(
     let ttl = req.ttl_secs.unwrap_or(DAY).clamp(60, 30 * DAY);
     let cap = req
         .capacity
-        .map(|c| i64::try_from(c).map_err(|_| ApiError::bad_request("bad_capacity", "capacity too large")))
+        .map(|c| i64::try_from(c).map_err(|_| ApiError::bad_request(ErrorCode::BadCapacity, "capacity too large")))
         .transpose()?;
     let (token, expires_ms) = state
         .mint_admission_token(Admission { capacity_cap: cap, vetted: req.vetted }, Duration::from_secs(ttl))
@@ -186,7 +187,7 @@ pub async fn revoke(StateX(state): StateX<State>, _: Admin, Body(req): Body<Remo
         tracing::warn!(remote = req.remote, "admission revoked; its shards will be rebuilt elsewhere");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))
+        Err(ApiError::not_found(ErrorCode::NoRemote, format!("no remote {}", req.remote)))
     }
 }
 
@@ -197,7 +198,7 @@ pub async fn vet(StateX(state): StateX<State>, _: Admin, Body(req): Body<RemoteR
         tracing::info!(remote = req.remote, "vetted by the operator");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))
+        Err(ApiError::not_found(ErrorCode::NoRemote, format!("no remote {}", req.remote)))
     }
 }
 
@@ -214,7 +215,7 @@ pub async fn release_quarantine(
         tracing::warn!(remote = req.remote, "quarantine released by the operator");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("no_remote", format!("no remote {}", req.remote)))
+        Err(ApiError::not_found(ErrorCode::NoRemote, format!("no remote {}", req.remote)))
     }
 }
 

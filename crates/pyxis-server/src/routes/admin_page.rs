@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::State;
-use crate::auth::{same_hash, token_hash};
+use crate::tokens::{same_hash, token_hash};
 use axum::extract::State as StateX;
 
 /// The cookie's name.

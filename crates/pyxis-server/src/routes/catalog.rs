@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::State as StateX;
 use axum::http::StatusCode;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::auth::UserInfo;
 use pyxis_proto::api::catalog::{
     BindRequest, BindResponse, CommitRequest, CommitResponse, CommittedFile, Entry, EntryBinding, EntryKind,
@@ -38,16 +39,16 @@ impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         let msg = e.to_string();
         match e {
-            CatalogError::NotFound(_) => ApiError::not_found("not_found", msg),
-            CatalogError::ParentIsFile(_) => ApiError::conflict("parent_is_file", msg),
-            CatalogError::IsDirectory(_) => ApiError::conflict("is_directory", msg),
-            CatalogError::Exists(_) => ApiError::conflict("exists", msg),
-            CatalogError::NotEmpty(_) => ApiError::conflict("not_empty", msg),
-            CatalogError::Conflict { .. } => ApiError::conflict("version_conflict", msg),
-            CatalogError::MissingChunk { .. } => ApiError::conflict("missing_chunk", msg),
-            CatalogError::IntoItself(_) => ApiError::bad_request("into_itself", msg),
-            CatalogError::BindingRequired { .. } => ApiError::bad_request("binding_required", msg),
-            CatalogError::Quota { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", msg),
+            CatalogError::NotFound(_) => ApiError::not_found(ErrorCode::NotFound, msg),
+            CatalogError::ParentIsFile(_) => ApiError::conflict(ErrorCode::ParentIsFile, msg),
+            CatalogError::IsDirectory(_) => ApiError::conflict(ErrorCode::IsDirectory, msg),
+            CatalogError::Exists(_) => ApiError::conflict(ErrorCode::Exists, msg),
+            CatalogError::NotEmpty(_) => ApiError::conflict(ErrorCode::NotEmpty, msg),
+            CatalogError::Conflict { .. } => ApiError::conflict(ErrorCode::VersionConflict, msg),
+            CatalogError::MissingChunk { .. } => ApiError::conflict(ErrorCode::MissingChunk, msg),
+            CatalogError::IntoItself(_) => ApiError::bad_request(ErrorCode::IntoItself, msg),
+            CatalogError::BindingRequired { .. } => ApiError::bad_request(ErrorCode::BindingRequired, msg),
+            CatalogError::Quota { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::QuotaExceeded, msg),
             CatalogError::Db(e) => e.into(),
         }
     }
@@ -246,7 +247,10 @@ pub async fn read(
     Body(req): Body<ReadRequest>,
 ) -> ApiResult<Json<ReadResponse>> {
     if req.paths.len() > MAX_COMMIT || (req.version.is_some() && req.paths.len() != 1) {
-        return Err(ApiError::bad_request("bad_request", "up to 10000 paths, and a version only with one path"));
+        return Err(ApiError::bad_request(
+            ErrorCode::BadRequest,
+            "up to 10000 paths, and a version only with one path",
+        ));
     }
     let paths: Vec<String> = req.paths.iter().map(|p| path::normalize_existing(p)).collect::<Result<_, _>>()?;
     for p in &paths {
@@ -304,7 +308,7 @@ pub async fn commit(
     let committer = tree.user.id;
     if req.files.len() > MAX_COMMIT {
         return Err(ApiError::bad_request(
-            "batch_too_large",
+            ErrorCode::BatchTooLarge,
             format!("{} files in one commit; the limit is {MAX_COMMIT}", req.files.len()),
         ));
     }
@@ -324,9 +328,9 @@ pub async fn commit(
         }
         tree.write(&p)?;
         if !seen.insert(p.clone()) {
-            return Err(ApiError::bad_request("duplicate_path", format!("{p} appears twice in one commit")));
+            return Err(ApiError::bad_request(ErrorCode::DuplicatePath, format!("{p} appears twice in one commit")));
         }
-        let bad = |what: String| ApiError::bad_request("bad_file", format!("{p}: {what}"));
+        let bad = |what: String| ApiError::bad_request(ErrorCode::BadFile, format!("{p}: {what}"));
         let content_hash: [u8; 32] =
             hex::decode_array(&f.content_hash).map_err(|e| bad(format!("content hash: {e}")))?;
         pyxis_proto::format::manifest::EnvelopeHeader::parse(&f.manifest).map_err(|e| bad(e.to_string()))?;
@@ -408,7 +412,7 @@ pub async fn rename(StateX(state): StateX<State>, tree: Tree, Body(req): Body<Mo
     let user = tree.write(&from)?;
     tree.write(&to)?;
     if from == "/" || to == "/" {
-        return Err(ApiError::bad_request("bad_path", "the root cannot be moved or replaced"));
+        return Err(ApiError::bad_request(ErrorCode::BadPath, "the root cannot be moved or replaced"));
     }
     let mut tags = Vec::with_capacity(req.tags.len());
     for t in req.tags {

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::State as StateX;
 use pyxis_core::policy::{max_unvetted, success_threshold};
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::chunks::{
     AbandonRequest, ChunkLocation, LocateRequest, LocateResponse, MissingRequest, MissingResponse, NetworkResponse,
     PlaceRequest, PlaceResponse, Placement, ReplaceRequest, ShardTarget, StoredChunk, StoredRequest,
@@ -28,7 +29,7 @@ const MAX_BATCH: usize = pyxis_proto::api::max::CHUNKS;
 fn check_batch(n: usize) -> ApiResult<()> {
     if n > MAX_BATCH {
         return Err(ApiError::bad_request(
-            "batch_too_large",
+            ErrorCode::BatchTooLarge,
             format!("{n} chunks in one request; the limit is {MAX_BATCH}"),
         ));
     }
@@ -82,7 +83,7 @@ pub async fn place(
         }
         if let Some(named) = &c.scheme {
             return Err(ApiError::bad_request(
-                "scheme_not_allowed",
+                ErrorCode::SchemeNotAllowed,
                 format!(
                     "chunk {}: the client named scheme {named:?}, but the server assigns schemes \
                      (this network's is {scheme} now): upgrade the client",
@@ -92,7 +93,7 @@ pub async fn place(
         }
         if c.shards.len() != scheme.total() {
             return Err(ApiError::conflict(
-                "scheme_changed",
+                ErrorCode::SchemeChanged,
                 format!(
                     "chunk {}: {} shard hashes, but the network's scheme is {scheme} now ({} shards): \
                      ask /v1/network again and re-encode",
@@ -104,7 +105,7 @@ pub async fn place(
         }
         if (c.blob_len as usize) < 44 || c.blob_len as usize > MAX_BLOB {
             return Err(ApiError::bad_request(
-                "bad_chunk",
+                ErrorCode::BadChunk,
                 format!("chunk {}: blob length {} is impossible", c.id, c.blob_len),
             ));
         }
@@ -121,7 +122,7 @@ pub async fn place(
     let expires = state.reservation_ends();
     let exists = state.db.place(user.id, &new, expires).await.map_err(|e| match e {
         PlaceError::Quota { .. } => {
-            ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", e.to_string())
+            ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::QuotaExceeded, e.to_string())
         }
         PlaceError::Db(e) => e.into(),
     })?;
@@ -165,19 +166,18 @@ pub async fn replace(
     Body(req): Body<ReplaceRequest>,
 ) -> ApiResult<Json<ShardTarget>> {
     if req.failed.len() > 64 {
-        return Err(ApiError::bad_request("batch_too_large", "at most 64 failed remotes per replace"));
+        return Err(ApiError::bad_request(ErrorCode::BatchTooLarge, "at most 64 failed remotes per replace"));
     }
     let chunk = state
         .db
         .chunk(user.id, &req.id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no_chunk", format!("chunk {} was never placed", req.id)))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoChunk, format!("chunk {} was never placed", req.id)))?;
     let scheme = Scheme::new(chunk.data_shards as usize, chunk.parity_shards as usize).map_err(ApiError::internal)?;
     let shards = state.db.chunk_shards(user.id, &req.id).await?;
-    let shard = shards
-        .iter()
-        .find(|s| s.idx == i64::from(req.index))
-        .ok_or_else(|| ApiError::not_found("no_shard", format!("chunk {} has no shard {}", req.id, req.index)))?;
+    let shard = shards.iter().find(|s| s.idx == i64::from(req.index)).ok_or_else(|| {
+        ApiError::not_found(ErrorCode::NoShard, format!("chunk {} has no shard {}", req.id, req.index))
+    })?;
     let hash = ShardHash::from_slice(&shard.hash).ok_or_else(|| ApiError::internal("bad shard hash in catalog"))?;
     for r in &req.failed {
         state.probe_reported(*r).await;
@@ -226,7 +226,7 @@ pub async fn stored(
     }
     if let Some(first) = short.first() {
         return Err(ApiError::conflict(
-            "not_enough_receipts",
+            ErrorCode::NotEnoughReceipts,
             format!("{} chunks are not stored yet; {first}", short.len()),
         ));
     }
@@ -240,17 +240,18 @@ async fn verify_receipts(state: &State, user: i64, c: &StoredChunk) -> ApiResult
         .db
         .chunk(user, &c.id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no_chunk", format!("chunk {} was never placed", c.id)))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoChunk, format!("chunk {} was never placed", c.id)))?;
     let scheme = Scheme::new(row.data_shards as usize, row.parity_shards as usize).map_err(ApiError::internal)?;
     if c.receipts.len() > scheme.total() {
-        return Err(ApiError::bad_request("bad_receipt", format!("chunk {}: more receipts than shards", c.id)));
+        return Err(ApiError::bad_request(ErrorCode::BadReceipt, format!("chunk {}: more receipts than shards", c.id)));
     }
     let len = shard_len(row.blob_len as u32, scheme);
     let shards = state.db.chunk_shards(user, &c.id).await?;
     let mut valid = Vec::with_capacity(c.receipts.len());
     for r in &c.receipts {
-        let bad =
-            |why: String| ApiError::bad_request("bad_receipt", format!("chunk {} shard {}: {why}", c.id, r.index));
+        let bad = |why: String| {
+            ApiError::bad_request(ErrorCode::BadReceipt, format!("chunk {} shard {}: {why}", c.id, r.index))
+        };
         let s = shards.iter().find(|s| s.idx == i64::from(r.index)).ok_or_else(|| bad("no such shard".into()))?;
         let key: [u8; 32] = s
             .public_key
@@ -297,7 +298,7 @@ pub async fn locate(
     let of = match &req.of {
         None => tree.owner,
         Some(name) => {
-            let none = || ApiError::not_found("no_chunk", format!("no chunks of {name:?} in what you read"));
+            let none = || ApiError::not_found(ErrorCode::NoChunk, format!("no chunks of {name:?} in what you read"));
             state.db.user_by_name(name).await?.ok_or_else(none)?.id
         }
     };
@@ -310,14 +311,14 @@ pub async fn locate(
     let mut seen = HashSet::new();
     for id in req.ids.iter().filter(|id| seen.insert(**id)) {
         if shared.as_ref().is_some_and(|ok| !ok.contains(id)) {
-            return Err(ApiError::not_found("no_chunk", format!("chunk {id} is not in what is shared with you")));
+            return Err(ApiError::not_found(
+                ErrorCode::NoChunk,
+                format!("chunk {id} is not in what is shared with you"),
+            ));
         }
-        let row = state
-            .db
-            .chunk(of, id)
-            .await?
-            .filter(|c| c.state == STORED)
-            .ok_or_else(|| ApiError::not_found("no_chunk", format!("chunk {id} is not stored for this user")))?;
+        let row = state.db.chunk(of, id).await?.filter(|c| c.state == STORED).ok_or_else(|| {
+            ApiError::not_found(ErrorCode::NoChunk, format!("chunk {id} is not stored for this user"))
+        })?;
         let scheme = Scheme::new(row.data_shards as usize, row.parity_shards as usize).map_err(ApiError::internal)?;
         let size = shard_len(row.blob_len as u32, scheme);
         let mut shards: Vec<ShardTarget> = state

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State as StateX;
 use axum::http::StatusCode;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::auth::{DeviceInfo, DevicesResponse, RevokeDeviceRequest};
 
 use super::extract::Body;
@@ -45,7 +46,10 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     let sessions = state.db.sessions_of(user.id).await?;
     let Some(s) = sessions.iter().find(|s| public_id(&s.id) == req.id) else {
-        return Err(ApiError::not_found("no_device", format!("no logged-in device {:?} on this account", req.id)));
+        return Err(ApiError::not_found(
+            ErrorCode::NoDevice,
+            format!("no logged-in device {:?} on this account", req.id),
+        ));
     };
     state.db.revoke_session(&s.id).await?;
     tracing::info!(user = user.id, device = ?s.device, "device logged out");

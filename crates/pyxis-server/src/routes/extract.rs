@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use pyxis_proto::api::ErrorCode;
 
 /// `axum::Json` with an `ApiError` rejection.
 #[derive(Debug)]
@@ -18,7 +19,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         axum::Json::<T>::from_request(req, state)
             .await
             .map(|axum::Json(v)| Body(v))
-            .map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))
+            .map_err(|e| ApiError::new(e.status(), ErrorCode::BadRequest, e.body_text()))
     }
 }
 
@@ -33,6 +34,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|e| ApiError::bad_request("bad_query", e.body_text()))
+            .map_err(|e| ApiError::bad_request(ErrorCode::BadQuery, e.body_text()))
     }
 }

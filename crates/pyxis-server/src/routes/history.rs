@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State as StateX;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::Entry;
 use pyxis_proto::api::history::{
     ForgetRequest, ForgetResponse, ForgottenVersion, RetentionInfo, TrashEmptyRequest, TrashEmptyResponse, TrashItem,
@@ -39,7 +40,7 @@ pub async fn policy_of(state: &State, user: i64) -> ApiResult<(Retention, bool)>
 }
 
 fn checked(p: &Retention) -> ApiResult<()> {
-    p.check().map_err(|why| ApiError::bad_request("bad_policy", why))
+    p.check().map_err(|why| ApiError::bad_request(ErrorCode::BadPolicy, why))
 }
 
 fn scope(p: Option<&str>) -> ApiResult<String> {
@@ -83,7 +84,7 @@ pub async fn restore(
     let tag = req.entry_tag.map(|t| t.0.to_vec());
     let (p, _) = state.db.untrash(user, req.id, to.as_deref(), tag.as_deref()).await?;
     state.feed.notify(user);
-    let row = state.db.stat(user, &p).await?.ok_or_else(|| ApiError::not_found("not_found", p.clone()))?;
+    let row = state.db.stat(user, &p).await?.ok_or_else(|| ApiError::not_found(ErrorCode::NotFound, p.clone()))?;
     Ok(Json(super::catalog::entries(&state, &tree, vec![row]).await?.remove(0)))
 }
 
@@ -188,7 +189,11 @@ pub async fn set_retention(
 
 #[utoipa::path(get, path = "/v1/usage", responses((status = 200, body = Usage)), tag = "history")]
 pub async fn usage(StateX(state): StateX<State>, user: AuthUser) -> ApiResult<Json<Usage>> {
-    let u = state.db.user_by_id(user.id).await?.ok_or_else(|| ApiError::unauthorized("bad_session", "user is gone"))?;
+    let u = state
+        .db
+        .user_by_id(user.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::BadSession, "user is gone"))?;
     let r = state.db.usage(user.id).await?;
     let n = |x: i64| x.max(0) as u64;
     Ok(Json(Usage {

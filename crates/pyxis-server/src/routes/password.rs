@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State as StateX};
 use axum::http::{HeaderMap, StatusCode};
 use pyxis_net::listen::Peer;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::auth::{
     AccountDeleteRequest, AccountDeleteResponse, PasswordChangeRequest, RecoverRequest, RecoverResponse,
     RecoveryKeyRequest,
@@ -15,9 +16,10 @@ use pyxis_proto::api::auth::{
 use super::accounts::{check_new_password, hex_field, new_session};
 use super::extract::Body;
 use crate::State;
-use crate::auth::{AuthUser, hash_login, same_hash, verify_login};
+use crate::auth::{AuthUser, hash_login, verify_login};
 use crate::db::users::{NewPasswordRow, UserRow};
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::same_hash;
 
 /// The current password, proved again: a stolen session token alone must
 /// not be able to change the password or set a recovery key. Limited like
@@ -29,13 +31,16 @@ async fn prove_current(
     headers: &HeaderMap,
     secret: &str,
 ) -> ApiResult<UserRow> {
-    let row =
-        state.db.user_by_id(user.id).await?.ok_or_else(|| ApiError::unauthorized("bad_session", "no such user"))?;
+    let row = state
+        .db
+        .user_by_id(user.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(ErrorCode::BadSession, "no such user"))?;
     let ip = crate::limits::client_ip(peer.0.ip(), headers, &state.limits.opts.trusted_proxies);
     state.limits.login_attempt(&row.username, ip)?;
     let current: [u8; 32] = hex_field("current_login_secret", secret)?;
     if !verify_login(current.to_vec(), row.login_hash.clone(), state).await? {
-        return Err(ApiError::unauthorized("wrong_password", "the current password is wrong"));
+        return Err(ApiError::unauthorized(ErrorCode::WrongPassword, "the current password is wrong"));
     }
     Ok(row)
 }
@@ -89,7 +94,7 @@ pub async fn set_recovery_key(
     let row = prove_current(&state, &user, peer, &headers, &req.current_login_secret).await?;
     let secret: [u8; 32] = hex_field("recovery_secret", &req.recovery_secret)?;
     pyxis_proto::format::wrapped::WrappedKey::parse(&req.wrapped_master_key)
-        .map_err(|e| ApiError::bad_request("bad_wrapped_key", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::BadWrappedKey, e.to_string()))?;
     state.db.set_recovery(user.id, blake3::hash(&secret).as_bytes(), &req.wrapped_master_key).await?;
     tracing::info!(user = %row.username, "recovery key set");
     Ok(StatusCode::NO_CONTENT)
@@ -110,7 +115,7 @@ pub async fn recover(
     let ip = crate::limits::client_ip(peer.0.ip(), &headers, &state.limits.opts.trusted_proxies);
     state.limits.login_attempt(&req.username, ip)?;
     let secret: [u8; 32] = hex_field("recovery_secret", &req.recovery_secret)?;
-    let wrong = || ApiError::unauthorized("wrong_recovery_key", "wrong username or recovery key");
+    let wrong = || ApiError::unauthorized(ErrorCode::WrongRecoveryKey, "wrong username or recovery key");
     let user = state.db.user_by_name(&req.username).await?.ok_or_else(wrong)?;
     let (hash, wrapped) = state.db.recovery_of(user.id).await?.ok_or_else(wrong)?;
     if !same_hash(blake3::hash(&secret).as_bytes(), &hash) {

@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, State as StateX};
 use axum::http::StatusCode;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::remote::{
     HeartbeatRequest, HeartbeatResponse, InventoryRequest, InventoryResponse, RegisterRequest, RegisterResponse,
     ReportRequest,
@@ -13,9 +14,10 @@ use pyxis_proto::api::remote::{
 use pyxis_proto::hex;
 
 use crate::State;
-use crate::auth::{SignedByRemote, same_hash, token_hash};
+use crate::auth::SignedByRemote;
 use crate::db::remotes::{Admission, AdmitError, REVOKED, RemoteRow, RemoteSpace};
 use crate::error::{ApiError, ApiResult};
+use crate::tokens::{same_hash, token_hash};
 
 /// The most hashes one inventory batch may carry.
 pub const MAX_INVENTORY_BATCH: usize = pyxis_proto::api::max::HASHES;
@@ -24,12 +26,16 @@ fn check_url(url: &str) -> ApiResult<()> {
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url.len() <= 2048
         && !url.contains(char::is_whitespace);
-    if ok { Ok(()) } else { Err(ApiError::bad_request("bad_url", format!("remote URL {url:?} is not an http(s) URL"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(ErrorCode::BadUrl, format!("remote URL {url:?} is not an http(s) URL")))
+    }
 }
 
 fn revoked(id: i64) -> ApiError {
     ApiError::forbidden(
-        "revoked",
+        ErrorCode::Revoked,
         format!("the operator revoked remote {id}'s admission; its key is not accepted any more"),
     )
 }
@@ -59,7 +65,7 @@ pub async fn register(
     let (key, req) = (call.key, call.body);
     check_url(&req.url)?;
     if req.name.is_empty() || req.name.len() > 255 {
-        return Err(ApiError::bad_request("bad_name", "remote name must be 1 to 255 bytes"));
+        return Err(ApiError::bad_request(ErrorCode::BadName, "remote name must be 1 to 255 bytes"));
     }
     let reported = (req.capacity, req.free, req.capacity.saturating_sub(req.free));
     if let Some(r) = state.db.remote_by_key(&key).await? {
@@ -79,7 +85,7 @@ pub async fn register(
         match state.db.admit_with_token(&token_hash(token), &key, &req.name, &req.url, reported).await {
             Ok(v) => v,
             Err(AdmitError::BadToken) => {
-                return Err(ApiError::unauthorized("bad_admission_token", AdmitError::BadToken.to_string()));
+                return Err(ApiError::unauthorized(ErrorCode::BadAdmissionToken, AdmitError::BadToken.to_string()));
             }
             Err(AdmitError::Db(e)) => return Err(e.into()),
         }
@@ -90,7 +96,7 @@ pub async fn register(
     } else {
         tracing::warn!(key = %hex::encode(&key), url = %req.url, "an unknown remote tried to join without an admission token");
         return Err(ApiError::unauthorized(
-            "not_admitted",
+            ErrorCode::NotAdmitted,
             "this server does not know this remote's key: ask its operator for a token \
              (`pyxis admin remote-token`) and start the remote with --token",
         ));
@@ -116,7 +122,7 @@ async fn rejoin(state: &State, r: &RemoteRow, url: &str, reported: (u64, u64, u6
 /// The remote `id`, if the call was signed by its key.
 async fn caller(state: &State, id: i64, key: &[u8; 32]) -> ApiResult<RemoteRow> {
     let r = state.db.remote(id).await?.filter(|r| r.key().is_some_and(|k| same_hash(&k, key))).ok_or_else(|| {
-        ApiError::unauthorized("unknown_remote", format!("remote {id} does not have this key: register again"))
+        ApiError::unauthorized(ErrorCode::UnknownRemote, format!("remote {id} does not have this key: register again"))
     })?;
     if r.state == REVOKED {
         return Err(revoked(id));
@@ -178,7 +184,7 @@ pub async fn inventory(
     let hashes = call.body.hashes;
     if hashes.len() > MAX_INVENTORY_BATCH {
         return Err(ApiError::bad_request(
-            "batch_too_large",
+            ErrorCode::BatchTooLarge,
             format!("at most {MAX_INVENTORY_BATCH} hashes per inventory batch"),
         ));
     }

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State as StateX;
 use axum::http::StatusCode;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::shares::{
     CreateShareRequest, ShareInfo, ShareKeysRequest, ShareKeysResponse, ShareMode, SharesResponse, UnshareRequest,
     UserKey,
@@ -33,7 +34,7 @@ async fn active_user(state: &State, name: &str) -> ApiResult<UserRow> {
         .user_by_name(name)
         .await?
         .filter(|u| u.deleted_at.is_none() && u.delete_after.is_none())
-        .ok_or_else(|| ApiError::not_found("no_user", format!("no user {name:?}")))
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoUser, format!("no user {name:?}")))
 }
 
 fn public_key(u: &UserRow) -> ApiResult<[u8; 32]> {
@@ -83,18 +84,18 @@ pub async fn create(
     }
     let grantee = active_user(&state, &req.grantee).await?;
     if grantee.id == user.id {
-        return Err(ApiError::bad_request("bad_share", "a share is made to another user"));
+        return Err(ApiError::bad_request(ErrorCode::BadShare, "a share is made to another user"));
     }
     // The client wrapped to the key it pinned; a different current key means
     // the grantee's account changed since, and the share would not open.
     if public_key(&grantee)? != req.grantee_public_key {
         return Err(ApiError::conflict(
-            "key_changed",
+            ErrorCode::KeyChanged,
             format!("{}'s public key is not the one the share was wrapped to", grantee.username),
         ));
     }
     for (what, bytes) in [("owner_key", &req.owner_key), ("grantee_key", &req.grantee_key)] {
-        WrappedKey::parse(bytes).map_err(|e| ApiError::bad_request("bad_share", format!("{what}: {e}")))?;
+        WrappedKey::parse(bytes).map_err(|e| ApiError::bad_request(ErrorCode::BadShare, format!("{what}: {e}")))?;
     }
     let new = NewShare {
         owner: user.id,
@@ -105,7 +106,7 @@ pub async fn create(
         grantee_key: &req.grantee_key,
     };
     let Some(id) = state.db.create_share(&new).await? else {
-        return Err(ApiError::conflict("exists", format!("{p} is already shared with {}", grantee.username)));
+        return Err(ApiError::conflict(ErrorCode::Exists, format!("{p} is already shared with {}", grantee.username)));
     };
     tracing::info!(owner = user.id, grantee = grantee.id, share = id, "share created");
     let row = state.db.share(id).await?.ok_or_else(|| ApiError::internal("a share vanished as it was made"))?;
@@ -132,7 +133,7 @@ async fn owned(state: &State, user: i64, id: i64) -> ApiResult<ShareRow> {
         .share(id)
         .await?
         .filter(|s| s.owner_id == user)
-        .ok_or_else(|| ApiError::not_found("no_share", format!("you have no share {id}")))
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoShare, format!("you have no share {id}")))
 }
 
 #[utoipa::path(post, path = "/v1/shares/keys", request_body = ShareKeysRequest,
@@ -147,7 +148,7 @@ pub async fn keys(
     for k in req.keys {
         let p = path::normalize_existing(&k.path)?;
         if !path::is_within(&p, &share.path) {
-            return Err(ApiError::bad_request("not_shared", format!("{p} is not under {}", share.path)));
+            return Err(ApiError::bad_request(ErrorCode::NotShared, format!("{p} is not under {}", share.path)));
         }
         items.push((p, k.version, k.wrapped));
     }
@@ -162,7 +163,7 @@ pub async fn remove(
     Body(req): Body<UnshareRequest>,
 ) -> ApiResult<StatusCode> {
     let p = path::normalize_existing(&req.path)?;
-    let none = || ApiError::not_found("no_share", format!("{p} is not shared with {}", req.grantee));
+    let none = || ApiError::not_found(ErrorCode::NoShare, format!("{p} is not shared with {}", req.grantee));
     let grantee = state.db.user_by_name(&req.grantee).await?.ok_or_else(none)?;
     let found = state.db.shares(user.id, true).await?.into_iter().find(|s| s.path == p && s.grantee_id == grantee.id);
     if !state.db.remove_share(user.id, &p, grantee.id).await? {

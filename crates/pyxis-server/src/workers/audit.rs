@@ -13,7 +13,7 @@
 
 use pyxis_proto::{Scheme, ShardHash};
 
-use super::Stats;
+use super::stats::Stats;
 use crate::State;
 use crate::db::durability::{AuditLimits, AuditPick, AuditRow, PROOF_RECEIPT};
 use crate::placement::shard_len;

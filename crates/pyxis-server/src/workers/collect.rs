@@ -6,7 +6,7 @@
 
 use pyxis_proto::ShardHash;
 
-use super::Stats;
+use super::stats::Stats;
 use crate::State;
 use crate::db::now_ms;
 use crate::db::remotes::{DRAINED, DRAINING, ONLINE, SUSPECT};

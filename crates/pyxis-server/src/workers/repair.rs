@@ -22,8 +22,8 @@ use pyxis_core::repair::{self, Health, Limit, LostOn, ShardStatus};
 use pyxis_crypto::shard::{shard_hash, verify_shard};
 use pyxis_proto::{ChunkId, Scheme, ShardHash};
 
-use super::Stats;
 use super::limiter::Limiter;
+use super::stats::Stats;
 use crate::State;
 use crate::db::durability::{AuditLimits, ChunkRef, NewShard, PROOF_NONE, PROOF_RECEIPT, ShardHealthRow};
 use crate::db::now_ms;

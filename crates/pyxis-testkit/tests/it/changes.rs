@@ -2,10 +2,10 @@
 //! replayed after a cursor (across a server restart) and pushed live, by
 //! long poll and over a WebSocket; through a share, the shared path only.
 
-use pyxis_proto::api::ErrorCode;
 use std::time::Duration;
 
 use futures::StreamExt;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::changes::{ChangeKind, ChangesResponse};
 use pyxis_proto::api::shares::ShareMode;
 use pyxis_testkit::{Cluster, change_feed};

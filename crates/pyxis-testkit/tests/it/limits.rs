@@ -3,10 +3,10 @@
 //! 127.0.0.1 as a proxy here, so each test can speak from many client
 //! addresses with `X-Forwarded-For`.
 
-use pyxis_proto::api::ErrorCode;
 use std::time::{Duration, Instant};
 
 use pyxis_crypto::keys::KdfParams;
+use pyxis_proto::api::ErrorCode;
 use pyxis_server::ServerOptions;
 use pyxis_server::limits::{LimitOptions, Rate};
 use pyxis_testkit::Cluster;

@@ -6,6 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyxis_crypto::identity::RemoteKey;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::remote_call::HEADER;
 use pyxis_testkit::Cluster;
 use reqwest::Method;
@@ -35,7 +36,13 @@ fn now_secs() -> i64 {
 }
 
 /// One call: (status, error code, message).
-async fn call(c: &Cluster, method: &Method, path: &str, auth: &[(&str, String)], body: &[u8]) -> (u16, String, String) {
+async fn call(
+    c: &Cluster,
+    method: &Method,
+    path: &str,
+    auth: &[(&str, String)],
+    body: &[u8],
+) -> (u16, ErrorCode, String) {
     let mut req = c.http().request(method.clone(), format!("{}{path}", c.url()));
     for (k, v) in auth {
         req = req.header(*k, v);
@@ -46,7 +53,7 @@ async fn call(c: &Cluster, method: &Method, path: &str, auth: &[(&str, String)],
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     let v: Value = resp.json().await.unwrap_or(Value::Null);
-    (status, v["code"].as_str().unwrap_or("").to_owned(), v["message"].as_str().unwrap_or("").to_owned())
+    (status, ErrorCode::parse(v["code"].as_str().unwrap_or("")), v["message"].as_str().unwrap_or("").to_owned())
 }
 
 #[tokio::test]
@@ -95,29 +102,29 @@ async fn every_route_refuses_every_wrong_credential() {
                         ("admin", &admin),
                     ] {
                         let (status, code, msg) = try_with(bearer(t)).await;
-                        assert_eq!((status, code.as_str()), (401, "bad_session"), "{what} with a {name} token: {msg}");
+                        assert_eq!((status, code), (401, ErrorCode::BadSession), "{what} with a {name} token: {msg}");
                         if name == "expired" {
                             assert!(msg.contains("expired"), "{what}: {msg}");
                         }
                     }
                     let (status, code, _) = try_with(vec![("authorization", good.clone())]).await;
-                    assert_eq!((status, code.as_str()), (401, "no_session"), "{what}: a token without `Bearer`");
+                    assert_eq!((status, code), (401, ErrorCode::NoSession), "{what}: a token without `Bearer`");
                 }
                 Caller::Admin => {
-                    assert_eq!(try_with(vec![]).await.1, "no_admin_token", "{what} without a token");
+                    assert_eq!(try_with(vec![]).await.1, ErrorCode::NoAdminToken, "{what} without a token");
                     let tampered_admin = format!("{}x", &admin[..admin.len() - 1]);
                     for (name, t) in [("user", &good), ("tampered admin", &tampered_admin), ("forged", &forged)] {
                         let (status, code, _) = try_with(bearer(t)).await;
-                        assert_eq!((status, code.as_str()), (403, "bad_admin_token"), "{what} with a {name} token");
+                        assert_eq!((status, code), (403, ErrorCode::BadAdminToken), "{what} with a {name} token");
                     }
                 }
                 Caller::Remote => {
                     let (status, code, _) = try_with(vec![]).await;
-                    assert_eq!((status, code.as_str()), (401, "unsigned"), "{what} unsigned");
+                    assert_eq!((status, code), (401, ErrorCode::Unsigned), "{what} unsigned");
                     let (status, code, _) = try_with(bearer(&admin)).await;
-                    assert_eq!((status, code.as_str()), (401, "unsigned"), "{what} with the admin token");
+                    assert_eq!((status, code), (401, ErrorCode::Unsigned), "{what} with the admin token");
                     let (status, code, _) = try_with(vec![(HEADER, "garbage".into())]).await;
-                    assert_eq!((status, code.as_str()), (401, "bad_signature"), "{what} with a garbage signature");
+                    assert_eq!((status, code), (401, ErrorCode::BadSignature), "{what} with a garbage signature");
                     let key = RemoteKey::generate().unwrap();
                     let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
                     // Signed for another route, for another body, or long ago.
@@ -131,8 +138,8 @@ async fn every_route_refuses_every_wrong_credential() {
                         }
                         let (status, code, msg) = try_with(vec![(HEADER, sig)]).await;
                         assert_eq!(
-                            (status, code.as_str()),
-                            (401, "bad_signature"),
+                            (status, code),
+                            (401, ErrorCode::BadSignature),
                             "{what} with {name} signature: {msg}"
                         );
                     }

@@ -1,10 +1,10 @@
 //! Remotes and users are strangers: a hostile account, lying remotes, a
 //! careless operator. Each test shows the attack failing and nothing lost.
 
-use pyxis_proto::api::ErrorCode;
 use std::time::Duration;
 
 use pyxis_client::ClientError;
+use pyxis_proto::api::ErrorCode;
 use pyxis_proto::api::catalog::{CommitFile, CommitRequest};
 use pyxis_proto::api::chunks::{PlaceChunk, PlaceRequest, ShardReceipt, StoredChunk, StoredRequest};
 use pyxis_proto::{ChunkId, ShardHash};

@@ -4,6 +4,7 @@
 use clap::Subcommand;
 
 mod edits;
+mod memory;
 mod pipeline;
 
 #[derive(Debug, Subcommand)]
@@ -21,12 +22,4 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Pipeline(args) => pipeline::run(args),
         BenchCommand::Edits(args) => edits::run(args),
     }
-}
-
-/// Peak resident memory of this process (VmHWM), if the OS tells.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }

@@ -21,7 +21,7 @@ use pyxis_proto::format::chunk::Compression;
 use pyxis_proto::size::ByteSize;
 use serde::Serialize;
 
-use super::peak_rss_bytes;
+use super::memory::peak_rss_bytes;
 
 #[derive(Debug, clap::Args)]
 pub struct PipelineArgs {

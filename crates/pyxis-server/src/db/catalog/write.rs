@@ -10,6 +10,193 @@ use crate::db::changes::Change;
 use crate::db::{Db, now_ms};
 use crate::on_db;
 
+/// Charges `$committer` the manifests' bytes up front, or refuses the
+/// commit with [`CatalogError::Quota`]. Evaluates to `Result<(), CatalogError>`.
+macro_rules! charge_manifests {
+    ($tx:ident, $committer:expr, $manifest_bytes:expr) => {
+        async {
+            let (committer, manifest_bytes) = ($committer, $manifest_bytes);
+            let charged = sqlx::query(
+                "UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND used_bytes + $1 <= quota_bytes",
+            )
+            .bind(manifest_bytes)
+            .bind(committer)
+            .execute(&mut *$tx)
+            .await?;
+            if charged.rows_affected() == 0 {
+                let (used, quota): (i64, i64) =
+                    sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
+                        .bind(committer)
+                        .fetch_one(&mut *$tx)
+                        .await?;
+                return Err(CatalogError::Quota { used, quota, need: manifest_bytes });
+            }
+            Ok::<(), CatalogError>(())
+        }
+        .await
+    };
+}
+
+/// The file entry a commit writes to, made if new: (entry id, its current
+/// version's seq or 0, whether the item equals that version). Refuses a
+/// directory. Evaluates to `Result<(i64, i64, bool), CatalogError>`.
+macro_rules! entry_for_commit {
+    ($tx:ident, $user:expr, $it:expr, $now:expr) => {
+        async {
+            let (user, it, now): (i64, &CommitItem, i64) = ($user, $it, $now);
+            let existing = lookup!($tx, user, &it.path);
+            let found = match existing {
+                Some((_, DIR, _)) => return Err(CatalogError::IsDirectory(it.path.clone())),
+                Some((id, _, cur)) => {
+                    let row: Option<(i64, i64, i64, Vec<u8>)> = match cur {
+                        Some(v) => {
+                            sqlx::query_as("SELECT seq, size, mtime, content_hash FROM versions WHERE id = $1")
+                                .bind(v)
+                                .fetch_optional(&mut *$tx)
+                                .await?
+                        }
+                        None => None,
+                    };
+                    let same = row.as_ref().is_some_and(|(_, size, mtime, hash)| {
+                        *size == it.size && *mtime == it.mtime && *hash == it.content_hash
+                    });
+                    (id, row.map_or(0, |r| r.0), same)
+                }
+                None => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO entries (user_id, path, parent, kind, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                    )
+                    .bind(user)
+                    .bind(&it.path)
+                    .bind(parent(&it.path).unwrap_or(""))
+                    .bind(FILE)
+                    .bind(now)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                    (id, 0, false)
+                }
+            };
+            Ok::<_, CatalogError>(found)
+        }
+        .await
+    };
+}
+
+/// Inserts version `$seq` of `$it` under entry `$entry_id`. Evaluates to
+/// `Result<i64, CatalogError>`: the version's id.
+macro_rules! insert_version {
+    ($tx:ident, $it:expr, $entry_id:expr, $seq:expr, $now:expr) => {
+        async {
+            let (it, entry_id, seq, now): (&CommitItem, i64, i64, i64) = ($it, $entry_id, $seq, $now);
+            let b = it.binding.as_ref();
+            let version_id: i64 = sqlx::query_scalar(
+                "INSERT INTO versions (entry_id, seq, size, mtime, content_hash, manifest, wrapped_key, created_at, \
+                 file_id, version_tag, writer_id, writer_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 RETURNING id",
+            )
+            .bind(entry_id)
+            .bind(seq)
+            .bind(it.size)
+            .bind(it.mtime)
+            .bind(&it.content_hash)
+            .bind(&it.manifest)
+            .bind(&it.wrapped_key)
+            .bind(now)
+            .bind(b.map(|b| &b.file_id))
+            .bind(b.map(|b| &b.version_tag))
+            .bind(it.writer.as_ref().map(|w| w.0))
+            .bind(it.writer.as_ref().map(|w| &w.1))
+            .fetch_one(&mut *$tx)
+            .await?;
+            Ok::<_, CatalogError>(version_id)
+        }
+        .await
+    };
+}
+
+/// Takes a reference on each chunk of `$it` for version `$version_id`: each
+/// must be stored, and another user's only if a version of this file used it.
+/// Evaluates to `Result<(), CatalogError>`.
+macro_rules! attach_chunks {
+    ($tx:ident, $committer:expr, $it:expr, $entry_id:expr, $version_id:expr) => {
+        async {
+            let (committer, it, entry_id, version_id): (i64, &CommitItem, i64, i64) =
+                ($committer, $it, $entry_id, $version_id);
+            for id in &it.chunks {
+                // Another user's chunks only as a version of this file used them.
+                if it.chunk_user != committer {
+                    let used: Option<i64> = sqlx::query_scalar(
+                        "SELECT vc.version_id FROM version_chunks vc JOIN versions v ON v.id = vc.version_id \
+                         WHERE v.entry_id = $1 AND vc.user_id = $2 AND vc.chunk_id = $3 LIMIT 1",
+                    )
+                    .bind(entry_id)
+                    .bind(it.chunk_user)
+                    .bind(&id.0[..])
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                    if used.is_none() {
+                        return Err(CatalogError::MissingChunk { path: it.path.clone(), id: *id });
+                    }
+                }
+                let r = sqlx::query(
+                    "UPDATE chunks SET refcount = refcount + 1, expires_at = NULL WHERE user_id = $1 AND chunk_id = $2 AND state = 2",
+                )
+                .bind(it.chunk_user)
+                .bind(&id.0[..])
+                .execute(&mut *$tx)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err(CatalogError::MissingChunk { path: it.path.clone(), id: *id });
+                }
+                sqlx::query("INSERT INTO version_chunks (version_id, user_id, chunk_id) VALUES ($1, $2, $3)")
+                    .bind(version_id)
+                    .bind(it.chunk_user)
+                    .bind(&id.0[..])
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Ok::<(), CatalogError>(())
+        }
+        .await
+    };
+}
+
+/// Stores the share keys `$it` carries for version `$version_id`, then makes
+/// that version the entry's current one. Evaluates to `Result<(), CatalogError>`.
+macro_rules! attach_share_keys_and_make_current {
+    ($tx:ident, $user:expr, $committer:expr, $it:expr, $entry_id:expr, $version_id:expr, $now:expr) => {
+        async {
+            let (user, committer, it, entry_id, version_id, now): (i64, i64, &CommitItem, i64, i64, i64) =
+                ($user, $committer, $it, $entry_id, $version_id, $now);
+            let b = it.binding.as_ref();
+            for (share, wrapped) in &it.share_keys {
+                // Only a share of the committer's (the route checked it covers the path).
+                sqlx::query(
+                    "INSERT INTO share_keys (share_id, version_id, wrapped) \
+                     SELECT id, $2, $3 FROM shares WHERE id = $1 AND (owner_id = $4 OR (grantee_id = $5 AND mode = 2))",
+                )
+                .bind(share)
+                .bind(version_id)
+                .bind(wrapped)
+                .bind(user)
+                .bind(committer)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            sqlx::query("UPDATE entries SET current_version = $1, updated_at = $2, entry_tag = $3 WHERE id = $4")
+                .bind(version_id)
+                .bind(now)
+                .bind(b.map(|b| &b.entry_tag))
+                .bind(entry_id)
+                .execute(&mut *$tx)
+                .await?;
+            Ok::<(), CatalogError>(())
+        }
+        .await
+    };
+}
+
 impl Db {
     pub async fn mkdir(&self, user: i64, p: &str, parents: bool) -> Result<(), CatalogError> {
         let now = now_ms();
@@ -64,18 +251,7 @@ impl Db {
         in_tx!(self, |tx| {
             let result: Result<Vec<(i64, bool)>, CatalogError> = async {
                 let manifest_bytes: i64 = items.iter().map(|i| i.manifest.len() as i64).sum();
-                let charged = sqlx::query("UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2 AND used_bytes + $1 <= quota_bytes")
-                    .bind(manifest_bytes)
-                    .bind(committer)
-                    .execute(&mut *tx)
-                    .await?;
-                if charged.rows_affected() == 0 {
-                    let (used, quota): (i64, i64) = sqlx::query_as("SELECT used_bytes, quota_bytes FROM users WHERE id = $1")
-                        .bind(committer)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    return Err(CatalogError::Quota { used, quota, need: manifest_bytes });
-                }
+                charge_manifests!(tx, committer, manifest_bytes)?;
                 let mut known = HashSet::new();
                 let mut seqs = Vec::with_capacity(items.len());
                 let mut committed = Vec::with_capacity(items.len());
@@ -92,37 +268,7 @@ impl Db {
                 }
                 for it in items.iter().filter(|_| !batched) {
                     ensure_parents!(tx, user, &it.path, known, now)?;
-                    let existing = lookup!(tx, user, &it.path);
-                    let (entry_id, current, same) = match existing {
-                        Some((_, DIR, _)) => return Err(CatalogError::IsDirectory(it.path.clone())),
-                        Some((id, _, cur)) => {
-                            let row: Option<(i64, i64, i64, Vec<u8>)> = match cur {
-                                Some(v) => sqlx::query_as("SELECT seq, size, mtime, content_hash FROM versions WHERE id = $1")
-                                    .bind(v)
-                                    .fetch_optional(&mut *tx)
-                                    .await?,
-                                None => None,
-                            };
-                            let same = row
-                                .as_ref()
-                                .is_some_and(|(_, size, mtime, hash)| *size == it.size && *mtime == it.mtime && *hash == it.content_hash);
-                            (id, row.map_or(0, |r| r.0), same)
-                        }
-                        None => {
-                            let id: i64 = sqlx::query_scalar(
-                                "INSERT INTO entries (user_id, path, parent, kind, created_at, updated_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-                            )
-                            .bind(user)
-                            .bind(&it.path)
-                            .bind(parent(&it.path).unwrap_or(""))
-                            .bind(FILE)
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            (id, 0, false)
-                        }
-                    };
+                    let (entry_id, current, same) = entry_for_commit!(tx, user, it, now)?;
                     if let Some(expected) = it.expect
                         && expected != current
                     {
@@ -134,80 +280,9 @@ impl Db {
                         continue;
                     }
                     let seq = current + 1;
-                    let b = it.binding.as_ref();
-                    let version_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO versions (entry_id, seq, size, mtime, content_hash, manifest, wrapped_key, created_at, \
-                         file_id, version_tag, writer_id, writer_keys) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                         RETURNING id",
-                    )
-                    .bind(entry_id)
-                    .bind(seq)
-                    .bind(it.size)
-                    .bind(it.mtime)
-                    .bind(&it.content_hash)
-                    .bind(&it.manifest)
-                    .bind(&it.wrapped_key)
-                    .bind(now)
-                    .bind(b.map(|b| &b.file_id))
-                    .bind(b.map(|b| &b.version_tag))
-                    .bind(it.writer.as_ref().map(|w| w.0))
-                    .bind(it.writer.as_ref().map(|w| &w.1))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    for id in &it.chunks {
-                        // Another user's chunks only as a version of this file used them.
-                        if it.chunk_user != committer {
-                            let used: Option<i64> = sqlx::query_scalar(
-                                "SELECT vc.version_id FROM version_chunks vc JOIN versions v ON v.id = vc.version_id \
-                                 WHERE v.entry_id = $1 AND vc.user_id = $2 AND vc.chunk_id = $3 LIMIT 1",
-                            )
-                            .bind(entry_id)
-                            .bind(it.chunk_user)
-                            .bind(&id.0[..])
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                            if used.is_none() {
-                                return Err(CatalogError::MissingChunk { path: it.path.clone(), id: *id });
-                            }
-                        }
-                        let r = sqlx::query(
-                            "UPDATE chunks SET refcount = refcount + 1, expires_at = NULL WHERE user_id = $1 AND chunk_id = $2 AND state = 2",
-                        )
-                        .bind(it.chunk_user)
-                        .bind(&id.0[..])
-                        .execute(&mut *tx)
-                        .await?;
-                        if r.rows_affected() == 0 {
-                            return Err(CatalogError::MissingChunk { path: it.path.clone(), id: *id });
-                        }
-                        sqlx::query("INSERT INTO version_chunks (version_id, user_id, chunk_id) VALUES ($1, $2, $3)")
-                            .bind(version_id)
-                            .bind(it.chunk_user)
-                            .bind(&id.0[..])
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    for (share, wrapped) in &it.share_keys {
-                        // Only a share of the committer's (the route checked it covers the path).
-                        sqlx::query(
-                            "INSERT INTO share_keys (share_id, version_id, wrapped) \
-                             SELECT id, $2, $3 FROM shares WHERE id = $1 AND (owner_id = $4 OR (grantee_id = $5 AND mode = 2))",
-                        )
-                        .bind(share)
-                        .bind(version_id)
-                        .bind(wrapped)
-                        .bind(user)
-                        .bind(committer)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    sqlx::query("UPDATE entries SET current_version = $1, updated_at = $2, entry_tag = $3 WHERE id = $4")
-                        .bind(version_id)
-                        .bind(now)
-                        .bind(b.map(|b| &b.entry_tag))
-                        .bind(entry_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    let version_id = insert_version!(tx, it, entry_id, seq, now)?;
+                    attach_chunks!(tx, committer, it, entry_id, version_id)?;
+                    attach_share_keys_and_make_current!(tx, user, committer, it, entry_id, version_id, now)?;
                     committed.push(Change::commit(&it.path, seq));
                     seqs.push((seq, false));
                 }
