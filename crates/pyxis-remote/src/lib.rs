@@ -7,6 +7,7 @@
 //! signs grants, which this remote checks offline with the server's key.
 
 pub mod api;
+pub mod error;
 mod fsutil;
 pub mod heartbeat;
 pub mod identity;
@@ -21,13 +22,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use pyxis_crypto::grants::GrantVerifier;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::api::AppState;
+pub use crate::error::{StartError, UpkeepError};
 use crate::heartbeat::{Heartbeat, HeartbeatConfig};
 use crate::identity::{Registered, Registration};
 use crate::link::ServerLink;
@@ -138,7 +139,7 @@ impl RunningRemote {
 
     /// Reconciles the inventory with the server now (it also runs on its
     /// schedule).
-    pub async fn reconcile(&self) -> anyhow::Result<upkeep::Reconciled> {
+    pub async fn reconcile(&self) -> Result<upkeep::Reconciled, UpkeepError> {
         self.upkeep.reconcile().await
     }
 
@@ -157,40 +158,35 @@ impl RunningRemote {
 
     /// Runs until the HTTP server ends (after a [`ShutdownHandle::shutdown`]
     /// or a listener failure), then shuts the rest down.
-    pub async fn wait(self) -> anyhow::Result<()> {
+    pub async fn wait(self) -> Result<(), StartError> {
         let served = self.server.await;
         self.stop.send_replace(true);
         let _ = self.heartbeat.await;
         self.store.close().await;
         info!(url = %self.url, "remote stopped");
         match served {
-            Ok(r) => r.context("serving HTTP"),
+            Ok(r) => r.map_err(StartError::Serve),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Err(e).context("the HTTP server task"),
+            Err(e) => Err(StartError::Task(e.to_string())),
         }
     }
 }
 
 /// Opens the store, binds the listener and starts serving and heartbeating.
 /// Returns once listening; registration may finish in the background.
-pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
-    std::fs::create_dir_all(&opts.dir).with_context(|| format!("creating {}", opts.dir.display()))?;
+pub async fn start(opts: RemoteOptions) -> Result<RunningRemote, StartError> {
+    std::fs::create_dir_all(&opts.dir).map_err(|source| StartError::Io { path: opts.dir.clone(), source })?;
     let saved = identity::load(&opts.dir)?;
     let key = Arc::new(identity::load_or_create_key(&opts.dir)?);
     let quarantine = Arc::new(quarantine::Quarantine::load(&opts.dir)?);
-    let store = Store::open(opts.dir.join("store"), StoreOptions::new(opts.capacity))
-        .await
-        .context("opening the shard store")?;
+    let store = Store::open(opts.dir.join("store"), StoreOptions::new(opts.capacity)).await?;
     let security = match (&opts.tls, opts.insecure_http) {
         (Some(files), _) => pyxis_net::listen::Security::Tls(pyxis_net::listen::server_config(files)?),
         (None, true) => pyxis_net::listen::Security::InsecureHttp,
-        (None, false) => anyhow::bail!(
-            "no TLS certificate: give --tls-cert and --tls-key, or --insecure-http to serve plain HTTP on a \
-             loopback address"
-        ),
+        (None, false) => return Err(StartError::NoTls),
     };
     let listener = pyxis_net::listen::Listener::bind(opts.listen, security).await?;
-    let addr = axum::serve::Listener::local_addr(&listener).context("reading the bound address")?;
+    let addr = axum::serve::Listener::local_addr(&listener).map_err(StartError::Serve)?;
     let url = opts.public_url.clone().unwrap_or_else(|| listener.url());
     let server_url = opts.server.trim_end_matches('/').to_owned();
 
@@ -211,7 +207,7 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
         Some(addr) => Some(
             pyxis_net::metrics::serve(addr, metrics.registry.clone(), stopped.clone())
                 .await
-                .with_context(|| format!("binding {addr} for metrics"))?,
+                .map_err(|source| StartError::Metrics { addr, source })?,
         ),
         None => None,
     };
@@ -235,8 +231,7 @@ pub async fn start(opts: RemoteOptions) -> anyhow::Result<RunningRemote> {
         timeout: Duration::from_secs(30),
         pool_per_host: 4,
         ca_pem: opts.ca_pem.clone(),
-    })
-    .context("building the HTTP client")?;
+    })?;
     let link = ServerLink::new(&server_url, client, key);
     let cfg = HeartbeatConfig {
         url: url.clone(),

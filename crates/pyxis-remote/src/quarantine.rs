@@ -41,24 +41,34 @@ pub struct Quarantine {
     release_before: AtomicI64,
 }
 
+/// Why the quarantine list could not be read: the remote does not start
+/// on a damaged one, since it lists what must not be forgotten.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuarantineError {
+    #[error("{} is damaged ({why}); move it away only if you accept forgetting what it lists", path.display())]
+    Damaged { path: std::path::PathBuf, why: String },
+    #[error("reading {}: {source}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+}
+
 impl Quarantine {
     /// Loads `DIR/quarantine.json` (none: empty). A damaged file is an error,
     /// not an empty quarantine: it lists what must not be forgotten.
-    pub fn load(dir: &Path) -> anyhow::Result<Quarantine> {
+    pub fn load(dir: &Path) -> Result<Quarantine, QuarantineError> {
         let path = dir.join(FILE_NAME);
         let file: File = match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                anyhow::anyhow!(
-                    "{} is damaged ({e}); move it away only if you accept forgetting what it lists",
-                    path.display()
-                )
-            })?,
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| QuarantineError::Damaged { path: path.clone(), why: e.to_string() })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => File::default(),
-            Err(e) => return Err(anyhow::anyhow!("reading {}: {e}", path.display())),
+            Err(source) => return Err(QuarantineError::Read { path, source }),
         };
         let mut shards = BTreeMap::new();
         for (h, t) in file.shards {
-            let hash = h.parse().map_err(|e| anyhow::anyhow!("{}: bad shard hash {h:?}: {e}", path.display()))?;
+            let hash = h.parse().map_err(|e: pyxis_proto::hex::HexError| QuarantineError::Damaged {
+                path: path.clone(),
+                why: format!("bad shard hash {h:?}: {e}"),
+            })?;
             shards.insert(hash, t);
         }
         Ok(Quarantine { path, shards: Mutex::new(shards), release_before: AtomicI64::new(0) })

@@ -21,6 +21,7 @@ use pyxis_proto::api::remote::{InventoryRequest, InventoryResponse, ReportReques
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::error::UpkeepError;
 use crate::identity::Registration;
 use crate::link::ServerLink;
 use crate::quarantine::Quarantine;
@@ -70,13 +71,13 @@ fn now_ms() -> i64 {
 }
 
 impl Upkeep {
-    fn route(&self, what: &str) -> anyhow::Result<String> {
-        let id = self.registration.get().ok_or_else(|| anyhow::anyhow!("not registered yet"))?.remote_id;
+    fn route(&self, what: &str) -> Result<String, UpkeepError> {
+        let id = self.registration.get().ok_or(UpkeepError::NotRegistered)?.remote_id;
         Ok(format!("/v1/remotes/{id}/{what}"))
     }
 
     /// One scrub pass; returns how many corrupt shards were reported.
-    pub async fn scrub(&self) -> anyhow::Result<usize> {
+    pub async fn scrub(&self) -> Result<usize, UpkeepError> {
         let report = self.store.scrub().await?;
         if !report.corrupt.is_empty() {
             warn!(corrupt = report.corrupt.len(), checked = report.checked, "scrub found corrupt shards");
@@ -87,7 +88,7 @@ impl Upkeep {
         Ok(report.corrupt.len())
     }
 
-    async fn ask(&self, hashes: &[ShardHash]) -> anyhow::Result<InventoryResponse> {
+    async fn ask(&self, hashes: &[ShardHash]) -> Result<InventoryResponse, UpkeepError> {
         let mut all = InventoryResponse { collected: Vec::new(), unknown: Vec::new(), adopted: 0 };
         for batch in hashes.chunks(BATCH) {
             let r: InventoryResponse =
@@ -100,10 +101,10 @@ impl Upkeep {
     }
 
     /// One reconciliation of the inventory with the server.
-    pub async fn reconcile(&self) -> anyhow::Result<Reconciled> {
+    pub async fn reconcile(&self) -> Result<Reconciled, UpkeepError> {
         let held = self.store.list();
         let first = self.ask(&held).await?;
-        self.quarantine.update(&first.unknown, now_ms())?;
+        self.quarantine.update(&first.unknown, now_ms()).map_err(UpkeepError::Quarantine)?;
         let mut out = Reconciled { quarantined: first.unknown.len(), ..Default::default() };
         if !first.unknown.is_empty() {
             warn!(
@@ -134,7 +135,7 @@ impl Upkeep {
             for h in &gone {
                 self.store.delete(h).await?;
             }
-            self.quarantine.remove(&gone)?;
+            self.quarantine.remove(&gone).map_err(UpkeepError::Quarantine)?;
             out.released = gone.len();
             out.quarantined -= gone.len().min(out.quarantined);
             warn!(deleted = gone.len(), "deleted quarantined shards the operator released");

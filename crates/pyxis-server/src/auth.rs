@@ -8,7 +8,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, StartError};
 use crate::tokens::{random_token, same_hash, token_hash};
 use crate::{ServerOptions, State};
 pub use pyxis_crypto::session::SessionKeys;
@@ -140,17 +140,20 @@ impl crate::AppState {
 
 /// The admin token's hash: from the options, or the stored one; on first
 /// start a new token is written to `data_dir/admin-token` for the operator.
-pub async fn admin_token(db: &crate::db::Db, opts: &ServerOptions) -> anyhow::Result<[u8; 32]> {
+pub async fn admin_token(db: &crate::db::Db, opts: &ServerOptions) -> Result<[u8; 32], StartError> {
     if let Some(t) = &opts.admin_token {
         return Ok(token_hash(t));
     }
     let path = opts.data_dir.join("admin-token");
     let fresh = random_token();
-    let stored = db.server_key("admin_token_hash", || token_hash(&fresh).to_vec()).await?;
+    let stored = db
+        .server_key("admin_token_hash", || token_hash(&fresh).to_vec())
+        .await
+        .map_err(StartError::db("reading the admin token's hash"))?;
     if stored == token_hash(&fresh) {
-        write_secret_file(&path, &fresh)?;
+        write_secret_file(&path, &fresh).map_err(|source| StartError::Io { path: path.clone(), source })?;
     }
-    stored.as_slice().try_into().map_err(|_| anyhow::anyhow!("stored admin token hash is not 32 bytes"))
+    stored.as_slice().try_into().map_err(|_| StartError::Secret("the stored admin token hash is not 32 bytes".into()))
 }
 
 /// Writes a secret atomically with owner-only permissions.

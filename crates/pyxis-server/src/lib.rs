@@ -24,13 +24,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use pyxis_core::policy::RedundancyPolicy;
 use pyxis_crypto::grants::GrantSigner;
 use pyxis_crypto::keys::KdfParams;
 use tokio::sync::watch;
 
 use crate::db::Db;
+pub use crate::error::StartError;
 
 /// How to run a server. `Default` suits a local network.
 #[derive(Debug, Clone)]
@@ -256,9 +256,8 @@ impl RunningServer {
     }
 
     /// Runs until the server stops.
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await??;
-        Ok(())
+    pub async fn wait(self) -> Result<(), StartError> {
+        self.task.await.map_err(|e| StartError::Task(e.to_string()))?.map_err(StartError::Serve)
     }
 }
 
@@ -275,20 +274,21 @@ fn spawn_limit_upkeep(state: State, mut stop: watch::Receiver<bool>) {
 }
 
 /// Opens the catalog, binds, and starts serving and the background workers.
-pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
+pub async fn start(opts: ServerOptions) -> Result<RunningServer, StartError> {
     // Checked before the catalog is opened: opening it would create its WAL
     // files with the catalog's (too wide) permissions.
     secrets::prepare_data_dir(&opts.data_dir, opts.database_url.is_none())?;
     if opts.database_url.is_none() {
         secrets::check_private(&opts.data_dir)?;
     }
-    let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await.context("opening the catalog database")?;
+    let db = Db::open(opts.database_url.as_deref(), &opts.data_dir).await?;
     let (signer, rotations) = secrets::grant_key(&db, opts.rotate_grant_key).await?;
-    db.forgive_downtime().await.context("refreshing the remotes' liveness")?;
-    let session_secret = db.server_key("session_key", tokens::random_secret).await?;
+    db.forgive_downtime().await.map_err(StartError::db("refreshing the remotes' liveness"))?;
+    let session_secret =
+        db.server_key("session_key", tokens::random_secret).await.map_err(StartError::db("reading the session key"))?;
     let sessions = auth::SessionKeys::new(&session_secret);
     let admin_token_hash = auth::admin_token(&db, &opts).await?;
-    let restored_from = db.restored_from().await?;
+    let restored_from = db.restored_from().await.map_err(StartError::db("reading the backup marker"))?;
     if let Some(at) = restored_from {
         tracing::warn!(
             backup_taken_at_ms = at,
@@ -299,23 +299,24 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     let admin_cookies = routes::admin_page::cookie_keys(&session_secret, &admin_token_hash);
     let fake_salt_key: [u8; 32] = db
         .server_key("fake_salt_key", tokens::random_secret)
-        .await?
+        .await
+        .map_err(StartError::db("reading the fake-salt key"))?
         .as_slice()
         .try_into()
-        .context("stored fake-salt key is not 32 bytes")?;
+        .map_err(|_| StartError::Secret("the stored fake-salt key is not 32 bytes".into()))?;
     let passwords = passwords::Passwords::new(opts.limits.password_checks, opts.limits.password_wait);
-    let dummy_login_hash = passwords.hash(tokens::random_secret(), opts.login_hash).await?;
+    let dummy_login_hash = passwords
+        .hash(tokens::random_secret(), opts.login_hash)
+        .await
+        .map_err(|e| StartError::Passwords(e.to_string()))?;
 
     let security = match (&opts.tls, opts.insecure_http) {
         (Some(files), _) => pyxis_net::listen::Security::Tls(pyxis_net::listen::server_config(files)?),
         (None, true) => pyxis_net::listen::Security::InsecureHttp,
-        (None, false) => anyhow::bail!(
-            "no TLS certificate: give --tls-cert and --tls-key (or run `pyxis up`, which makes them), \
-             or --insecure-http to serve plain HTTP on a loopback address"
-        ),
+        (None, false) => return Err(StartError::NoTls),
     };
     let listener = pyxis_net::listen::Listener::bind(opts.listen, security).await?;
-    let addr = axum::serve::Listener::local_addr(&listener)?;
+    let addr = axum::serve::Listener::local_addr(&listener).map_err(StartError::Serve)?;
     let url = opts.public_url.clone().unwrap_or_else(|| listener.url());
     let http = pyxis_net::client(&pyxis_net::HttpOptions {
         connect_timeout: Duration::from_secs(5),
@@ -356,7 +357,7 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
     if let Some(addr) = metrics_listen {
         pyxis_net::metrics::serve(addr, state.metrics.registry.clone(), stopped.clone())
             .await
-            .with_context(|| format!("binding {addr} for metrics"))?;
+            .map_err(|source| StartError::Metrics { addr, source })?;
     }
     workers::spawn(state.clone(), stopped.clone());
     state.feed.listen();

@@ -8,12 +8,16 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use pyxis_crypto::grants::GrantSigner;
 use pyxis_proto::api::remote::KeyRotation;
 use pyxis_proto::hex;
 
 use crate::db::Db;
+use crate::error::StartError;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
+    move |source| StartError::Io { path: path.to_owned(), source }
+}
 
 /// Files of the data directory that hold secrets (SQLite and its WAL files,
 /// the admin token).
@@ -22,24 +26,15 @@ const SECRET_FILES: [&str; 4] = ["catalog.db", "catalog.db-wal", "catalog.db-shm
 /// Creates the data directory owner-only, and for SQLite an empty catalog
 /// file 0600 before SQLite opens it (SQLite gives its WAL and shared-memory
 /// files the catalog's own permissions).
-pub fn prepare_data_dir(dir: &Path, sqlite: bool) -> anyhow::Result<()> {
+pub fn prepare_data_dir(dir: &Path, sqlite: bool) -> Result<(), StartError> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
     }
     if sqlite {
         let db = dir.join("catalog.db");
         if !db.exists() {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&db)
-                .with_context(|| format!("creating {}", db.display()))?;
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&db).map_err(io(&db))?;
         }
     }
     Ok(())
@@ -47,32 +42,38 @@ pub fn prepare_data_dir(dir: &Path, sqlite: bool) -> anyhow::Result<()> {
 
 /// Refuses a data directory or secret file that other users of this machine
 /// can read or write.
-pub fn check_private(dir: &Path) -> anyhow::Result<()> {
+pub fn check_private(dir: &Path) -> Result<(), StartError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
-    let dir_mode = mode(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let dir_mode = mode(dir).map_err(io(dir))?;
     if dir_mode & 0o077 != 0 {
-        bail!(
-            "{} is mode {dir_mode:04o}: other users of this machine can reach the catalog, which holds the \
-             server's grant-signing key. Run `chmod 700 {}` (and `chmod 600` on its files). If anyone else \
-             could have read it, treat the key as leaked: start on a new data directory and re-admit the \
-             remotes with `pyxis admin remote-token`",
-            dir.display(),
-            dir.display()
-        );
+        return Err(StartError::DataDir {
+            path: dir.to_owned(),
+            why: format!(
+                "is mode {dir_mode:04o}: other users of this machine can reach the catalog, which holds the \
+                 server's grant-signing key. Run `chmod 700 {}` (and `chmod 600` on its files). If anyone else \
+                 could have read it, treat the key as leaked: start on a new data directory and re-admit the \
+                 remotes with `pyxis admin remote-token`",
+                dir.display()
+            ),
+        });
     }
     for name in SECRET_FILES {
         let path = dir.join(name);
         match mode(&path) {
-            Ok(m) if m & 0o077 != 0 => bail!(
-                "{} is mode {m:04o}: other users of this machine can read the server's secrets. \
-                 Run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            ),
+            Ok(m) if m & 0o077 != 0 => {
+                return Err(StartError::DataDir {
+                    why: format!(
+                        "is mode {m:04o}: other users of this machine can read the server's secrets. \
+                         Run `chmod 600 {}`",
+                        path.display()
+                    ),
+                    path,
+                });
+            }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(io(&path)(e)),
         }
     }
     Ok(())
@@ -81,16 +82,25 @@ pub fn check_private(dir: &Path) -> anyhow::Result<()> {
 /// The grant signer, created on first start, and the chain of rotations
 /// remotes need to follow it. With `rotate`, a new key replaces the current
 /// one first, endorsed by it.
-pub async fn grant_key(db: &Db, rotate: bool) -> anyhow::Result<(GrantSigner, Vec<KeyRotation>)> {
+pub async fn grant_key(db: &Db, rotate: bool) -> Result<(GrantSigner, Vec<KeyRotation>), StartError> {
     let fresh = || GrantSigner::generate_seed().map(|s| s.to_vec()).unwrap_or_default();
-    let seed = db.server_key("grant_seed", fresh).await?;
-    let seed: [u8; 32] = seed.as_slice().try_into().context("stored grant seed is not 32 bytes")?;
+    let seed = db.server_key("grant_seed", fresh).await.map_err(StartError::db("reading the grant seed"))?;
+    let seed: [u8; 32] =
+        seed.as_slice().try_into().map_err(|_| StartError::Secret("the stored grant seed is not 32 bytes".into()))?;
     let mut signer = GrantSigner::from_seed(&seed)?;
     if rotate {
         let new_seed = GrantSigner::generate_seed()?;
         let next = GrantSigner::from_seed(&new_seed)?;
         let endorsement = signer.endorse(&next.public_key());
-        db.rotate_grant_seed(&seed, &new_seed, &signer.public_key(), &next.public_key(), &endorsement).await?;
+        let rotated = db
+            .rotate_grant_seed(&seed, &new_seed, &signer.public_key(), &next.public_key(), &endorsement)
+            .await
+            .map_err(StartError::db("rotating the grant key"))?;
+        if !rotated {
+            return Err(StartError::Secret(
+                "the grant key changed while rotating it (another server instance rotated it): start again".into(),
+            ));
+        }
         tracing::warn!(
             old = %hex::encode(&signer.public_key()),
             new = %hex::encode(&next.public_key()),
@@ -100,7 +110,8 @@ pub async fn grant_key(db: &Db, rotate: bool) -> anyhow::Result<(GrantSigner, Ve
     }
     let rotations = db
         .grant_rotations()
-        .await?
+        .await
+        .map_err(StartError::db("reading the grant key's rotations"))?
         .into_iter()
         .map(|(previous, key, endorsement)| KeyRotation {
             previous: hex::encode(&previous),

@@ -265,6 +265,7 @@ impl Cluster {
             metrics_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         })
         .await
+        .map_err(Into::into)
     }
 
     /// Stops remote `i` (gracefully; the crash tests use real processes).

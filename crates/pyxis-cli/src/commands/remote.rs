@@ -75,5 +75,5 @@ pub async fn run(g: &super::Global, a: RemoteArgs) -> anyhow::Result<()> {
         super::shutdown_signal().await;
         stop.shutdown();
     });
-    remote.wait().await
+    Ok(remote.wait().await?)
 }

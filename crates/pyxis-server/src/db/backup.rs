@@ -28,15 +28,31 @@ impl CheckReport {
     }
 }
 
+/// Why a backup of the catalog was not made (nothing is left at `dest`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    #[error("a PostgreSQL catalog is backed up with pg_dump (docs/OPERATIONS.md, \"Back up\")")]
+    Postgres,
+    #[error("{}: {source} (the backup must be a new file)", path.display())]
+    Create { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{}: not a UTF-8 path", .0.display())]
+    NotUtf8(std::path::PathBuf),
+    #[error("{what}: {source}")]
+    Database { what: &'static str, source: sqlx::Error },
+    #[error("{}: {source}", path.display())]
+    Sync { path: std::path::PathBuf, source: std::io::Error },
+}
+
 impl Db {
     /// Writes a consistent copy of a SQLite catalog to `dest` while the
     /// server runs (`VACUUM INTO` reads one snapshot of the WAL database).
     /// `dest` is made 0600 before SQLite writes to it: the catalog holds
     /// the server's secrets.
-    pub async fn backup_to(&self, dest: &Path) -> anyhow::Result<()> {
+    pub async fn backup_to(&self, dest: &Path) -> Result<(), BackupError> {
         use std::os::unix::fs::OpenOptionsExt;
         let Db::Sqlite { read, .. } = self else {
-            anyhow::bail!("a PostgreSQL catalog is backed up with pg_dump (docs/OPERATIONS.md, \"Back up\")");
+            return Err(BackupError::Postgres);
         };
         // SQLite writes into an empty file it is given, keeping its mode.
         std::fs::OpenOptions::new()
@@ -44,23 +60,31 @@ impl Db {
             .create_new(true)
             .mode(0o600)
             .open(dest)
-            .map_err(|e| anyhow::anyhow!("{}: {e} (the backup must be a new file)", dest.display()))?;
-        let to = dest.to_str().ok_or_else(|| anyhow::anyhow!("{}: not a UTF-8 path", dest.display()))?;
+            .map_err(|source| BackupError::Create { path: dest.to_owned(), source })?;
+        let Some(to) = dest.to_str() else {
+            let _ = std::fs::remove_file(dest);
+            return Err(BackupError::NotUtf8(dest.to_owned()));
+        };
         let done = sqlx::query("VACUUM INTO $1").bind(to).execute(read).await;
         if let Err(e) = done {
             let _ = std::fs::remove_file(dest);
-            return Err(e.into());
+            return Err(BackupError::Database { what: "copying the catalog (VACUUM INTO)", source: e });
         }
         // The copy says what it is: a server started on it knows it was
         // restored, and since when its catalog is older than the world.
         if let Err(e) = mark_as_backup(dest).await {
             let _ = std::fs::remove_file(dest);
-            return Err(e);
+            return Err(BackupError::Database { what: "marking the copy as a backup", source: e });
         }
         // Durable before it is reported done.
-        std::fs::File::open(dest)?.sync_all()?;
+        let sync = |p: &Path| {
+            std::fs::File::open(p)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| BackupError::Sync { path: p.to_owned(), source })
+        };
+        sync(dest)?;
         if let Some(dir) = dest.parent() {
-            std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?.sync_all()?;
+            sync(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
         }
         Ok(())
     }
@@ -102,7 +126,7 @@ pub const BACKUP_TAKEN_AT: &str = "backup_taken_at";
 const MARK_BACKUP: &str =
     "INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
-async fn mark_as_backup(copy: &Path) -> anyhow::Result<()> {
+async fn mark_as_backup(copy: &Path) -> sqlx::Result<()> {
     use sqlx::Connection;
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(copy).create_if_missing(false);
     let mut c = sqlx::SqliteConnection::connect_with(&opts).await?;

@@ -22,6 +22,8 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::error::StartError;
+
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -115,40 +117,53 @@ pub fn now_ms() -> i64 {
 impl Db {
     /// Opens (creating if needed) and migrates the catalog: PostgreSQL when
     /// `url` is a `postgres://` URL, else a SQLite file in `data_dir`.
-    pub async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Db> {
+    pub async fn open(url: Option<&str>, data_dir: &Path) -> Result<Db, StartError> {
+        let connecting = StartError::db("opening the catalog database");
         match url {
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(u)
-                    .await?;
+                    .await
+                    .map_err(connecting)?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
                 Ok(Db::Postgres(pool))
             }
-            Some(u) if u.starts_with("sqlite:") => Self::open_sqlite(SqliteConnectOptions::from_str(u)?).await,
-            Some(u) => anyhow::bail!("unsupported database URL {u:?} (use postgres://... or sqlite:...)"),
+            Some(u) if u.starts_with("sqlite:") => {
+                Self::open_sqlite(SqliteConnectOptions::from_str(u).map_err(connecting)?).await
+            }
+            Some(u) => Err(StartError::DatabaseUrl(u.to_owned())),
             None => {
-                std::fs::create_dir_all(data_dir)?;
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|source| StartError::Io { path: data_dir.to_owned(), source })?;
                 Self::open_sqlite(SqliteConnectOptions::new().filename(data_dir.join("catalog.db"))).await
             }
         }
     }
 
-    async fn open_sqlite(opts: SqliteConnectOptions) -> anyhow::Result<Db> {
+    async fn open_sqlite(opts: SqliteConnectOptions) -> Result<Db, StartError> {
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await
+            .map_err(StartError::db("opening the catalog database"))?;
         SQLITE_MIGRATIONS.run(&write).await?;
         // Rows cross from SQLite's worker thread to the task one message at
         // a time; with sqlx's default of 50 in flight, a 10,000-entry listing
         // made the two threads take turns hundreds of times.
         let read_opts = opts.read_only(true).row_buffer_size(4096);
-        let read = SqlitePoolOptions::new().max_connections(4).connect_with(read_opts).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(read_opts)
+            .await
+            .map_err(StartError::db("opening the catalog database to read"))?;
         Ok(Db::Sqlite { read, write })
     }
 
@@ -178,7 +193,8 @@ impl Db {
 
     /// Replaces the grant seed `old` with `new` and records the rotation
     /// (the old key's endorsement of the new one), in one transaction; a
-    /// concurrent rotation by another instance makes this one fail.
+    /// concurrent rotation by another instance makes this one fail
+    /// (`false`: the seed was no longer `old`, and nothing changed).
     pub async fn rotate_grant_seed(
         &self,
         old: &[u8; 32],
@@ -186,7 +202,7 @@ impl Db {
         old_key: &[u8; 32],
         new_key: &[u8; 32],
         endorsement: &[u8; 64],
-    ) -> anyhow::Result<()> {
+    ) -> sqlx::Result<bool> {
         on_db!(
             self,
             write
@@ -199,7 +215,9 @@ impl Db {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                    anyhow::ensure!(n == 1, "the grant key changed while rotating it (another server instance?)");
+                    if n != 1 {
+                        return Ok(false);
+                    }
                     let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM grant_rotations")
                         .fetch_one(&mut *tx)
                         .await?;
@@ -214,7 +232,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
                     tx.commit().await?;
-                    Ok(())
+                    Ok(true)
                 }
         )
     }
