@@ -27,6 +27,12 @@ pub struct Progress {
     /// Chunks placed again, cut for a narrower scheme, because too few of
     /// their remotes took their shards (remotes died).
     pub replaced_chunks: AtomicU64,
+    /// Shard uploads still in flight when their chunk had reached its
+    /// success threshold and the grace after it ran out: cancelled, and
+    /// left to repair (a slow or stalled remote).
+    pub tail_cut: AtomicU64,
+    /// Spare shard reads asked of another remote because one fell behind.
+    pub hedges: AtomicU64,
 }
 
 /// A point-in-time copy of [`Progress`].
@@ -44,6 +50,8 @@ pub struct Totals {
     pub locates: u64,
     pub failovers: u64,
     pub replaced_chunks: u64,
+    pub tail_cut: u64,
+    pub hedges: u64,
 }
 
 impl Progress {
@@ -65,6 +73,8 @@ impl Progress {
             locates: self.locates.load(Relaxed),
             failovers: self.failovers.load(Relaxed),
             replaced_chunks: self.replaced_chunks.load(Relaxed),
+            tail_cut: self.tail_cut.load(Relaxed),
+            hedges: self.hedges.load(Relaxed),
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Fetching and decoding chunks for `get` and `check`: each chunk from any k
 //! of its shards, data shards first (no Reed–Solomon work), skipping a
-//! remote that is down, refuses, or returns a shard that fails its hash.
+//! remote that is down, refuses, or returns a shard that fails its hash,
+//! and asking another remote for a spare when one falls behind the others
+//! (a hedge: the first k good shards win, the rest are cancelled).
 //! Locations come from the on-disk cache when fresh; a failure with a cached
 //! location asks the server again before giving up. A chunk asked for by
 //! several files at once is fetched once.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -28,6 +31,11 @@ use crate::transfer;
 /// files assembled at once span two or three chunks). Each is up to 4 MiB;
 /// 32 of them were two thirds of a tree get's peak heap.
 const CHUNK_CACHE: usize = 8;
+/// A chunk waiting on its slowest shard this long past twice what its first
+/// shard took (at least `HEDGE_MIN`) asks one more remote for a spare.
+const HEDGE_MIN: Duration = Duration::from_millis(500);
+/// The same before any shard has arrived (a connection and a first answer).
+const HEDGE_FIRST: Duration = Duration::from_secs(3);
 /// Ids per locate request.
 const LOCATE_BATCH: usize = 1024;
 
@@ -159,6 +167,8 @@ impl Reader {
         let mut got: Vec<(usize, Bytes)> = Vec::new();
         let mut errors: Vec<String> = Vec::new();
         let mut inflight = FuturesUnordered::new();
+        // How long the first shard took: what "falling behind" is measured by.
+        let (began, mut first) = (Instant::now(), None::<Duration>);
         let http = self.ctx.api.http().clone();
         let max_len = pyxis_proto::format::shard::shard_len(loc.blob_len as usize, loc.scheme);
         let start = |i: usize, inflight: &mut FuturesUnordered<_>| {
@@ -185,7 +195,24 @@ impl Reader {
                     Err(Bad::Chunk(e)) => return Err(e),
                 }
             }
-            let Some((i, r)) = inflight.next().await else {
+            // A shard that keeps the chunk waiting past the hedge gets a
+            // spare asked for beside it, from another remote; whichever k
+            // arrive first are used, and the rest are cancelled on return.
+            let hedge = first.map_or(HEDGE_FIRST, |t| (t * 2).max(HEDGE_MIN));
+            let waited = if next < loc.shards.len() {
+                match tokio::time::timeout(hedge, inflight.next()).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        Progress::add(&self.ctx.progress.hedges, 1);
+                        start(next, &mut inflight);
+                        next += 1;
+                        continue;
+                    }
+                }
+            } else {
+                inflight.next().await
+            };
+            let Some((i, r)) = waited else {
                 return Err(ClientError::Unreadable {
                     id: loc.id,
                     why: format!("only {} of {k} shards readable: {}", got.len(), errors.join("; ")),
@@ -194,6 +221,7 @@ impl Reader {
             match r {
                 Ok(bytes) => {
                     Progress::add(&self.ctx.progress.wire, bytes.len() as u64);
+                    first.get_or_insert_with(|| began.elapsed());
                     got.push((i, bytes));
                 }
                 Err(e) => errors.push(e.to_string()),

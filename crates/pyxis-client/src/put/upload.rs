@@ -7,11 +7,14 @@
 //! every shard over a bounded number of lanes (a remote that fails is
 //! replaced by a new placement at once), then hand the remotes' receipts to
 //! the server. A chunk is stored once `k + ceil(m/2)` of its shards have
-//! receipts; repair places the rest. A chunk that cannot reach that (remotes
-//! died) is cut again for the scheme the network has now and placed again:
-//! writes stay available while up to `m` remotes are down. A watermark
-//! publishes "every chunk up to N is stored", which is what lets files be
-//! committed while later ones still upload.
+//! receipts; repair places the rest. The put does not wait for the slowest
+//! remotes: once every chunk of a batch is at its threshold, the shards still
+//! in flight get a grace of twice the time the batch took to get there (at
+//! least a second), and are then cancelled and left to repair. A chunk that
+//! cannot reach its threshold (remotes died) is cut again for the scheme the
+//! network has now and placed again: writes stay available while up to `m`
+//! remotes are down. A watermark publishes "every chunk up to N is stored",
+//! which is what lets files be committed while later ones still upload.
 //!
 //! Memory is bounded by the batches in flight (`BATCHES` × `BATCH` chunks,
 //! with their shards), whatever the size of the input.
@@ -19,6 +22,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -47,6 +51,12 @@ const BATCHES: usize = 3;
 /// Remotes tried for one shard before giving up on it (the chunk may still
 /// reach its success threshold without it).
 const MAX_TRIES: usize = 4;
+/// The least grace the shards still in flight get once every chunk of their
+/// batch has reached its success threshold (beyond it, twice the time the
+/// batch took to get there): long enough that a remote as fast as the
+/// others, only scheduled later, still finishes; short enough that a
+/// stalled one costs a put about a second per batch.
+const TAIL_GRACE_MIN: Duration = Duration::from_secs(1);
 /// Times a batch is placed again (cut for the network's scheme now) before
 /// the put fails.
 const MAX_ROUNDS: usize = 4;
@@ -289,11 +299,37 @@ async fn upload_round(
             puts.push(async move { (n, t.index, put_with_failover(ctx.clone(), p.id, t, bytes).await) });
         }
     }
-    while let Some((n, index, r)) = puts.next().await {
-        if let (Some(receipt), Some(list)) = (r?, receipts[n].as_mut()) {
-            list.push(ShardReceipt { index, receipt });
+    // A chunk is done at its success threshold: the put waits for the
+    // slowest remotes no longer than a grace measured on the others, then
+    // cancels what is still in flight (repair places those shards).
+    let thresholds: Vec<usize> = pending.iter().map(|p| success_threshold(p.scheme)).collect();
+    let mut waiting = receipts.iter().filter(|r| r.is_some()).count();
+    let started = Instant::now();
+    while waiting > 0 {
+        let Some(done) = puts.next().await else { break };
+        waiting -= take_receipt(&mut receipts, &thresholds, done)?;
+    }
+    if !puts.is_empty() {
+        let grace = (started.elapsed() * 2).max(TAIL_GRACE_MIN);
+        let tail = async {
+            while let Some(done) = puts.next().await {
+                take_receipt(&mut receipts, &thresholds, done)?;
+            }
+            Ok::<_, ClientError>(())
+        };
+        if let Ok(r) = tokio::time::timeout(grace, tail).await {
+            r?;
+        }
+        if !puts.is_empty() {
+            tracing::info!(
+                shards = puts.len(),
+                ?grace,
+                "shard uploads still in flight past the grace: cancelled, left to repair"
+            );
+            Progress::add(&ctx.progress.tail_cut, puts.len() as u64);
         }
     }
+    drop(puts);
     let mut stored = Vec::new();
     let mut short = Vec::new();
     for (p, r) in pending.iter().zip(receipts) {
@@ -308,6 +344,22 @@ async fn upload_round(
         ctx.api.stored(&StoredRequest { chunks: batch.to_vec() }).await?;
     }
     Ok(short)
+}
+
+/// Records one finished shard upload; 1 when it brought its chunk to the
+/// success threshold.
+fn take_receipt(
+    receipts: &mut [Option<Vec<ShardReceipt>>],
+    thresholds: &[usize],
+    (n, index, r): (usize, u8, Result<Option<String>>),
+) -> Result<usize> {
+    match (r?, receipts[n].as_mut()) {
+        (Some(receipt), Some(list)) => {
+            list.push(ShardReceipt { index, receipt });
+            Ok(usize::from(list.len() == thresholds[n]))
+        }
+        _ => Ok(0),
+    }
 }
 
 /// PUTs one shard; if its remote fails, asks the server for another and
