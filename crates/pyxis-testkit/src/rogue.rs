@@ -32,6 +32,12 @@ pub enum Lie {
     Redirect(String),
     /// An endless body (a server reading it whole would run out of memory).
     Endless,
+    /// No answer at all, to a shard upload or a read: it takes the
+    /// request and holds it (a machine on a link that stalled).
+    Stall,
+    /// Uploads acknowledged as usual, reads never answered (a link that
+    /// stalled after the put).
+    StallReads,
 }
 
 /// The capacity it claims: 2^60 bytes.
@@ -44,6 +50,8 @@ struct Rogue {
     lie: Lie,
     /// Shard PUTs it acknowledged.
     acked: AtomicU64,
+    /// Shard reads it was asked for.
+    reads: AtomicU64,
 }
 
 /// A running rogue remote.
@@ -67,8 +75,13 @@ impl RogueRemote {
     /// serves HTTPS with a certificate from the network's CA, like everyone.
     pub async fn start(cluster: &crate::Cluster, token: &str, lie: Lie) -> anyhow::Result<RogueRemote> {
         let server = cluster.url();
-        let rogue =
-            Arc::new(Rogue { key: RemoteKey::generate()?, id: AtomicI64::new(0), lie, acked: AtomicU64::new(0) });
+        let rogue = Arc::new(Rogue {
+            key: RemoteKey::generate()?,
+            id: AtomicI64::new(0),
+            lie,
+            acked: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+        });
         let app = Router::new()
             .route("/v1/shards/{hash}", put(store).get(fetch).delete(|| async { StatusCode::NO_CONTENT }))
             .route("/v1/status", get(status))
@@ -117,15 +130,24 @@ impl RogueRemote {
         self.rogue.id.load(Ordering::SeqCst)
     }
 
-    /// Shard uploads it acknowledged (and threw away).
+    /// Shard uploads it acknowledged (and threw away), or, stalling, took
+    /// and never answered.
     pub fn acked(&self) -> u64 {
         self.rogue.acked.load(Ordering::SeqCst)
+    }
+
+    /// Shard reads it was asked for.
+    pub fn reads(&self) -> u64 {
+        self.rogue.reads.load(Ordering::SeqCst)
     }
 }
 
 async fn store(State(r): State<Arc<Rogue>>, Path(hash): Path<String>, body: Bytes) -> Response {
     let Ok(shard) = hash.parse::<ShardHash>() else { return StatusCode::BAD_REQUEST.into_response() };
     r.acked.fetch_add(1, Ordering::SeqCst);
+    if matches!(r.lie, Lie::Stall) {
+        return std::future::pending().await;
+    }
     let time_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let token =
         r.key.sign_receipt(&Receipt { remote: r.id.load(Ordering::SeqCst), shard, len: body.len() as u32, time_ms });
@@ -135,6 +157,7 @@ async fn store(State(r): State<Arc<Rogue>>, Path(hash): Path<String>, body: Byte
 }
 
 async fn fetch(State(r): State<Arc<Rogue>>, Path(hash): Path<String>) -> Response {
+    r.reads.fetch_add(1, Ordering::SeqCst);
     match &r.lie {
         Lie::NotFound => {
             let body = serde_json::json!({"code": "not_found", "message": format!("no shard {hash}")});
@@ -143,6 +166,7 @@ async fn fetch(State(r): State<Arc<Rogue>>, Path(hash): Path<String>) -> Respons
         Lie::Redirect(to) => {
             (StatusCode::TEMPORARY_REDIRECT, [("location", format!("{to}/v1/shards/{hash}"))]).into_response()
         }
+        Lie::Stall | Lie::StallReads => std::future::pending().await,
         Lie::Endless => {
             let chunks = std::iter::repeat_with(|| Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 1 << 20])));
             Body::from_stream(futures::stream::iter(chunks)).into_response()

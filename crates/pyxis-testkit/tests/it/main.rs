@@ -20,3 +20,4 @@ mod security;
 mod shares;
 mod strangers;
 mod support;
+mod tail;

@@ -1,0 +1,64 @@
+//! Remotes on stalled links: a put is done when each chunk has reached its
+//! success threshold; the shards still in flight get a grace measured on the
+//! others and are then cancelled, left to repair. One stranger's link that
+//! stalls costs nobody's put its speed.
+
+use std::time::Duration;
+
+use pyxis_testkit::Cluster;
+use pyxis_testkit::rogue::{Lie, RogueRemote};
+
+use crate::support::{random_file, same_file};
+
+/// Bounds the test, not the put: without the grace, a put waited on the
+/// stalled remote until the HTTP timeout (300 s a shard).
+const BOUND: Duration = Duration::from_secs(120);
+
+#[tokio::test]
+async fn a_remote_that_takes_uploads_and_never_answers_holds_no_put() {
+    let c = Cluster::start(6).await.unwrap();
+    // Vetted, so that it is placed shards as often as anyone.
+    let token = c.admission_token(true, None).await.unwrap();
+    let stalled = RogueRemote::start(&c, &token, Lie::Stall).await.unwrap();
+    c.wait_online(7).await.unwrap();
+    let a = c.signup("alice", "pw").await.unwrap();
+    let f = c.dir.path().join("f");
+    random_file(&f, 7, 24 << 20);
+    let report =
+        tokio::time::timeout(BOUND, a.put(&f, "/f")).await.expect("the put waited on the stalled remote").unwrap();
+    assert!(stalled.acked() > 0, "the stalled remote was sent no shard: the test proved nothing");
+    assert!(report.totals.tail_cut > 0, "no upload was cut, yet the stalled remote took some: {:?}", report.totals);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+
+    // Every chunk is stored on the others: the file reads back whole, and
+    // no shard on the stalled remote has a receipt (what it never
+    // answered for is repair's to place).
+    let out = c.dir.path().join("out");
+    tokio::time::timeout(BOUND, a.get("/f", &out, None)).await.expect("the get waited on the stalled remote").unwrap();
+    same_file(&f, &out);
+    let db = &c.server().state().db;
+    let user = db.user_by_name("alice").await.unwrap().unwrap().id;
+    for id in db.chunk_ids(user).await.unwrap() {
+        let shards = db.chunk_shards(user, &id).await.unwrap();
+        let on_stalled: Vec<_> = shards.iter().filter(|s| s.remote_id == stalled.remote_id()).collect();
+        assert!(on_stalled.iter().all(|s| s.proof == 0), "chunk {id}: a shard on the stalled remote has a receipt");
+    }
+}
+
+#[tokio::test]
+async fn a_remote_that_stalls_on_reads_holds_no_get() {
+    let c = Cluster::start(6).await.unwrap();
+    let token = c.admission_token(true, None).await.unwrap();
+    let stalled = RogueRemote::start(&c, &token, Lie::StallReads).await.unwrap();
+    c.wait_online(7).await.unwrap();
+    let a = c.signup("alice", "pw").await.unwrap();
+    let f = c.dir.path().join("f");
+    random_file(&f, 8, 40 << 20);
+    a.put(&f, "/f").await.unwrap();
+    assert!(stalled.acked() > 0, "the stalling remote took no shard: the test proved nothing");
+    let out = c.dir.path().join("out");
+    tokio::time::timeout(BOUND, a.get("/f", &out, None)).await.expect("the get waited on the stalled remote").unwrap();
+    same_file(&f, &out);
+    assert!(stalled.reads() > 0, "no read went to the stalling remote: the test proved nothing");
+    assert!(a.progress().totals().hedges > 0, "the stalled reads were not hedged: {:?}", a.progress().totals());
+}
