@@ -116,7 +116,9 @@ pub async fn run(a: UpArgs) -> anyhow::Result<()> {
         println!("  export PYXIS_SERVER={url} PYXIS_CA={}", ca.cert_path().display());
     }
     println!("  pyxis signup alice");
-    println!("  pyxis put ./some-folder /");
+    // A directory put at DST becomes DST (its contents land there), so
+    // the hint names the folder on both sides and the get below finds it.
+    println!("  pyxis put ./some-folder /some-folder");
     println!("  pyxis ls -R /");
     println!("  pyxis get /some-folder ./copy");
     println!();
