@@ -111,7 +111,17 @@ async fn a_wiped_server_is_not_trusted_until_the_operator_admits_the_remote_agai
             identity::load(dir.path()).unwrap().unwrap().grant_public_key == s.public_key_hex()
         })
         .await;
-    let new_grant = server.grant(GrantOp::Get, remote.remote_id().unwrap(), h, 0, 60);
+    // The key is saved before the remote relies on it: the verifier follows
+    // the durable save, so wait for it to take the new grants.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let new_grant = loop {
+        let g = server.grant(GrantOp::Get, remote.remote_id().unwrap(), h, 0, 60);
+        if status(&g).await == StatusCode::OK {
+            break g;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the remote never took the new key's grants");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     assert_eq!(status(&new_grant).await, StatusCode::OK);
     assert_eq!(status(&old_grant).await, StatusCode::UNAUTHORIZED);
     assert!(remote.store().contains(&h), "nothing is deleted when the server changes");
