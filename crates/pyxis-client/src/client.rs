@@ -108,6 +108,7 @@ impl Client {
         let keys = Arc::new(session.keyring()?);
         let ctx = Ctx {
             api,
+            shards: api::shard_client(opts.ca_pem.as_deref())?,
             opener: Arc::new(binding::Opener::new(keys.clone(), None)),
             keys,
             progress: Arc::new(Progress::default()),

@@ -23,6 +23,9 @@ use crate::trust::seen::Seen;
 #[derive(Debug)]
 pub struct Ctx {
     pub api: Api,
+    /// The client for shard transfers (a stalled remote fails them; the
+    /// API's client waits on long polls).
+    pub shards: reqwest::Client,
     pub keys: Arc<Keyring>,
     /// What opens and checks what is read: `keys`, or a share's.
     pub opener: Arc<Opener>,
@@ -53,6 +56,7 @@ impl Ctx {
     pub fn through_share(&self, tree: SharedTree, seen: Seen) -> Ctx {
         Ctx {
             api: self.api.through_share(tree.info.id),
+            shards: self.shards.clone(),
             keys: self.keys.clone(),
             opener: Arc::new(Opener::new(self.keys.clone(), Some(Arc::new(tree)))),
             progress: self.progress.clone(),

@@ -37,6 +37,17 @@ impl ShardError {
     }
 }
 
+/// The slowest rate a transfer may keep up: a remote trickling below it (a
+/// byte a second keeps a connection's silence short) is given up on. A
+/// 5 Mbit/s home uplink sends 600 KiB/s.
+const MIN_RATE: u64 = 64 << 10;
+
+/// How long moving `len` bytes may take in all: the silence allowed, plus
+/// `len` at the slowest rate.
+fn deadline(len: usize) -> std::time::Duration {
+    crate::api::SHARD_STALL + std::time::Duration::from_millis(len as u64 * 1000 / MIN_RATE)
+}
+
 fn shard_url(t: &ShardTarget) -> String {
     format!("{}/v1/shards/{}", t.url.trim_end_matches('/'), t.hash)
 }
@@ -54,6 +65,7 @@ pub async fn put_shard(http: &reqwest::Client, t: &ShardTarget, bytes: Bytes) ->
     let unreachable = |e: reqwest::Error| ShardError::Unreachable { remote: t.remote_id, why: e.to_string() };
     let resp = http
         .put(shard_url(t))
+        .timeout(deadline(bytes.len()))
         .header(grant::HEADER, &t.grant)
         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
         .body(bytes)
@@ -71,7 +83,13 @@ pub async fn put_shard(http: &reqwest::Client, t: &ShardTarget, bytes: Bytes) ->
 /// them against the hash.
 pub async fn get_shard(http: &reqwest::Client, t: &ShardTarget, max_len: usize) -> Result<Bytes, ShardError> {
     let unreachable = |e: reqwest::Error| ShardError::Unreachable { remote: t.remote_id, why: e.to_string() };
-    let resp = http.get(shard_url(t)).header(grant::HEADER, &t.grant).send().await.map_err(unreachable)?;
+    let resp = http
+        .get(shard_url(t))
+        .timeout(deadline(max_len))
+        .header(grant::HEADER, &t.grant)
+        .send()
+        .await
+        .map_err(unreachable)?;
     if !resp.status().is_success() {
         return Err(refused(t.remote_id, resp).await);
     }

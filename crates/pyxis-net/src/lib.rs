@@ -29,6 +29,10 @@ pub struct HttpOptions {
     pub connect_timeout: Duration,
     /// The whole request, body included.
     pub timeout: Duration,
+    /// Give up on a connection that has sent nothing for this long (a
+    /// peer that stalled), however long the request may take in all.
+    /// `None` for clients that wait on long polls.
+    pub read_timeout: Option<Duration>,
     /// Idle keep-alive connections kept per host (at least the transfers in flight).
     pub pool_per_host: usize,
     /// Trust only these CA certificates (PEM bundle) instead of the
@@ -42,6 +46,7 @@ impl Default for HttpOptions {
         Self {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
+            read_timeout: None,
             pool_per_host: 16,
             ca_pem: None,
         }
@@ -79,6 +84,9 @@ pub fn client(opts: &HttpOptions) -> Result<reqwest::Client, ClientError> {
         .pool_max_idle_per_host(opts.pool_per_host)
         .connect_timeout(opts.connect_timeout)
         .timeout(opts.timeout);
+    if let Some(t) = opts.read_timeout {
+        b = b.read_timeout(t);
+    }
     if let Some(id) = request_id::process().and_then(|id| reqwest::header::HeaderValue::from_str(id).ok()) {
         b = b.default_headers(
             [(reqwest::header::HeaderName::from_static(request_id::HEADER), id)].into_iter().collect(),

@@ -230,6 +230,7 @@ pub async fn start(opts: RemoteOptions) -> Result<RunningRemote, StartError> {
         connect_timeout: Duration::from_secs(10),
         timeout: Duration::from_secs(30),
         pool_per_host: 4,
+        read_timeout: None,
         ca_pem: opts.ca_pem.clone(),
     })?;
     let link = ServerLink::new(&server_url, client, key);

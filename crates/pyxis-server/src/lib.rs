@@ -322,6 +322,7 @@ pub async fn start(opts: ServerOptions) -> Result<RunningServer, StartError> {
         connect_timeout: Duration::from_secs(5),
         timeout: Duration::from_secs(60),
         pool_per_host: 16,
+        read_timeout: None,
         ca_pem: opts.ca_pem.clone(),
     })?;
     let state_limits = opts.limits.clone();

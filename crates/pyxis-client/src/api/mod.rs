@@ -51,6 +51,27 @@ pub fn http_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client> {
     pyxis_net::client(&pyxis_net::HttpOptions {
         connect_timeout: Duration::from_secs(10),
         timeout: Duration::from_secs(300),
+        read_timeout: None,
+        pool_per_host: 64,
+        ca_pem: ca_pem.map(<[u8]>::to_vec),
+    })
+    .map_err(|e| ClientError::Invalid(format!("the TLS settings: {e}")))
+}
+
+/// Silence from a remote for this long ends a shard transfer: the remote
+/// stalled (no answer and no byte), and another remote is tried. Shards are
+/// at most a few MiB, so an honest remote is never silent this long; the
+/// API client has no such limit, because the change feed long-polls.
+pub const SHARD_STALL: Duration = Duration::from_secs(10);
+
+/// The client for shard transfers to and from remotes: as [`http_client`],
+/// and a transfer that makes no progress for [`SHARD_STALL`] fails
+/// (`transfer` also bounds each by its size, against a trickle).
+pub fn shard_client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client> {
+    pyxis_net::client(&pyxis_net::HttpOptions {
+        connect_timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs(300),
+        read_timeout: Some(SHARD_STALL),
         pool_per_host: 64,
         ca_pem: ca_pem.map(<[u8]>::to_vec),
     })

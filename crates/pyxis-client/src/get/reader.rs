@@ -169,7 +169,7 @@ impl Reader {
         let mut inflight = FuturesUnordered::new();
         // How long the first shard took: what "falling behind" is measured by.
         let (began, mut first) = (Instant::now(), None::<Duration>);
-        let http = self.ctx.api.http().clone();
+        let http = self.ctx.shards.clone();
         let max_len = pyxis_proto::format::shard::shard_len(loc.blob_len as usize, loc.scheme);
         let start = |i: usize, inflight: &mut FuturesUnordered<_>| {
             let t = loc.shards[i].clone();

@@ -375,7 +375,7 @@ async fn put_with_failover(
     for _ in 0..MAX_TRIES {
         let result = {
             let _lane = ctx.lanes.acquire().await.map_err(|_| ClientError::Invalid("transfer lanes closed".into()))?;
-            transfer::put_shard(ctx.api.http(), &target, bytes.clone()).await
+            transfer::put_shard(&ctx.shards, &target, bytes.clone()).await
         };
         match result {
             Ok(receipt) => {

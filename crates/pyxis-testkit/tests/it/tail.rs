@@ -1,7 +1,8 @@
 //! Remotes on stalled links: a put is done when each chunk has reached its
 //! success threshold; the shards still in flight get a grace measured on the
-//! others and are then cancelled, left to repair. One stranger's link that
-//! stalls costs nobody's put its speed.
+//! others and are then cancelled, left to repair. A read that falls behind
+//! is hedged on another remote, and a transfer silent for `SHARD_STALL` is
+//! given up on, so a chunk that needs a stalled remote's shard moves it.
 
 use std::time::Duration;
 
@@ -61,4 +62,28 @@ async fn a_remote_that_stalls_on_reads_holds_no_get() {
     same_file(&f, &out);
     assert!(stalled.reads() > 0, "no read went to the stalling remote: the test proved nothing");
     assert!(a.progress().totals().hedges > 0, "the stalled reads were not hedged: {:?}", a.progress().totals());
+}
+
+#[tokio::test]
+async fn two_stalled_remotes_are_given_up_on_for_their_silence_and_the_put_moves_on() {
+    let c = Cluster::start(6).await.unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let token = c.admission_token(true, None).await.unwrap();
+        stalled.push(RogueRemote::start(&c, &token, Lie::Stall).await.unwrap());
+    }
+    c.wait_online(8).await.unwrap();
+    let a = c.signup("alice", "pw").await.unwrap();
+    let f = c.dir.path().join("f");
+    random_file(&f, 9, 24 << 20);
+    // 4+2 with a threshold of 5: a chunk placed on both stalled remotes
+    // reaches it only if one of them is given up on and its shard moved.
+    let report =
+        tokio::time::timeout(BOUND, a.put(&f, "/f")).await.expect("the put waited on the stalled remotes").unwrap();
+    assert_eq!(report.scheme, "4+2");
+    assert!(stalled.iter().all(|r| r.acked() > 0), "a stalled remote was sent no shard: the test proved less");
+    assert!(report.totals.failovers > 0, "no upload moved off a stalled remote: {:?}", report.totals);
+    let out = c.dir.path().join("out");
+    tokio::time::timeout(BOUND, a.get("/f", &out, None)).await.expect("the get waited on the stalled remotes").unwrap();
+    same_file(&f, &out);
 }
