@@ -332,9 +332,9 @@ async fn upload_round(
     drop(puts);
     let mut stored = Vec::new();
     let mut short = Vec::new();
-    for (p, r) in pending.iter().zip(receipts) {
+    for ((p, r), need) in pending.iter().zip(receipts).zip(thresholds) {
         let Some(r) = r else { continue };
-        if r.len() >= success_threshold(p.scheme) {
+        if r.len() >= need {
             stored.push(StoredChunk { id: p.id, receipts: r });
         } else {
             short.push(p.id);

@@ -196,3 +196,17 @@ async fn a_rotated_grant_key_is_followed_only_when_the_old_key_endorsed_it() {
     server.until("the new key saved", |_| identity::load(dir.path()).unwrap().unwrap().grant_public_key == key).await;
     remote.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_remote_with_neither_a_certificate_nor_insecure_http_refuses_to_start() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&server.url, dir.path(), 1 << 30);
+    opts.insecure_http = false;
+    match pyxis_remote::start(opts).await {
+        Err(e @ pyxis_remote::StartError::NoTls) => assert!(e.to_string().contains("--tls-cert"), "{e}"),
+        Err(e) => panic!("expected the no-TLS refusal, got {e}"),
+        Ok(_) => panic!("a remote started with neither TLS nor --insecure-http"),
+    }
+    assert!(server.registrations().is_empty(), "a refused remote registered");
+}

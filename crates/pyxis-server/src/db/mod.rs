@@ -251,7 +251,18 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::anonymous;
+    use super::{Db, StartError, anonymous};
+
+    #[tokio::test]
+    async fn a_mistyped_database_url_is_named_and_nothing_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("server");
+        match Db::open(Some("postgress://db/pyxis"), &data).await {
+            Err(e @ StartError::DatabaseUrl(_)) => assert!(e.to_string().contains("postgress://db/pyxis"), "{e}"),
+            other => panic!("expected an unsupported-URL error, got {other:?}"),
+        }
+        assert!(!data.exists(), "a refused URL created the data directory");
+    }
 
     #[test]
     fn only_placeholders_in_order_become_anonymous() {

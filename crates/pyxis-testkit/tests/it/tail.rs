@@ -4,8 +4,10 @@
 //! is hedged on another remote, and a transfer silent for `SHARD_STALL` is
 //! given up on, so a chunk that needs a stalled remote's shard moves it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use pyxis_client::Client;
 use pyxis_testkit::Cluster;
 use pyxis_testkit::rogue::{Lie, RogueRemote};
 
@@ -15,16 +17,27 @@ use crate::support::{random_file, same_file};
 /// stalled remote until the HTTP timeout (300 s a shard).
 const BOUND: Duration = Duration::from_secs(120);
 
-#[tokio::test]
-async fn a_remote_that_takes_uploads_and_never_answers_holds_no_put() {
+/// Six honest remotes and `rogues` vetted ones (placed shards as often as
+/// anyone) that answer as `lie` says, alice signed up, and a random file of
+/// `len` bytes at `DIR/f`.
+async fn network(rogues: usize, lie: Lie, seed: u64, len: usize) -> (Cluster, Vec<RogueRemote>, Client, PathBuf) {
     let c = Cluster::start(6).await.unwrap();
-    // Vetted, so that it is placed shards as often as anyone.
-    let token = c.admission_token(true, None).await.unwrap();
-    let stalled = RogueRemote::start(&c, &token, Lie::Stall).await.unwrap();
-    c.wait_online(7).await.unwrap();
+    let mut started = Vec::new();
+    for _ in 0..rogues {
+        let token = c.admission_token(true, None).await.unwrap();
+        started.push(RogueRemote::start(&c, &token, lie.clone()).await.unwrap());
+    }
+    c.wait_online(6 + rogues).await.unwrap();
     let a = c.signup("alice", "pw").await.unwrap();
     let f = c.dir.path().join("f");
-    random_file(&f, 7, 24 << 20);
+    random_file(&f, seed, len);
+    (c, started, a, f)
+}
+
+#[tokio::test]
+async fn a_remote_that_takes_uploads_and_never_answers_holds_no_put() {
+    let (c, rogues, a, f) = network(1, Lie::Stall, 7, 24 << 20).await;
+    let stalled = &rogues[0];
     let report =
         tokio::time::timeout(BOUND, a.put(&f, "/f")).await.expect("the put waited on the stalled remote").unwrap();
     assert!(stalled.acked() > 0, "the stalled remote was sent no shard: the test proved nothing");
@@ -48,13 +61,8 @@ async fn a_remote_that_takes_uploads_and_never_answers_holds_no_put() {
 
 #[tokio::test]
 async fn a_remote_that_stalls_on_reads_holds_no_get() {
-    let c = Cluster::start(6).await.unwrap();
-    let token = c.admission_token(true, None).await.unwrap();
-    let stalled = RogueRemote::start(&c, &token, Lie::StallReads).await.unwrap();
-    c.wait_online(7).await.unwrap();
-    let a = c.signup("alice", "pw").await.unwrap();
-    let f = c.dir.path().join("f");
-    random_file(&f, 8, 40 << 20);
+    let (c, rogues, a, f) = network(1, Lie::StallReads, 8, 40 << 20).await;
+    let stalled = &rogues[0];
     a.put(&f, "/f").await.unwrap();
     assert!(stalled.acked() > 0, "the stalling remote took no shard: the test proved nothing");
     let out = c.dir.path().join("out");
@@ -66,16 +74,7 @@ async fn a_remote_that_stalls_on_reads_holds_no_get() {
 
 #[tokio::test]
 async fn two_stalled_remotes_are_given_up_on_for_their_silence_and_the_put_moves_on() {
-    let c = Cluster::start(6).await.unwrap();
-    let mut stalled = Vec::new();
-    for _ in 0..2 {
-        let token = c.admission_token(true, None).await.unwrap();
-        stalled.push(RogueRemote::start(&c, &token, Lie::Stall).await.unwrap());
-    }
-    c.wait_online(8).await.unwrap();
-    let a = c.signup("alice", "pw").await.unwrap();
-    let f = c.dir.path().join("f");
-    random_file(&f, 9, 24 << 20);
+    let (c, stalled, a, f) = network(2, Lie::Stall, 9, 24 << 20).await;
     // 4+2 with a threshold of 5: a chunk placed on both stalled remotes
     // reaches it only if one of them is given up on and its shard moved.
     let report =
